@@ -1,0 +1,3 @@
+from mlpvm.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""Machine configurations and N-bit word arithmetic (see docs in README, "Machines").
+
+Two machines share one network shape:
+
+- ``subleq``: von Neumann. Instructions are three consecutive words ``A B C`` at PC; programs may rewrite
+  themselves; I/O through ``A = -1`` (input) and ``B = -1`` (output).
+- ``paper``: the paper's Harvard layout. ``slots`` instruction slots hold ``(a, b, c)`` as addresses; PC is a
+  slot index and advances by one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlpvm.errors import ConfigError
+
+MACHINES = ("subleq", "paper")
+MIN_BITS, MAX_BITS = 4, 32
+MIN_CELLS = 4
+DEFAULT_BITS, DEFAULT_CELLS = 16, 256
+
+
+def is_pow2(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def log2(n: int) -> int:
+    return n.bit_length() - 1
+
+
+def next_pow2(n: int) -> int:
+    return 1 << max(0, n - 1).bit_length()
+
+
+def wrap(value: int, bits: int) -> int:
+    """``value`` as a signed two's-complement ``bits``-bit word."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def fits(value: int, bits: int) -> bool:
+    """True if ``value`` is an N-bit word read as signed or as unsigned."""
+    return -(1 << (bits - 1)) <= value < (1 << bits)
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the weights depend on: the machine, word width, memory size, and slot count (``paper``)."""
+
+    machine: str = "subleq"
+    bits: int = DEFAULT_BITS
+    cells: int = DEFAULT_CELLS
+    slots: int = 0  # paper only; 0 means "as many as cells"
+
+    def __post_init__(self) -> None:
+        if self.machine not in MACHINES:
+            raise ConfigError(f"unknown machine {self.machine!r} (choose from {', '.join(MACHINES)})")
+        if not MIN_BITS <= self.bits <= MAX_BITS:
+            raise ConfigError(f"--bits must be between {MIN_BITS} and {MAX_BITS}, not {self.bits}")
+        if not is_pow2(self.cells) or self.cells < MIN_CELLS:
+            raise ConfigError(f"--cells must be a power of two >= {MIN_CELLS}, not {self.cells}")
+        if self.machine == "subleq":
+            if self.cells > 1 << self.bits:
+                raise ConfigError(f"{self.cells} cells cannot be addressed by {self.bits}-bit words")
+            if self.slots:
+                raise ConfigError("--slots applies to the paper machine only")
+        else:
+            if self.slots == 0:
+                object.__setattr__(self, "slots", self.cells)
+            if not is_pow2(self.slots) or self.slots < 2:
+                raise ConfigError(f"--slots must be a power of two >= 2, not {self.slots}")
+
+    @property
+    def addr_bits(self) -> int:
+        """Bits that address a memory cell."""
+        return log2(self.cells)
+
+    @property
+    def slot_bits(self) -> int:
+        """Bits that address an instruction slot (``paper``)."""
+        return log2(self.slots) if self.slots else 0
+
+    @property
+    def ins_bits(self) -> int:
+        """Width L of each operand in the ``ins`` field of a ``paper`` state: a, b, c all use L bits."""
+        return max(self.addr_bits, self.slot_bits)
+
+    def wrap(self, value: int) -> int:
+        return wrap(value, self.bits)
+
+    def describe(self) -> str:
+        extra = f", {self.slots} slots" if self.machine == "paper" else ""
+        return f"{self.machine}, {self.bits}-bit words, {self.cells} cells{extra}"
+
+    def to_meta(self) -> dict:
+        meta = {"machine": self.machine, "bits": self.bits, "cells": self.cells}
+        if self.machine == "paper":
+            meta["slots"] = self.slots
+        return meta
