@@ -1,0 +1,123 @@
+"""The 23 layers for the paper's Harvard machine (machines.md section 2).
+
+Slots hold (a, b, c); a and b address data cells, c and PC address slots. The network halts the machine
+at a fixed point: when ``mem[a] == 0``, ``mem[b] <= 0`` and ``c == PC`` the step would change nothing, so it
+sets ``halted`` instead; a halted machine writes nothing and keeps its PC.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlpvm.layout import Layout
+from mlpvm.machine import Config
+from mlpvm.network.adder import STEPS, Adder
+from mlpvm.network.blocks import Layer
+from mlpvm.network.builder import Sequencer
+
+IO_FIELDS = {"executed": "network -> host: 1 when the pass executed an instruction (a step)"}
+
+
+def state_fields(cfg: Config) -> list[tuple[str, tuple[int, ...]]]:
+    n, la, lc = cfg.bits, cfg.addr_bits, cfg.slot_bits
+    return [
+        ("mem", (cfg.cells, n)),
+        ("ins", (cfg.slots, 3, cfg.ins_bits)),
+        ("pc", (lc,)),
+        ("halted", ()),
+        ("executed", ()),
+        ("a", (la,)),
+        ("b", (la,)),
+        ("c", (lc,)),
+        ("mem_a", (n,)),
+        ("mem_b", (n,)),
+        ("result", (n,)),
+        ("branch", ()),
+        ("next_pc", (lc,)),
+    ]
+
+
+def build(cfg: Config) -> list[Layer]:
+    n, m, k, la, lc, w = cfg.bits, cfg.cells, cfg.slots, cfg.addr_bits, cfg.slot_bits, cfg.ins_bits
+    slot = np.arange(k)[:, None] * 3 * w  # flat offset of each slot in ``ins``
+    net = Sequencer(Layout(state_fields(cfg)))
+
+    b = net.layer("fetch.0", "fetch")
+    for j, (name, bits) in enumerate((("fetch_a", la), ("fetch_b", la), ("fetch_c", lc))):
+        b.select(name, (k, bits), ("pc", np.arange(lc)), 0, (1, "ins", slot + j * w + np.arange(bits)))
+    b.map("run", (), (-1, "halted"), bias=1)
+    b.carry("mem", "ins", "pc", "halted")
+
+    keep = ["mem", "ins", "pc", "halted", "run"]
+    b = net.layer("fetch.1", "fetch")
+    for src, dst in (("fetch_a", "a"), ("fetch_b", "b"), ("fetch_c", "c")):
+        b.reduce(dst, src)
+    b.carry(*keep)
+    keep += ["a", "b", "c"]
+
+    b = net.layer("read.0", "read")
+    b.select("read_a", (m, n), ("a", np.arange(la)), 0, (1, "mem"))
+    b.select("read_b", (m, n), ("b", np.arange(la)), 0, (1, "mem"))
+    b.map("c_gt", (lc,), (1, "c"), (-1, "pc"))  # the two halves of c XOR PC
+    b.map("c_lt", (lc,), (1, "pc"), (-1, "c"))
+    b.carry(*keep)
+
+    b = net.layer("read.1", "read")
+    b.reduce("mem_a", "read_a")
+    b.reduce("mem_b", "read_b")
+    b.map("c_ne", (lc,), (1, "c_gt"), (1, "c_lt"))
+    b.carry(*keep)
+    keep += ["mem_a", "mem_b"]
+
+    sub = Adder("sub", "mem_b", "na", 1, n, "result")  # mem[b] + NOT mem[a] + 1
+    b = net.layer("subtract.0", "subtract")
+    b.map("na", (n,), (-1, "mem_a"), bias=1)
+    b.map("a_zero", (), (-1, "mem_a", np.arange(n)), bias=1)
+    b.map("c_is_pc", (), (-1, "c_ne", np.arange(lc)), bias=1)
+    b.carry(*keep)
+    keep += ["a_zero", "c_is_pc"]
+    for step in range(STEPS):
+        b = net.layer(f"subtract.{step + 1}", "subtract")
+        sub.layer(b, step)
+        b.carry(*keep)
+    keep.append("result")
+
+    keep.remove("mem")
+    b = net.layer("write.0", "write")
+    b.select("write_old", (m, n), ("b", np.arange(la)), 0, (1, "mem"), (1, "run"), bias=-1)
+    b.select("write_new", (m, n), ("b", np.arange(la)), 0, (1, "result"), (1, "run"), bias=-1)
+    b.carry("mem", *keep)
+
+    b = net.layer("write.1", "write")
+    b.map("mem", (m, n), (1, "mem"), (-1, "write_old"), (1, "write_new"))
+    b.carry(*keep)
+    keep.append("mem")
+
+    inc = Adder("pc1", "pc", 0, 1, lc, "next_pc")
+    for step in range(STEPS):
+        b = net.layer(f"next_pc.{step}", "next_pc")
+        inc.layer(b, step)
+        b.carry(*keep)
+    keep.append("next_pc")
+
+    b = net.layer("branch.0", "branch")
+    b.map("zero", (), (-1, "result", np.arange(n)), bias=1)
+    b.carry(*keep)
+
+    b = net.layer("branch.1", "branch")
+    b.map("branch", (), (1, "result", n - 1), (1, "zero"))  # result <= 0
+    b.carry(*keep)
+
+    b = net.layer("branch.2", "branch")
+    b.map("to_c", (lc,), (1, "c"), (1, "branch"), (1, "run"), bias=-2)
+    b.map("to_next", (lc,), (1, "next_pc"), (-1, "branch"), (1, "run"), bias=-1)
+    b.map("stay", (lc,), (1, "pc"), (-1, "run"))
+    b.map("stop", (), (1, "branch"), (1, "a_zero"), (1, "c_is_pc"), (1, "run"), bias=-3)  # a fixed point
+    b.carry("branch", *keep)
+
+    b = net.layer("branch.3", "branch")
+    b.map("pc", (lc,), (1, "to_c"), (1, "to_next"), (1, "stay"))
+    b.map("halted", (), (1, "halted"), (1, "stop"))
+    b.map("executed", (), (1, "run"), (-1, "stop"))
+    b.carry("branch", *[f for f in keep if f not in ("pc", "halted", "run", "a_zero", "c_is_pc")])
+    return net.finish()
