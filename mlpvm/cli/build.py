@@ -1,0 +1,110 @@
+"""``mlpvm build`` writes the weight file; ``mlpvm info`` shows the 23 layers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from mlpvm import weights as weightfile
+from mlpvm.cli import cli
+from mlpvm.cli.options import machine_options
+from mlpvm.machine import DEFAULT_BITS, DEFAULT_CELLS, Config
+from mlpvm.network import build as build_network
+
+
+def config_from(machine, bits, cells, slots) -> Config:
+    return Config(machine or "subleq", bits or DEFAULT_BITS, cells or DEFAULT_CELLS, slots or 0)
+
+
+@cli.command()
+@machine_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz file to write.")
+@click.option("--dense", is_flag=True, help="Store each W dense instead of CSR (small configurations).")
+def build(machine, bits, cells, slots, output, dense) -> None:
+    """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
+    config = config_from(machine, bits, cells, slots)
+    start = time.perf_counter()
+    w = weightfile.compile_network(build_network(config))
+    seconds = time.perf_counter() - start
+    weightfile.save(w, output, dense=dense)
+    click.echo(
+        f"wrote {output}: {config.describe()}, 23 layers, {w.nnz:,} nonzero weights, "
+        f"state {w.state.size:,} (built in {seconds:.2f}s)"
+    )
+
+
+@cli.command()
+@machine_options
+@click.option("--weights", type=click.Path(dir_okay=False), help="Describe this weight file instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def info(machine, bits, cells, slots, weights, as_json) -> None:
+    """Show the 23 layers: name, stage, widths and nonzero weights, with totals."""
+    w = (
+        weightfile.load(weights)
+        if weights
+        else weightfile.compile_network(build_network(config_from(machine, bits, cells, slots)))
+    )
+    rows = [
+        {
+            "k": k,
+            "name": layer.name,
+            "stage": layer.stage,
+            "in": layer.W.shape[1],
+            "out": layer.W.shape[0],
+            "nonzero": layer.W.nnz,
+            "max_abs_weight": int(abs(layer.W.data).max(initial=0)),
+            "max_abs_bias": int(abs(layer.b).max(initial=0)),
+        }
+        for k, layer in enumerate(w.layers)
+    ]
+    totals = {
+        "layers": len(rows),
+        "dense_parameters": w.dense_params,
+        "nonzero": w.nnz,
+        "state_size": w.state.size,
+        "stages": _stage_counts(rows),
+    }
+    if as_json:
+        click.echo(json.dumps({"config": w.config.to_meta(), "layers": rows, "totals": totals}))
+        return
+    table = Table(title=f"mlpvm network: {w.config.describe()}", title_justify="left")
+    for col, justify in (
+        ("#", "right"),
+        ("layer", "left"),
+        ("stage", "left"),
+        ("in", "right"),
+        ("out", "right"),
+        ("nonzero W", "right"),
+        ("max |w|", "right"),
+        ("max |b|", "right"),
+    ):
+        table.add_column(col, justify=justify)
+    for r in rows:
+        table.add_row(
+            str(r["k"]),
+            r["name"],
+            r["stage"],
+            f"{r['in']:,}",
+            f"{r['out']:,}",
+            f"{r['nonzero']:,}",
+            str(r["max_abs_weight"]),
+            str(r["max_abs_bias"]),
+        )
+    console = Console()
+    console.print(table)
+    split = "/".join(str(n) for n in totals["stages"].values())
+    console.print(
+        f"{len(rows)} layers ({split}); dense parameters {w.dense_params:,}; "
+        f"stored nonzeros {w.nnz:,}; state size {w.state.size:,}"
+    )
+
+
+def _stage_counts(rows: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["stage"]] = counts.get(r["stage"], 0) + 1
+    return counts

@@ -1,0 +1,20 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import click
+
+from mlpvm.machine import MACHINES
+
+
+def machine_options(f):
+    """--machine, --bits, --cells, --slots: the configuration the weights are built for."""
+    f = click.option("--slots", type=int, help="Instruction slots K of the paper machine, a power of two (build, info: default M; run: what the program needs, at least 16).")(f)
+    f = click.option(
+        "--cells", type=int, help="Memory cells M, a power of two (default 256, or what the image needs)."
+    )(f)
+    f = click.option("--bits", type=int, help="Word width N, 4..32 (default 16).")(f)
+    f = click.option(
+        "--machine", type=click.Choice(MACHINES), help="subleq (von Neumann, default) or paper (Harvard)."
+    )(f)
+    return f

@@ -1,0 +1,69 @@
+"""What every engine does: one pass of the 23 layers over a batch of states, in place, with a guard.
+
+A batch ``x`` has shape (B, state_size): B independent machines of one configuration. ``run_pass`` may
+record each layer's activations (``trace``) as dense (B, width) arrays in the layer's output layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from mlpvm.errors import NetworkFault
+from mlpvm.layout import Layout
+from mlpvm.machine import Config
+
+
+# Flags after which the host has work to do.
+EVENTS = ("out_valid", "in_ack", "in_wait", "halted")
+
+
+def off_binary(h: np.ndarray) -> bool:
+    """True if any activation is not exactly 0 or 1."""
+    return bool(np.any((h != 0) & (h != 1)))
+
+
+class Engine:
+    name = "engine"
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, config: Config, layers: list[tuple[str, Layout]]):
+        """``layers``: each layer's name and output layout; the last one is the state's."""
+        self.config = config
+        self.layer_names = [name for name, _ in layers]
+        self.layouts = [layout for _, layout in layers]
+        self.state = self.layouts[-1]
+        self.guard = True
+
+    def _layers(self, h: np.ndarray) -> Iterator[np.ndarray]:
+        """Yields each layer's output in turn, starting from the state batch ``h``."""
+        raise NotImplementedError
+
+    def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
+        """One loop pass over the batch ``x`` (B, state_size), in place."""
+        h = x
+        for name, h in zip(self.layer_names, self._layers(x)):
+            if self.guard and off_binary(h):
+                raise NetworkFault(name, "an activation left {0,1}")
+            if trace is not None:
+                trace.append(np.array(h, copy=True))
+        x[...] = h
+
+    def run_until_event(self, x: np.ndarray, max_passes: int, steps: np.ndarray) -> int:
+        """Runs up to ``max_passes`` passes over the batch, stopping after the first pass in which any
+        machine raised a host-visible event (output, input taken, input wanted, halt). Adds each machine's
+        executed instructions to ``steps``; returns the passes run. Engines may do this without Python in
+        between passes; the host services the event afterwards."""
+        events = [self.state[name].offset for name in EVENTS if name in self.state]
+        executed = self.state["executed"].offset
+        for done in range(1, max_passes + 1):
+            self.run_pass(x)
+            steps += x[:, executed] > 0.5
+            if (x[:, events] > 0.5).any():
+                return done
+        return max_passes
+
+    def new_batch(self, states: np.ndarray) -> np.ndarray:
+        """A batch in this engine's dtype from encoded states (S,) or (B, S)."""
+        return np.array(np.atleast_2d(states), dtype=self.dtype)
