@@ -6,10 +6,12 @@ import click
 
 from mlpvm.machine import MACHINES
 
+_SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
+
 
 def machine_options(f):
     """--machine, --bits, --cells, --slots: the configuration the weights are built for."""
-    f = click.option("--slots", type=int, help="Instruction slots K of the paper machine, a power of two (build, info: default M; run: what the program needs, at least 16).")(f)
+    f = click.option("--slots", type=int, help=_SLOTS)(f)
     f = click.option(
         "--cells", type=int, help="Memory cells M, a power of two (default 256, or what the image needs)."
     )(f)

@@ -14,7 +14,6 @@ from mlpvm.errors import NetworkFault
 from mlpvm.layout import Layout
 from mlpvm.machine import Config
 
-
 # Flags after which the host has work to do.
 EVENTS = ("out_valid", "in_ack", "in_wait", "halted")
 
