@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlpvm.errors import ImageError
 from mlpvm.machine import DEFAULT_CELLS, Config, fits, next_pow2
+from mlpvm.sourcemap import SourceMap
 
 _TOKEN = re.compile(r"[^\s,]+")
 
@@ -29,6 +30,7 @@ class Image:
     path: str = "<image>"
     hints: dict = field(default_factory=dict)  # configuration the file asks for (bits, cells, slots)
     where: list[tuple[int, int]] | None = None  # (line, column) of each word, when read from text
+    source_map: SourceMap | None = None  # set by the assembler: file, line and label of every word
 
     def locate(self, i: int) -> tuple[int | None, int | None]:
         return self.where[i] if self.where and i < len(self.where) else (None, None)
