@@ -9,8 +9,6 @@ I/O fields, and each layer's output fields); ``state0`` is the empty machine; ``
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 
 from mlpvm.csr import Csr
 from mlpvm.errors import ConfigError, WeightsError
+from mlpvm.files import atomic_write
 from mlpvm.layout import Layout
 from mlpvm.machine import Config
 from mlpvm.network import LAYER_NAMES, Network
@@ -91,22 +90,6 @@ def save(weights: Weights, path: str | Path, dense: bool = False) -> None:
             arrays[f"W{k}_shape"] = np.array(layer.W.shape, np.int64)
         arrays[f"b{k}"] = layer.b.astype(np.int32)
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
-
-
-def atomic_write(path: str | Path, write) -> None:
-    """Calls ``write(file)`` on a temporary file beside ``path``, then renames it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load(path: str | Path) -> Weights:
