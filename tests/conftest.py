@@ -3,7 +3,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from mlpvm.engines import have_numba
 
 DATA = Path(__file__).parent / "data"
 EXTERNAL = DATA / "external"
@@ -16,3 +19,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 def words_of(path: Path) -> list[int]:
     return [int(w) for w in path.read_text().replace(",", " ").split()]
+
+
+# The compiled engine needs the optional numba; without it its tests are skipped (the numpy engines remain).
+needs_numba = pytest.mark.skipif(not have_numba(), reason="the compiled engine needs numba (the fast extra)")
+COMPILED = pytest.param("compiled", marks=needs_numba)

@@ -10,7 +10,7 @@ from mlpvm.host import Computer
 from mlpvm.inputs import Input
 from mlpvm.machine import Config
 from mlpvm.state import encode
-from tests.conftest import EXTERNAL, words_of
+from tests.conftest import COMPILED, EXTERNAL, words_of
 
 CASES = [
     ("rosetta/hello.sq", 256, b"", b"Hello, world!\n", 71),
@@ -22,7 +22,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("engine", ["structured", "sparse"])
+@pytest.mark.parametrize("engine", [COMPILED, "structured", "sparse"])
 @pytest.mark.parametrize(("path", "cells", "data", "output", "steps"), CASES, ids=[c[0] for c in CASES])
 def test_external_program(engine, path, cells, data, output, steps):
     cfg = Config("subleq", 16, cells)
