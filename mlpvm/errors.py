@@ -29,6 +29,10 @@ class ImageError(MlpvmError):
         return f"{self.where}: error: {self.message}" if self.where else super().report()
 
 
+class BatchError(ImageError):
+    """A batch file (``mlpvm run --batch``) that cannot be read; names the file and line."""
+
+
 class WeightsError(MlpvmError):
     """A weight file that is corrupt, of another format, or of another configuration."""
 
