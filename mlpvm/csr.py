@@ -30,7 +30,7 @@ class Csr:
         r, c = np.divmod(key, shape[1])
         indptr = np.zeros(shape[0] + 1, np.int64)
         np.cumsum(np.bincount(r, minlength=shape[0]), out=indptr[1:])
-        return cls(narrow_int(vals), c.astype(np.int32), indptr, shape)
+        return cls(narrow_int(vals), c.astype(np.int32), positions(indptr), shape)
 
     @classmethod
     def from_parts(cls, parts: list[tuple[np.ndarray, np.ndarray]], ncols: int) -> Csr:
@@ -54,13 +54,13 @@ class Csr:
         if not ((indices[1:] > indices[:-1]) | starts[1:]).all():  # out of order, or an input named twice
             rows = np.repeat(np.arange(len(cols)), np.diff(indptr))
             return cls.from_coo(rows, indices, data, (len(cols), ncols))
-        return cls(data, indices.astype(np.int32), indptr, (len(cols), ncols))
+        return cls(data, indices.astype(np.int32), positions(indptr), (len(cols), ncols))
 
     @classmethod
     def vstack(cls, mats: list[Csr]) -> Csr:
         """The matrices' rows one after another."""
         starts = np.cumsum([0] + [m.nnz for m in mats])
-        indptr = np.concatenate([[0]] + [m.indptr[1:] + s for m, s in zip(mats, starts)])
+        indptr = positions(np.concatenate([[0]] + [m.indptr[1:].astype(np.int64) + s for m, s in zip(mats, starts)]))
         data = np.concatenate([m.data for m in mats])
         shape = (sum(m.shape[0] for m in mats), mats[0].shape[1])
         return cls(narrow_int(data), np.concatenate([m.indices for m in mats]), indptr, shape)
@@ -96,9 +96,15 @@ class Csr:
 
 
 def narrow_int(values: np.ndarray) -> np.ndarray:
-    """The values in the smallest signed integer type that holds them (int8 for the construction's weights)."""
-    lo, hi = (int(values.min()), int(values.max())) if len(values) else (0, 0)
+    """The values in the smallest signed integer type that holds them and their negations (int8 for the
+    construction's weights and biases)."""
+    top = int(np.abs(values.astype(np.int64)).max(initial=0))
     for t in (np.int8, np.int16, np.int32):
-        if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+        if top <= np.iinfo(t).max:
             return values.astype(t)
     return values.astype(np.int64)
+
+
+def positions(indptr: np.ndarray) -> np.ndarray:
+    """Row starts as int32 when the matrix is small enough (halves their memory), else int64."""
+    return indptr.astype(np.int32 if int(indptr[-1]) < 2**31 else np.int64)

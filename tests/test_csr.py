@@ -57,5 +57,6 @@ def test_vstack_and_from_coo(a, b):
 
 def test_narrow_int_keeps_every_value():
     assert narrow_int(np.array([-1, 1])).dtype == np.int8
+    assert narrow_int(np.array([-128])).dtype == np.int16  # so that abs() never overflows
     assert narrow_int(np.array([300])).dtype == np.int16
     assert narrow_int(np.array([-(2**40)])).dtype == np.int64

@@ -44,6 +44,20 @@ def announce_compile(engine: Engine, say: Callable[[str], None]) -> None:
         say("compiling the network kernel (numba); this happens once")
 
 
+def warm() -> None:
+    """Compiles the kernel into numba's cache now (``make`` does this after installing), so that the first
+    ``mlpvm run`` does not wait for it."""
+    if not have_numba():
+        return
+    from mlpvm.machine import Config
+    from mlpvm.network import build
+
+    engine = Compiled(build(Config("subleq", 4, 16)))
+    x = engine.new_batch(np.zeros(engine.state.size))
+    engine.run_until_event(x, 1, np.zeros(1, np.int64))
+    engine.run_pass(x, [])
+
+
 TILE = 128  # machines evaluated together: a tile's scratch (slots x TILE) stays in the core's cache
 
 

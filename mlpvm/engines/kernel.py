@@ -204,3 +204,19 @@ def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, 
         a, z = t * width, min(batch, (t + 1) * width)
         store(x[a:z], S[t, :, : z - a], p)
     return passes
+
+
+@njit
+def bare_units(S, x, out, n, p):
+    """The program's units ``n`` times as one plain loop: the same multiply-adds as a pass, without the
+    address decoding, row registers, guard, loads or stores. ``mlpvm bench`` compares the kernel with it."""
+    unit_bias, unit_s, unit_x, s_col, s_val, x_col, x_val = p[10], p[11], p[12], p[13], p[14], p[15], p[16]
+    zero = np.zeros(1, S.dtype)[0]
+    for _ in range(n):
+        for u in range(unit_bias.size):
+            a = unit_bias[u]
+            for e in range(unit_s[u], unit_s[u + 1]):
+                a += s_val[e] * S[s_col[e]]
+            for e in range(unit_x[u], unit_x[u + 1]):
+                a += x_val[e] * x[x_col[e]]
+            out[u] = a if a > 0 else zero
