@@ -1,14 +1,15 @@
 """The kernel that runs a lowered network (``mlpvm.engines.lowered``): plain loops over units, compiled
 with numba when it is installed (the ``fast`` extra), else run as ordinary Python (slow: for tests only).
 
-Activations are kept batch-minor: scratch ``S`` has shape (slots, B), so each weight of a unit is applied
-to B machines in one contiguous (vectorised) loop, and a single program is simply B = 1. Memory-like
-fields stay in the state batch ``x`` (B, state_size); a selected row is read and written per machine.
+A batch is split into tiles of machines. Within a tile, activations are batch-minor: the scratch ``S`` has
+shape (slots, tile), so each weight of a unit is applied to the whole tile in one contiguous, vectorised
+loop. A single machine has its own scalar loop (``layers_one``). Memory-like fields stay in the state
+batch ``x`` (B, state_size); a selected row is read and written machine by machine.
 
-``layers`` evaluates layers ``lo .. hi-1`` for a tile of machines; ``run_until_event`` loops passes without
-returning to Python until some machine raises a host event, as ``Engine.run_until_event`` does, carrying
-the state's narrow fields from pass to pass inside the scratch. With the guard on, every computed unit is
-checked to be 0 or 1, so a fault names its layer and machine.
+``run_layers`` evaluates layers ``lo .. hi-1`` (a pass, or one layer for a trace); ``run_until_event``
+loops passes without returning to Python until some machine raises a host event, as
+``Engine.run_until_event`` does, carrying the state's narrow fields from pass to pass inside the scratch.
+With the guard on, every computed unit is checked to be 0 or 1, so a fault names its layer and machine.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ def layers(x, S, R, lo, hi, guard, p, fault, first):
     """Layers ``lo .. hi-1`` for the machines of ``x`` (a tile of the batch; ``first`` is its first machine's
     number), with scratch ``S`` (slots, B) and row registers ``R`` (regs, B). Records the first activation
     off {0,1} in ``fault`` as (machine, layer) and stops there."""
+    batch = x.shape[0]
+    if batch == 1:
+        layers_one(x[0], S[:, 0], R[:, 0], lo, hi, guard, p, fault, first)
+        return
     (layer_ops, op_kind, op_reg, op_shift, op_mask, op_stride, op_units, op_addr, addr_slot,
      unit_out, unit_bias, unit_s, unit_x, s_col, s_val, x_col, x_val) = p[:17]  # fmt: skip
-    batch = x.shape[0]
     zero = np.zeros(1, S.dtype)[0]
     acc = np.empty(batch, S.dtype)
     for layer in range(lo, hi):
@@ -57,22 +61,6 @@ def layers(x, S, R, lo, hi, guard, p, fault, first):
                     rows[b] = (rows[b] + op_shift[op]) & op_mask[op]
             stride = op_stride[op]
             for u in range(op_units[op], op_units[op + 1]):
-                if batch == 1:  # a single program: scalars, without the vector loops' setup
-                    a = unit_bias[u]
-                    for e in range(unit_s[u], unit_s[u + 1]):
-                        a += s_val[e] * S[s_col[e], 0]
-                    for e in range(unit_x[u], unit_x[u + 1]):
-                        a += x_val[e] * x[0, x_col[e] + rows[0] * stride]
-                    if a < 0:
-                        a = zero
-                    if kind == UPDATE:
-                        x[0, unit_out[u] + rows[0] * stride] = a
-                    else:
-                        S[unit_out[u], 0] = a
-                    if guard and a != 0 and a != 1 and fault[0] < 0:
-                        fault[0], fault[1] = first, layer
-                        return
-                    continue
                 out = acc if kind == UPDATE else S[unit_out[u]]
                 for b in range(batch):
                     out[b] = unit_bias[u]
@@ -102,6 +90,45 @@ def layers(x, S, R, lo, hi, guard, p, fault, first):
                         if out[b] != 0 and out[b] != 1 and fault[0] < 0:
                             fault[0], fault[1] = first + b, layer
                             return
+
+
+@njit
+def layers_one(x, s, r, lo, hi, guard, p, fault, first):
+    """``layers`` for a single machine (``x`` its state, ``s`` its scratch, ``r`` its row registers, all
+    1-D): plain scalars, without the setup of the batch's vector loops."""
+    (layer_ops, op_kind, op_reg, op_shift, op_mask, op_stride, op_units, op_addr, addr_slot,
+     unit_out, unit_bias, unit_s, unit_x, s_col, s_val, x_col, x_val) = p[:17]  # fmt: skip
+    zero = np.zeros(1, s.dtype)[0]
+    for layer in range(lo, hi):
+        for op in range(layer_ops[layer], layer_ops[layer + 1]):
+            kind = op_kind[op]
+            row = 0
+            if kind == SELECT:
+                start = op_addr[op]
+                for j in range(start, op_addr[op + 1]):
+                    if s[addr_slot[j]] > 0.5:
+                        row += 1 << (j - start)
+                row = (row + op_shift[op]) & op_mask[op]
+                r[op_reg[op]] = row
+            elif kind == UPDATE:
+                row = r[op_reg[op]]
+            # Unsigned indices: numba then skips its check for negative (from-the-end) indices.
+            base = np.uint64(row * op_stride[op])
+            for u in range(np.uint64(op_units[op]), np.uint64(op_units[op + 1])):
+                a = unit_bias[u]
+                for e in range(np.uint64(unit_s[u]), np.uint64(unit_s[u + 1])):
+                    a += s_val[e] * s[np.uint64(s_col[e])]
+                for e in range(np.uint64(unit_x[u]), np.uint64(unit_x[u + 1])):
+                    a += x_val[e] * x[np.uint64(x_col[e]) + base]
+                if a < 0:
+                    a = zero
+                if kind == UPDATE:
+                    x[np.uint64(unit_out[u]) + base] = a
+                else:
+                    s[np.uint64(unit_out[u])] = a
+                if guard and a != 0 and a != 1 and fault[0] < 0:
+                    fault[0], fault[1] = first, layer
+                    return
 
 
 @njit
@@ -141,7 +168,7 @@ def run_layers(x, S, R, lo, hi, guard, p, fault):
     width = S.shape[2]
     for t in range(S.shape[0]):
         a, z = t * width, min(x.shape[0], (t + 1) * width)
-        xs, St, Rt = x[a:z], S[t, :, : z - a], R[t, :, : z - a]
+        xs, St, Rt = x[a:z], S[t], R[t]
         if lo == 0:
             load(xs, St, p)
         layers(xs, St, Rt, lo, hi, guard, p, fault, a)
@@ -185,7 +212,7 @@ def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, 
     batch, tiles, width = x.shape[0], S.shape[0], S.shape[2]
     for t in range(tiles):
         a, z = t * width, min(batch, (t + 1) * width)
-        load(x[a:z], S[t, :, : z - a], p)
+        load(x[a:z], S[t], p)
     per_turn = max_passes if tiles == 1 else 1
     passes = 0
     stop = False
@@ -194,7 +221,7 @@ def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, 
         for t in range(tiles):
             a, z = t * width, min(batch, (t + 1) * width)
             ran = tile_passes(
-                x[a:z], S[t, :, : z - a], R[t, :, : z - a], per_turn, passes == 0, guard, p, fault, a,
+                x[a:z], S[t], R[t], per_turn, passes == 0, guard, p, fault, a,
                 steps[a:z], events, executed,
             )  # fmt: skip
             stop |= ran < 0
@@ -202,7 +229,7 @@ def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, 
         stop |= fault[0] >= 0
     for t in range(tiles):
         a, z = t * width, min(batch, (t + 1) * width)
-        store(x[a:z], S[t, :, : z - a], p)
+        store(x[a:z], S[t], p)
     return passes
 
 
