@@ -234,6 +234,7 @@ def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
     config = Config("subleq", 16, 8192)
     start = time.perf_counter()
     engine = make("neural", config)
+    engine.run_pass(engine.new_batch(encode(engine.state, config, program.words)))  # loads the kernel: setup
     inp = Input(closed=False)
     computer = Computer(engine, encode(engine.state, config, program.words), [inp])
     setup = time.perf_counter() - start

@@ -36,25 +36,31 @@ class Csr:
     def from_parts(cls, parts: list[tuple[np.ndarray, np.ndarray]], ncols: int) -> Csr:
         """Rows given side by side in parts of shape (rows, k): columns (-1 = none) and weights. Needs no
         global sort: the parts go in the order of their columns, which leaves each row's entries ascending in
-        the usual case; otherwise the (rows, k) matrix is sorted along k, which is small."""
+        the usual case (checked); otherwise the entries are summed the general way (``from_coo``)."""
         if not parts:
             raise ValueError("a matrix needs at least one part")
-        low = [int(np.where(c >= 0, c, ncols).min(initial=ncols)) for c, _ in parts]
-        parts = [parts[i] for i in np.argsort(low, kind="stable")]
-        dtype = narrow_int(np.array([v.min(initial=0) for _, v in parts] + [v.max(initial=0) for _, v in parts])).dtype
-        cols = np.concatenate([c.astype(np.int32 if ncols < 2**31 else np.int64) for c, _ in parts], axis=1)
-        vals = np.concatenate([np.broadcast_to(v, c.shape).astype(dtype) for c, v in parts], axis=1)
-        cols[vals == 0] = -1
+        parts = sorted(parts, key=lambda part: int(part[0].max(initial=-1)))
+        ends = np.array([[v.min(initial=0), v.max(initial=0)] for _, v in parts])
+        cols = np.concatenate([c for c, _ in parts], axis=1, dtype=np.int32, casting="same_kind")
+        vals = np.concatenate(
+            [np.broadcast_to(v, c.shape) for c, v in parts], axis=1, dtype=narrow_int(ends).dtype, casting="same_kind"
+        )
+        if any((v == 0).any() for _, v in parts):  # a zero weight is no entry
+            cols[vals == 0] = -1
         keep = cols >= 0
         indptr = np.zeros(len(cols) + 1, np.int64)
-        np.cumsum(keep.sum(axis=1), out=indptr[1:])
-        data, indices = vals[keep], cols[keep]
+        if keep.all():  # no gaps: the rows as they are
+            indptr[1:] = np.arange(1, len(cols) + 1) * cols.shape[1]
+            data, indices = vals.ravel(), cols.ravel()
+        else:
+            np.cumsum(keep.sum(axis=1), out=indptr[1:])
+            data, indices = vals[keep], cols[keep]
         starts = np.zeros(len(indices), bool)
         starts[indptr[:-1][indptr[:-1] < indptr[1:]]] = True
         if not ((indices[1:] > indices[:-1]) | starts[1:]).all():  # out of order, or an input named twice
             rows = np.repeat(np.arange(len(cols)), np.diff(indptr))
             return cls.from_coo(rows, indices, data, (len(cols), ncols))
-        return cls(data, indices.astype(np.int32), positions(indptr), (len(cols), ncols))
+        return cls(data, indices, positions(indptr), (len(cols), ncols))
 
     @classmethod
     def vstack(cls, mats: list[Csr]) -> Csr:
@@ -63,7 +69,7 @@ class Csr:
         indptr = positions(np.concatenate([[0]] + [m.indptr[1:].astype(np.int64) + s for m, s in zip(mats, starts)]))
         data = np.concatenate([m.data for m in mats])
         shape = (sum(m.shape[0] for m in mats), mats[0].shape[1])
-        return cls(narrow_int(data), np.concatenate([m.indices for m in mats]), indptr, shape)
+        return cls(data, np.concatenate([m.indices for m in mats]), indptr, shape)
 
     @property
     def nbytes(self) -> int:

@@ -117,14 +117,18 @@ def _scaling(rows: list[dict]) -> Table:
             f"{r['touched_per_pass']:,}",
             *(f"{us[name]:,.1f}" if name in us else "-" for name in ENGINES),
         )
-    first, last = rows[0], rows[-1]
-    for name in ENGINES:
-        if name in first["us_per_pass"] and name in last["us_per_pass"] and first is not last:
-            growth = last["us_per_pass"][name] / first["us_per_pass"][name]
-            t.caption = (t.caption or "") + (
-                f"{name}: a pass costs {growth:.1f}x from M = {first['cells']} to {last['cells']} "
-                f"({last['cells'] // first['cells']}x the memory). "
-            )
+    base = next((r for r in rows if r["cells"] >= 256), rows[0])  # the yardstick: M = 256 to the largest
+    last = rows[-1]
+    growth = [
+        f"{name} {last['us_per_pass'][name] / base['us_per_pass'][name]:.1f}x"
+        for name in ENGINES
+        if name in base["us_per_pass"] and name in last["us_per_pass"] and base is not last
+    ]
+    if growth:
+        t.caption = (
+            f"Cost of a pass from M = {base['cells']:,} to {last['cells']:,} ({last['cells'] // base['cells']}x the "
+            f"memory): {', '.join(growth)}."
+        )
     return t
 
 

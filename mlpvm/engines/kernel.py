@@ -240,10 +240,10 @@ def bare_units(S, x, out, n, p):
     unit_bias, unit_s, unit_x, s_col, s_val, x_col, x_val = p[10], p[11], p[12], p[13], p[14], p[15], p[16]
     zero = np.zeros(1, S.dtype)[0]
     for _ in range(n):
-        for u in range(unit_bias.size):
+        for u in range(np.uint64(unit_bias.size)):
             a = unit_bias[u]
-            for e in range(unit_s[u], unit_s[u + 1]):
-                a += s_val[e] * S[s_col[e]]
-            for e in range(unit_x[u], unit_x[u + 1]):
-                a += x_val[e] * x[x_col[e]]
+            for e in range(np.uint64(unit_s[u]), np.uint64(unit_s[u + 1])):
+                a += s_val[e] * S[np.uint64(s_col[e])]
+            for e in range(np.uint64(unit_x[u]), np.uint64(unit_x[u + 1])):
+                a += x_val[e] * x[np.uint64(x_col[e])]
             out[u] = a if a > 0 else zero

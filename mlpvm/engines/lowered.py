@@ -19,7 +19,7 @@ these patterns raises ``NotLowerable`` (the structured and sparse engines still 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,7 +68,6 @@ class Program:
     places: list[dict[str, Place]]  # per layer: each output field's place
     units: int = 0  # computed units per pass
     entries: int = 0  # weights a pass multiplies (the nonzeros it touches)
-    layer_units: list[int] = field(default_factory=list)
 
     # The order the kernel takes its arrays in.
     ORDER = (
@@ -188,15 +187,12 @@ class _Lowering:
                 self.places[f.name] = Narrow(loaded[start : start + f.size].reshape(f.shape))
                 start += f.size
         self.layer_places: list[dict[str, Place]] = []
-        self.layer_units: list[int] = []
 
     def run(self) -> Program:
         for layer in self.net.layers:
-            before = sum(len(u[0]) for u in self.ops.units)
             self.places = self._layer(layer)
             self.layer_places.append(self.places)
             self.ops.end_layer()
-            self.layer_units.append(sum(len(u[0]) for u in self.ops.units) - before)
         store_x, store_s = self._stores()
         store_l = np.searchsorted(self.load_x, store_x)  # the slot each stored element is loaded into
         if np.isin(store_s, store_l).any():
@@ -207,7 +203,7 @@ class _Lowering:
         )
         units = len(arrays["unit_out"])
         entries = len(arrays["s_col"]) + len(arrays["x_col"])
-        return Program(self.ops.slots, self.ops.regs, arrays, self.layer_places, units, entries, self.layer_units)
+        return Program(self.ops.slots, self.ops.regs, arrays, self.layer_places, units, entries)
 
     def _stores(self) -> tuple[np.ndarray, np.ndarray]:
         """The narrow state fields written back to x after the last layer (those that changed slot)."""

@@ -34,7 +34,7 @@ class Term:
     def part(self, inputs: Layout) -> Part:
         flat = self.index.reshape(-1, self.index.shape[-1])
         cols = np.where(flat >= 0, flat + inputs[self.src].offset, -1)
-        return cols, np.full(cols.shape, self.coef, np.int64)
+        return cols, np.broadcast_to(np.int64(self.coef), cols.shape)
 
     def is_identity(self, inputs: Layout) -> bool:
         """A plain elementwise copy of the whole source field."""
@@ -106,7 +106,7 @@ class Reduce:
     def parts(self, inputs: Layout) -> list[Part]:
         rows, width = self.shape
         cols = inputs[self.src].offset + np.arange(rows * width).reshape(rows, width).T
-        return [(cols, np.ones(cols.shape, np.int64))]
+        return [(cols, np.broadcast_to(np.int64(1), cols.shape))]
 
     def biases(self) -> np.ndarray:
         return np.zeros(self.shape[1], np.int64)
