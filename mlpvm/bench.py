@@ -55,10 +55,12 @@ class Rate:
         return cls(statistics.median(runs), max(runs), runs)
 
 
-def timed(chunk: Callable[[int], int], seconds: float, repeats: int) -> Rate:
-    """``chunk(n)`` does about n units of work and returns how many it did. After a first call (which may
-    load the compiled kernel), grows n until a chunk takes a tenth of the budget, runs untimed for half
-    the budget, then times ``repeats`` runs of ``seconds`` each."""
+Chunk = Callable[[int], int]  # does about n units of work (passes, steps) and returns how many it did
+
+
+def _sized(chunk: Chunk, seconds: float) -> int:
+    """After a first call (which may load the compiled kernel), grows n until a chunk takes a tenth of the
+    budget, then runs untimed for half the budget: warm caches, a settled n."""
     chunk(1)
     n = 1
     while True:
@@ -70,17 +72,40 @@ def timed(chunk: Callable[[int], int], seconds: float, repeats: int) -> Rate:
     start = time.perf_counter()
     while time.perf_counter() - start < seconds / 2:
         chunk(n)
-    runs = []
-    for _ in range(repeats):
-        done, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            done += chunk(n)
-        runs.append(done / elapsed)
-    return Rate.of(runs)
+    return n
 
 
-def engine_rate(engine: Engine, batch: int, seconds: float, repeats: int) -> Rate:
-    """Aggregate passes per second of ``batch`` machines (different counters) run by the host loop."""
+def timed(chunks: dict, seconds: float, repeats: int, progress: Progress | None = None) -> dict:
+    """Rates of several chunks of work, ``repeats`` timed runs of ``seconds`` each. The runs go round the
+    chunks in turn, so a change in the machine's load (it may be shared) touches every one alike and their
+    ratios hold."""
+    say = progress or (lambda what, done: None)
+    sized = {}
+    for i, (key, chunk) in enumerate(chunks.items()):
+        say(f"warming up {_name(key)}", i / len(chunks) / 3)
+        sized[key] = (chunk, _sized(chunk, seconds))
+    runs: dict = {key: [] for key in chunks}
+    for r in range(repeats):
+        for key, (chunk, n) in sized.items():
+            say(f"timing {_name(key)}", 1 / 3 + (r + 0.5) / repeats * 2 / 3)
+            done, start = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < seconds:
+                done += chunk(n)
+            runs[key].append(done / elapsed)
+    return {key: Rate.of(r) for key, r in runs.items()}
+
+
+def span(progress: Progress, lo: float, hi: float) -> Progress:
+    """Progress of a part of the run that covers ``lo`` .. ``hi`` of the whole."""
+    return lambda what, done: progress(what, lo + (hi - lo) * done)
+
+
+def _name(key) -> str:
+    return ", ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def engine_chunk(engine: Engine, batch: int) -> Chunk:
+    """Passes of ``batch`` machines (different counters) run by the host loop; counts machine-passes."""
     config = engine.config
     states = [encode(engine.state, config, counter_loop(1000 + 7 * i)) for i in range(batch)]
     computer = Computer(engine, states)
@@ -90,10 +115,10 @@ def engine_rate(engine: Engine, batch: int, seconds: float, repeats: int) -> Rat
         computer.advance(n)
         return (computer.passes - before) * batch
 
-    return timed(chunk, seconds, repeats)
+    return chunk
 
 
-def reference_rate(config: Config, seconds: float, repeats: int) -> Rate:
+def reference_chunk(config: Config) -> Chunk:
     ref = reference.load(config, counter_loop(1000))
     inp = Input()
 
@@ -102,7 +127,7 @@ def reference_rate(config: Config, seconds: float, repeats: int) -> Rate:
         reference.run(ref, inp, ref.steps + n)
         return ref.steps - before
 
-    return timed(chunk, seconds, repeats)
+    return chunk
 
 
 def available(config: Config) -> dict[str, str | None]:
@@ -118,18 +143,19 @@ def available(config: Config) -> dict[str, str | None]:
 
 def engines_table(config: Config, batch: int, seconds: float, repeats: int, progress: Progress) -> dict:
     """Every engine on one program and on ``batch`` programs, and the reference interpreter."""
-    rows = {}
     why = available(config)
-    for i, name in enumerate(ENGINES):
-        row: dict = {"skipped": why[name]}
+    chunks: dict = {"reference": reference_chunk(config)}
+    for name in ENGINES:
         if why[name] is None:
             for key, b in (("single", 1), ("batched", batch)):
-                progress(f"{name}, {key}", i / len(ENGINES))
-                row[key] = asdict(engine_rate(make(name, config), b, seconds, repeats))
-        rows[name] = row
-    progress("reference interpreter", 1.0)
-    ref = reference_rate(config, seconds, repeats)
-    return {"config": config.to_meta(), "batch": batch, "engines": rows, "reference": asdict(ref)}
+                chunks[name, key] = engine_chunk(make(name, config), b)
+    rates = timed(chunks, seconds, repeats, progress)
+    rows = {}
+    for name in ENGINES:
+        rows[name] = {"skipped": why[name]}
+        if why[name] is None:
+            rows[name].update({key: asdict(rates[name, key]) for key in ("single", "batched")})
+    return {"config": config.to_meta(), "batch": batch, "engines": rows, "reference": asdict(rates["reference"])}
 
 
 def blocks_bytes(config: Config) -> int:
@@ -176,27 +202,29 @@ def weights_row(cells: int) -> dict:
 
 
 def scaling_table(cells: tuple[int, ...], seconds: float, repeats: int, sparse_upto: int, progress: Progress) -> list:
-    """Per memory size: build, memory, the nonzeros a pass touches, and the cost of a pass per engine."""
+    """Per memory size: build, memory, the nonzeros a pass touches, and the cost of a pass per engine (each
+    engine timed across all sizes in turn)."""
     rows = []
     for i, m in enumerate(cells):
-        progress(f"M = {m}: weights", i / len(cells))
-        row = weights_row(m)
-        config = Config("subleq", 16, m)
-        why = available(config)
-        row["us_per_pass"] = {}
-        for name in ENGINES:
-            if why[name] is None and (name != "sparse" or m <= sparse_upto):
-                progress(f"M = {m}: {name}", (i + 0.5) / len(cells))
-                rate = engine_rate(make(name, config), 1, seconds, repeats)
-                row["us_per_pass"][name] = 1e6 / rate.median
-        rows.append(row)
+        progress(f"M = {m}: building the weights", i / len(cells) / 4)
+        rows.append(weights_row(m) | {"us_per_pass": {}})
+    for j, name in enumerate(ENGINES):
+        sizes = [m for m in cells if available(Config("subleq", 16, m))[name] is None]
+        sizes = [m for m in sizes if name != "sparse" or m <= sparse_upto]
+        chunks = {(name, f"M = {m}"): engine_chunk(make(name, Config("subleq", 16, m)), 1) for m in sizes}
+        share = span(progress, 1 / 4 + 3 / 4 * j / len(ENGINES), 1 / 4 + 3 / 4 * (j + 1) / len(ENGINES))
+        rates = timed(chunks, seconds, repeats, share)
+        for row in rows:
+            key = (name, f"M = {row['cells']}")
+            if key in rates:
+                row["us_per_pass"][name] = 1e6 / rates[key].median
     return rows
 
 
-def arithmetic(config: Config, compiled: Rate | None, seconds: float, repeats: int) -> dict:
+def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress) -> dict:
     """The multiply-adds a pass must do (the nonzeros the compiled engine touches, against all stored
-    ones) and how close the kernel (at ``compiled`` passes/s) gets to a bare loop over exactly those
-    weights on this machine."""
+    ones) and how close the kernel gets to a bare loop over exactly those weights on this machine, timed
+    in turn with it."""
     net = build(config)
     program = lower(net)
     doc: dict = {
@@ -204,7 +232,7 @@ def arithmetic(config: Config, compiled: Rate | None, seconds: float, repeats: i
         "touched_per_pass": program.entries,
         "units_per_pass": program.units,
     }
-    if compiled is None:
+    if not have_numba():
         return doc
     from mlpvm.engines import kernel
 
@@ -217,12 +245,16 @@ def arithmetic(config: Config, compiled: Rate | None, seconds: float, repeats: i
         kernel.bare_units(scratch, x, out, n, args)
         return n
 
-    floor = timed(bare, seconds, repeats)
+    rates = timed(
+        {"bare loop": bare, "compiled": engine_chunk(make("compiled", config), 1)}, seconds, repeats, progress
+    )
+    floor, engine = rates["bare loop"], rates["compiled"]
     doc.update(
         bare_passes_per_s=asdict(floor),
+        compiled_passes_per_s=asdict(engine),
         bare_entries_per_s=floor.median * program.entries,
-        compiled_entries_per_s=compiled.median * program.entries,
-        efficiency=compiled.median / floor.median,
+        compiled_entries_per_s=engine.median * program.entries,
+        efficiency=engine.median / floor.median,
     )
     return doc
 
@@ -287,18 +319,14 @@ def run(
     config = Config("subleq", 16, 256)
     started = time.perf_counter()
 
-    def part(lo: float, hi: float) -> Progress:
-        return lambda what, done: say(what, lo + (hi - lo) * done)
-
     doc: dict = {"quick": quick, "numba": have_numba(), "neural": fastest_name(), "budget": [seconds, repeats]}
     if not only_eforth:
-        doc["engines"] = engines_table(config, BATCH, seconds, repeats, part(0.0, 0.4))
-        single = doc["engines"]["engines"]["compiled"].get("single")
-        doc["arithmetic"] = arithmetic(config, Rate(**single) if single else None, seconds, repeats)
+        doc["engines"] = engines_table(config, BATCH, seconds, repeats, span(say, 0.0, 0.35))
+        doc["arithmetic"] = arithmetic(config, seconds, repeats, span(say, 0.35, 0.45))
         cells = SCALING_CELLS
-        doc["scaling"] = scaling_table(cells, seconds, repeats, 1024 if quick else max(cells), part(0.45, 0.95))
+        doc["scaling"] = scaling_table(cells, seconds, repeats, 1024 if quick else max(cells), span(say, 0.45, 0.95))
     if eforth_image:
-        doc["eforth"] = eforth(eforth_image, eforth_line, part(0.0 if only_eforth else 0.95, 1.0))
+        doc["eforth"] = eforth(eforth_image, eforth_line, span(say, 0.0 if only_eforth else 0.95, 1.0))
     doc["seconds"] = time.perf_counter() - started
     say("done", 1.0)
     return doc

@@ -58,3 +58,10 @@ def test_eforth_part_types_a_line_after_the_boot():
     boot, line = doc["parts"]
     assert (boot["output"], boot["reason"]) == ("", "wait")
     assert (line["output"], line["reason"]) == ("hi\n", "wait")
+
+
+def test_eforth_only_skips_the_rest(monkeypatch):
+    small(monkeypatch)
+    echo = str(EXTERNAL / "howerj-subleq-vhdl/echo.dec")
+    doc = json.loads(CliRunner().invoke(cli, ["bench", "--json", "--eforth", echo, "--eforth-only"]).output)
+    assert "engines" not in doc and doc["eforth"]["parts"][0]["reason"] == "wait"

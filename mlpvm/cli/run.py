@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mlpvm import batch
 from mlpvm import image as images
@@ -131,7 +135,8 @@ def _engine(name: str, config: Config, loaded) -> Engine:
 def _run_many(jobs: list[batch.Job], weights: tuple, machine, bits, cells, slots, engine, limit, as_json) -> None:
     configs = [_config(job.image, weights, machine, bits, cells, slots) for job in jobs]
     make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, weights[1]))
-    results = batch.run_jobs(jobs, configs, make_engine, limit)
+    with _progress(len(jobs)) as progress:
+        results = batch.run_jobs(jobs, configs, make_engine, limit, progress)
     if as_json:
         click.echo(json.dumps([{"image": r.job.image.path, **_doc(r.outcome, r.config, engine)} for r in results]))
     else:
@@ -149,6 +154,27 @@ def _stream(data: bytes) -> None:
     out = sys.stdout.buffer
     out.write(data)
     out.flush()
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[Computer], None] | None]:
+    """A progress bar on a terminal's stderr: programs finished, steps run."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("running", total=total)
+        finished = 0
+
+        def update(computer: Computer) -> None:
+            nonlocal finished
+            done = finished + len(computer.done)
+            bar.update(task, completed=done, description=f"{int(computer.steps.sum()):,} steps")
+            if not len(computer.ids):  # this batch is over; the next configuration's starts from here
+                finished = done
+
+        yield update
 
 
 def _doc(o: Outcome, config: Config, engine: str) -> dict:
