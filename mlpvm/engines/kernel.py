@@ -132,23 +132,17 @@ def layers_one(x, s, r, lo, hi, guard, p, fault, first):
 
 
 @njit
-def load(x, S, p):
-    """The state's narrow fields into their scratch slots."""
-    load_x, load_s = p[17], p[18]
-    for j in range(load_x.size):
-        dst, col = S[load_s[j]], load_x[j]
+def transfer(x, S, p, into_scratch):
+    """The state's narrow fields into their scratch slots (before a pass), or those a pass changed from
+    their last slots back into the state (after it)."""
+    cols, slots = (p[17], p[18]) if into_scratch else (p[19], p[20])
+    for j in range(cols.size):
+        row, col = S[slots[j]], cols[j]
         for b in range(x.shape[0]):
-            dst[b] = x[b, col]
-
-
-@njit
-def store(x, S, p):
-    """The narrow fields a pass changed, from their last slots back into the state."""
-    store_x, store_s = p[19], p[20]
-    for j in range(store_x.size):
-        src, col = S[store_s[j]], store_x[j]
-        for b in range(x.shape[0]):
-            x[b, col] = src[b]
+            if into_scratch:
+                row[b] = x[b, col]
+            else:
+                x[b, col] = row[b]
 
 
 @njit
@@ -170,10 +164,10 @@ def run_layers(x, S, R, lo, hi, guard, p, fault):
         a, z = t * width, min(x.shape[0], (t + 1) * width)
         xs, St, Rt = x[a:z], S[t], R[t]
         if lo == 0:
-            load(xs, St, p)
+            transfer(xs, St, p, True)
         layers(xs, St, Rt, lo, hi, guard, p, fault, a)
         if hi == p[0].size - 1 and fault[0] < 0:
-            store(xs, St, p)
+            transfer(xs, St, p, False)
 
 
 @njit
@@ -212,7 +206,7 @@ def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, 
     batch, tiles, width = x.shape[0], S.shape[0], S.shape[2]
     for t in range(tiles):
         a, z = t * width, min(batch, (t + 1) * width)
-        load(x[a:z], S[t], p)
+        transfer(x[a:z], S[t], p, True)
     per_turn = max_passes if tiles == 1 else 1
     passes = 0
     stop = False
@@ -229,7 +223,7 @@ def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, 
         stop |= fault[0] >= 0
     for t in range(tiles):
         a, z = t * width, min(batch, (t + 1) * width)
-        store(x[a:z], S[t], p)
+        transfer(x[a:z], S[t], p, False)
     return passes
 
 
