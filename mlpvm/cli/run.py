@@ -55,7 +55,8 @@ def program_input(text: str | None) -> Input:
     type=click.Choice(ENGINE_CHOICES),
     default="neural",
     show_default=True,
-    help="neural = the fastest exact network engine; reference = the plain interpreter.",
+    help="neural = the fastest exact network engine (compiled with numba, else structured; sparse for "
+    "--weights); reference = the plain interpreter, not the network.",
 )
 @click.option(
     "--max-steps",
