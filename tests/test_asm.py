@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mlpvm import image as images
 from mlpvm import sourcemap
-from mlpvm.asm import assemble, assemble_file, parse
+from mlpvm.asm import assemble, assemble_file, lexer, parse
 from mlpvm.cli import cli
 from mlpvm.errors import AsmError, ImageError, MlpvmError
 from mlpvm.sourcemap import Origin, SourceMap
@@ -96,11 +96,37 @@ def test_empty_source_gives_an_empty_image():
     assert words("# nothing\n\n  ; ;") == []
 
 
-def test_parse_gives_statements_for_later_stages():
-    code, data, directive = parse('l: a b\n. 1 "x"\n.include "lib.asq"', "t.asq")
+def test_davidar_style_data_lines_and_return_addresses():
+    # ".name:" starts data with a label, ".-?" after ";" is a data statement, "-?" negates the next address
+    img = assemble(".Z:0 inc:-1\nZ Z f;.-?\nf: Z Z ret:-1\n.inc\n.buffer:-?", "t.asq")
+    assert img.words == [0, -1, 0, 0, 6, -6, 0, 0, -1, 1, -11]
+    assert img.source_map.labels == {"Z": 0, "inc": 1, "f": 6, "ret": 8, "buffer": 10}
+
+
+def test_arrays_reserve_zero_cells():
+    assert words(". 5 b:[3] 7\nb b") == [5, 0, 0, 0, 7, 1, 1, 8]
+    with pytest.raises(AsmError, match="does not fit in 16 cells: this item reaches cell 9999999999"):
+        assemble(". [10000000000] 1", cells=16)
+
+
+def test_names_may_hold_at_signs_and_underscores():
+    assert assemble("@a: _b@1\n. _b@1:0", "t.asq").source_map.labels == {"@a": 0, "_b@1": 3}
+
+
+def test_the_copy_of_a_keeps_the_value_of_question_mark():
+    assert words("?") == [1, 1, 3]  # "A" is "A A ?" with A's value, as sqasm copies it
+    assert words("x; ?+x\n. x:7") == [6, 6, 3, 10, 10, 6, 7]
+
+
+def test_parse_gives_statements_for_later_stages(monkeypatch):
+    code, data = parse('l: a b\n. 1 "x" [2]', "t.asq")
     assert (code.kind, len(code.items), code.items[0].labels[0].name) == ("code", 2, "l")
-    assert (data.kind, len(data.items)) == ("data", 2)
+    assert (data.kind, len(data.items)) == ("data", 3)
+    monkeypatch.setattr(lexer, "DIRECTIVES", frozenset({"include"}))  # as a later stage will register it
+    (directive,) = parse('.include "lib.asq"', "t.asq")
     assert (directive.kind, directive.name, directive.args[0].kind) == ("directive", "include", "string")
+    with pytest.raises(AsmError, match=r"unknown directive '\.include'"):
+        assemble('.include "lib.asq"', "t.asq")
 
 
 # --- source maps ----------------------------------------------------------------------------------------------
@@ -141,6 +167,12 @@ def test_asm_command_prints_one_instruction_per_line():
     result = invoke("asm", str(ESOLANGS_HELLO))
     assert result.exit_code == 0 and result.output.splitlines()[4] == "0 -1 15"
     assert [int(w) for w in result.output.split()] == words_of(EXTERNAL / "howerj-subleq-vhdl/hello.dec")
+
+
+def test_unwritable_outputs_are_clean_errors(tmp_path):
+    for option in ("-o", "--map"):
+        result = invoke("asm", str(ESOLANGS_HELLO), option, str(tmp_path / "missing/dir/out"))
+        assert result.exit_code == 2 and result.output.startswith("mlpvm: error: cannot write ")
 
 
 def test_bad_map_files_are_clean_errors(tmp_path):
@@ -197,7 +229,10 @@ ERRORS = [
     ("bad escape", '. "a\\q"', 1, 5, "unknown escape '\\q'"),
     ("bad char", ". 'ab'", 1, 3, "a character literal holds one character"),
     ("bad number", ". 12ab", 1, 3, "bad number '12ab'"),
-    ("directive", '.include "x"', 1, 1, "unknown directive '.include'"),
+    ("label space", "x : y", 1, 3, "':' must follow a label name, with no space between"),
+    ("label in expr", ". 1+x:2", 1, 5, "a label (x:) cannot be part of an expression"),
+    ("array in code", "a [2]", 1, 3, "an array [N] is data"),
+    ("bad array", ". [x]", 1, 3, "an array is [N], N a number of cells"),
     ("nested dot", "a . b", 1, 3, "'.' (data) may only start a statement"),
 ]
 
@@ -220,7 +255,8 @@ def test_program_larger_than_memory(tmp_path):
     assert invoke("asm", "--cells", "16", str(src)).exit_code == 0
     result = invoke("asm", "--cells", "15", str(src))
     assert result.exit_code == 2
-    assert result.output.splitlines()[0] == f"{src}:3:24: error: the program does not fit in 15 cells: this is cell 15"
+    message = "the program does not fit in 15 cells: this item reaches cell 15"
+    assert result.output.splitlines()[0] == f"{src}:3:24: error: {message}"
     with pytest.raises(AsmError, match="does not fit in 4 cells"):
         assemble("Z Z loop\nloop: Z", cells=4)
 
@@ -242,7 +278,8 @@ def test_a_word_too_wide_for_the_run_names_its_line(tmp_path):
 
 PIECES = st.sampled_from(
     ["a", "b", "Z", "x1", "_y", "0", "7", "-1", "65535", "99999999", "?", "+", "-", "(", ")", ":", ";", ".", "#",
-     "'", '"', "\\", "n", "'c'", '"s"', "\n", " ", "\t", ".data", "a:", "(-1)", "é", "\r"]
+     "'", '"', "\\", "n", "'c'", '"s"', "\n", " ", "\t", ".data", "a:", "(-1)", "é", "\r",
+     "[", "]", "[2]", "@", "x:", "Z:"]
 )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ def emit(lay: Layout, path: str, bits: int) -> Image:
     symbols = {name: s.value for name, s in lay.symbols.items()}
     words = []
     for cell in lay.cells:
-        value = evaluate(cell.expr, symbols, cell.address)
+        value = evaluate(cell.expr, symbols, cell.anchor)
         if not fits(value, bits):
             lo, hi = -(1 << (bits - 1)), (1 << bits) - 1
             raise AsmError.at(cell.origin, f"{value} does not fit in a {bits}-bit word ({lo}..{hi})")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlpvm.asm.expr import Expr, Here, Num
-from mlpvm.asm.parser import Label, Statement, Str
+from mlpvm.asm.parser import Array, Label, Statement, Str
 from mlpvm.errors import AsmError
 from mlpvm.sourcemap import Origin
 
@@ -19,6 +19,7 @@ class Cell:
     address: int
     expr: Expr
     origin: Origin  # where the item (or the character of a string) stands
+    anchor: int  # the cell whose next address ``?`` means: itself, except in the copy of A that ``A`` implies
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,14 @@ class Layout:
             raise AsmError.at(label.origin, f"duplicate label {label.name!r} (first defined at {first}:{first.col})")
         self.symbols[label.name] = Symbol(label.name, value, label.origin)
 
-    def put(self, expr: Expr, origin: Origin, cells: int) -> None:
-        if self.size >= cells:
-            raise AsmError.at(origin, f"the program does not fit in {cells} cells: this is cell {self.size}")
-        self.cells.append(Cell(self.size, expr, origin))
+    def put(self, expr: Expr, origin: Origin, cells: int, anchor: int | None = None) -> None:
+        self.room(1, origin, cells)
+        self.cells.append(Cell(self.size, expr, origin, self.size if anchor is None else anchor))
+
+    def room(self, n: int, origin: Origin, cells: int) -> None:
+        if self.size + n > cells:
+            end = self.size + n - 1
+            raise AsmError.at(origin, f"the program does not fit in {cells} cells: this item reaches cell {end}")
 
 
 def layout(statements: list[Statement], cells: int) -> Layout:
@@ -64,7 +69,11 @@ def layout(statements: list[Statement], cells: int) -> Layout:
                 out.define(label, out.size)
             if isinstance(item.value, Str):
                 for code, where in item.value.chars:
-                    out.put(Expr(((1, Num(code, where)),), where), where, cells)
+                    out.put(_number(code, where), where, cells)
+            elif isinstance(item.value, Array):
+                out.room(item.value.size, item.origin, cells)  # before the loop: N may be huge
+                for _ in range(item.value.size):
+                    out.put(_number(0, item.origin), item.origin, cells)
             else:
                 out.put(item.value, item.origin, cells)
             if st.kind == "code" and k == len(st.items) - 1:
@@ -74,10 +83,15 @@ def layout(statements: list[Statement], cells: int) -> Layout:
     return out
 
 
+def _number(value: int, origin: Origin) -> Expr:
+    return Expr(((1, Num(value, origin)),), origin)
+
+
 def _implied(out: Layout, st: Statement, cells: int) -> None:
-    """``A`` is ``A A ?`` and ``A B`` is ``A B ?``; the filled-in cells point at the statement."""
+    """``A`` is ``A A ?`` and ``A B`` is ``A B ?``. The copy of A has A's value, ``?`` in it included (as in
+    sqasm); the filled-in cells point at the item that implies them."""
     if len(st.items) == 1:
         first = st.items[0]
-        out.put(first.value, first.origin, cells)
+        out.put(first.value, first.origin, cells, anchor=out.size - 1)
     if len(st.items) < 3:
         out.put(Expr(((1, Here(st.origin)),), st.origin), st.items[-1].origin, cells)

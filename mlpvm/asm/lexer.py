@@ -11,20 +11,26 @@ from dataclasses import dataclass
 from mlpvm.errors import AsmError
 from mlpvm.sourcemap import Origin
 
-# Token kinds. "name" also covers a label's name; the parser sees the ":" that follows it.
-PUNCT = {"+": "plus", "-": "minus", "(": "lparen", ")": "rparen", "?": "here", ":": "colon", ";": "semi"}
+PUNCT = {"+": "plus", "-": "minus", "(": "lparen", ")": "rparen", "?": "here", ":": "colon", ";": "semi"} | {
+    "[": "lbracket",
+    "]": "rbracket",
+}
 ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39}
 SPACE = " \t\r\f\v"
 MAX_DIGITS = 40  # far beyond any word; keeps int() away from its huge-number limits
+# Directives (".include", ".macro", ...) that a later stage handles. Any other ".name" is a data line whose
+# first item is the name (sqasm's reading of ".x"), so the set only grows as those stages arrive.
+DIRECTIVES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # name | number | char | string | directive | dot | plus | minus | lparen | rparen | here | colon
-    # | semi | newline
+    kind: str  # name | label | number | char | string | directive | dot | plus | minus | lparen | rparen
+    # | lbracket | rbracket | here | colon | semi | newline
     text: str  # the source text of the token
     origin: Origin
-    value: object = None  # number/char: int; string: tuple of (code, Origin) per character; directive: its name
+    value: object = None  # number/char: int; string: tuple of (code, Origin) per character; label, directive:
+    # the name
 
 
 def tokenize(text: str, path: str = "<asm>") -> list[Token]:
@@ -55,16 +61,19 @@ def _line(line: str, lineno: int, path: str) -> list[Token]:
             i += 1
         elif c == ".":
             j = _word_end(line, i + 1)
-            # ".name" (not ".name:", which is data with a label) is a directive such as ".include"
-            if j > i + 1 and line[i + 1].isalpha() and not line[j:].lstrip(SPACE).startswith(":"):
+            if line[i + 1 : j] in DIRECTIVES and not line[j:].startswith(":"):
                 out.append(Token("directive", line[i:j], at(i), line[i + 1 : j]))
                 i = j
             else:
                 out.append(Token("dot", c, at(i)))
                 i += 1
-        elif c.isascii() and (c.isalpha() or c == "_"):
+        elif c.isascii() and (c.isalpha() or c in "_@"):
             j = _word_end(line, i)
-            out.append(Token("name", line[i:j], at(i)))
+            if line[j : j + 1] == ":":  # "name:" defines a label; sqasm allows no space before the colon
+                out.append(Token("label", line[i : j + 1], at(i), line[i:j]))
+                j += 1
+            else:
+                out.append(Token("name", line[i:j], at(i)))
             i = j
         elif c.isascii() and c.isdigit():
             j = _word_end(line, i)
@@ -85,7 +94,7 @@ def _line(line: str, lineno: int, path: str) -> list[Token]:
 
 
 def _word_end(line: str, i: int) -> int:
-    while i < len(line) and line[i].isascii() and (line[i].isalnum() or line[i] == "_"):
+    while i < len(line) and line[i].isascii() and (line[i].isalnum() or line[i] in "_@"):
         i += 1
     return i
 

@@ -4,11 +4,13 @@ A statement is one line, or one part of a line between ``;``. It is one of
 
 - ``code``: one to three items, the operands A B C of an instruction (``A`` means ``A A ?``, ``A B`` means
   ``A B ?``);
-- ``data``: a line starting with ``.``; every item is one cell, a string one cell per character;
+- ``data``: a line starting with ``.``; every item is one cell, a string one cell per character, ``[N]``
+  N cells of 0;
 - ``directive``: ``.name ...`` (``.include``, ``.macro``, ... for a later stage; the layout refuses any it
   meets).
 
-Labels (``name:``) may stand before any item; labels after the last item name the cell after the statement.
+Labels (``name:``, no space before the colon) may stand before any item; labels after the last item name the
+cell after the statement.
 
 An item is an expression: terms joined by ``+`` and ``-``. A term that follows a complete term without an
 operator starts a new item, and a ``-`` after a complete term is always binary, which is sqasm's classic
@@ -42,9 +44,17 @@ class Str:
 
 
 @dataclass(frozen=True)
+class Array:
+    """``[N]`` in a data statement: N cells of 0 (a buffer)."""
+
+    size: int
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class Item:
     labels: tuple[Label, ...]  # labels naming this item's (first) cell
-    value: Expr | Str
+    value: Expr | Str | Array
     origin: Origin
 
 
@@ -92,9 +102,9 @@ class _Statement:
 
     def labels(self) -> list[Label]:
         found = []
-        while (tok := self.peek()) and tok.kind == "name" and (nxt := self.peek(1)) and nxt.kind == "colon":
-            found.append(Label(tok.text, tok.origin))
-            self.i += 2
+        while (tok := self.peek()) and tok.kind == "label":
+            found.append(Label(tok.value, tok.origin))
+            self.i += 1
         return found
 
     def parse(self) -> Statement:
@@ -114,17 +124,29 @@ class _Statement:
         items = []
         while self.peek() is not None:
             tok = self.peek()
+            if tok.kind in ("string", "lbracket") and kind != "data":
+                what = "a string" if tok.kind == "string" else "an array [N]"
+                raise AsmError.at(tok.origin, f"{what} is data: put it on a line that starts with '.'")
             if tok.kind == "string":
-                if kind != "data":
-                    raise AsmError.at(tok.origin, "a string is data: put it on a line that starts with '.'")
                 self.i += 1
                 items.append(Item(tuple(labels), Str(tok.value, tok.origin), tok.origin))
+            elif tok.kind == "lbracket":
+                items.append(Item(tuple(labels), self.array(), tok.origin))
             else:
                 items.append(Item(tuple(labels), self.expr(0), tok.origin))
             labels = self.labels()
         if kind == "code" and len(items) > 3:
             raise AsmError.at(items[3].origin, "an instruction has at most 3 items (A B C); this is a 4th")
         return Statement(kind, tuple(items), tuple(labels), first.origin)
+
+    def array(self) -> Array:
+        """``[N]``, N a decimal number of cells."""
+        start = self.take()
+        size, close = self.peek(), self.peek(1)
+        if size is None or size.kind != "number" or close is None or close.kind != "rbracket":
+            raise AsmError.at(start.origin, "an array is [N], N a number of cells")
+        self.i += 2
+        return Array(size.value, start.origin)
 
     def expr(self, depth: int) -> Expr:
         """term (('+' | '-') term)*, where a term may carry unary minus signs."""
@@ -165,5 +187,12 @@ class _Statement:
             raise AsmError.at(tok.origin, "a string cannot be part of an expression")
         if tok.kind in ("dot", "directive"):
             raise AsmError.at(tok.origin, "'.' (data) may only start a statement")
-        what = {"colon": "':' must follow a label name", "rparen": "')' without '('"}.get(tok.kind)
+        if tok.kind == "label":
+            raise AsmError.at(tok.origin, f"a label ({tok.text}) cannot be part of an expression")
+        what = {
+            "colon": "':' must follow a label name, with no space between",
+            "rparen": "')' without '('",
+            "rbracket": "']' without '['",
+            "lbracket": "an array [N] cannot be part of an expression",
+        }.get(tok.kind)
         raise AsmError.at(tok.origin, what or f"expected a value, not {tok.text!r}")
