@@ -34,6 +34,11 @@ class Instruction:
         return len(self.words)
 
 
+def signed(words: Sequence[int], bits: int | None) -> list[int]:
+    """The words as signed ``bits``-bit values (as they are without ``bits``)."""
+    return [wrap(int(w), bits) if bits else int(w) for w in words]
+
+
 def label_index(source_map: SourceMap | None) -> dict[int, list[str]]:
     """address -> its labels, in definition order."""
     index: dict[int, list[str]] = {}
@@ -63,7 +68,7 @@ def _describe(words, address, index, source_map, bits) -> Instruction:
     raw = tuple(int(w) for w in words[address : address + 3]) if address >= 0 else ()
     if len(raw) < 3:
         return Instruction(address, raw, "halt", "HALT (outside memory)", labels, origin)
-    a, b, c = (wrap(w, bits) for w in raw) if bits else raw
+    a, b, c = signed(raw, bits)
 
     def cell(v: int) -> str:
         return operand_name(index, v, jump=False) or str(v)
@@ -98,7 +103,7 @@ def code_starts(
     column of each word), each line of exactly three words."""
     if source_map and source_map.cells:  # a map of the cells knows which it wrote as instructions
         return set(source_map.code)
-    values = [wrap(w, bits) if bits else w for w in words]
+    values = signed(words, bits)
     starts = _reachable(values)
     if lines and len(lines) == len(words):
         rows: dict[int, list[int]] = {}
@@ -136,7 +141,7 @@ def disassemble(
     remain), data rows elsewhere, broken at labels, instructions and source lines."""
     index = label_index(source_map)
     starts = code_starts(words, source_map, bits, lines)
-    values = [wrap(w, bits) if bits else w for w in words]
+    values = signed(words, bits)
     rows, p = [], 0
     while p < len(words):
         if p in starts and p + 3 <= len(words):
@@ -183,7 +188,7 @@ def _line_of(source_map: SourceMap, address: int) -> tuple[str, int] | None:
 
 def _data(words, start, end, index, source_map, bits, is_text) -> Instruction:
     raw = tuple(int(w) for w in words[start:end])
-    values = [wrap(w, bits) if bits else w for w in raw]
+    values = signed(raw, bits)
     text = quote(values) if is_text else " ".join(data_items(raw, values))
     origin = source_map.origin(start) if source_map else None
     return Instruction(start, raw, "data", f"DATA {text}", tuple(index.get(start, ())), origin)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mlpvm.asm.disasm import Instruction, data_items, disassemble, label_index, literal, operand_name
-from mlpvm.machine import wrap
+from mlpvm.asm.disasm import Instruction, data_items, disassemble, label_index, literal, operand_name, signed
 from mlpvm.sourcemap import SourceMap
 
 INDENT = 8
@@ -49,7 +48,7 @@ def to_asm(
 
 
 def _values(row: Instruction, bits: int | None) -> list[int]:
-    return [wrap(w, bits) if bits else w for w in row.words]
+    return signed(row.words, bits)
 
 
 def _references(row: Instruction, bits: int | None) -> list[int]:
