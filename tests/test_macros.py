@@ -68,13 +68,6 @@ CONSTANT_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "line", "col", "message"), CONSTANT_ERRORS, ids=[e[3][:30] for e in CONSTANT_ERRORS])
-def test_constant_and_comma_errors(text, line, col, message):
-    with pytest.raises(AsmError) as e:
-        assemble(text, "t.asq")
-    assert (e.value.line, e.value.col, e.value.message) == (line, col, message)
-
-
 # --- .include -------------------------------------------------------------------------------------------------
 
 
@@ -197,8 +190,11 @@ MACRO_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "line", "col", "message"), MACRO_ERRORS, ids=[e[3][:30] for e in MACRO_ERRORS])
-def test_macro_errors(text, line, col, message):
+ERRORS = CONSTANT_ERRORS + MACRO_ERRORS
+
+
+@pytest.mark.parametrize(("text", "line", "col", "message"), ERRORS, ids=[e[3][:30] for e in ERRORS])
+def test_errors_of_the_extensions(text, line, col, message):
     with pytest.raises(AsmError) as e:
         assemble(text, "t.asq")
     assert (e.value.line, e.value.col, e.value.message) == (line, col, message)

@@ -72,27 +72,38 @@ def _describe(words, address, index, source_map, bits) -> Instruction:
     if len(raw) < 3:
         return Instruction(address, raw, "halt", "HALT (outside memory)", labels, origin)
     a, b, c = signed(raw, bits)
-
-    def cell(v: int) -> str:
-        return operand_name(index, v, jump=False) or str(v)
-
-    def target(v: int) -> str:
-        return "HALT" if v < 0 else operand_name(index, v, jump=True) or str(v)
-
-    nxt = address + 3
+    cell = _namer(index, jump=False)
     if a == -1:
         kind, text = "in", f"IN {cell(b)}"
     elif b == -1:
         kind, text = "out", f"OUT {cell(a)}"
-    elif a == b and c < 0:
-        kind, text = "halt", "HALT"
-    elif a == b:
-        kind, text = ("clr", f"CLR {cell(a)}") if c == nxt else ("jmp", f"JMP {target(c)}")
-    elif c == nxt:
-        kind, text = "sub", f"SUB {cell(a)}, {cell(b)}"
     else:
-        kind, text = "subleq", f"SUBLEQ {cell(a)}, {cell(b)}, {target(c)}"
+        target = _namer(index, jump=True, negative="HALT")
+        kind, text = _idiom(a, b, c, address + 3, c < 0, cell, target)
     return Instruction(address, raw, kind, text, labels, origin)
+
+
+def _namer(index: dict[int, list[str]], jump: bool, negative: str | None = None):
+    """A function that writes an address as its label (or as the number; ``negative`` for one below 0)."""
+
+    def name(v: int) -> str:
+        if v < 0 and negative:
+            return negative
+        return operand_name(index, v, jump) or str(v)
+
+    return name
+
+
+def _idiom(a: int, b: int, c: int, nxt: int, halts: bool, cell, target) -> tuple[str, str]:
+    """The kind and text of the subtraction ``a b c`` whose next instruction is ``nxt``; ``halts``: a
+    ``x x c`` there stops the machine."""
+    if a == b and halts:
+        return "halt", "HALT"
+    if a == b:
+        return ("clr", f"CLR {cell(a)}") if c == nxt else ("jmp", f"JMP {target(c)}")
+    if c == nxt:
+        return "sub", f"SUB {cell(a)}, {cell(b)}"
+    return "subleq", f"SUBLEQ {cell(a)}, {cell(b)}, {target(c)}"
 
 
 def code_starts(
@@ -241,21 +252,7 @@ def describe_slot(
 def _slot(slots, index, cells, targets, source_map, count) -> Instruction:
     a, b, c = (int(v) for v in slots[index])
     nxt = (index + 1) % count if count else index + 1
-
-    def cell(v: int) -> str:
-        return operand_name(cells, v, jump=False) or str(v)
-
-    def target(v: int) -> str:
-        return operand_name(targets, v, jump=True) or str(v)
-
-    if a == b and c == index:
-        kind, text = "halt", "HALT"
-    elif a == b:
-        kind, text = ("clr", f"CLR {cell(a)}") if c == nxt else ("jmp", f"JMP {target(c)}")
-    elif c == nxt:
-        kind, text = "sub", f"SUB {cell(a)}, {cell(b)}"
-    else:
-        kind, text = "subleq", f"SUBLEQ {cell(a)}, {cell(b)}, {target(c)}"
+    kind, text = _idiom(a, b, c, nxt, c == index, _namer(cells, jump=False), _namer(targets, jump=True))
     origin = source_map.origin(index, slots=True) if source_map else None
     return Instruction(index, (a, b, c), kind, text, tuple(targets.get(index, ())), origin)
 
