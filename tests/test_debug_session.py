@@ -119,7 +119,11 @@ def test_divergence_names_the_field_and_the_layer():
     layer = weights.layers[k]
     bias = layer.b.copy()
     bias[layer.outputs["mem"].offset + 21 * 16] += 1  # cell 21, bit 0 always on after the write
-    mutated = weights.layers[:k] + (type(layer)(layer.name, layer.stage, layer.W, bias, layer.outputs),) + weights.layers[k + 1 :]
+    mutated = (
+        weights.layers[:k]
+        + (type(layer)(layer.name, layer.stage, layer.W, bias, layer.outputs),)
+        + weights.layers[k + 1 :]
+    )
     engine = Sparse(type(weights)(cfg, mutated, weights.io_fields))
     engine.guard = False
     image = images.load(HELLO)

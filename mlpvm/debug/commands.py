@@ -43,7 +43,8 @@ def command(name: str, *aliases: str, usage: str = "", repeats: bool = False):
     """Registers a ``Debugger`` method as a command; its docstring is the help text."""
 
     def register(fn: Callable[[Debugger, str], None]) -> Callable[[Debugger, str], None]:
-        cmd = Command(name, aliases, usage or name, (fn.__doc__ or "").strip(), fn, repeats)
+        doc = " ".join((fn.__doc__ or "").split())
+        cmd = Command(name, aliases, usage or name, doc, fn, repeats)
         COMMANDS[name] = cmd
         for key in (name, *aliases):
             _BY_NAME[key] = cmd

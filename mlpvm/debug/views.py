@@ -102,12 +102,19 @@ def disassembly(session: Session, start: int, count: int) -> Table:
 
 
 def registers(session: Session) -> Table:
+    """PC and flags now, and the registers the last pass computed (they describe the instruction it ran)."""
     regs = session.registers()
+    last = session.last
     table = Table.grid(padding=(0, 2))
-    keys = ["pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc", "halted", "fault", "step"]
-    row = [Text.assemble((NAMES.get(k, k) + " ", "dim"), str(regs[k])) for k in keys]
-    for i in range(0, len(row), 6):
-        table.add_row(*row[i : i + 6])
+    now = ["pc", "halted", "fault", "step", "passes"]
+    table.add_row(
+        Text("now", style="bold"), *(Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in now)
+    )
+    ran = f"last pass (pc {last.pc})" if last else "last pass"
+    keys = ["a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc"]
+    cells = [Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in keys]
+    table.add_row(Text(ran, style="bold"), *cells[:5])
+    table.add_row("", *cells[5:])
     return table
 
 
@@ -119,6 +126,7 @@ def memory(session: Session, addresses: list[int], changed: set[int] = frozenset
     for _ in range(8):
         table.add_column(justify="right")
     cells = sorted({a for a in addresses if 0 <= a < len(mem)})
+    table.add_row(Text("", style="dim"), *(Text(f"+{i}", style="dim") for i in range(8)))
     rows: dict[int, list[Text]] = {}
     for a in cells:
         base = a - a % 8
@@ -238,15 +246,16 @@ def layer(session: Session, k: int, trace: list[np.ndarray]) -> RenderableType:
     lay: Layout = net.layers[k].outputs
     h = trace[k][0]
     made = set(produced(session, k))
-    table = Table("field", "shape", "active", "value", box=None, header_style="bold")
+    table = Table("field", "", "shape", "active", "value", box=None, header_style="bold")
     strips: list[RenderableType] = []
     for f in lay:
         values = lay.view(h, f.name)
-        style = "" if f.name in made else "dim"
-        table.add_row(Text(f.name, style=style), str(f.shape), str(int(values.sum())), field_value(session, f, values))
+        how, style = ("computed", "") if f.name in made else ("carried", "dim")
+        table.add_row(Text(f.name, style=style), Text(how, style=style), str(f.shape), str(int(values.sum())),
+                      field_value(session, f, values))  # fmt: skip
         if len(f.shape) == 2 and f.shape[0] > 1 and f.name in made:
             strips.append(heat_strip(f.name, values))
-    title = f"layer {k}: {net.layers[k].name} ({net.layers[k].stage}); dim = carried over unchanged"
+    title = f"layer {k}: {net.layers[k].name} ({net.layers[k].stage})"
     return Group(Text(title, style="bold"), table, *strips)
 
 
