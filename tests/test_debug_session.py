@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -119,12 +120,9 @@ def test_divergence_names_the_field_and_the_layer():
     layer = weights.layers[k]
     bias = layer.b.copy()
     bias[layer.outputs["mem"].offset + 21 * 16] += 1  # cell 21, bit 0 always on after the write
-    mutated = (
-        weights.layers[:k]
-        + (type(layer)(layer.name, layer.stage, layer.W, bias, layer.outputs),)
-        + weights.layers[k + 1 :]
-    )
-    engine = Sparse(type(weights)(cfg, mutated, weights.io_fields))
+    layers = list(weights.layers)
+    layers[k] = dataclasses.replace(layer, b=bias)
+    engine = Sparse(dataclasses.replace(weights, layers=tuple(layers)))
     engine.guard = False
     image = images.load(HELLO)
     stop = Session(image, cfg, engine=engine).cont()
