@@ -17,6 +17,7 @@ from mlpvm.errors import ConfigError
 from mlpvm.host import EXIT_CODES, Computer, Outcome
 from mlpvm.inputs import Input
 from mlpvm.machine import Config
+from mlpvm.sourcemap import SourceMap
 from mlpvm.state import encode
 
 ENGINE_CHOICES = ("neural", *ENGINES, "reference")
@@ -60,7 +61,8 @@ def program_input(text: str | None) -> Input:
 def run(image, machine, bits, cells, slots, engine, max_steps, input_text, as_json, weights, verbose) -> None:
     """Run IMAGE on the looped ReLU network.
 
-    IMAGE is a .dec/.sq/.txt file of signed decimal words (subleq), or a .json paper program
+    IMAGE is a .dec/.sq/.txt file of signed decimal words (subleq), an .asq source (assembled on the
+    fly; stops then name the source line and label), or a .json paper program
     ({"slots": [[a, b, c], ...], "data": [...]}). Program output goes to stdout as it is produced.
     """
     program = images.load(image)
@@ -92,7 +94,7 @@ def run(image, machine, bits, cells, slots, engine, max_steps, input_text, as_js
             raise ConfigError(str(e)) from None
         x = encode(eng.state, config, program.words, program.slots)
         outcome = Computer(eng, x, [inp], (lambda _i, b: stream(b)) if stream else None).run(limit)[0]
-    _report(outcome, config, engine, as_json, verbose)
+    _report(outcome, config, engine, as_json, verbose, program.source_map)
     sys.exit(EXIT_CODES[outcome.reason])
 
 
@@ -102,7 +104,7 @@ def _stream(data: bytes) -> None:
     out.flush()
 
 
-def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: bool) -> None:
+def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: bool, smap: SourceMap | None) -> None:
     if as_json:
         doc = {
             "output": o.output.decode("latin-1"),
@@ -127,4 +129,5 @@ def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: boo
         }[o.reason]
         if o.output and not o.output.endswith(b"\n") and sys.stdout.isatty():
             click.echo(err=True)  # keep the summary off the program's last line
-        click.echo(f"mlpvm: {what} after {o.steps} steps, pc={o.pc}", err=True)
+        where = smap.where(o.pc) if smap else None  # the label and source line of an assembled program
+        click.echo(f"mlpvm: {what} after {o.steps} steps, pc={o.pc}{f' ({where})' if where else ''}", err=True)
