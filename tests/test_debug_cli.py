@@ -93,3 +93,25 @@ def test_trace_step_limit_keeps_a_complete_file(tmp_path):
     assert result.exit_code == 3
     assert len(out.read_text().splitlines()) == 50
     assert not list(tmp_path.glob(".t.jsonl*"))  # no temporary left behind
+
+
+HELLO_ASQ = str(ROOT / "programs" / "hello.asq")
+
+
+def test_labels_from_the_source_map_in_breakpoints_conditions_and_disassembly():
+    out = debug(HELLO_ASQ, "--ex", "break done", "--ex", "tbreak loop if mem[ptr] == msg + 3", "--ex", "continue",
+                "--ex", "disassemble", "--ex", "continue", "--ex", "info breakpoints")  # fmt: skip
+    assert "Breakpoint 2, pc=0 <loop>" in out  # the tbreak, when ptr points at the 4th character
+    assert "│ Hel" in out
+    assert "=>     0 loop,ptr:" in out and "OUT" in out  # the current instruction, its labels and idiom
+    assert "# OUT: print the character" in out  # and its source line
+    assert "Breakpoint 1, pc=18 <done>" in out
+    info = out.split("info breakpoints")[1]
+    assert "18 (done)" in info and "tbreak" not in info  # the temporary breakpoint is gone
+
+
+def test_watchpoint_on_a_code_cell_by_label():
+    commands = ["watch ptr", "continue", "continue", "delete 1", "rwatch done", "continue"]
+    out = debug(HELLO_ASQ, *(arg for c in commands for arg in ("--ex", c)))
+    assert "Watchpoint 1: mem[0] <loop> 25 -> 26" in out and "Watchpoint 1: mem[0] <loop> 26 -> 27" in out
+    assert "Watchpoint 2: mem[18] <done> read" in out  # the instruction at done, read when it is fetched

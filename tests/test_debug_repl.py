@@ -28,10 +28,12 @@ class Terminal:
             os.execve(sys.executable, [sys.executable, "-m", "mlpvm", *args], env)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 140, 0, 0))
         self.seen = b""
+        self.pos = 0  # where the next search starts: just past the last marker found
 
     def read_until(self, marker: bytes, timeout: float = 60) -> bytes:
+        """Everything from the last marker found up to and including ``marker``."""
         end = time.monotonic() + timeout
-        start = len(self.seen)
+        start = self.pos
         while marker not in self.seen[start:]:
             left = end - time.monotonic()
             if left <= 0:
@@ -45,7 +47,9 @@ class Terminal:
                 if not chunk:
                     break
                 self.seen += chunk
-        return self.seen[start:]
+        found = self.seen.find(marker, start)
+        self.pos = found + len(marker) if found >= 0 else len(self.seen)
+        return self.seen[start : self.pos]
 
     def command(self, line: str) -> bytes:
         """Types a line, and everything until the debugger has answered it: a marker command typed right after
@@ -82,6 +86,7 @@ def test_interactive_session_in_a_pty(env, tmp_path):
     assert b"Breakpoint 1, pc=12" in again and b"e" in again
     assert b"last pass (pc 9)" in term.command("regs")
     assert b"read.1" in term.command("layers")
+    term.read_until(PROMPT)  # prompting again, so Ctrl-D reaches prompt_toolkit rather than the line discipline
     os.write(term.fd, b"\x04")  # Ctrl-D leaves
     assert term.wait() == 0
     history = (tmp_path / "history").read_text()

@@ -56,7 +56,7 @@ def debug(program, machine, bits, cells, slots, input_text, scripts, commands, b
     image, config = _program(program, machine, bits, cells, slots)
     session = Session(image, config, input_text.encode("latin-1"), DEFAULT, check=not no_check)
     tty = sys.stdout.isatty()
-    console = Console(highlight=False, width=None if tty else 120)
+    console = Console(highlight=False, markup=False, width=None if tty else 120)
     debugger = Debugger(session, console, max_steps or None)
     lines = [line for path in scripts for line in Path(path).read_text().splitlines()] + list(commands)
     if not run_lines(debugger, lines, echo=not tty):

@@ -98,7 +98,7 @@ class Debugger:
         self.show_output()
         self.console.print(views.banner(self.session, stop))
         for number, expr in self.displays.items():
-            self.console.print(f"{number}: {expr.text} = {self._value(expr)}")
+            self.say(f"{number}: {expr.text} = {self._value(expr)}")
         self.console.print(views.context(self.session, stop))
 
     def show_output(self) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import WordCompleter
 from prompt_toolkit.history import FileHistory, InMemoryHistory
+from rich.text import Text
 
 from mlpvm.debug.commands import COMMANDS, Debugger, Quit
 from mlpvm.network import LAYER_NAMES
@@ -48,7 +49,7 @@ def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False) -> b
     """Batch mode: runs command lines in order; False once ``quit`` was given."""
     for line in lines:
         if echo and line.strip():
-            debugger.console.print(f"{PROMPT}{line.rstrip()}", style="dim", highlight=False)
+            debugger.console.print(Text(f"{PROMPT}{line.rstrip()}", style="dim"))
         try:
             with interrupts_to(debugger):
                 debugger.execute(line)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from mlpvm.asm.disasm import Instruction, describe
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from mlpvm.asm.disasm import Instruction, describe, disassemble
 from mlpvm.debug.session import Pass, Session, Stop
 from mlpvm.layout import Field, Layout
 from mlpvm.network import build
@@ -79,22 +79,33 @@ def instruction(session: Session, address: int) -> Instruction:
     return describe(padded, address, session.source_map, cfg.bits)
 
 
+def rows(session: Session) -> list[Instruction]:
+    """Live memory as instructions and data rows (the source map, when there is one, says which is which);
+    the instruction at PC is always shown as one."""
+    cfg, pc = session.config, session.pc
+    if cfg.machine == "paper":
+        return [instruction(session, s) for s in range(cfg.slots)]
+    mem = session.memory()
+    listing = disassemble(mem, session.source_map, cfg.bits)
+    if 0 <= pc <= cfg.cells - 3 and not any(r.address == pc and r.kind != "data" for r in listing):
+        listing = [r for r in listing if r.address + r.size <= pc or r.address >= pc + 3]
+        listing.append(describe(mem, pc, session.source_map, cfg.bits))
+        listing.sort(key=lambda r: r.address)
+    return listing
+
+
 def disassembly(session: Session, start: int, count: int) -> Table:
-    """``count`` instructions from ``start``, the current one marked."""
+    """``count`` rows from the one holding ``start``, the current instruction marked =>."""
     table = Table.grid(padding=(0, 1))
-    for col in ("mark", "addr", "labels", "words", "text", "source"):
-        table.add_column(col, style={"addr": "cyan", "labels": "magenta", "words": "dim", "source": "dim"}.get(col))
-    pc, step = session.pc, 1 if session.config.machine == "paper" else 3
-    address = start
-    for _ in range(count):
-        if address >= (session.config.slots if session.config.machine == "paper" else session.config.cells):
-            break
-        ins = instruction(session, address)
-        mark = "=>" if address == pc else ""
+    for col in ("mark", "addr", "labels", "words", "text"):
+        table.add_column(col, style={"addr": "cyan", "labels": "magenta", "words": "dim"}.get(col))
+    table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60)
+    listing = [r for r in rows(session) if r.address + max(r.size, 1) > start][:count]
+    for ins in listing:
+        mark = "=>" if ins.address == session.pc and ins.kind != "data" else ""
         source = f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else ""
-        table.add_row(mark, f"{address:>5}", ",".join(ins.labels) + (":" if ins.labels else ""),
+        table.add_row(mark, f"{ins.address:>5}", ",".join(ins.labels) + (":" if ins.labels else ""),
                       " ".join(str(w) for w in ins.words), ins.text, source)  # fmt: skip
-        address += step
     return table
 
 
@@ -110,6 +121,9 @@ def registers(session: Session) -> Table:
     table.add_row(
         Text("now", style="bold"), *(Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in now)
     )
+    if last is not None and last.kind == "idle":
+        table.add_row(Text(f"last pass (pc {last.pc})", style="bold"), Text("executed nothing", style="dim"))
+        return table
     ran = f"last pass (pc {last.pc})" if last else "last pass"
     keys = ["a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc"]
     cells = [Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in keys]
@@ -139,10 +153,14 @@ def memory(session: Session, addresses: list[int], changed: set[int] = frozenset
 
 def context(session: Session, stop: Stop | None = None) -> Panel:
     """The compact panel after a stop: the instruction at PC and its source, registers, touched memory."""
-    parts: list[RenderableType] = [disassembly(session, session.pc, 1) if session.pc >= 0 else Text("PC < 0")]
+    cfg, pc = session.config, session.pc
+    runnable = 0 <= pc < (cfg.slots if cfg.machine == "paper" else cfg.cells - 2)
+    parts: list[RenderableType] = [disassembly(session, pc, 1) if runnable else Text(f"PC {pc}: nothing to run")]
     parts.append(registers(session))
     last = stop.last if stop else session.last
-    if last is not None and session.config.machine == "subleq":
+    if last is None or last.kind == "idle":
+        pass
+    elif cfg.machine == "subleq":
         touched = set(last.reads) | ({last.written} if last.written is not None else set())
         near = {a + d for a in touched for d in (-1, 0, 1)}
         changed = {last.written} if last.written is not None and last.old != last.new else set()
