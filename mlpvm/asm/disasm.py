@@ -8,7 +8,7 @@ standard macro library, ``<std>``, defines).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mlpvm.machine import wrap
@@ -241,10 +241,13 @@ def quote(codes: Sequence[int]) -> str:
 
 
 def describe_slot(
-    slots: Sequence[Sequence[int]], index: int, source_map: SourceMap | None = None, count: int | None = None
+    slots: Sequence[Sequence[int]] | Mapping[int, Sequence[int]],
+    index: int,
+    source_map: SourceMap | None = None,
+    count: int | None = None,
 ) -> Instruction:
-    """The paper instruction in slot ``index`` of ``slots`` (``count`` slots in all: the next slot after the
-    last is 0), named as ``describe`` names subleq's: ``HALT`` (``a a self``: it halts once mem[a] is 0, at
+    """The paper instruction in slot ``index`` of ``slots`` (a list, or a mapping that holds at least that
+    slot; ``count`` slots in all: the next slot after the last is 0), named as ``describe`` names subleq's: ``HALT`` (``a a self``: it halts once mem[a] is 0, at
     once if it is), ``CLR a``, ``JMP c``, ``SUB a, b``, ``SUBLEQ a, b, c``."""
     return _slot(slots, index, label_index(source_map), label_index(source_map, slots=True), source_map, count)
 
