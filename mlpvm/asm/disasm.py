@@ -247,8 +247,9 @@ def describe_slot(
     count: int | None = None,
 ) -> Instruction:
     """The paper instruction in slot ``index`` of ``slots`` (a list, or a mapping that holds at least that
-    slot; ``count`` slots in all: the next slot after the last is 0), named as ``describe`` names subleq's: ``HALT`` (``a a self``: it halts once mem[a] is 0, at
-    once if it is), ``CLR a``, ``JMP c``, ``SUB a, b``, ``SUBLEQ a, b, c``."""
+    slot; ``count`` slots in all: the next slot after the last is 0), named as ``describe`` names subleq's:
+    ``HALT`` (``a a self``: it halts once mem[a] is 0, at once if it is), ``CLR a``, ``JMP c``, ``SUB a, b``,
+    ``SUBLEQ a, b, c``."""
     return _slot(slots, index, label_index(source_map), label_index(source_map, slots=True), source_map, count)
 
 
