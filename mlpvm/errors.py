@@ -48,7 +48,10 @@ class AsmError(ImageError):
 
     @classmethod
     def at(cls, origin, message: str) -> AsmError:
-        """The error at ``origin`` (a ``mlpvm.sourcemap.Origin``: file, line, col and the line's text)."""
+        """The error at ``origin`` (a ``mlpvm.sourcemap.Origin``: file, line, col and the line's text); in a
+        macro's expansion, that is the line of the call, and the message names the macro's line."""
+        if origin.macro:
+            message += f" (in macro {origin.macro})"
         return cls(message, origin.file, origin.line, origin.col, origin.text)
 
 

@@ -5,6 +5,7 @@
 - ``.json``: a ``paper`` program, ``{"machine": "paper", "slots": [[a, b, c], ...], "data": [...]}``,
   optionally with ``"bits"``, ``"cells"`` and ``"slots_count"``.
 - ``.asq``: sqasm source, assembled on the fly (``mlpvm.asm``); the image keeps its source map.
+- ``.pasq``: assembly source for the ``paper`` machine (instruction slots and data), assembled likewise.
 """
 
 from __future__ import annotations
@@ -75,12 +76,14 @@ def load(path: str | Path) -> Image:
     text = read_text(path)
     if name.endswith(".json"):
         return _paper(text, name)
-    if name.endswith(".asq"):
-        from mlpvm.asm import assemble  # here, not at the top: the assembler builds on this module
+    if name.endswith((".asq", ".pasq")):
+        from mlpvm.asm import assemble, machine_of  # here, not at the top: the assembler builds on this module
 
         # The widest words for the assembler's range checks; check_fits then holds them to the machine's.
-        image = assemble(text, name, bits=MAX_BITS)
-        if not image.words:
+        image = assemble(text, name, bits=MAX_BITS, machine=machine_of(name))
+        if image.machine == "paper" and not image.slots:
+            raise ImageError("empty program: no instructions", name)
+        if not image.words and image.machine == "subleq":
             raise ImageError("empty program: no words", name)
         return image
     words, where = parse_words(text, name)
@@ -141,7 +144,10 @@ def check_fits(image: Image, config: Config) -> None:
         if len(image.slots) > config.slots:
             raise ImageError(f"{len(image.slots)} instructions do not fit in {config.slots} slots", where)
         for i, (a, b, c) in enumerate(image.slots):
+            origin = image.source_map.origin(i, slots=True) if image.source_map else None
+            at = (origin.line, origin.col, origin.text) if origin else ()
             if not (0 <= a < config.cells and 0 <= b < config.cells):
-                raise ImageError(f"slot {i}: operands a={a}, b={b} must address cells 0..{config.cells - 1}", where)
+                message = f"slot {i}: operands a={a}, b={b} must address cells 0..{config.cells - 1}"
+                raise ImageError(message, where, *at)
             if not 0 <= c < config.slots:
-                raise ImageError(f"slot {i}: jump target c={c} must be a slot 0..{config.slots - 1}", where)
+                raise ImageError(f"slot {i}: jump target c={c} must be a slot 0..{config.slots - 1}", where, *at)

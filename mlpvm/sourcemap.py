@@ -9,6 +9,9 @@ On disk (``mlpvm asm --map``) a map is JSON, format ``mlpvm-sourcemap/1``::
     {"format": "mlpvm-sourcemap/1",
      "cells": {"12": {"file": "hello.asq", "line": 5, "col": 3, "text": "a:0 (-1)"}, ...},
      "labels": {"a": 12, ...}, "code": [0, 3, ...], "slots": {...}, "slot_labels": {...}}
+
+A cell written by a macro maps to the line that calls the macro, and its origin's ``macro`` (a ``"macro"`` key,
+present only then) says which macro and which of its lines: ``"MOV at <std>:40"``, outermost call first.
 """
 
 from __future__ import annotations
@@ -31,9 +34,16 @@ class Origin:
     line: int  # 1-based
     col: int  # 1-based
     text: str  # the whole source line, without its newline
+    macro: str = ""  # a macro's cell: "NAME at FILE:LINE", its line in the macro (nested: "A at ... > B at ...")
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
+
+    def describe(self) -> str:
+        """``file:line``, and for a macro's cell the macros that wrote it: ``prog.asq:7 (JEQ > JGE)``."""
+        if not self.macro:
+            return str(self)
+        return f"{self} ({' > '.join(part.split(' at ')[0] for part in self.macro.split(' > '))})"
 
 
 @dataclass
@@ -71,7 +81,7 @@ class SourceMap:
 
     def to_json(self) -> dict:
         def origins(table: dict[int, Origin]) -> dict[str, dict]:
-            return {str(a): asdict(o) for a, o in sorted(table.items())}
+            return {str(a): {k: v for k, v in asdict(o).items() if v or k != "macro"} for a, o in sorted(table.items())}
 
         return {
             "format": FORMAT,
@@ -111,9 +121,10 @@ def _origins(table: dict) -> dict[int, Origin]:
     out = {}
     for key, o in table.items():
         line, col = _int(o["line"]), _int(o["col"])
-        if not isinstance(o["file"], str) or not isinstance(o["text"], str):
-            raise TypeError(f"cell {key}: file and text must be strings")
-        out[int(key)] = Origin(o["file"], line, col, o["text"])
+        macro = o.get("macro", "")
+        if not all(isinstance(v, str) for v in (o["file"], o["text"], macro)):
+            raise TypeError(f"cell {key}: file, text and macro must be strings")
+        out[int(key)] = Origin(o["file"], line, col, o["text"], macro)
     return out
 
 

@@ -134,8 +134,9 @@ def test_disasm_json():
 
 def test_disasm_errors(tmp_path):
     paper = tmp_path / "p.json"
-    paper.write_text('{"slots": [[0, 1, 1]], "data": [1, 2]}')
-    assert invoke("disasm", str(paper)).exit_code == 2
+    paper.write_text('{"slots": [[0, 99, 1]], "data": [1, 2]}')  # b = 99 is outside the 16 data cells
+    result = invoke("disasm", str(paper))
+    assert result.exit_code == 2 and "slot 0: operands a=0, b=99 must address cells 0..15" in result.output
     assert invoke("disasm", "--asm", "--json", str(HELLO_DEC)).exit_code == 2
     result = invoke("disasm", str(DEMO))  # 1000000000 needs --bits 32
     assert result.exit_code == 2 and "does not fit in 16 bits" in result.output

@@ -1,12 +1,14 @@
-"""The disassembler: what the words at an address do, named as the idioms SUBLEQ programmers use.
+"""The disassembler: what the words at an address do, named as the idioms SUBLEQ programmers use (and the
+standard macro library, ``<std>``, defines).
 
 ``describe`` reads the single instruction at an address of live memory (the debugger's view of PC);
 ``disassemble`` lists a whole image as rows built by the same function, deciding which cells are code.
+``describe_slot`` and ``disassemble_paper`` do the same for the paper machine's slots and data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mlpvm.machine import wrap
@@ -39,10 +41,11 @@ def signed(words: Sequence[int], bits: int | None) -> list[int]:
     return [wrap(int(w), bits) if bits else int(w) for w in words]
 
 
-def label_index(source_map: SourceMap | None) -> dict[int, list[str]]:
-    """address -> its labels, in definition order."""
+def label_index(source_map: SourceMap | None, slots: bool = False) -> dict[int, list[str]]:
+    """address (a slot, when ``slots``) -> its labels, in definition order."""
     index: dict[int, list[str]] = {}
-    for name, address in (source_map.labels if source_map else {}).items():
+    table = (source_map.slot_labels if slots else source_map.labels) if source_map else {}
+    for name, address in table.items():
         index.setdefault(address, []).append(name)
     return index
 
@@ -69,27 +72,38 @@ def _describe(words, address, index, source_map, bits) -> Instruction:
     if len(raw) < 3:
         return Instruction(address, raw, "halt", "HALT (outside memory)", labels, origin)
     a, b, c = signed(raw, bits)
-
-    def cell(v: int) -> str:
-        return operand_name(index, v, jump=False) or str(v)
-
-    def target(v: int) -> str:
-        return "HALT" if v < 0 else operand_name(index, v, jump=True) or str(v)
-
-    nxt = address + 3
+    cell = _namer(index, jump=False)
     if a == -1:
         kind, text = "in", f"IN {cell(b)}"
     elif b == -1:
         kind, text = "out", f"OUT {cell(a)}"
-    elif a == b and c < 0:
-        kind, text = "halt", "HALT"
-    elif a == b:
-        kind, text = ("clr", f"CLR {cell(a)}") if c == nxt else ("jmp", f"JMP {target(c)}")
-    elif c == nxt:
-        kind, text = "sub", f"SUB {cell(a)}, {cell(b)}"
     else:
-        kind, text = "subleq", f"SUBLEQ {cell(a)}, {cell(b)}, {target(c)}"
+        target = _namer(index, jump=True, negative="HALT")
+        kind, text = _idiom(a, b, c, address + 3, c < 0, cell, target)
     return Instruction(address, raw, kind, text, labels, origin)
+
+
+def _namer(index: dict[int, list[str]], jump: bool, negative: str | None = None):
+    """A function that writes an address as its label (or as the number; ``negative`` for one below 0)."""
+
+    def name(v: int) -> str:
+        if v < 0 and negative:
+            return negative
+        return operand_name(index, v, jump) or str(v)
+
+    return name
+
+
+def _idiom(a: int, b: int, c: int, nxt: int, halts: bool, cell, target) -> tuple[str, str]:
+    """The kind and text of the subtraction ``a b c`` whose next instruction is ``nxt``; ``halts``: a
+    ``x x c`` there stops the machine."""
+    if a == b and halts:
+        return "halt", "HALT"
+    if a == b:
+        return ("clr", f"CLR {cell(a)}") if c == nxt else ("jmp", f"JMP {target(c)}")
+    if c == nxt:
+        return "sub", f"SUB {cell(a)}, {cell(b)}"
+    return "subleq", f"SUBLEQ {cell(a)}, {cell(b)}, {target(c)}"
 
 
 def code_starts(
@@ -136,11 +150,13 @@ def disassemble(
     source_map: SourceMap | None = None,
     bits: int | None = None,
     lines: Sequence[tuple[int, int]] | None = None,
+    starts: set[int] | None = None,
 ) -> list[Instruction]:
-    """Every cell of ``words`` in rows: an instruction where ``code_starts`` says one starts (and three cells
-    remain), data rows elsewhere, broken at labels, instructions and source lines."""
+    """Every cell of ``words`` in rows: an instruction where ``starts`` (default: ``code_starts``) says one
+    starts (and three cells remain), data rows elsewhere, broken at labels, instructions and source lines."""
     index = label_index(source_map)
-    starts = code_starts(words, source_map, bits, lines)
+    if starts is None:
+        starts = code_starts(words, source_map, bits, lines)
     values = signed(words, bits)
     rows, p = [], 0
     while p < len(words):
@@ -222,3 +238,37 @@ def quote(codes: Sequence[int]) -> str:
     """Printable character codes as a sqasm string literal."""
     escapes = {10: "\\n", 9: "\\t", 13: "\\r", 34: '\\"', 92: "\\\\"}
     return '"' + "".join(escapes.get(v, chr(v)) for v in codes) + '"'
+
+
+def describe_slot(
+    slots: Sequence[Sequence[int]] | Mapping[int, Sequence[int]],
+    index: int,
+    source_map: SourceMap | None = None,
+    count: int | None = None,
+) -> Instruction:
+    """The paper instruction in slot ``index`` of ``slots`` (a list, or a mapping that holds at least that
+    slot; ``count`` slots in all: the next slot after the last is 0), named as ``describe`` names subleq's:
+    ``HALT`` (``a a self``: it halts once mem[a] is 0, at once if it is), ``CLR a``, ``JMP c``, ``SUB a, b``,
+    ``SUBLEQ a, b, c``."""
+    return _slot(slots, index, label_index(source_map), label_index(source_map, slots=True), source_map, count)
+
+
+def _slot(slots, index, cells, targets, source_map, count) -> Instruction:
+    a, b, c = (int(v) for v in slots[index])
+    nxt = (index + 1) % count if count else index + 1
+    kind, text = _idiom(a, b, c, nxt, c == index, _namer(cells, jump=False), _namer(targets, jump=True))
+    origin = source_map.origin(index, slots=True) if source_map else None
+    return Instruction(index, (a, b, c), kind, text, tuple(targets.get(index, ())), origin)
+
+
+def disassemble_paper(
+    slots: Sequence[Sequence[int]],
+    words: Sequence[int],
+    source_map: SourceMap | None = None,
+    bits: int | None = None,
+    count: int | None = None,
+) -> tuple[list[Instruction], list[Instruction]]:
+    """A paper program as rows: one per slot, and the data cells (all of them data)."""
+    cells, targets = label_index(source_map), label_index(source_map, slots=True)
+    rows = [_slot(slots, i, cells, targets, source_map, count) for i in range(len(slots))]
+    return rows, disassemble(words, source_map, bits, starts=set())

@@ -21,7 +21,7 @@ class Num:
 
 @dataclass(frozen=True)
 class Ref:
-    """A label (or, later, a named constant)."""
+    """A label or a named constant."""
 
     name: str
     origin: Origin
@@ -39,6 +39,12 @@ class Expr:
     terms: tuple[tuple[int, Atom], ...]  # (+1 or -1, atom)
     origin: Origin  # where the expression starts
 
+    def bare_name(self) -> str | None:
+        """The name, when the expression is just one (as a macro's name, or a parameter, stands)."""
+        if len(self.terms) == 1 and self.terms[0][0] == 1 and isinstance(self.terms[0][1], Ref):
+            return self.terms[0][1].name
+        return None
+
     def names(self) -> list[Ref]:
         """Every label the expression refers to, in order."""
         refs: list[Ref] = []
@@ -53,13 +59,16 @@ class Expr:
 Atom = Num | Ref | Here | Expr
 
 
-def evaluate(expr: Expr, symbols: Mapping[str, int], address: int) -> int:
-    """The value of ``expr`` written in the cell at ``address``; ``?`` there is ``address + 1``."""
+def evaluate(expr: Expr, symbols: Mapping[str, int], address: int | None) -> int:
+    """The value of ``expr`` written in the cell at ``address``; ``?`` there is ``address + 1``. A constant's
+    value has no cell (``address`` None), so ``?`` in it is an error."""
     total = 0
     for sign, atom in expr.terms:
         if isinstance(atom, Num):
             value = atom.value
         elif isinstance(atom, Here):
+            if address is None:
+                raise AsmError.at(atom.origin, "'?' (the next cell) means nothing in a constant")
             value = address + 1
         elif isinstance(atom, Ref):
             if atom.name not in symbols:

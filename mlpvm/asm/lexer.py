@@ -14,23 +14,24 @@ from mlpvm.sourcemap import Origin
 PUNCT = {"+": "plus", "-": "minus", "(": "lparen", ")": "rparen", "?": "here", ":": "colon", ";": "semi"} | {
     "[": "lbracket",
     "]": "rbracket",
+    ",": "comma",
+    "=": "equals",
 }
 ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39}
 SPACE = " \t\r\f\v"
 MAX_DIGITS = 40  # far beyond any word; keeps int() away from its huge-number limits
-# Directives (".include", ".macro", ...) that a later stage handles. Any other ".name" is a data line whose
-# first item is the name (sqasm's reading of ".x"), so the set only grows as those stages arrive.
-DIRECTIVES: frozenset[str] = frozenset()
+# Directives. Any other ".name" is a data line whose first item is the name (sqasm's reading of ".x").
+DIRECTIVES: frozenset[str] = frozenset({"define", "include", "macro", "endm"})
 
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # name | label | number | char | string | directive | dot | plus | minus | lparen | rparen
-    # | lbracket | rbracket | here | colon | semi | newline
+    kind: str  # name | label | number | char | string | library | directive | dot | plus | minus | lparen
+    # | rparen | lbracket | rbracket | comma | equals | here | colon | semi | newline
     text: str  # the source text of the token
     origin: Origin
-    value: object = None  # number/char: int; string: tuple of (code, Origin) per character; label, directive:
-    # the name
+    value: object = None  # number/char: int; string: tuple of (code, Origin) per character; label, directive,
+    # library (``<std>``): the name
 
 
 def tokenize(text: str, path: str = "<asm>") -> list[Token]:
@@ -88,6 +89,9 @@ def _line(line: str, lineno: int, path: str) -> list[Token]:
             i = _char(line, i, at, out)
         elif c == '"':
             i = _string(line, i, at, out)
+        elif c == "<" and (j := _word_end(line, i + 1)) > i + 1 and line[j : j + 1] == ">":
+            out.append(Token("library", line[i : j + 1], at(i), line[i + 1 : j]))  # <std>, for .include
+            i = j + 1
         else:
             raise AsmError.at(at(i), f"unexpected character {c!r}")
     return out

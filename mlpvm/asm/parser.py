@@ -2,19 +2,21 @@
 
 A statement is one line, or one part of a line between ``;``. It is one of
 
-- ``code``: one to three items, the operands A B C of an instruction (``A`` means ``A A ?``, ``A B`` means
-  ``A B ?``);
+- ``code``: operands A B C of an instruction (``A`` means ``A A ?``, ``A B`` means ``A B ?``), or a macro
+  call (its name, then its arguments);
 - ``data``: a line starting with ``.``; every item is one cell, a string one cell per character, ``[N]``
   N cells of 0;
-- ``directive``: ``.name ...`` (``.include``, ``.macro``, ... for a later stage; the layout refuses any it
-  meets).
+- ``constant``: ``NAME = expr`` or ``.define NAME expr``;
+- ``directive``: ``.include``, ``.macro``, ``.endm``, for the expander (``expand.py``) to handle.
 
 Labels (``name:``, no space before the colon) may stand before any item; labels after the last item name the
 cell after the statement.
 
 An item is an expression: terms joined by ``+`` and ``-``. A term that follows a complete term without an
 operator starts a new item, and a ``-`` after a complete term is always binary, which is sqasm's classic
-trap: ``p a -1`` is the two items ``p`` and ``a-1``; write ``p a (-1)``.
+trap: ``p a -1`` is the two items ``p`` and ``a-1``; write ``p a (-1)``, or ``p, a, -1``: a comma ends an
+item. How many items a statement may have, and of which kind, is for the layout to check after macro
+expansion (a macro call may have more than three, and strings as arguments).
 """
 
 from __future__ import annotations
@@ -60,11 +62,11 @@ class Item:
 
 @dataclass(frozen=True)
 class Statement:
-    kind: str  # code | data | directive
-    items: tuple[Item, ...]
+    kind: str  # code | data | constant | directive
+    items: tuple[Item, ...]  # constant: its one expression
     trailing: tuple[Label, ...]  # labels after the last item: they name the next cell
     origin: Origin
-    name: str = ""  # directive: its name without the dot
+    name: str = ""  # directive: its name without the dot; constant: the constant's name
     args: tuple[Token, ...] = ()  # directive: the tokens after it, for the stage that handles it
 
 
@@ -111,6 +113,12 @@ class _Statement:
         first = self.tokens[0]
         labels = self.labels()
         tok = self.peek()
+        if tok is not None and tok.kind == "directive" and tok.value == "define":
+            self.i += 1
+            return self.constant(labels, tok)
+        nxt = self.peek(1)
+        if tok is not None and tok.kind == "name" and nxt is not None and nxt.kind == "equals":
+            return self.constant(labels, tok)
         if tok is not None and tok.kind == "directive":
             if labels:
                 raise AsmError.at(tok.origin, f"a label cannot name the directive {tok.text}")
@@ -124,9 +132,6 @@ class _Statement:
         items = []
         while self.peek() is not None:
             tok = self.peek()
-            if tok.kind in ("string", "lbracket") and kind != "data":
-                what = "a string" if tok.kind == "string" else "an array [N]"
-                raise AsmError.at(tok.origin, f"{what} is data: put it on a line that starts with '.'")
             if tok.kind == "string":
                 self.i += 1
                 items.append(Item(tuple(labels), Str(tok.value, tok.origin), tok.origin))
@@ -134,10 +139,36 @@ class _Statement:
                 items.append(Item(tuple(labels), self.array(), tok.origin))
             else:
                 items.append(Item(tuple(labels), self.expr(0), tok.origin))
+            self.comma()
             labels = self.labels()
-        if kind == "code" and len(items) > 3:
-            raise AsmError.at(items[3].origin, "an instruction has at most 3 items (A B C); this is a 4th")
         return Statement(kind, tuple(items), tuple(labels), first.origin)
+
+    def comma(self) -> None:
+        """An optional ``,`` after an item; another item must follow it."""
+        tok = self.peek()
+        if tok is not None and tok.kind == "comma":
+            self.i += 1
+            if self.peek() is None:
+                raise AsmError.at(tok.origin, "',' separates items: an item must follow it")
+
+    def constant(self, labels: list[Label], start: Token) -> Statement:
+        """``NAME = expr`` or ``.define NAME expr`` (the directive already taken)."""
+        if labels:
+            raise AsmError.at(labels[0].origin, "a label cannot name a constant")
+        name = self.peek()
+        if name is None or name.kind != "name":
+            where = start.origin if name is None else name.origin
+            raise AsmError.at(where, "a constant is defined as NAME = value, or .define NAME value")
+        self.i += 1
+        if start.kind == "name" or (self.peek() is not None and self.peek().kind == "equals"):
+            self.i += 1  # the "=" (optional after .define)
+        if self.peek() is None:
+            raise AsmError.at(name.origin, f"constant {name.text!r} needs a value")
+        value = self.peek()
+        expr = self.expr(0)
+        if self.peek() is not None:
+            raise AsmError.at(self.peek().origin, "a constant's value is one expression: this is more")
+        return Statement("constant", (Item((), expr, value.origin),), (), start.origin, name.text)
 
     def array(self) -> Array:
         """``[N]``, N a decimal number of cells."""
@@ -187,6 +218,12 @@ class _Statement:
             raise AsmError.at(tok.origin, "a string cannot be part of an expression")
         if tok.kind in ("dot", "directive"):
             raise AsmError.at(tok.origin, "'.' (data) may only start a statement")
+        if tok.kind == "equals":
+            raise AsmError.at(tok.origin, "'=' defines a constant: NAME = value, a statement of its own")
+        if tok.kind == "comma":
+            raise AsmError.at(tok.origin, "',' must follow an item")
+        if tok.kind == "library":
+            raise AsmError.at(tok.origin, f"{tok.text} names a library: write .include {tok.text}")
         if tok.kind == "label":
             raise AsmError.at(tok.origin, f"a label ({tok.text}) cannot be part of an expression")
         what = {

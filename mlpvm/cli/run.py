@@ -62,8 +62,9 @@ def run(image, machine, bits, cells, slots, engine, max_steps, input_text, as_js
     """Run IMAGE on the looped ReLU network.
 
     IMAGE is a .dec/.sq/.txt file of signed decimal words (subleq), an .asq source (assembled on the
-    fly; stops then name the source line and label), or a .json paper program
-    ({"slots": [[a, b, c], ...], "data": [...]}). Program output goes to stdout as it is produced.
+    fly; stops then name the source line and label), or a paper program: .json
+    ({"slots": [[a, b, c], ...], "data": [...]}) or .pasq source. Program output goes to stdout as it
+    is produced.
     """
     program = images.load(image)
     loaded = None
@@ -129,5 +130,6 @@ def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: boo
         }[o.reason]
         if o.output and not o.output.endswith(b"\n") and sys.stdout.isatty():
             click.echo(err=True)  # keep the summary off the program's last line
-        where = smap.where(o.pc) if smap else None  # the label and source line of an assembled program
+        # the label and source line of an assembled program
+        where = smap.where(o.pc, slots=config.machine == "paper") if smap else None
         click.echo(f"mlpvm: {what} after {o.steps} steps, pc={o.pc}{f' ({where})' if where else ''}", err=True)

@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.asm.disasm import Instruction, describe, disassemble
+from mlpvm.asm.disasm import Instruction, describe, describe_slot, disassemble
 from mlpvm.debug.session import Pass, Session, Stop
 from mlpvm.layout import Field, Layout
 from mlpvm.network import build
@@ -68,11 +68,8 @@ def _cell_name(session: Session, address: int) -> str:
 def instruction(session: Session, address: int) -> Instruction:
     """The instruction at ``address`` of live memory (or the slot, on the paper machine)."""
     cfg = session.config
-    if cfg.machine == "paper":
-        a, b, c = session.slot(address)
-        labels = tuple(session.source_map.labels_at(address, slots=True)) if session.source_map else ()
-        origin = session.source_map.origin(address, slots=True) if session.source_map else None
-        return Instruction(address, (a, b, c), "subleq", f"SUBLEQ {a}, {b}, {c}", labels, origin)
+    if cfg.machine == "paper":  # named as mlpvm disasm names slots: HALT, CLR, JMP, SUB, SUBLEQ, with labels
+        return describe_slot({address: session.slot(address)}, address, session.source_map, cfg.slots)
     lo = max(0, address)
     words = session.memory()[lo : lo + 3] if address >= 0 else []
     padded = [0] * lo + [int(w) for w in words]
