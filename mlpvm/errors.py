@@ -18,15 +18,41 @@ class ConfigError(MlpvmError):
 
 
 class ImageError(MlpvmError):
-    """A program image that cannot be loaded; names the file and, where known, line and column."""
+    """A program image that cannot be loaded; names the file and, where known, line and column.
+    Given the source line's ``text`` as well, the report shows it with a caret under the column."""
 
-    def __init__(self, message: str, path: str | None = None, line: int | None = None, col: int | None = None):
-        self.path, self.line, self.col, self.message = path, line, col, message
+    def __init__(
+        self,
+        message: str,
+        path: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        text: str | None = None,
+    ):
+        self.path, self.line, self.col, self.message, self.text = path, line, col, message, text
         self.where = ":".join(str(p) for p in (path, line, col) if p is not None)
         super().__init__(f"{self.where}: {message}" if self.where else message)
 
     def report(self) -> str:
-        return f"{self.where}: error: {self.message}" if self.where else super().report()
+        head = f"{self.where}: error: {self.message}" if self.where else super().report()
+        if self.text is None or self.col is None:
+            return head
+        # Keep the line's tabs in the caret's indent so the caret lines up in any terminal.
+        indent = "".join(c if c == "\t" else " " for c in self.text[: self.col - 1])
+        return f"{head}\n  {self.text}\n  {indent}^"
+
+
+class AsmError(ImageError):
+    """An assembly source that cannot be assembled: a syntax error, an undefined or duplicate label, a value
+    wider than a word, a program larger than memory."""
+
+    @classmethod
+    def at(cls, origin, message: str) -> AsmError:
+        """The error at ``origin`` (a ``mlpvm.sourcemap.Origin``: file, line, col and the line's text); in a
+        macro's expansion, that is the line of the call, and the message names the macro's line."""
+        if origin.macro:
+            message += f" (in macro {origin.macro})"
+        return cls(message, origin.file, origin.line, origin.col, origin.text)
 
 
 class BatchError(ImageError):

@@ -16,6 +16,7 @@ import numpy as np
 
 from mlpvm.engines import Engine
 from mlpvm.inputs import EOF, Input
+from mlpvm.layout import Layout
 from mlpvm.state import Decoded, decode, from_bits, to_bits
 
 CHUNK = 4096  # passes between checks for Ctrl-C and progress updates, at most
@@ -36,6 +37,18 @@ class Outcome:
     passes: int | None = None  # network passes (None for the reference interpreter)
     state: np.ndarray | None = None  # the final state vector
     decoded: Decoded | None = None
+
+
+def place_input(state: Layout, x: np.ndarray, value: int | None) -> None:
+    """Puts the next input of one machine (a byte, ``EOF``, or None: nothing yet) into its input fields."""
+    state.view(x, "in_ready")[...] = value is not None
+    state.view(x, "in_eof")[...] = value == EOF
+    state.view(x, "in_byte")[...] = to_bits(value if value is not None and value != EOF else 0, 8)
+
+
+def output_byte(state: Layout, x: np.ndarray) -> int:
+    """The byte in one machine's output field."""
+    return int(from_bits(state.view(x, "out_byte"), signed=False))
 
 
 @contextmanager
@@ -82,8 +95,6 @@ class Computer:
         self.io = "in_ack" in self.state
         self._at = {f.name: f.offset for f in self.state if not f.shape}
         if self.io:
-            self._byte = self.state["out_byte"].indices()
-            self._in = self.state["in_byte"].indices()
             for row in range(n):
                 self._place(row)
 
@@ -91,12 +102,7 @@ class Computer:
         return self.x[:, self._at[name]] > 0.5
 
     def _place(self, row: int) -> None:
-        """Puts machine ``row``'s next input (or its absence, or EOF) into the input fields."""
-        value = self.inputs[self.ids[row]].peek()
-        x = self.x[row]
-        x[self._at["in_ready"]] = value is not None
-        x[self._at["in_eof"]] = value == EOF
-        x[self._in] = to_bits(value if value is not None and value != EOF else 0, 8)
+        place_input(self.state, self.x[row], self.inputs[self.ids[row]].peek())
 
     def step(self) -> None:
         """One pass for every active machine, then the host's duties."""
@@ -109,7 +115,7 @@ class Computer:
         self.steps[self.ids] += steps
         if self.io:
             for row in np.flatnonzero(self._flags("out_valid")):
-                byte = bytes([int(from_bits(self.x[row, self._byte], signed=False))])
+                byte = bytes([output_byte(self.state, self.x[row])])
                 self.outputs[self.ids[row]] += byte
                 if self.on_output:
                     self.on_output(int(self.ids[row]), byte)
@@ -147,8 +153,11 @@ class Computer:
         d = decode(self.state, self.engine.config, x)
         return Outcome(reason, int(self.steps[mid]), bytes(self.outputs[mid]), d.pc, d.mem, self.passes, x, d)
 
-    def run(self, max_steps: int | None = None, progress: Callable[[Computer], None] | None = None) -> list[Outcome]:
+    def run(
+        self, max_steps: int | None = None, progress: Callable[[Computer], None] | None = None, chunk: int = CHUNK
+    ) -> list[Outcome]:
         """Runs until every machine halts, faults, waits for input that cannot come, or reaches ``max_steps``.
+        ``progress`` is called after every ``chunk`` passes at most (``chunk=1``: after every pass).
         Ctrl-C stops all of them cleanly ("interrupted"), keeping their output and state."""
         with deferred_interrupt() as interrupted:
             while len(self.ids):
@@ -162,9 +171,9 @@ class Computer:
                     for row in range(len(self.ids)):
                         self._retire(row, "interrupted")
                     break
-                budget = CHUNK
+                budget = chunk
                 if max_steps is not None:  # a pass executes at most one instruction per machine
-                    budget = max(1, min(CHUNK, int((max_steps - self.steps[self.ids]).min())))
+                    budget = max(1, min(chunk, int((max_steps - self.steps[self.ids]).min())))
                 self.advance(budget)
                 if progress is not None:
                     progress(self)

@@ -4,6 +4,8 @@
   and/or commas, loaded at address 0 of a ``subleq`` machine. ``#`` starts a comment.
 - ``.json``: a ``paper`` program, ``{"machine": "paper", "slots": [[a, b, c], ...], "data": [...]}``,
   optionally with ``"bits"``, ``"cells"`` and ``"slots_count"``.
+- ``.asq``: sqasm source, assembled on the fly (``mlpvm.asm``); the image keeps its source map.
+- ``.pasq``: assembly source for the ``paper`` machine (instruction slots and data), assembled likewise.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlpvm.errors import ImageError
-from mlpvm.machine import DEFAULT_CELLS, Config, fits, next_pow2
+from mlpvm.machine import DEFAULT_CELLS, MAX_BITS, Config, fits, next_pow2
 from mlpvm.sourcemap import SourceMap
 
 _TOKEN = re.compile(r"[^\s,]+")
@@ -46,7 +48,7 @@ def parse_words(text: str, path: str = "<image>") -> tuple[list[int], list[tuple
             try:
                 words.append(int(tok, 10))
             except ValueError:
-                raise ImageError(f"not a decimal word: {tok!r}", path, lineno, m.start() + 1) from None
+                raise ImageError(f"not a decimal word: {tok!r}", path, lineno, m.start() + 1, line) from None
             where.append((lineno, m.start() + 1))
     return words, where
 
@@ -74,6 +76,16 @@ def load(path: str | Path) -> Image:
     text = read_text(path)
     if name.endswith(".json"):
         return _paper(text, name)
+    if name.endswith((".asq", ".pasq")):
+        from mlpvm.asm import assemble, machine_of  # here, not at the top: the assembler builds on this module
+
+        # The widest words for the assembler's range checks; check_fits then holds them to the machine's.
+        image = assemble(text, name, bits=MAX_BITS, machine=machine_of(name))
+        if image.machine == "paper" and not image.slots:
+            raise ImageError("empty program: no instructions", name)
+        if not image.words and image.machine == "subleq":
+            raise ImageError("empty program: no words", name)
+        return image
     words, where = parse_words(text, name)
     if not words:
         raise ImageError("empty image: no words", name)
@@ -125,12 +137,17 @@ def check_fits(image: Image, config: Config) -> None:
         raise ImageError(f"{len(image.words)} words do not fit in {config.cells} cells", where)
     for i, w in enumerate(image.words):
         if not fits(w, config.bits):
-            raise ImageError(f"word {i} ({w}) does not fit in {config.bits} bits", where, *image.locate(i))
+            origin = image.source_map.origin(i) if image.source_map else None
+            text = origin.text if origin else None
+            raise ImageError(f"word {i} ({w}) does not fit in {config.bits} bits", where, *image.locate(i), text)
     if image.slots is not None:
         if len(image.slots) > config.slots:
             raise ImageError(f"{len(image.slots)} instructions do not fit in {config.slots} slots", where)
         for i, (a, b, c) in enumerate(image.slots):
+            origin = image.source_map.origin(i, slots=True) if image.source_map else None
+            at = (origin.line, origin.col, origin.text) if origin else ()
             if not (0 <= a < config.cells and 0 <= b < config.cells):
-                raise ImageError(f"slot {i}: operands a={a}, b={b} must address cells 0..{config.cells - 1}", where)
+                message = f"slot {i}: operands a={a}, b={b} must address cells 0..{config.cells - 1}"
+                raise ImageError(message, where, *at)
             if not 0 <= c < config.slots:
-                raise ImageError(f"slot {i}: jump target c={c} must be a slot 0..{config.slots - 1}", where)
+                raise ImageError(f"slot {i}: jump target c={c} must be a slot 0..{config.slots - 1}", where, *at)

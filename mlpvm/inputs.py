@@ -51,6 +51,10 @@ class Input:
     def consumed(self) -> int:
         return self._pos
 
+    def seek(self, consumed: int) -> None:
+        """Back to ``consumed`` bytes taken: stepping backwards restores the input too."""
+        self._pos = min(consumed, len(self._data))
+
     def pending(self) -> bytes:
         return bytes(self._data[self._pos :])
 

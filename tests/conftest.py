@@ -18,7 +18,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def words_of(path: Path) -> list[int]:
-    return [int(w) for w in path.read_text().replace(",", " ").split()]
+    from mlpvm.image import parse_words
+
+    return parse_words(path.read_text(), str(path))[0]
 
 
 # The compiled engine needs the optional numba; without it its tests are skipped (the numpy engines remain).

@@ -22,6 +22,7 @@ from mlpvm.errors import ConfigError
 from mlpvm.host import EXIT_CODES, Computer, Outcome
 from mlpvm.inputs import Input
 from mlpvm.machine import Config
+from mlpvm.sourcemap import SourceMap
 from mlpvm.state import encode
 
 ENGINE_CHOICES = (NEURAL, *ENGINES, "reference")
@@ -74,8 +75,10 @@ def run(
 ) -> None:
     """Run IMAGE on the looped ReLU network.
 
-    IMAGE is a .dec/.sq/.txt file of signed decimal words (subleq), or a .json paper program
-    ({"slots": [[a, b, c], ...], "data": [...]}). Program output goes to stdout as it is produced.
+    IMAGE is a .dec/.sq/.txt file of signed decimal words (subleq), an .asq source (assembled on the
+    fly; stops then name the source line and label), or a paper program: .json
+    ({"slots": [[a, b, c], ...], "data": [...]}) or .pasq source. Program output goes to stdout as it
+    is produced.
 
     With several IMAGEs, or --batch FILE, the programs run together: those that need the same
     configuration as one batch, one pass of the network for all of them. Each gets --input TEXT (or its
@@ -102,7 +105,7 @@ def run(
         eng = _engine(engine, config, loaded)
         x = encode(eng.state, config, program.words, program.slots)
         outcome = Computer(eng, x, [inp], (lambda _i, b: stream(b)) if stream else None).run(limit)[0]
-    _report(outcome, config, engine, as_json, verbose)
+    _report(outcome, config, engine, as_json, verbose, program.source_map)
     sys.exit(EXIT_CODES[outcome.reason])
 
 
@@ -143,7 +146,8 @@ def _run_many(jobs: list[batch.Job], weights: tuple, machine, bits, cells, slots
     else:
         out = sys.stdout.buffer
         for r in results:
-            out.write(f"==> {r.job.image.path} ({_summary(r.outcome)}) <==\n".encode())
+            summary = _summary(r.outcome, r.config, r.job.image.source_map)
+            out.write(f"==> {r.job.image.path} ({summary}) <==\n".encode())
             out.write(r.outcome.output)
             if r.outcome.output and not r.outcome.output.endswith(b"\n"):
                 out.write(b"\n")
@@ -193,7 +197,7 @@ def _doc(o: Outcome, config: Config, engine: str) -> dict:
     return doc
 
 
-def _summary(o: Outcome) -> str:
+def _summary(o: Outcome, config: Config, smap: SourceMap | None) -> str:
     what = {
         "halt": "halted",
         "limit": "step limit reached",
@@ -201,14 +205,16 @@ def _summary(o: Outcome) -> str:
         "wait": "waiting for input",
         "interrupted": "interrupted",
     }[o.reason]
-    return f"{what} after {o.steps} steps, pc={o.pc}"
+    # the label and source line of an assembled program
+    where = smap.where(o.pc, slots=config.machine == "paper") if smap else None
+    return f"{what} after {o.steps} steps, pc={o.pc}{f' ({where})' if where else ''}"
 
 
-def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: bool) -> None:
+def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: bool, smap: SourceMap | None) -> None:
     if as_json:
         click.echo(json.dumps(_doc(o, config, engine)))
         return
     if verbose or o.reason != "halt":
         if o.output and not o.output.endswith(b"\n") and sys.stdout.isatty():
             click.echo(err=True)  # keep the summary off the program's last line
-        click.echo(f"mlpvm: {_summary(o)}", err=True)
+        click.echo(f"mlpvm: {_summary(o, config, smap)}", err=True)

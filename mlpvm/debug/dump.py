@@ -1,0 +1,78 @@
+"""Per-layer activations saved for analysis: ``dump`` in the debugger and ``mlpvm trace --layers``.
+
+An ``.npz`` (loads with ``allow_pickle=False``) with one array per pass and layer, keyed ``pass12.read.1``
+(the layer's output activations, in its layout), ``pass12.decoded`` (a JSON string: PC, registers and flags
+after the pass), and ``meta`` (JSON: configuration, layer names, and each layer's fields as name, offset and
+shape, so an activation vector can be cut into named fields).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from mlpvm.engines import Engine
+from mlpvm.errors import MlpvmError
+from mlpvm.files import atomic_write
+from mlpvm.machine import Config
+from mlpvm.state import REGISTERS, register
+
+
+def parse_range(text: str) -> range:
+    """``12`` or ``10:20`` / ``10-20`` (both ends included) as a range of 1-based pass numbers."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[:-]\s*(\d+))?\s*", text)
+    if not m:
+        raise MlpvmError(f"a pass range is N or A:B, not {text!r}")
+    first = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) else first
+    if first < 1 or last < first:
+        raise MlpvmError(f"empty pass range {text!r} (passes count from 1)")
+    return range(first, last + 1)
+
+
+def decoded(engine: Engine, config: Config, x: np.ndarray) -> dict[str, int]:
+    """PC, registers and flags of one state vector, as numbers."""
+    state = engine.state
+    values = {"pc": register(state, config, x, "pc"), **{r: register(state, config, x, r) for r in REGISTERS}}
+    for name in ("halted", "fault", "executed", "out_valid", "in_ack", "in_wait"):
+        if name in state:
+            values[name] = register(state, config, x, name)
+    return values
+
+
+def meta(engine: Engine, config: Config) -> dict:
+    return {
+        "config": config.to_meta(),
+        "layers": engine.layer_names,
+        "fields": {name: [[f.name, f.offset, list(f.shape)] for f in layout]
+                   for name, layout in zip(engine.layer_names, engine.layouts)},
+    }  # fmt: skip
+
+
+def pass_arrays(engine: Engine, config: Config, number: int, trace: list[np.ndarray]) -> dict[str, np.ndarray]:
+    arrays = {f"pass{number}.{name}": h[0].astype(np.uint8) for name, h in zip(engine.layer_names, trace)}
+    arrays[f"pass{number}.decoded"] = np.array(json.dumps(decoded(engine, config, trace[-1][0])))
+    return arrays
+
+
+def save(path: str | Path, arrays: dict[str, np.ndarray], info: dict) -> None:
+    payload = {"meta": np.array(json.dumps(info)), **arrays}
+    atomic_write(path, lambda f: np.savez_compressed(f, **payload))
+
+
+def dump_session(session, path: str | Path, passes: range | None = None) -> list[int]:
+    """The passes (default: the last one) re-run on the stored matrices from their recorded states."""
+    wanted = passes or range(session.passes, session.passes + 1)
+    arrays: dict[str, np.ndarray] = {}
+    written = []
+    for number in wanted:
+        before = session.before(number)
+        if before is None:
+            raise MlpvmError(f"pass {number} is not in the history (passes 1..{session.passes} ran)")
+        arrays.update(pass_arrays(session.plain, session.config, number, session.trace_of(before)))
+        written.append(number)
+    save(path, arrays, meta(session.plain, session.config))
+    return written

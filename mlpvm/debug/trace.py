@@ -1,0 +1,62 @@
+"""``mlpvm trace``: a run written down pass by pass, decoded from the state after each pass."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from mlpvm.debug import dump
+from mlpvm.engines import DEFAULT, make
+from mlpvm.files import atomic_write
+from mlpvm.host import Computer, Outcome
+from mlpvm.image import Image
+from mlpvm.inputs import Input
+from mlpvm.machine import Config
+from mlpvm.state import encode
+
+FIELDS = ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc")
+
+
+@dataclass
+class Summary:
+    reason: str
+    steps: int
+    passes: int
+
+
+def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps: int | None = None,
+          layers: Path | None = None, passes: range | None = None) -> Summary:  # fmt: skip
+    """Runs ``image`` on the fastest engine, writing a JSON line per pass to ``out``; with ``layers``, also
+    every layer's activations for the ``passes`` wanted (re-run on the stored matrices). Ctrl-C and the step
+    limit end the run cleanly; the files are complete either way."""
+    engine = make(DEFAULT, config)
+    plain = make("sparse", config) if layers else None
+    computer = Computer(engine, encode(engine.state, config, image.words, image.slots), [Input(data)])
+    arrays: dict[str, np.ndarray] = {}
+    before = computer.x.copy()
+    ended: list[Outcome] = []
+
+    def write(f: BinaryIO) -> None:
+        def record(c: Computer) -> None:
+            nonlocal before
+            values = dump.decoded(engine, config, c.state_of(0))
+            line = {"pass": c.passes, "step": int(c.steps[0]), **{k: values[k] for k in FIELDS}}
+            line["out"] = int(c.outputs[0][-1]) if values.get("out_valid") else None
+            f.write((json.dumps(line) + "\n").encode())
+            if plain is not None and c.passes in passes:
+                trace: list[np.ndarray] = []
+                plain.run_pass(np.array(before, dtype=plain.dtype), trace)
+                arrays.update(dump.pass_arrays(plain, config, c.passes, trace))
+            if plain is not None and c.passes + 1 in passes:
+                before = c.state_of(0)[None].copy()
+
+        ended.extend(computer.run(max_steps, progress=record, chunk=1))
+
+    atomic_write(out, write)
+    if layers is not None:
+        dump.save(layers, arrays, dump.meta(plain, config))
+    return Summary(ended[0].reason, ended[0].steps, computer.passes)

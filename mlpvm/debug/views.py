@@ -1,0 +1,282 @@
+"""Rich renderables for the debugger: small pieces, each showing one thing the session knows."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from mlpvm.asm.disasm import Instruction, describe, describe_slot, disassemble
+from mlpvm.debug.session import Pass, Session, Stop
+from mlpvm.layout import Field, Layout
+from mlpvm.network import build
+from mlpvm.state import from_bits
+
+SHADES = " ░▒▓█"
+NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",
+         "next_pc": "next PC", "branch": "branch"}  # fmt: skip
+SIGNED = {"a", "b", "c", "mem_a", "mem_b", "result", "pc", "next_pc"}
+
+
+# -- stops ---------------------------------------------------------------------------------------
+
+
+def banner(session: Session, stop: Stop) -> Text:
+    """One line saying why the run stopped."""
+    where = _where(session, stop.pc)
+    r = stop.reason
+    if r == "breakpoint":
+        bp = stop.breakpoint
+        return Text(f"Breakpoint {bp.number}, {where}", style="bold yellow")
+    if r == "watchpoint":
+        parts = []
+        for wp, address, access, old, new in stop.watch:
+            cell = _cell_name(session, address)
+            parts.append(f"Watchpoint {wp.number}: {cell} {old} -> {new}" if access == "write"
+                         else f"Watchpoint {wp.number}: {cell} read (= {old})")  # fmt: skip
+        return Text("; ".join(parts) + f", now {where}", style="bold yellow")
+    if r == "halt":
+        return Text(f"Halted after {session.steps} steps ({session.passes} passes), {where}", style="bold green")
+    if r == "fault":
+        last = stop.last
+        ops = f" (A={last.a}, B={last.b})" if last else ""
+        return Text(f"Fault at {where}{ops}: an operand is outside memory", style="bold red")
+    if r == "divergence":
+        return Text(f"Divergence from the reference at {stop.divergence}", style="bold red")
+    if r == "wait":
+        return Text(f"Waiting for input at {where}: queue some with `input TEXT` (or `eof`)", style="bold cyan")
+    text = {"limit": "Step limit reached", "interrupt": "Interrupted", "until": "Reached",
+            "history": "At the start of the recorded history", "step": "Stepped to"}[r]  # fmt: skip
+    return Text(f"{text}: {where}", style="bold")
+
+
+def _where(session: Session, pc: int) -> str:
+    labels = session.source_map.labels_at(pc, session.config.machine == "paper") if session.source_map else []
+    return f"pc={pc}" + (f" <{labels[0]}>" if labels else "")
+
+
+def _cell_name(session: Session, address: int) -> str:
+    labels = session.source_map.labels_at(address) if session.source_map else []
+    return f"mem[{address}]" + (f" <{labels[0]}>" if labels else "")
+
+
+# -- code ----------------------------------------------------------------------------------------
+
+
+def instruction(session: Session, address: int) -> Instruction:
+    """The instruction at ``address`` of live memory (or the slot, on the paper machine)."""
+    cfg = session.config
+    if cfg.machine == "paper":  # named as mlpvm disasm names slots: HALT, CLR, JMP, SUB, SUBLEQ, with labels
+        return describe_slot({address: session.slot(address)}, address, session.source_map, cfg.slots)
+    lo = max(0, address)
+    words = session.memory()[lo : lo + 3] if address >= 0 else []
+    padded = [0] * lo + [int(w) for w in words]
+    return describe(padded, address, session.source_map, cfg.bits)
+
+
+def rows(session: Session) -> list[Instruction]:
+    """Live memory as instructions and data rows (the source map, when there is one, says which is which);
+    the instruction at PC is always shown as one."""
+    cfg, pc = session.config, session.pc
+    if cfg.machine == "paper":
+        return [instruction(session, s) for s in range(cfg.slots)]
+    mem = session.memory()
+    listing = disassemble(mem, session.source_map, cfg.bits)
+    if 0 <= pc <= cfg.cells - 3 and not any(r.address == pc and r.kind != "data" for r in listing):
+        listing = [r for r in listing if r.address + r.size <= pc or r.address >= pc + 3]
+        listing.append(describe(mem, pc, session.source_map, cfg.bits))
+        listing.sort(key=lambda r: r.address)
+    return listing
+
+
+def disassembly(session: Session, start: int, count: int) -> Table:
+    """``count`` rows from the one holding ``start``, the current instruction marked =>."""
+    table = Table.grid(padding=(0, 1))
+    for col in ("mark", "addr", "labels", "words", "text"):
+        table.add_column(col, style={"addr": "cyan", "labels": "magenta", "words": "dim"}.get(col))
+    table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60)
+    listing = [r for r in rows(session) if r.address + max(r.size, 1) > start][:count]
+    for ins in listing:
+        mark = "=>" if ins.address == session.pc and ins.kind != "data" else ""
+        source = f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else ""
+        table.add_row(mark, f"{ins.address:>5}", ",".join(ins.labels) + (":" if ins.labels else ""),
+                      " ".join(str(w) for w in ins.words), ins.text, source)  # fmt: skip
+    return table
+
+
+# -- state ---------------------------------------------------------------------------------------
+
+
+def registers(session: Session) -> Table:
+    """PC and flags now, and the registers the last pass computed (they describe the instruction it ran)."""
+    regs = session.registers()
+    last = session.last
+    table = Table.grid(padding=(0, 2))
+    now = ["pc", "halted", "fault", "step", "passes"]
+    table.add_row(
+        Text("now", style="bold"), *(Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in now)
+    )
+    if last is not None and last.kind == "idle":
+        table.add_row(Text(f"last pass (pc {last.pc})", style="bold"), Text("executed nothing", style="dim"))
+        return table
+    ran = f"last pass (pc {last.pc})" if last else "last pass"
+    keys = ["a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc"]
+    cells = [Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in keys]
+    table.add_row(Text(ran, style="bold"), *cells[:5])
+    table.add_row("", *cells[5:])
+    return table
+
+
+def memory(session: Session, addresses: list[int], changed: set[int] = frozenset()) -> Table:
+    """The given cells, eight to a row, changed ones highlighted."""
+    mem = session.memory()
+    table = Table.grid(padding=(0, 1))
+    table.add_column("addr", style="cyan")
+    for _ in range(8):
+        table.add_column(justify="right")
+    cells = sorted({a for a in addresses if 0 <= a < len(mem)})
+    table.add_row(Text("", style="dim"), *(Text(f"+{i}", style="dim") for i in range(8)))
+    rows: dict[int, list[Text]] = {}
+    for a in cells:
+        base = a - a % 8
+        row = rows.setdefault(base, [Text("") for _ in range(8)])
+        row[a - base] = Text(str(int(mem[a])), style="bold reverse" if a in changed else "")
+    for base, row in sorted(rows.items()):
+        table.add_row(f"{base:>5}:", *row)
+    return table
+
+
+def context(session: Session, stop: Stop | None = None) -> Panel:
+    """The compact panel after a stop: the instruction at PC and its source, registers, touched memory."""
+    cfg, pc = session.config, session.pc
+    runnable = 0 <= pc < (cfg.slots if cfg.machine == "paper" else cfg.cells - 2)
+    parts: list[RenderableType] = [disassembly(session, pc, 1) if runnable else Text(f"PC {pc}: nothing to run")]
+    parts.append(registers(session))
+    last = stop.last if stop else session.last
+    if last is None or last.kind == "idle":
+        pass
+    elif cfg.machine == "subleq":
+        touched = set(last.reads) | ({last.written} if last.written is not None else set())
+        near = {a + d for a in touched for d in (-1, 0, 1)}
+        changed = {last.written} if last.written is not None and last.old != last.new else set()
+        parts.append(memory(session, sorted(near), changed))
+    elif last is not None and last.written is not None:
+        parts.append(memory(session, [last.written], {last.written} if last.old != last.new else set()))
+    return Panel(Group(*parts), title=f"pass {session.passes}, step {session.steps}", title_align="left")
+
+
+def examine(session: Session, address: int, count: int, fmt: str) -> RenderableType:
+    """``x/NF ADDR``: d signed, u unsigned, x hex, c char, s string, i instructions."""
+    if fmt == "i":
+        return disassembly(session, address, count)
+    mem = session.memory()
+    end = min(len(mem), address + count)
+    if fmt == "s":
+        chars = []
+        for a in range(address, len(mem)):
+            if mem[a] == 0 or len(chars) >= max(count, 1) * 80:
+                break
+            chars.append(chr(int(mem[a]) & 0xFF))
+        return Text(f"{address}: {''.join(chars)!r}")
+    mask = (1 << session.config.bits) - 1
+    show = {"d": str, "u": lambda v: str(v & mask), "x": lambda v: hex(v & mask),
+            "c": lambda v: repr(chr(v & 0xFF))}[fmt]  # fmt: skip
+    table = Table.grid(padding=(0, 1))
+    for base in range(address, end, 8):
+        table.add_row(Text(f"{base:>5}:", style="cyan"), *(show(int(mem[a])) for a in range(base, min(end, base + 8))))
+    return table
+
+
+def breakpoints(session: Session) -> Table:
+    table = Table("Num", "Type", "Enb", "Where", "Hits", "Condition", box=None, header_style="bold")
+    for bp in session.breakpoints.values():
+        extra = f" (ignore {bp.ignore})" if bp.ignore else ""
+        kind = "tbreak" if bp.temporary else "breakpoint"
+        table.add_row(str(bp.number), kind, "y" if bp.enabled else "n", f"{bp.address} ({bp.spec})", str(bp.hits),
+                      (bp.condition.text if bp.condition else "") + extra)  # fmt: skip
+    for wp in session.watchpoints.values():
+        where = f"{wp.start}" if wp.stop == wp.start + 1 else f"{wp.start}..{wp.stop - 1}"
+        table.add_row(str(wp.number), wp.kind, "y" if wp.enabled else "n", f"{where} ({wp.spec})", str(wp.hits), "")
+    return table
+
+
+def history(records: list[Pass]) -> Table:
+    table = Table("pass", "step", "PC", "A", "B", "C", "mem[B] old", "new", "", box=None, header_style="bold")
+    for r in records:
+        note = {"in": "input", "out": f"output {r.out}", "idle": "no step"}.get(r.kind, "branch" if r.branch else "")
+        table.add_row(str(r.number), str(r.step), str(r.pc), str(r.a), str(r.b), str(r.c),
+                      "" if r.old is None else str(r.old), "" if r.new is None else str(r.new), note)  # fmt: skip
+    return table
+
+
+# -- the network -------------------------------------------------------------------------------
+
+
+def produced(session: Session, k: int) -> list[str]:
+    """The fields layer ``k`` computes (not merely carries over)."""
+    layer = build(session.config).layers[k]
+    return [
+        b.out
+        for b in layer.blocks
+        if not (hasattr(b, "is_copy") and b.is_copy(layer.inputs) and b.terms[0].src == b.out)
+    ]
+
+
+def field_value(session: Session, f: Field, values: np.ndarray) -> str:
+    """A field's activations in words: a register's value, a flag, the active row of a memory-wide field."""
+    if not f.shape:
+        return str(int(values))
+    if len(f.shape) == 2 and f.shape[0] > 1:
+        rows = np.flatnonzero(values.any(axis=1))
+        if not len(rows):
+            return "no row active"
+        shown = ", ".join(f"row {r} = {int(from_bits(values[r]))}" for r in rows[:3])
+        return shown + (f" (+{len(rows) - 3} rows)" if len(rows) > 3 else "")
+    if f.name in SIGNED:
+        return str(
+            int(from_bits(values, signed=session.config.machine == "subleq" or f.name.startswith(("mem", "res"))))
+        )
+    if f.name in ("out_byte", "in_byte"):
+        v = int(from_bits(values, signed=False))
+        return f"{v} {chr(v)!r}"
+    return "".join(str(int(b)) for b in values.ravel()[::-1])  # bits, most significant first
+
+
+def layers(session: Session, trace: list[np.ndarray]) -> Table:
+    table = Table("#", "layer", "stage", "width", "active", "produces", box=None, header_style="bold")
+    net = build(session.config)
+    for k, (layer, h) in enumerate(zip(net.layers, trace)):
+        layout = layer.outputs
+        fields = [f"{NAMES.get(n, n)} = {field_value(session, layout[n], layout.view(h[0], n))}"
+                  for n in produced(session, k)]  # fmt: skip
+        table.add_row(str(k), layer.name, layer.stage, str(layout.size), str(int(h[0].sum())), "; ".join(fields))
+    return table
+
+
+def layer(session: Session, k: int, trace: list[np.ndarray]) -> RenderableType:
+    """One layer's activations grouped by field: values for registers, a heat strip for memory-wide fields."""
+    net = build(session.config)
+    lay: Layout = net.layers[k].outputs
+    h = trace[k][0]
+    made = set(produced(session, k))
+    table = Table("field", "", "shape", "active", "value", box=None, header_style="bold")
+    strips: list[RenderableType] = []
+    for f in lay:
+        values = lay.view(h, f.name)
+        how, style = ("computed", "") if f.name in made else ("carried", "dim")
+        table.add_row(Text(f.name, style=style), Text(how, style=style), str(f.shape), str(int(values.sum())),
+                      field_value(session, f, values))  # fmt: skip
+        if len(f.shape) == 2 and f.shape[0] > 1 and f.name in made:
+            strips.append(heat_strip(f.name, values))
+    title = f"layer {k}: {net.layers[k].name} ({net.layers[k].stage})"
+    return Group(Text(title, style="bold"), table, *strips)
+
+
+def heat_strip(name: str, values: np.ndarray, width: int = 64) -> Text:
+    """Active units per row of a memory-wide field, one character per row, darker = more."""
+    counts = values.sum(axis=1) / max(1, values.shape[1])
+    chars = "".join(SHADES[min(len(SHADES) - 1, int(np.ceil(c * (len(SHADES) - 1))))] for c in counts)
+    lines = [f"{i:>5} {chars[i : i + width]}" for i in range(0, len(chars), width)]
+    return Text(f"{name} (rows, {SHADES[1]}..{SHADES[-1]} = share of units active)\n" + "\n".join(lines))
