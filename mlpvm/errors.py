@@ -55,6 +55,10 @@ class AsmError(ImageError):
         return cls(message, origin.file, origin.line, origin.col, origin.text)
 
 
+class BatchError(ImageError):
+    """A batch file (``mlpvm run --batch``) that cannot be read; names the file and line."""
+
+
 class WeightsError(MlpvmError):
     """A weight file that is corrupt, of another format, or of another configuration."""
 

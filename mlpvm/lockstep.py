@@ -109,20 +109,8 @@ class Lockstep:
 
     def step(self) -> Divergence | None:
         before = self.computer.x.copy()
-        m = self.ref.step(self.ref_input)
         self.computer.step()
-        x = self.computer.state_of(0)
-        d = decode(self.engine.state, self.config, x)
-        diff = state_diff(d, self.ref, bytes(self.computer.outputs[0]), m)
-        if diff is None:
-            return None
-        return Divergence(self.ref.steps - m.is_step, *diff, layer=self._locate(before, m))
-
-    def _locate(self, before: np.ndarray, m: Micro) -> str | None:
-        """Re-runs the diverging pass with a trace to find where it first went wrong."""
-        trace: list[np.ndarray] = []
-        self.engine.run_pass(before, trace)
-        return first_bad_layer(self.config, self.engine.layouts, self.engine.layer_names, trace, m)
+        return _compare(self.engine, self.config, self.computer, 0, self.ref, self.ref_input, before)
 
     def run(self, max_steps: int) -> tuple[int, Divergence | None]:
         """Steps until both stop or ``max_steps``; returns the steps checked and the first divergence."""
@@ -131,3 +119,56 @@ class Lockstep:
             if div is not None:
                 return self.ref.steps, div
         return self.ref.steps, None
+
+
+class BatchLockstep:
+    """Many programs of one configuration as one batch on an engine (one pass advances all of them), each
+    compared with its own reference interpreter after every pass. ``programs``: (words, slots, input)."""
+
+    def __init__(self, engine: Engine, config: Config, programs: list[tuple[list[int], list | None, bytes]]):
+        self.engine, self.config = engine, config
+        self.refs = [reference.load(config, words, slots) for words, slots, _ in programs]
+        self.ref_inputs = [Input(data) for _, _, data in programs]
+        states = [encode(engine.state, config, words, slots) for words, slots, _ in programs]
+        self.computer = Computer(engine, states, [Input(data) for _, _, data in programs])
+        self.divergences: dict[int, Divergence] = {}  # by program, the first one only
+
+    def step(self) -> None:
+        running, before = list(self.computer.ids), self.computer.x.copy()
+        self.computer.step()
+        for row, mid in enumerate(running):
+            div = _compare(
+                self.engine,
+                self.config,
+                self.computer,
+                int(mid),
+                self.refs[mid],
+                self.ref_inputs[mid],
+                before[row : row + 1],
+            )
+            if div is not None and mid not in self.divergences:
+                self.divergences[int(mid)] = div
+
+    def run(self, max_passes: int) -> dict[int, Divergence]:
+        """Passes until every machine stopped or ``max_passes``; returns the divergences by program."""
+        for _ in range(max_passes):
+            if not len(self.computer.ids):
+                break
+            self.step()
+        return self.divergences
+
+
+def _compare(
+    engine: Engine, config: Config, computer: Computer, mid: int, ref, ref_input: Input, before: np.ndarray
+) -> Divergence | None:
+    """Steps machine ``mid``'s reference after a network pass and compares the two; ``before`` is the
+    machine's state before the pass (a batch of one), re-run with a trace to locate a divergence."""
+    m = ref.step(ref_input)
+    d = decode(engine.state, config, computer.state_of(mid))
+    diff = state_diff(d, ref, bytes(computer.outputs[mid]), m)
+    if diff is None:
+        return None
+    trace: list[np.ndarray] = []
+    engine.run_pass(before.copy(), trace)
+    layer = first_bad_layer(config, engine.layouts, engine.layer_names, trace, m)
+    return Divergence(ref.steps - m.is_step, *diff, layer=layer)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpvm.csr import Csr
+from mlpvm.csr import Csr, narrow_int, positions
 from mlpvm.errors import ConfigError, WeightsError
 from mlpvm.files import atomic_write
 from mlpvm.layout import Layout
@@ -68,9 +68,8 @@ class Weights:
 def compile_network(net: Network) -> Weights:
     layers = []
     for layer in net.layers:
-        rows, cols, vals, bias = layer.coo()
-        W = Csr.from_coo(rows, cols, vals, (layer.outputs.size, layer.inputs.size))
-        layers.append(WeightLayer(layer.name, layer.stage, W, bias, layer.outputs))
+        W = Csr.vstack([Csr.from_parts(block.parts(layer.inputs), layer.inputs.size) for block in layer.ordered()])
+        layers.append(WeightLayer(layer.name, layer.stage, W, narrow_int(layer.biases()), layer.outputs))
     return Weights(net.config, tuple(layers), dict(net.io_fields))
 
 
@@ -172,4 +171,4 @@ def _matrix(arrays: dict[str, np.ndarray], k: int, shape: tuple[int, int]) -> Cs
     indices = _integral(arrays, f"W{k}_indices", (nnz,)).astype(np.int64)
     if indptr[0] != 0 or (np.diff(indptr) < 0).any() or (nnz and (indices.min() < 0 or indices.max() >= shape[1])):
         raise WeightsError(f"W{k} is not a consistent CSR matrix")
-    return Csr(data, indices.astype(np.int32), indptr, shape)
+    return Csr(narrow_int(data), indices.astype(np.int32), positions(indptr), shape)

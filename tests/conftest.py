@@ -3,7 +3,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from mlpvm.engines import have_numba
 
 DATA = Path(__file__).parent / "data"
 EXTERNAL = DATA / "external"
@@ -18,3 +21,8 @@ def words_of(path: Path) -> list[int]:
     from mlpvm.image import parse_words
 
     return parse_words(path.read_text(), str(path))[0]
+
+
+# The compiled engine needs the optional numba; without it its tests are skipped (the numpy engines remain).
+needs_numba = pytest.mark.skipif(not have_numba(), reason="the compiled engine needs numba (the fast extra)")
+COMPILED = pytest.param("compiled", marks=needs_numba)

@@ -1,15 +1,22 @@
 """Every engine computes exactly what the stored matrices compute, layer by layer, on random states; and
-every activation of every layer stays on {0,1} for any {0,1} state."""
+every activation of every layer stays on {0,1} for any {0,1} state. The compiled engine is checked on both
+of its code paths (a single machine, and batch-minor tiles) and over many passes at once."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from mlpvm.engines import Dense, Sparse, Structured
+from mlpvm.engines import Compiled, Dense, Sparse, Structured
+from mlpvm.errors import NetworkFault
 from mlpvm.machine import Config
-from mlpvm.network import build
+from mlpvm.network import LAYER_NAMES, build
+from mlpvm.state import encode
 from mlpvm.weights import compile_network
+from tests.conftest import needs_numba
 
 CONFIGS = [
     Config("subleq", 4, 16),
@@ -44,6 +51,99 @@ def test_structured_equals_stored_matrices_per_layer(cfg):
     for name, w, g in zip(net.layers, want, got):
         assert np.array_equal(w, g), name.name
         assert set(np.unique(w)) <= {0.0, 1.0}, name.name
+
+
+@needs_numba
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.machine}-{c.bits}x{c.cells}")
+def test_compiled_equals_stored_matrices_per_layer(cfg):
+    net = build(cfg)
+    weights = compile_network(net)
+    x = random_states(200, net.state.size, cfg.bits + 1)  # two tiles: the batch-minor path
+    want = traces(Sparse(weights), x)
+    engine = Compiled(net)
+    got = traces(engine, x)
+    assert len(got) == 23
+    for layer, w, g in zip(net.layers, want, got):
+        assert np.array_equal(w, g), layer.name
+    for row in range(0, 200, 25):  # one machine: the scalar path
+        for layer, w, g in zip(net.layers, want, traces(engine, x[row : row + 1])):
+            assert np.array_equal(w[row : row + 1], g), (layer.name, row)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", [Config("subleq", 8, 32), Config("paper", 8, 16, 8)], ids=str)
+def test_compiled_runs_many_passes_like_the_structured_engine(cfg, dtype):
+    """``run_until_event`` inside the kernel (state carried in the scratch from pass to pass, events, step
+    counts) against one pass at a time, for one machine and for batches of one and several tiles."""
+    net = build(cfg)
+    rng = np.random.default_rng(5)
+    words = [rng.integers(0, cfg.cells - 3, cfg.cells).tolist() for _ in range(300)]  # long runs, some halt
+    slots = [
+        [tuple(rng.integers(0, [cfg.cells, cfg.cells, max(cfg.slots, 1)])) for _ in range(cfg.slots)] for _ in words
+    ]
+    states = np.array([encode(net.state, cfg, w, s if cfg.slots else None) for w, s in zip(words, slots)])
+    longest = 0
+    for batch in (1, 100, 300):
+        fast, slow = Compiled(net, dtype), Structured(net, dtype)
+        xf, xs = fast.new_batch(states[:batch]), slow.new_batch(states[:batch])
+        for _ in range(6):
+            sf, ss = np.zeros(batch, np.int64), np.zeros(batch, np.int64)
+            passes = fast.run_until_event(xf, 40, sf)
+            assert passes == slow.run_until_event(xs, 40, ss)
+            assert np.array_equal(xf, xs) and np.array_equal(sf, ss)
+            longest = max(longest, passes)
+    assert longest > 1  # the state was carried from pass to pass inside the kernel
+
+
+@needs_numba
+def test_compiled_guard_names_the_layer():
+    cfg = Config("subleq", 8, 32)
+    engine = Compiled(build(cfg))
+    x = engine.new_batch(encode(engine.state, cfg, [3, 4, 0, 1, 1]))
+    x[0, engine.state["mem"].offset + 3 * 8] = 0.5  # mem[3], which the first instruction reads
+    with pytest.raises(NetworkFault) as e:
+        engine.run_until_event(x.copy(), 5, np.zeros(1, np.int64))
+    assert e.value.layer in LAYER_NAMES and "machine 0" in str(e.value)
+    with pytest.raises(NetworkFault):
+        engine.run_pass(np.repeat(x, 3, axis=0))
+    engine.guard = False
+    engine.run_pass(x)  # unchecked: nothing raised
+
+
+# Without numba (sys.modules["numba"] = None makes "import numba" fail): ``neural`` falls back to the numpy
+# structured engine, ``compiled`` is refused by name, and the kernel still runs, as plain Python, exactly.
+WITHOUT_NUMBA = r"""
+import sys
+sys.modules["numba"] = None
+import numpy as np
+from mlpvm.engines import Compiled, Sparse, fastest, fastest_name, have_numba, make
+from mlpvm.machine import Config
+from mlpvm.network import build
+from mlpvm.weights import compile_network
+
+assert not have_numba() and fastest_name() == "structured"
+cfg = Config("subleq", 4, 16)
+assert type(fastest(cfg)).__name__ == "Structured"
+try:
+    make("compiled", cfg)
+    raise SystemExit("make('compiled') worked without numba")
+except ValueError as e:
+    assert "numba" in str(e)
+net = build(cfg)
+x = np.random.default_rng(0).integers(0, 2, (3, net.state.size)).astype(np.float32)
+for batch in (x, x[:1]):
+    want, got = [], []
+    Sparse(compile_network(net)).run_pass(batch.copy(), want)
+    Compiled(net).run_pass(batch.copy(), got)
+    assert all(np.array_equal(w, g) for w, g in zip(want, got))
+print("ok")
+"""
+
+
+def test_without_numba_the_numpy_engine_is_the_fastest():
+    done = subprocess.run([sys.executable, "-c", WITHOUT_NUMBA], capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
 
 
 @pytest.mark.parametrize("cfg", [c for c in CONFIGS if c.cells <= 64 and c.bits <= 8], ids=str)

@@ -3,14 +3,16 @@ listed in that folder's README, on the network."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from mlpvm import reference
 from mlpvm.engines import make
 from mlpvm.host import Computer
 from mlpvm.inputs import Input
 from mlpvm.machine import Config
 from mlpvm.state import encode
-from tests.conftest import EXTERNAL, words_of
+from tests.conftest import COMPILED, EXTERNAL, needs_numba, words_of
 
 CASES = [
     ("rosetta/hello.sq", 256, b"", b"Hello, world!\n", 71),
@@ -22,10 +24,23 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("engine", ["structured", "sparse"])
+@pytest.mark.parametrize("engine", [COMPILED, "structured", "sparse"])
 @pytest.mark.parametrize(("path", "cells", "data", "output", "steps"), CASES, ids=[c[0] for c in CASES])
 def test_external_program(engine, path, cells, data, output, steps):
     cfg = Config("subleq", 16, cells)
     eng = make(engine, cfg)
     outcome = Computer(eng, encode(eng.state, cfg, words_of(EXTERNAL / path)), [Input(data)]).run(100_000)[0]
     assert (outcome.output, outcome.steps, outcome.reason) == (output, steps, "halt")
+
+
+@needs_numba
+def test_eforth_boots_on_the_network_like_the_reference():
+    """eForth (M = 8192) to its first request for input: 112,915 steps, ' ok', and the whole memory."""
+    cfg = Config("subleq", 16, 8192)
+    words = words_of(EXTERNAL / "howerj-subleq-vhdl/eforth-8k.dec")
+    eng = make("compiled", cfg)
+    outcome = Computer(eng, encode(eng.state, cfg, words), [Input(closed=False)]).run(200_000)[0]
+    ref = reference.load(cfg, words)
+    assert reference.run(ref, Input(closed=False), 200_000) == outcome.reason == "wait"
+    assert (outcome.output, outcome.steps) == (bytes(ref.output), ref.steps) == (b" ok\r\n", 112_915)
+    assert outcome.pc == ref.pc and np.array_equal(outcome.memory, ref.mem)

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from mlpvm import image as images
 from mlpvm import reference
 from mlpvm.asm import assemble, assemble_file
+from mlpvm.batch import Job, run_jobs
 from mlpvm.cli import cli
 from mlpvm.engines import make
-from mlpvm.host import Computer
 from mlpvm.inputs import Input
 from mlpvm.lockstep import Lockstep
-from mlpvm.state import encode
 from tests.conftest import DATA, ROOT
 
 PROGRAMS = [
@@ -82,17 +80,9 @@ def network_runs() -> dict:
     """Every program run to its end on the network, one batch per machine configuration: name -> (image,
     outcome)."""
     inputs = {p[0]: p[1] for p in PROGRAMS}
-    groups: dict = {}
-    for name in ALL:
-        program = images.load(ROOT / "programs" / name)
-        groups.setdefault(images.config_for(program), []).append((name, program))
-    runs = {}
-    for config, members in groups.items():
-        eng = make("structured", config)
-        states = np.stack([encode(eng.state, config, p.words, p.slots) for _, p in members])
-        outcomes = Computer(eng, states, [Input(inputs.get(name, b"")) for name, _ in members]).run(100_000)
-        runs.update({name: (p, o) for (name, p), o in zip(members, outcomes)})
-    return runs
+    jobs = [Job(images.load(ROOT / "programs" / name), inputs.get(name, b"")) for name in ALL]
+    results = run_jobs(jobs, [images.config_for(j.image) for j in jobs], lambda c: make("structured", c), 100_000)
+    return {name: (r.job.image, r.outcome) for name, r in zip(ALL, results)}
 
 
 def reference_run(program, data: bytes = b"", max_steps: int = 1_000_000):

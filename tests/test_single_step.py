@@ -2,7 +2,7 @@
 
 Every (mem[a], mem[b]) pair at N = 4 and N = 6, so both branch outcomes and every wrap-around; a = b; operands
 that point into the instruction itself; PC near the end of memory; and every I/O case. Run on the stored
-matrices (sparse) and on the structured engine; the dense engine covers N = 4.
+matrices (sparse), the structured and the compiled engines, each as one large batch; the dense engine covers N = 4.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pytest
 
 from mlpvm.engines import make
 from mlpvm.machine import Config
+from tests.conftest import COMPILED
 from tests.helpers import one_pass_mismatches
 
-ENGINES = ["structured", "sparse"]
+ENGINES = [COMPILED, "structured", "sparse"]
 
 
 def values(bits: int) -> range:

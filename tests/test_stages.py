@@ -12,6 +12,7 @@ from mlpvm.inputs import Input
 from mlpvm.lockstep import CHECKPOINTS, first_bad_layer
 from mlpvm.machine import Config
 from mlpvm.state import encode, register
+from tests.conftest import COMPILED
 
 
 def random_instructions(cfg: Config, rng: np.random.Generator, count: int):
@@ -34,7 +35,7 @@ def random_instructions(cfg: Config, rng: np.random.Generator, count: int):
         yield words, None, pc, bytes([int(rng.integers(256))])
 
 
-@pytest.mark.parametrize("engine", ["structured", "sparse"])
+@pytest.mark.parametrize("engine", [COMPILED, "structured", "sparse"])
 @pytest.mark.parametrize("cfg", [Config("subleq", 8, 32), Config("subleq", 16, 64), Config("paper", 8, 16, 8)])
 def test_each_stage_produces_the_reference_micro_operations(engine, cfg):
     eng = make(engine, cfg)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlpvm.csr import Csr
 from mlpvm.engines.base import Engine
 from mlpvm.weights import Weights
 
@@ -16,9 +17,14 @@ class Sparse(Engine):
     def __init__(self, weights: Weights, dtype=np.float32):
         super().__init__(weights.config, [(layer.name, layer.outputs) for layer in weights.layers])
         self.dtype = np.dtype(dtype)
-        self.mats = [(layer.W, layer.b.astype(self.dtype)) for layer in weights.layers]
+        # The weights in the engine's float type once, not at every product.
+        self.mats = [(_as(layer.W, self.dtype), layer.b.astype(self.dtype)) for layer in weights.layers]
 
     def _layers(self, h: np.ndarray):
         for W, b in self.mats:
             h = np.maximum(W.matmul(h) + b, 0)
             yield h
+
+
+def _as(W: Csr, dtype: np.dtype) -> Csr:
+    return Csr(W.data.astype(dtype), W.indices, W.indptr, W.shape)

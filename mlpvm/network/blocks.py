@@ -17,7 +17,9 @@ import numpy as np
 
 from mlpvm.layout import Layout
 
-Entries = tuple[np.ndarray, np.ndarray, np.ndarray]  # rows (local to the block), columns (global), weights
+# A block's weights, unit by unit: parts of shape (units, k) holding input columns (-1 = none) and weights.
+# Every unit of a part has the same number of slots, so a block's matrix rows are built without sorting.
+Part = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,13 +31,10 @@ class Term:
     src: str
     index: np.ndarray
 
-    def entries(self, inputs: Layout) -> Entries:
-        k = self.index.shape[-1]
-        flat = self.index.reshape(-1, k)
-        rows = np.repeat(np.arange(len(flat)), k)
-        cols = flat.ravel()
-        keep = cols >= 0
-        return rows[keep], inputs[self.src].offset + cols[keep], np.full(keep.sum(), self.coef)
+    def part(self, inputs: Layout) -> Part:
+        flat = self.index.reshape(-1, self.index.shape[-1])
+        cols = np.where(flat >= 0, flat + inputs[self.src].offset, -1)
+        return cols, np.broadcast_to(np.int64(self.coef), cols.shape)
 
     def is_identity(self, inputs: Layout) -> bool:
         """A plain elementwise copy of the whole source field."""
@@ -47,19 +46,14 @@ class Term:
         )
 
 
-def _terms_entries(terms: tuple[Term, ...], inputs: Layout) -> Entries:
-    parts = [t.entries(inputs) for t in terms] or [_empty()]
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
-
-
 @dataclass(frozen=True, eq=False)
 class Map:
     out: str
     terms: tuple[Term, ...]
     bias: np.ndarray  # out shape
 
-    def entries(self, inputs: Layout) -> Entries:
-        return _terms_entries(self.terms, inputs)
+    def parts(self, inputs: Layout) -> list[Part]:
+        return [t.part(inputs) for t in self.terms]
 
     def biases(self) -> np.ndarray:
         return self.bias.ravel()
@@ -91,14 +85,11 @@ class Select:
         """(rows, L) bits of each row's code, least significant first."""
         return (self.codes()[:, None] >> np.arange(len(self.addr_index))) & 1
 
-    def entries(self, inputs: Layout) -> Entries:
-        rows, cols, vals = _terms_entries(self.terms, inputs)
-        bits = self.code_bits()
-        n_addr = len(self.addr_index)
-        arows = np.repeat(np.arange(self.bias.size), n_addr)
-        acols = np.tile(inputs[self.addr].offset + self.addr_index, self.bias.size)
-        avals = np.repeat(2 * bits - 1, self.bias.shape[1], axis=0).ravel()
-        return np.concatenate([rows, arows]), np.concatenate([cols, acols]), np.concatenate([vals, avals])
+    def parts(self, inputs: Layout) -> list[Part]:
+        """The terms, and the match: weight +1 on an address bit where the row's code has a 1, else -1."""
+        cols = np.broadcast_to(inputs[self.addr].offset + self.addr_index, (self.bias.size, len(self.addr_index)))
+        vals = np.repeat(2 * self.code_bits() - 1, self.bias.shape[1], axis=0)
+        return [t.part(inputs) for t in self.terms] + [(cols, vals)]
 
     def biases(self) -> np.ndarray:
         """Match(i) = sum over address bits of (a_l if code bit is 1 else 1 - a_l) - L: the weights are +-1
@@ -112,20 +103,16 @@ class Reduce:
     src: str
     shape: tuple[int, int]  # of the source: (rows, width)
 
-    def entries(self, inputs: Layout) -> Entries:
+    def parts(self, inputs: Layout) -> list[Part]:
         rows, width = self.shape
-        unit = np.tile(np.arange(width), rows)
-        return unit, inputs[self.src].offset + np.arange(rows * width), np.ones(rows * width, np.int64)
+        cols = inputs[self.src].offset + np.arange(rows * width).reshape(rows, width).T
+        return [(cols, np.broadcast_to(np.int64(1), cols.shape))]
 
     def biases(self) -> np.ndarray:
         return np.zeros(self.shape[1], np.int64)
 
 
 Block = Map | Select | Reduce
-
-
-def _empty() -> Entries:
-    return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,15 +125,9 @@ class Layer:
     outputs: Layout
     blocks: tuple[Block, ...]
 
-    def coo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """All weights of the layer as (rows, cols, weights), and the bias vector."""
-        rows, cols, vals = [], [], []
-        bias = np.zeros(self.outputs.size, np.int64)
-        for block in self.blocks:
-            out = self.outputs[block.out]
-            r, c, v = block.entries(self.inputs)
-            rows.append(r + out.offset)
-            cols.append(c)
-            vals.append(v)
-            bias[out.offset : out.stop] = block.biases()
-        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), bias
+    def ordered(self) -> list[Block]:
+        """The blocks in the order of their output fields (each field is produced by exactly one block)."""
+        return sorted(self.blocks, key=lambda block: self.outputs[block.out].offset)
+
+    def biases(self) -> np.ndarray:
+        return np.concatenate([block.biases() for block in self.ordered()])

@@ -1,0 +1,332 @@
+"""Measurements for ``mlpvm bench``: speed of every engine, the reference interpreter in the same run,
+scaling with memory size, weight build time and memory, and the arithmetic a pass must do. No UI here.
+
+Every rate is timed on this machine in this run: each measurement runs for a time budget, a few times,
+and reports the median and the best of those runs. Nothing here is asserted; speed is measured.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlpvm import reference
+from mlpvm.engines import ENGINES, Engine, fastest_name, have_numba, make
+from mlpvm.engines.dense import MAX_DENSE
+from mlpvm.engines.lowered import lower
+from mlpvm.host import Computer
+from mlpvm.image import load as load_image
+from mlpvm.inputs import Input
+from mlpvm.machine import Config
+from mlpvm.network import build
+from mlpvm.network.blocks import Select, Term
+from mlpvm.state import encode
+from mlpvm.weights import compile_network
+
+SCALING_CELLS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
+BATCH = 256  # machines in the batched measurements
+EFORTH_LINE_STEPS = 13_870_636  # eforth-8k: steps until "2 2 + . cr" has printed " 4" and " ok"
+
+Progress = Callable[[str, float], None]  # (what is being measured, fraction of the whole run done)
+
+
+def counter_loop(start: int) -> list[int]:
+    """The benchmark program: counts a cell down from ``start`` and back up, forever, without I/O.
+    Every pass does the same network work whatever the program, so any non-stopping program would do."""
+    # 0: ONE CNT 6 (CNT -= 1; if <= 0 go to 6)  3: Z Z 0  6: NEG CNT 9 (CNT += start)  9: Z Z 0
+    return [12, 13, 6, 14, 14, 0, 15, 13, 9, 14, 14, 0, 1, start, 0, -start]
+
+
+@dataclass
+class Rate:
+    """Passes (or steps) per second: the median and the best of several timed runs."""
+
+    median: float
+    best: float
+    runs: list[float] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, runs: list[float]) -> Rate:
+        return cls(statistics.median(runs), max(runs), runs)
+
+
+Chunk = Callable[[int], int]  # does about n units of work (passes, steps) and returns how many it did
+
+
+def _sized(chunk: Chunk, seconds: float) -> int:
+    """After a first call (which may load the compiled kernel), grows n until a chunk takes a tenth of the
+    budget, then runs untimed for half the budget: warm caches, a settled n."""
+    chunk(1)
+    n = 1
+    while True:
+        start = time.perf_counter()
+        chunk(n)
+        if time.perf_counter() - start >= seconds / 10 or n >= 1 << 24:
+            break
+        n *= 4
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds / 2:
+        chunk(n)
+    return n
+
+
+def timed(chunks: dict, seconds: float, repeats: int, progress: Progress | None = None) -> dict:
+    """Rates of several chunks of work, ``repeats`` timed runs of ``seconds`` each. The runs go round the
+    chunks in turn, so a change in the machine's load (it may be shared) touches every one alike and their
+    ratios hold."""
+    say = progress or (lambda what, done: None)
+    sized = {}
+    for i, (key, chunk) in enumerate(chunks.items()):
+        say(f"warming up {_name(key)}", i / len(chunks) / 3)
+        sized[key] = (chunk, _sized(chunk, seconds))
+    runs: dict = {key: [] for key in chunks}
+    for r in range(repeats):
+        for key, (chunk, n) in sized.items():
+            say(f"timing {_name(key)}", 1 / 3 + (r + 0.5) / repeats * 2 / 3)
+            done, start = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < seconds:
+                done += chunk(n)
+            runs[key].append(done / elapsed)
+    return {key: Rate.of(r) for key, r in runs.items()}
+
+
+def span(progress: Progress, lo: float, hi: float) -> Progress:
+    """Progress of a part of the run that covers ``lo`` .. ``hi`` of the whole."""
+    return lambda what, done: progress(what, lo + (hi - lo) * done)
+
+
+def _name(key) -> str:
+    return ", ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def engine_chunk(engine: Engine, batch: int) -> Chunk:
+    """Passes of ``batch`` machines (different counters) run by the host loop; counts machine-passes."""
+    config = engine.config
+    states = [encode(engine.state, config, counter_loop(1000 + 7 * i)) for i in range(batch)]
+    computer = Computer(engine, states)
+
+    def chunk(n: int) -> int:
+        before = computer.passes
+        computer.advance(n)
+        return (computer.passes - before) * batch
+
+    return chunk
+
+
+def reference_chunk(config: Config) -> Chunk:
+    ref = reference.load(config, counter_loop(1000))
+    inp = Input()
+
+    def chunk(n: int) -> int:
+        before = ref.steps
+        reference.run(ref, inp, ref.steps + n)
+        return ref.steps - before
+
+    return chunk
+
+
+def available(config: Config) -> dict[str, str | None]:
+    """Each engine, and why it cannot run this configuration (None if it can)."""
+    why: dict[str, str | None] = {name: None for name in ENGINES}
+    if not have_numba():
+        why["compiled"] = "numba is not installed (pip install 'mlpvm[fast]')"
+    dense = compile_network(build(config)).dense_params
+    if dense > MAX_DENSE:
+        why["dense"] = f"{dense:,} dense weights"
+    return why
+
+
+def engines_table(config: Config, batch: int, seconds: float, repeats: int, progress: Progress) -> dict:
+    """Every engine on one program and on ``batch`` programs, and the reference interpreter."""
+    why = available(config)
+    chunks: dict = {"reference": reference_chunk(config)}
+    for name in ENGINES:
+        if why[name] is None:
+            for key, b in (("single", 1), ("batched", batch)):
+                chunks[name, key] = engine_chunk(make(name, config), b)
+    rates = timed(chunks, seconds, repeats, progress)
+    rows = {}
+    for name in ENGINES:
+        rows[name] = {"skipped": why[name]}
+        if why[name] is None:
+            rows[name].update({key: asdict(rates[name, key]) for key in ("single", "batched")})
+    return {"config": config.to_meta(), "batch": batch, "engines": rows, "reference": asdict(rates["reference"])}
+
+
+def blocks_bytes(config: Config) -> int:
+    """Memory of the construction itself: every block's index arrays and biases."""
+    total = 0
+    for layer in build(config).layers:
+        for block in layer.blocks:
+            terms: tuple[Term, ...] = getattr(block, "terms", ())
+            total += sum(t.index.nbytes for t in terms) + getattr(block, "bias", np.zeros(0)).nbytes
+            if isinstance(block, Select):
+                total += block.addr_index.nbytes
+    return total
+
+
+def weights_row(cells: int) -> dict:
+    """Build time and memory of the network for M = ``cells`` (N = 16), fresh (not cached)."""
+    config = Config("subleq", 16, cells)
+    build.cache_clear()
+    start = time.perf_counter()
+    net = build(config)
+    blocks = time.perf_counter() - start
+    weights = compile_network(net)
+    csr = time.perf_counter() - start - blocks
+    start = time.perf_counter()
+    program = lower(net)
+    lowering = time.perf_counter() - start
+    csr_bytes = sum(layer.W.nbytes + layer.b.nbytes for layer in weights.layers)
+    return {
+        "cells": cells,
+        "state_size": net.state.size,
+        "stored_nonzeros": weights.nnz,
+        "dense_parameters": weights.dense_params,
+        "build_blocks_s": blocks,
+        "build_csr_s": csr,
+        "build_s": blocks + csr,
+        "lower_s": lowering,
+        "csr_bytes": csr_bytes,
+        "blocks_bytes": blocks_bytes(config),
+        "program_bytes": program.nbytes,
+        "dense_float32_bytes": weights.dense_params * 4,
+        "touched_per_pass": program.entries,
+        "units_per_pass": program.units,
+    }
+
+
+def scaling_table(cells: tuple[int, ...], seconds: float, repeats: int, sparse_upto: int, progress: Progress) -> list:
+    """Per memory size: build, memory, the nonzeros a pass touches, and the cost of a pass per engine (each
+    engine timed across all sizes in turn)."""
+    rows = []
+    for i, m in enumerate(cells):
+        progress(f"M = {m}: building the weights", i / len(cells) / 4)
+        rows.append(weights_row(m) | {"us_per_pass": {}})
+    for j, name in enumerate(ENGINES):
+        sizes = [m for m in cells if available(Config("subleq", 16, m))[name] is None]
+        sizes = [m for m in sizes if name != "sparse" or m <= sparse_upto]
+        chunks = {(name, f"M = {m}"): engine_chunk(make(name, Config("subleq", 16, m)), 1) for m in sizes}
+        share = span(progress, 1 / 4 + 3 / 4 * j / len(ENGINES), 1 / 4 + 3 / 4 * (j + 1) / len(ENGINES))
+        rates = timed(chunks, seconds, repeats, share)
+        for row in rows:
+            key = (name, f"M = {row['cells']}")
+            if key in rates:
+                row["us_per_pass"][name] = 1e6 / rates[key].median
+    return rows
+
+
+def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress) -> dict:
+    """The multiply-adds a pass must do (the nonzeros the compiled engine touches, against all stored
+    ones) and how close the kernel gets to a bare loop over exactly those weights on this machine, timed
+    in turn with it."""
+    net = build(config)
+    program = lower(net)
+    doc: dict = {
+        "stored_nonzeros": compile_network(net).nnz,
+        "touched_per_pass": program.entries,
+        "units_per_pass": program.units,
+    }
+    if not have_numba():
+        return doc
+    from mlpvm.engines import kernel
+
+    args = program.kernel_args(np.dtype(np.float32))
+    scratch = np.zeros(program.scratch, np.float32)
+    x = np.zeros(net.state.size, np.float32)
+    out = np.zeros(program.units, np.float32)
+
+    def bare(n: int) -> int:
+        kernel.bare_units(scratch, x, out, n, args)
+        return n
+
+    rates = timed(
+        {"bare loop": bare, "compiled": engine_chunk(make("compiled", config), 1)}, seconds, repeats, progress
+    )
+    floor, engine = rates["bare loop"], rates["compiled"]
+    doc.update(
+        bare_passes_per_s=asdict(floor),
+        compiled_passes_per_s=asdict(engine),
+        bare_entries_per_s=floor.median * program.entries,
+        compiled_entries_per_s=engine.median * program.entries,
+        efficiency=engine.median / floor.median,
+    )
+    return doc
+
+
+def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
+    """Boots an eForth image on the network (M = 8192) to its first request for input, optionally types
+    ``line`` and runs until it asks for more. Output and time of each part."""
+    program = load_image(path)
+    config = Config("subleq", 16, 8192)
+    start = time.perf_counter()
+    engine = make("neural", config)
+    engine.run_pass(engine.new_batch(encode(engine.state, config, program.words)))  # loads the kernel: setup
+    inp = Input(closed=False)
+    computer = Computer(engine, encode(engine.state, config, program.words), [inp])
+    setup = time.perf_counter() - start
+    parts = []
+    for text in [None, line] if line else [None]:
+        if text is not None:
+            inp.feed(text.encode() + b"\n")
+            computer = Computer(engine, computer.done[0].state, [inp])
+        progress("eForth: " + ("boot" if text is None else f"typing {text!r}"), 0.0)
+        start = time.perf_counter()
+        outcome = computer.run(20_000_000)[0]
+        seconds = time.perf_counter() - start
+        parts.append(
+            {
+                "input": text,
+                "output": outcome.output.decode("latin-1"),
+                "reason": outcome.reason,
+                "steps": outcome.steps,
+                "passes": outcome.passes,
+                "seconds": seconds,
+                "passes_per_s": (outcome.passes or 0) / seconds,
+            }
+        )
+    boot = parts[0]
+    return {
+        "image": str(path),
+        "engine": fastest_name(),
+        "setup_s": setup,
+        "parts": parts,
+        "line_steps": EFORTH_LINE_STEPS,
+        "estimate_line_s": EFORTH_LINE_STEPS / boot["passes_per_s"],
+    }
+
+
+BUDGETS = {False: (1.0, 3), True: (0.15, 3)}  # by --quick: seconds per timed run, runs per measurement
+
+
+def run(
+    quick: bool = False,
+    eforth_image: str | None = None,
+    eforth_line: str | None = None,
+    progress: Progress | None = None,
+    budget: tuple[float, int] | None = None,
+    only_eforth: bool = False,
+) -> dict:
+    """The whole benchmark: a few minutes, or well under one when ``quick`` (the sparse engine is then left
+    out of the scaling table above M = 1024). ``budget``: (seconds, repeats) instead of ``BUDGETS``."""
+    say: Progress = progress or (lambda what, done: None)
+    seconds, repeats = budget or BUDGETS[quick]
+    config = Config("subleq", 16, 256)
+    started = time.perf_counter()
+
+    doc: dict = {"quick": quick, "numba": have_numba(), "neural": fastest_name(), "budget": [seconds, repeats]}
+    if not only_eforth:
+        doc["engines"] = engines_table(config, BATCH, seconds, repeats, span(say, 0.0, 0.35))
+        doc["arithmetic"] = arithmetic(config, seconds, repeats, span(say, 0.35, 0.45))
+        cells = SCALING_CELLS
+        doc["scaling"] = scaling_table(cells, seconds, repeats, 1024 if quick else max(cells), span(say, 0.45, 0.95))
+    if eforth_image:
+        doc["eforth"] = eforth(eforth_image, eforth_line, span(say, 0.0 if only_eforth else 0.95, 1.0))
+    doc["seconds"] = time.perf_counter() - started
+    say("done", 1.0)
+    return doc

@@ -1,0 +1,156 @@
+"""``mlpvm bench``: measures every engine on this machine and prints the tables (or JSON)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlpvm.cli import cli
+from mlpvm.engines import ENGINES
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Short timing budgets: well under a minute (default: a few minutes).")
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements as one JSON object.")
+@click.option(
+    "--eforth",
+    "eforth_image",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Also boot this eForth image (e.g. eforth-8k.dec) on the network at M = 8192, timed.",
+)
+@click.option("--eforth-line", metavar="TEXT", help="After the boot, type this line (e.g. '2 2 + . cr') and run it.")
+@click.option("--eforth-only", is_flag=True, help="Only the eForth run (with --eforth).")
+def bench(quick, as_json, eforth_image, eforth_line, eforth_only) -> None:
+    """Measure the engines: passes per second on one program and on a batch of 256, the reference
+    interpreter's steps per second in the same run, a scaling table over M = 64 ... 8192 cells (N = 16),
+    weight build time and memory, and the multiply-adds a pass must do against what the kernel achieves.
+
+    Rates are medians of three timed runs (best in brackets); the machine may be shared, so compare
+    figures from one run. Nothing is asserted: speed is measured, not tested.
+    """
+    if eforth_only and not eforth_image:
+        raise click.UsageError("--eforth-only needs --eforth IMAGE")
+    from mlpvm import bench as measure  # here: every other command would pay for its imports
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description:<36}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("benchmark", total=1.0)
+        doc = measure.run(
+            quick,
+            eforth_image,
+            eforth_line,
+            lambda what, done: bar.update(task, description=what, completed=done),
+            only_eforth=eforth_only,
+        )
+    if as_json:
+        click.echo(json.dumps(doc))
+        return
+    out = Console() if Console().is_terminal else Console(width=140)  # a file or pipe gets full tables
+    if "engines" in doc:
+        out.print(_engines(doc))
+        out.print(_arithmetic(doc["arithmetic"]))
+        out.print(_scaling(doc["scaling"]))
+    if "eforth" in doc:
+        out.print(_eforth(doc["eforth"]))
+    out.print(
+        f"neural = {doc['neural']}; numba {'installed' if doc['numba'] else 'not installed'}; "
+        f"measured in {doc['seconds']:.0f} s"
+    )
+
+
+def _rate(r: dict | None) -> str:
+    return f"{r['median']:,.0f} [{r['best']:,.0f}]" if r else "-"
+
+
+def _engines(doc: dict) -> Table:
+    e = doc["engines"]
+    m = e["config"]
+    ref = e["reference"]["median"]
+    t = Table(
+        title=f"Engines: subleq, N = {m['bits']}, M = {m['cells']} (passes/s, median {escape('[best]')})",
+        title_justify="left",
+    )
+    for col in ("engine", "one program", "x reference", f"batch of {e['batch']} (aggregate)", "x reference"):
+        t.add_column(col, justify="left" if col == "engine" else "right")
+    for name in ENGINES:
+        row = e["engines"][name]
+        if row["skipped"]:
+            t.add_row(name, f"n/a: {row['skipped']}", "", "", "")
+            continue
+        single, batched = row["single"], row["batched"]
+        t.add_row(
+            name, _rate(single), f"{single['median'] / ref:.2f}", _rate(batched), f"{batched['median'] / ref:.2f}"
+        )
+    t.add_row("reference (steps/s)", _rate(e["reference"]), "1", "", "")
+    return t
+
+
+def _arithmetic(a: dict) -> Table:
+    t = Table(title="Arithmetic of one pass (M = 256)", title_justify="left", show_header=False)
+    t.add_column(justify="left")
+    t.add_column(justify="right")
+    t.add_row("stored nonzero weights (what ReLU(W x + b) multiplies)", f"{a['stored_nonzeros']:,}")
+    t.add_row("weights a pass must apply (the compiled engine's multiply-adds)", f"{a['touched_per_pass']:,}")
+    t.add_row("units it computes (the rest are copies or provably 0)", f"{a['units_per_pass']:,}")
+    if "efficiency" in a:
+        t.add_row("bare loop over those weights (passes/s)", _rate(a["bare_passes_per_s"]))
+        t.add_row("compiled engine, timed in turn with it (passes/s)", _rate(a["compiled_passes_per_s"]))
+        t.add_row("compiled engine, multiply-adds per second", f"{a['compiled_entries_per_s'] / 1e6:,.0f} M")
+        t.add_row("compiled engine against the bare loop", f"{a['efficiency']:.0%}")
+    return t
+
+
+def _scaling(rows: list[dict]) -> Table:
+    t = Table(title="Scaling: subleq, N = 16 (one program; microseconds per pass)", title_justify="left")
+    for col in ("M", "state", "stored nnz", "CSR MB", "blocks MB", "kernel KB", "build s", "touched", *ENGINES):
+        t.add_column(col, justify="right")
+    for r in rows:
+        us = r["us_per_pass"]
+        t.add_row(
+            f"{r['cells']:,}",
+            f"{r['state_size']:,}",
+            f"{r['stored_nonzeros']:,}",
+            f"{r['csr_bytes'] / 1e6:.1f}",
+            f"{r['blocks_bytes'] / 1e6:.1f}",
+            f"{r['program_bytes'] / 1e3:.0f}",
+            f"{r['build_s']:.2f}",
+            f"{r['touched_per_pass']:,}",
+            *(f"{us[name]:,.1f}" if name in us else "-" for name in ENGINES),
+        )
+    base = next((r for r in rows if r["cells"] >= 256), rows[0])  # the issue's yardstick: M = 256 to the largest
+    last = rows[-1]
+    growth = [
+        f"{name} {last['us_per_pass'][name] / base['us_per_pass'][name]:.1f}x"
+        for name in ENGINES
+        if name in base["us_per_pass"] and name in last["us_per_pass"] and base is not last
+    ]
+    if growth:
+        t.caption = (
+            f"Cost of a pass from M = {base['cells']:,} to {last['cells']:,} ({last['cells'] // base['cells']}x the "
+            f"memory): {', '.join(growth)}."
+        )
+    return t
+
+
+def _eforth(e: dict) -> Table:
+    t = Table(title=f"eForth on the network ({e['engine']}, M = 8192): {e['image']}", title_justify="left")
+    for col in ("part", "output", "stop", "steps", "seconds", "passes/s"):
+        t.add_column(col, justify="left" if col in ("part", "output") else "right")
+    for p in e["parts"]:
+        t.add_row(
+            "boot" if p["input"] is None else repr(p["input"]),
+            repr(p["output"]),
+            p["reason"],
+            f"{p['steps']:,}",
+            f"{p['seconds']:.1f}",
+            f"{p['passes_per_s']:,.0f}",
+        )
+    t.caption = f"'2 2 + . cr' takes {e['line_steps']:,} steps: about {e['estimate_line_s']:.0f} s at the boot's rate"
+    return t

@@ -1,0 +1,138 @@
+"""The compiled engine: the network lowered from its blocks (``mlpvm.engines.lowered``) and run by a numba
+kernel (``mlpvm.engines.kernel``), many passes per call. The fastest exact engine when numba is installed.
+
+It computes what the stored matrices compute, layer by layer, on {0,1} states (tests compare every layer
+with them on random states of both machines); a trace materialises each layer's activations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mlpvm.engines.base import EVENTS, Engine
+from mlpvm.engines.lowered import Narrow, lower, materialize
+from mlpvm.errors import NetworkFault
+from mlpvm.network import Network
+
+
+def _kernel():
+    """The kernel module, imported on first use: importing numba takes a noticeable fraction of a second."""
+    from mlpvm.engines import kernel
+
+    return kernel
+
+
+def have_numba() -> bool:
+    """Whether the kernel is compiled (numba imports); without it, it would run as plain Python."""
+    return _kernel().HAVE_NUMBA
+
+
+def announce_compile(engine: Engine, say: Callable[[str], None]) -> None:
+    """Says so when the kernel is about to be compiled (the first run after installing takes seconds; later
+    runs load numba's cache). Quiet when it is cached, or when the cache cannot be inspected."""
+    if not isinstance(engine, Compiled) or not have_numba():
+        return
+    try:
+        cache = _kernel().run_until_event._cache
+        cached = Path(cache._cache_file._index_path).exists()
+    except AttributeError:  # numba's cache layout changed: say nothing
+        return
+    if not cached:
+        say("compiling the network kernel (numba); this happens once")
+
+
+def warm() -> None:
+    """Compiles the kernel into numba's cache now (``make`` does this after installing), so that the first
+    ``mlpvm run`` does not wait for it."""
+    if not have_numba():
+        return
+    from mlpvm.machine import Config
+    from mlpvm.network import build
+
+    engine = Compiled(build(Config("subleq", 4, 16)))
+    x = engine.new_batch(np.zeros(engine.state.size))
+    engine.run_until_event(x, 1, np.zeros(1, np.int64))
+    engine.run_pass(x, [])
+
+
+TILE = 128  # machines evaluated together: a tile's scratch (slots x TILE) stays in the core's cache
+
+
+class Compiled(Engine):
+    name = "compiled"
+
+    def __init__(self, net: Network, dtype=np.float32):
+        super().__init__(net.config, [(layer.name, layer.outputs) for layer in net.layers])
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"the compiled engine runs float32 or float64, not {self.dtype}")
+        self.program = lower(net)
+        self.args = self.program.kernel_args(self.dtype)
+        final = self.program.places[-1]
+        self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
+        self.executed = self._slot(final, "executed")
+        self._scratch: tuple[np.ndarray, np.ndarray] | None = None
+
+    @staticmethod
+    def _slot(places, name: str) -> int:
+        place = places[name]
+        assert isinstance(place, Narrow) and place.slots.size == 1
+        return int(place.slots.ravel()[0])
+
+    def _raise(self, fault: np.ndarray) -> None:
+        if fault[0] >= 0:
+            raise NetworkFault(self.layer_names[fault[1]], f"an activation of machine {fault[0]} left {{0,1}}")
+
+    def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
+        n = len(self.layer_names)
+        with _Contiguous(x, self.dtype) as y:
+            S, R = self._tiles(len(y))
+            fault = np.full(2, -1, np.int64)
+            for lo, hi in [(k, k + 1) for k in range(n)] if trace is not None else [(0, n)]:
+                _kernel().run_layers(y, S, R, lo, hi, self.guard, self.args, fault)
+                self._raise(fault)
+                if trace is not None:
+                    s, r = (a.transpose(0, 2, 1).reshape(-1, a.shape[1])[: len(y)] for a in (S, R))
+                    trace.append(materialize(self.layouts[lo], self.program.places[lo], y, s, r))
+
+    def run_until_event(self, x: np.ndarray, max_passes: int, steps: np.ndarray) -> int:
+        fault = np.full(2, -1, np.int64)
+        with _Contiguous(x, self.dtype) as y:
+            S, R = self._tiles(len(y))
+            counted = np.zeros(len(y), np.int64)
+            done = _kernel().run_until_event(
+                y, counted, max_passes, self.guard, self.events, self.executed, S, R, fault, self.args
+            )
+            steps += counted
+        self._raise(fault)
+        return done
+
+    def _tiles(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scratch for the tiles of a batch, kept between calls (the host calls often with the same batch)."""
+        tiles = -(-batch // TILE)
+        width = min(batch, TILE)
+        if self._scratch is None or self._scratch[0].shape[0] != tiles or self._scratch[0].shape[2] != width:
+            self._scratch = (
+                np.zeros((tiles, self.program.scratch, width), self.dtype),
+                np.zeros((tiles, max(self.program.regs, 1), width), np.int64),
+            )
+        return self._scratch
+
+
+class _Contiguous:
+    """``x`` itself when the kernel can work on it in place, else a copy that is written back."""
+
+    def __init__(self, x: np.ndarray, dtype: np.dtype):
+        self.x = x
+        self.ok = x.dtype == dtype and x.flags.c_contiguous and x.ndim == 2
+        self.y = x if self.ok else np.ascontiguousarray(np.atleast_2d(x), dtype)
+
+    def __enter__(self) -> np.ndarray:
+        return self.y
+
+    def __exit__(self, *exc) -> None:
+        if not self.ok:
+            self.x[...] = self.y.reshape(self.x.shape)

@@ -1,0 +1,67 @@
+"""``mlpvm bench`` measures and reports; these tests check what it measures and prints, never how fast."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from mlpvm import bench, reference
+from mlpvm.cli import cli
+from mlpvm.engines import ENGINES, have_numba
+from mlpvm.inputs import Input
+from mlpvm.machine import Config
+from tests.conftest import EXTERNAL
+
+
+def test_the_benchmark_program_never_stops_and_never_does_io():
+    ref = reference.load(Config(), bench.counter_loop(1000))
+    assert reference.run(ref, Input(closed=False), 20_000) == "limit" and not ref.output
+
+
+def small(monkeypatch) -> None:
+    monkeypatch.setattr(bench, "BUDGETS", {False: (0.005, 1), True: (0.005, 1)})
+    monkeypatch.setattr(bench, "SCALING_CELLS", (64, 128))
+    monkeypatch.setattr(bench, "BATCH", 4)  # the command imports mlpvm.bench when it runs: patched here
+
+
+def test_bench_json_has_every_measurement(monkeypatch):
+    small(monkeypatch)
+    result = CliRunner().invoke(cli, ["bench", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    engines = doc["engines"]["engines"]
+    assert set(engines) == set(ENGINES) and "dense weights" in engines["dense"]["skipped"]
+    for name in ("structured", "sparse", *(["compiled"] if have_numba() else [])):
+        assert engines[name]["single"]["median"] > 0 and engines[name]["batched"]["median"] > 0
+    assert doc["engines"]["reference"]["median"] > 0
+    assert [r["cells"] for r in doc["scaling"]] == [64, 128]
+    for row in doc["scaling"]:
+        assert 0 < row["touched_per_pass"] < row["stored_nonzeros"] and row["csr_bytes"] > 0
+        assert set(row["us_per_pass"]) >= {"structured", "sparse"}
+    assert "dense" in doc["scaling"][0]["us_per_pass"]  # small enough at M = 64
+    a = doc["arithmetic"]
+    assert 0 < a["units_per_pass"] < a["touched_per_pass"] < a["stored_nonzeros"] / 100
+    assert ("efficiency" in a) == have_numba()
+
+
+def test_bench_tables(monkeypatch):
+    small(monkeypatch)
+    result = CliRunner().invoke(cli, ["bench", "--quick"])
+    assert result.exit_code == 0, result.output
+    for title in ("Engines: subleq", "Arithmetic of one pass", "Scaling: subleq", "reference (steps/s)"):
+        assert title in result.output
+
+
+def test_eforth_part_types_a_line_after_the_boot():
+    doc = bench.eforth(EXTERNAL / "howerj-subleq-vhdl/echo.dec", "hi", lambda what, done: None)
+    boot, line = doc["parts"]
+    assert (boot["output"], boot["reason"]) == ("", "wait")
+    assert (line["output"], line["reason"]) == ("hi\n", "wait")
+
+
+def test_eforth_only_skips_the_rest(monkeypatch):
+    small(monkeypatch)
+    echo = str(EXTERNAL / "howerj-subleq-vhdl/echo.dec")
+    doc = json.loads(CliRunner().invoke(cli, ["bench", "--json", "--eforth", echo, "--eforth-only"]).output)
+    assert "engines" not in doc and doc["eforth"]["parts"][0]["reason"] == "wait"
