@@ -83,25 +83,54 @@ def flag(state: Layout, x: np.ndarray, name: str) -> bool:
 
 
 def register(state: Layout, config: Config, x: np.ndarray, name: str) -> int:
-    """A register's value: data words are signed; addresses are signed words on ``subleq`` and unsigned
-    indices on ``paper``; one-bit flags are 0 or 1."""
-    return word(state, x, name, signed=name in DATA_WORDS or config.machine == "subleq")
+    """A register's value (see ``signed_field``); one-bit flags are 0 or 1."""
+    return word(state, x, name, signed=signed_field(config, name))
+
+
+def signed_field(config: Config, name: str) -> bool:
+    """Data words are signed; addresses are signed words on ``subleq`` and unsigned indices on ``paper``;
+    flags and the I/O bytes are unsigned."""
+    if name.startswith(("in_", "out_")):
+        return False
+    return name in DATA_WORDS or config.machine == "subleq"
+
+
+class Fields:
+    """Every field of a state vector but memory (registers, PC, flags, I/O) read at once, with one product:
+    what per-pass views need, without decoding memory."""
+
+    def __init__(self, state: Layout, config: Config):
+        fields = [f for f in state if f.name not in ("mem", "ins")]
+        self.names = [f.name for f in fields]
+        self.cols = np.concatenate([f.indices().ravel() for f in fields])
+        self.weights = np.zeros((len(self.cols), len(fields)))
+        row = 0
+        for j, f in enumerate(fields):
+            n = f.size
+            self.weights[row : row + n, j] = 2.0 ** np.arange(n)
+            if n > 1 and signed_field(config, f.name):
+                self.weights[row + n - 1, j] = -(2.0 ** (n - 1))
+            row += n
+
+    def __call__(self, x: np.ndarray) -> dict[str, int]:
+        values = np.rint(x[self.cols]) @ self.weights
+        return dict(zip(self.names, (int(v) for v in values)))
 
 
 def decode(state: Layout, config: Config, x: np.ndarray) -> Decoded:
-    signed = config.machine == "subleq"
-    regs = {name: register(state, config, x, name) for name in REGISTERS}
-    io = {f.name: word(state, x, f.name, False) for f in state if f.name.startswith(("in_", "out_"))}
+    values = Fields(state, config)(x)
+    regs = {name: values[name] for name in REGISTERS}
+    io = {name: v for name, v in values.items() if name.startswith(("in_", "out_"))}
     slots = None
     if "ins" in state:
         abc = from_bits(state.view(x, "ins"), signed=False)
         slots = [tuple(int(v) for v in s) for s in abc]
     return Decoded(
         mem=from_bits(state.view(x, "mem")),
-        pc=word(state, x, "pc", signed),
-        halted=flag(state, x, "halted"),
-        fault="fault" in state and flag(state, x, "fault"),
-        executed=flag(state, x, "executed"),
+        pc=values["pc"],
+        halted=bool(values["halted"]),
+        fault=bool(values.get("fault", 0)),
+        executed=bool(values["executed"]),
         registers=regs,
         io=io,
         slots=slots,

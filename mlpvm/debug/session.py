@@ -18,12 +18,12 @@ from mlpvm import reference
 from mlpvm.debug.expr import Env, Expr, ExprError
 from mlpvm.engines import DEFAULT, Engine, make
 from mlpvm.errors import MlpvmError
-from mlpvm.host import output_byte, place_input
+from mlpvm.host import place_input
 from mlpvm.image import Image
 from mlpvm.inputs import Input
 from mlpvm.lockstep import Divergence, first_bad_layer, state_diff
 from mlpvm.machine import Config
-from mlpvm.state import REGISTERS, decode, encode, flag, from_bits, register, to_bits
+from mlpvm.state import REGISTERS, Fields, decode, encode, from_bits, to_bits
 
 HISTORY_BYTES = 64 << 20  # state snapshots kept for reverse execution
 
@@ -112,6 +112,7 @@ class Session:
         self.image, self.config, self.check = image, config, check
         self.source_map = image.source_map
         self.engine: Engine = make(engine, config) if isinstance(engine, str) else engine
+        self._fields = Fields(self.engine.state, config)
         self._plain: Engine | None = None if isinstance(engine, str) or engine.name == "structured" else engine
         self.initial_input = data
         self.breakpoints: dict[int, Breakpoint] = {}
@@ -134,6 +135,11 @@ class Session:
         snapshot = len(np.packbits(self.x[0] > 0.5))
         self.history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
         self._place()
+        self._sync_reference_bits()
+
+    def _sync_reference_bits(self) -> None:
+        """The reference's memory as bits, kept beside it so that comparing all of memory is one array test."""
+        self._ref_bits = np.array(self.engine.state.view(self.x[0], "mem"))
 
     @property
     def io(self) -> bool:
@@ -142,6 +148,7 @@ class Session:
     def _place(self) -> None:
         if self.io:
             place_input(self.engine.state, self.x[0], self.net_input.peek())
+        self._read()
 
     def feed(self, data: bytes) -> None:
         """Queues program input (``input TEXT``)."""
@@ -191,31 +198,29 @@ class Session:
     def _pass(self) -> Stop | None:
         before = self.x.copy()
         self._remember(before)
+        old_pc = self.pc
         self.engine.run_pass(self.x)
         self.passes += 1
-        state, x = self.engine.state, self.x[0]
+        now = self._read()
         out = None
-        if self.io:
-            if flag(state, x, "out_valid"):
-                out = output_byte(state, x)
-                self.output.append(out)
-            if flag(state, x, "in_ack"):
-                self.net_input.take()
-                self._place()
-        self.steps += flag(state, x, "executed")
+        if now.get("out_valid"):
+            out = now["out_byte"]
+            self.output.append(out)
+        if now.get("in_ack"):
+            self.net_input.take()
+            self._place()
+        self.steps += now["executed"]
         micro = self.ref.step(self.ref_input) if self.check else None
-        self.last = self._describe(before[0], out)
-        if micro is not None:
-            diff = state_diff(decode(state, self.config, x), self.ref, bytes(self.output), micro)
-            if diff is not None:
-                layer = first_bad_layer(self.config, self.plain.layouts, self.plain.layer_names,
-                                        self.trace_of(before), micro)  # fmt: skip
-                return Stop(
-                    "divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer), last=self.last
-                )
+        self.last = self._describe(before[0], old_pc, out)
+        if micro is not None and not self._agrees(micro):
+            diff = state_diff(decode(self.engine.state, self.config, self.x[0]), self.ref, bytes(self.output), micro)
+            layer = first_bad_layer(
+                self.config, self.plain.layouts, self.plain.layer_names, self.trace_of(before), micro
+            )
+            return Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer), last=self.last)
         if self.halted:
             return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
-        if self.io and flag(state, x, "in_wait"):
+        if now.get("in_wait"):
             return Stop("wait", self.pc, last=self.last)
         hits = self._watch_hits(self.last)
         if hits:
@@ -225,24 +230,42 @@ class Session:
             return Stop("breakpoint", self.pc, breakpoint=bp, last=self.last)
         return None
 
+    def _agrees(self, micro) -> bool:
+        """The whole state against the reference after a step, cheaply: registers, flags and output from the
+        decoded fields, memory as bits against the reference's memory kept as bits."""
+        if micro.kind in ("sub", "in"):
+            self._ref_bits[micro.b] = to_bits(self.ref.mem[micro.b], self.config.bits)
+        now, ref = self._now, self.ref
+        same = (now["pc"], now["halted"], now.get("fault", 0), now["executed"]) == (
+            ref.pc, ref.halted, ref.fault, micro.is_step
+        ) and len(self.output) == len(ref.output) and self.output[-1:] == ref.output[-1:]  # fmt: skip
+        for name in REGISTERS:
+            want = getattr(micro, name)
+            same &= want is None or now[name] == int(want)
+        return same and np.array_equal(self.engine.state.view(self.x[0], "mem"), self._ref_bits)
+
     # -- what the state says -----------------------------------------------------------------------
+
+    def _read(self) -> dict[str, int]:
+        """Decodes the state's registers, flags and I/O fields (not memory): after every pass or edit."""
+        self._now = self._fields(self.x[0])
+        return self._now
 
     @property
     def pc(self) -> int:
-        return register(self.engine.state, self.config, self.x[0], "pc")
+        return self._now["pc"]
 
     @property
     def halted(self) -> bool:
-        return flag(self.engine.state, self.x[0], "halted")
+        return bool(self._now["halted"])
 
     @property
     def fault(self) -> bool:
-        return "fault" in self.engine.state and flag(self.engine.state, self.x[0], "fault")
+        return bool(self._now.get("fault", 0))
 
     def registers(self) -> dict[str, int]:
         """PC, the registers of the last pass, and the flags."""
-        state, x = self.engine.state, self.x[0]
-        regs = {"pc": self.pc, **{r: register(state, self.config, x, r) for r in REGISTERS}}
+        regs = {"pc": self.pc, **{r: self._now[r] for r in REGISTERS}}
         regs.update(halted=int(self.halted), fault=int(self.fault), step=self.steps, passes=self.passes)
         return regs
 
@@ -282,16 +305,13 @@ class Session:
         except ExprError as e:
             raise DebugError(str(e)) from None
 
-    def _describe(self, before: np.ndarray, out: int | None) -> Pass:
+    def _describe(self, before: np.ndarray, old_pc: int, out: int | None) -> Pass:
         """The pass just run, from the registers it left in the state."""
-        state, cfg, x = self.engine.state, self.config, self.x[0]
-        regs = {r: register(state, cfg, x, r) for r in REGISTERS}
-        old_pc = register(state, cfg, before, "pc")
-        executed = flag(state, x, "executed")
-        paper = cfg.machine == "paper"
-        if not executed:
+        state, regs = self.engine.state, self._now
+        paper = self.config.machine == "paper"
+        if not regs["executed"]:
             kind = "idle"
-        elif self.io and flag(state, x, "in_ack"):
+        elif regs.get("in_ack"):
             kind = "in"
         elif out is not None:
             kind = "out"
@@ -387,7 +407,7 @@ class Session:
         self.mem(address)  # range check
         self._remember(self.x.copy())
         word = self.config.wrap(value)
-        self.engine.state.view(self.x[0], "mem")[address] = to_bits(word, self.config.bits)
+        self.engine.state.view(self.x[0], "mem")[address] = self._ref_bits[address] = to_bits(word, self.config.bits)
         self.ref.mem[address] = word
 
     def set_pc(self, value: int) -> None:
@@ -397,6 +417,7 @@ class Session:
         self._remember(self.x.copy())
         self.engine.state.view(self.x[0], "pc")[...] = to_bits(value, bits)
         self.ref.pc = self.config.wrap(value) if self.config.machine == "subleq" else value
+        self._read()
 
     # -- time ------------------------------------------------------------------------------------
 
@@ -416,6 +437,8 @@ class Session:
         self.ref.pc, self.ref.halted, self.ref.steps = d.pc, d.halted, snap.steps
         self.ref.fault = d.fault
         self.ref.output = bytearray(self.output)
+        self._sync_reference_bits()
+        self._read()
 
     def reverse_step(self, n: int = 1) -> Stop:
         """Back ``n`` passes, to the exact earlier state."""
