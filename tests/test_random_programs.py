@@ -6,9 +6,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 
 from mlpvm.engines import make
-from mlpvm.lockstep import Lockstep
+from mlpvm.generate import random_program
+from mlpvm.lockstep import Batch, Lockstep, Program
 from mlpvm.machine import Config
-from tests.strategies import paper_programs, subleq_programs
+from tests.strategies import programs
 
 SUBLEQ = Config("subleq", 8, 32)
 PAPER = Config("paper", 8, 16, 8)
@@ -17,46 +18,54 @@ ENGINES = {name: make(name, SUBLEQ) for name in ("structured", "sparse")}
 PAPER_ENGINES = {name: make(name, PAPER) for name in ("structured", "sparse")}
 
 
-def check(ls: Lockstep) -> None:
+def check(ls: Batch) -> None:
     steps, div = ls.run(STEPS)
     assert div is None, str(div)
-    if ls.stopped:  # both stopped the same way
-        outcome = ls.computer.done[0]
-        assert outcome.reason in ("halt", "fault", "wait")
-        assert ls.ref.halted == (outcome.reason != "wait")
-        assert ls.ref.fault == (outcome.reason == "fault")
-        assert outcome.steps == steps
+    assert ls.stopped
+    for i, ref in enumerate(ls.refs):  # both stopped the same way
+        reason = ls.reasons[i]
+        assert reason in ("halt", "fault", "limit")
+        assert ref.halted == (reason != "limit")
+        assert ref.fault == (reason == "fault")
+        assert ls.computer.done[i].steps == ref.steps
+    assert steps == sum(ref.steps for ref in ls.refs)
 
 
-@given(subleq_programs(SUBLEQ))
+def lockstep(engine, cfg: Config, p: Program) -> Lockstep:
+    return Lockstep(engine, cfg, p.words, p.slots, p.data)
+
+
+@given(programs(SUBLEQ))
 def test_subleq_structured_every_step(program):
-    words, data = program
-    check(Lockstep(ENGINES["structured"], SUBLEQ, words, data=data))
+    check(lockstep(ENGINES["structured"], SUBLEQ, program))
 
 
 @settings(max_examples=25)
-@given(subleq_programs(SUBLEQ))
+@given(programs(SUBLEQ))
 def test_subleq_stored_matrices_every_step(program):
-    words, data = program
-    check(Lockstep(ENGINES["sparse"], SUBLEQ, words, data=data))
+    check(lockstep(ENGINES["sparse"], SUBLEQ, program))
 
 
-@given(paper_programs(PAPER))
+@given(programs(PAPER))
 def test_paper_structured_every_step(program):
-    slots, data = program
-    check(Lockstep(PAPER_ENGINES["structured"], PAPER, data, slots))
+    check(lockstep(PAPER_ENGINES["structured"], PAPER, program))
 
 
 @settings(max_examples=25)
-@given(paper_programs(PAPER))
+@given(programs(PAPER))
 def test_paper_stored_matrices_every_step(program):
-    slots, data = program
-    check(Lockstep(PAPER_ENGINES["sparse"], PAPER, data, slots))
+    check(lockstep(PAPER_ENGINES["sparse"], PAPER, program))
 
 
 @settings(max_examples=20)
-@given(subleq_programs(Config("subleq", 16, 64), max_words=40))
+@given(programs(Config("subleq", 16, 64), max_instructions=12))
 def test_subleq_16_bit_every_step(program):
     cfg = Config("subleq", 16, 64)
-    words, data = program
-    check(Lockstep(make("structured", cfg), cfg, words, data=data))
+    check(lockstep(make("structured", cfg), cfg, program))
+
+
+def test_a_batch_checks_every_program_to_its_end():
+    """64 programs in one batch: every one is compared at every step and ends as the reference does."""
+    batch = Batch(ENGINES["structured"], SUBLEQ, [random_program(SUBLEQ, seed) for seed in range(64)])
+    check(batch)
+    assert {"halt", "fault", "limit"} <= set(batch.reasons.values())
