@@ -114,8 +114,8 @@ def _subleq_sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
         words[pc : pc + 3] = instruction
         return Program(words, data=data, pc=pc, closed=closed)
 
-    def other(*avoid: int) -> int:
-        return int(rng.choice([v for v in range(valid) if v not in avoid]))
+    def other(*avoid: int, below: int = valid) -> int:
+        return int(rng.choice([v for v in range(below) if v not in avoid]))
 
     cases = []
     for pc in range(min(valid, cfg.cells - 2)):  # words at PC, PC+1, PC+2: all ones (-1) and zeros
@@ -125,7 +125,7 @@ def _subleq_sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
     for pc in (*range(cfg.cells - 2, min(cfg.cells + 2, top)), top - 1, -top, -1):  # PCs that halt
         cases.append(Program([word(rng, n) for _ in range(cfg.cells)], pc=pc))
     for cell in range(valid):  # read and written as all ones and all zeros, by a subtraction and by input
-        pc = other(*range(cell - 2, cell + 1))
+        pc = other(*range(cell - 2, cell + 1), below=min(valid, cfg.cells - 2))
         near = range(pc, pc + 3)
         src = other(cell, *near)
         cases.append(program(pc, [cell, src, 0], {cell: -1, src: -1}))  # reads ones at A; writes zeros
@@ -133,7 +133,7 @@ def _subleq_sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
         cases.append(program(pc, [src, cell, 0], {cell: 0, src: 1}))  # writes ones at B
         cases.append(program(pc, [-1, cell, 0], {}, b"\xff"))  # input byte 255
         cases.append(program(pc, [-1, cell, 0], {}))  # end of input: -1
-    return [c for c in cases if c.pc + 2 < cfg.cells]
+    return cases
 
 
 def _paper_sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
@@ -151,6 +151,10 @@ def _paper_sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
     for pc in range(cfg.slots):
         cases.append(program(pc, top, {}))
         cases.append(program(pc, (0, 0, 0), {0: 1}))
+        a, b = (int(v) for v in rng.choice(cfg.cells, 2, replace=False))
+        cases.append(program(pc, (a, b, pc), {a: 0, b: 0}))  # the halting fixed point
+        for bit in range(cfg.slot_bits):  # one step short of it: C differs from PC in one bit
+            cases.append(program(pc, (a, b, pc ^ (1 << bit)), {a: 0, b: 0}))
     for cell in range(cfg.cells):
         src = int(rng.choice([v for v in range(cfg.cells) if v != cell]))
         pc = int(rng.integers(cfg.slots))

@@ -325,13 +325,14 @@ class Batch:
         if m.kind in ("sub", "in"):
             pre_mem[m.b] = to_bits(m.mem_b, cfg.bits)
         width = state["pc"].size
+        stopped = m.kind == "halted"  # it was stopped before the step: nothing changes
         carried = {
             "mem": (pre_mem, post_mem),
             "pc": (to_bits(m.pc, width), to_bits(ref.pc, width)),
-            "halted": (np.zeros(1), np.array([ref.halted])),
+            "halted": (np.array([stopped]), np.array([ref.halted])),
         }
         if "fault" in state:
-            carried["fault"] = (np.zeros(1), np.array([ref.fault]))
+            carried["fault"] = (np.array([stopped and ref.fault]), np.array([ref.fault]))
         if self.ins_bits is not None:
             carried["ins"] = (self.ins_bits[mid], self.ins_bits[mid])
         if "in_byte" in state:

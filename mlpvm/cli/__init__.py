@@ -35,4 +35,4 @@ def main() -> None:
     cli()
 
 
-from mlpvm.cli import build, run  # noqa: E402, F401  (each module registers its commands)
+from mlpvm.cli import build, run, verify  # noqa: E402, F401  (each module registers its commands)

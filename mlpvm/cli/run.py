@@ -8,10 +8,9 @@ import sys
 import click
 
 from mlpvm import image as images
-from mlpvm import reference
-from mlpvm import weights as weightfile
+from mlpvm import reference, resources
 from mlpvm.cli import cli
-from mlpvm.cli.options import machine_options
+from mlpvm.cli.options import load_weights, machine_options
 from mlpvm.engines import ENGINES, make
 from mlpvm.errors import ConfigError
 from mlpvm.host import EXIT_CODES, Computer, Outcome
@@ -66,12 +65,8 @@ def run(image, machine, bits, cells, slots, engine, max_steps, input_text, as_js
     program = images.load(image)
     loaded = None
     if weights:
-        loaded = weightfile.load(weights)
+        loaded = load_weights(weights, machine, bits, cells, slots)
         config = loaded.config
-        asked = {"machine": machine, "bits": bits, "cells": cells, "slots": slots}
-        for key, value in asked.items():
-            if value is not None and value != getattr(config, key):
-                raise ConfigError(f"{weights} is built for {config.describe()}; drop --{key} or rebuild")
     else:
         if machine and machine != program.machine:
             raise ConfigError(f"{image} is a {program.machine} program, not {machine}")
@@ -81,6 +76,7 @@ def run(image, machine, bits, cells, slots, engine, max_steps, input_text, as_js
     inp = program_input(input_text)
     stream = None if as_json else _stream
     if engine == "reference":
+        resources.check(config, "reference")
         ref = reference.load(config, program.words, program.slots)
         reason = reference.run(ref, inp, limit, stream)
         outcome = Outcome(reason, ref.steps, bytes(ref.output), ref.pc, ref.mem)

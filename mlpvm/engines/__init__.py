@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlpvm import exactness, resources
 from mlpvm.engines.base import Engine
 from mlpvm.engines.dense import Dense
 from mlpvm.engines.sparse import Sparse
@@ -29,10 +30,12 @@ def make(name: str, config: Config | None = None, weights: Weights | None = None
         raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
     if weights is None:
         assert config is not None
+        resources.check(config, name)  # before building anything
         net = build(config)
         if name == "structured":
             return Structured(net, dtype)
         weights = compile_network(net)
     elif name == "structured":
         raise ValueError("the structured engine runs the construction; a weight file runs on sparse or dense")
+    exactness.check(weights, dtype)
     return (Sparse if name == "sparse" else Dense)(weights, dtype)
