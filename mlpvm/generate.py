@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlpvm.lockstep import Program
-from mlpvm.machine import Config
+from mlpvm.machine import Config, wrap
 
 MAX_INSTRUCTIONS = 8
 MAX_INPUT = 6
@@ -90,7 +90,9 @@ def _paper_program(cfg: Config, rng: np.random.Generator) -> Program:
 def one_step_cases(config: Config, seed: int, count: int) -> list[Program]:
     """Machines about to take one step. First a sweep that puts every PC and every memory cell under the
     address registers with all-ones and all-zeros words (so every row of every address-matched block is read
-    and written with both bit values); then machines that have already halted (which must stay as they are);
+    and written with both bit values), makes every carry-lookahead term of the adders fire (``subtractions``,
+    ``_carry_chains``) and tests results either side of zero; then machines that have already halted (which
+    must stay as they are);
     then ``count`` random states of every instruction kind: subtractions (branch taken and not), input (a
     byte, end of input, nothing ready yet), output, faults and halts, with operands that coincide or point
     into the instruction itself, and all of memory random."""
@@ -122,8 +124,13 @@ def _subleq_sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
         cases.append(program(pc, [-1, other(pc, pc + 1, pc + 2), -1], {}, bytes([int(rng.integers(256))])))
         cases.append(program(pc, [other(), -1, 0], {}))
     top = 1 << (n - 1)
-    for pc in (*range(cfg.cells - 2, min(cfg.cells + 2, top)), top - 1, -top, -1):  # PCs that halt
-        cases.append(Program([word(rng, n) for _ in range(cfg.cells)], pc=pc))
+    for pc in (*range(cfg.cells - 2, min(cfg.cells + 2, top)), top - 1, -top, *_carry_chains(n)):  # PCs that halt
+        cases.append(Program([word(rng, n) for _ in range(cfg.cells)], pc=wrap(pc, n)))
+    for mem_a, mem_b in subtractions(n):  # every carry the subtraction can form, every near-zero result
+        pc = other(below=min(valid, cfg.cells - 2))
+        a, b = other(*range(pc, pc + 3)), other(*range(pc, pc + 3))
+        b = b if b != a else other(a, *range(pc, pc + 3))
+        cases.append(program(pc, [a, b, 0], {a: mem_a, b: mem_b}))
     for cell in range(valid):  # read and written as all ones and all zeros, by a subtraction and by input
         pc = other(*range(cell - 2, cell + 1), below=min(valid, cfg.cells - 2))
         near = range(pc, pc + 3)
@@ -155,6 +162,10 @@ def _paper_sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
         cases.append(program(pc, (a, b, pc), {a: 0, b: 0}))  # the halting fixed point
         for bit in range(cfg.slot_bits):  # one step short of it: C differs from PC in one bit
             cases.append(program(pc, (a, b, pc ^ (1 << bit)), {a: 0, b: 0}))
+    for mem_a, mem_b in subtractions(cfg.bits):
+        a, b = (int(v) for v in rng.choice(cfg.cells, 2, replace=False))
+        pc = int(rng.integers(cfg.slots))
+        cases.append(program(pc, (a, b, int(rng.integers(cfg.slots))), {a: mem_a, b: mem_b}))
     for cell in range(cfg.cells):
         src = int(rng.choice([v for v in range(cfg.cells) if v != cell]))
         pc = int(rng.integers(cfg.slots))
@@ -162,6 +173,24 @@ def _paper_sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
         cases.append(program(pc, (src, cell, pc), {cell: -1, src: -1}))
         cases.append(program(pc, (src, cell, pc), {cell: 0, src: 1}))
     return cases
+
+
+def subtractions(bits: int) -> list[tuple[int, int]]:
+    """(mem[A], mem[B]) pairs that make every lookahead term of the subtraction's adder fire (mem[B] + NOT
+    mem[A] + 1 generates a carry at bit t and propagates it to bit k), and results with one or two bits set
+    (just either side of the zero test)."""
+    pairs = [
+        (wrap(~(1 << t), bits), wrap(((1 << k) - 1) ^ ((1 << t) - 1), bits)) for k in range(1, bits) for t in range(k)
+    ]
+    pairs += [(-1, wrap((1 << k) - 1, bits)) for k in range(1, bits)]  # the carry-in, propagated to bit k
+    ones = [1 << t for t in range(bits)]
+    pairs += [(0, wrap(u | v, bits)) for i, u in enumerate(ones) for v in ones[i:]]
+    return pairs
+
+
+def _carry_chains(bits: int) -> list[int]:
+    """PCs that make every lookahead term of PC + 3 fire: a carry from bit 0 or bit 1 propagated to bit k."""
+    return [v for k in range(2, bits + 1) for v in ((1 << k) - 2, (1 << k) - 3)]
 
 
 def _subleq_case(cfg: Config, rng: np.random.Generator) -> Program:

@@ -218,8 +218,8 @@ def battery(weights: Weights, seed: int = 0) -> Battery:
         return None
 
     checks = [
-        Check("steps", f"{len(steps)} single steps: every PC and cell with all-ones/zeros words, halted "
-              "machines, random states of every instruction kind", lockstep(steps, 1)),
+        Check("steps", f"{len(steps)} single steps: every PC and cell with all-ones/zeros words, every carry of "
+              "the adders, halted machines, random states of every instruction kind", lockstep(steps, 1)),
         Check("named", f"{len(named)} named programs in lockstep, to their end", lockstep(named, 2000)),
         Check("random", f"{len(programs)} random programs in lockstep, 200 steps", lockstep(programs, 200)),
         Check("states", "128 random {0,1} states (every field), one pass, against the unmutated network", one_pass),

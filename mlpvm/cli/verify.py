@@ -28,7 +28,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @click.option(
     "--named", is_flag=True, help="The public programs in tests/data/external and every program in programs/."
 )
-@click.option("--random", "count", type=click.IntRange(min=0), default=0, help="Check N random programs.")
+@click.option("--random", "count", type=click.IntRange(min=0), default=0, metavar="N", help="Check N random programs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random program i has seed SEED + i.")
 @click.option(
     "--steps",
@@ -39,11 +39,15 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 )
 @machine_options
 @click.option("--input", "input_text", metavar="TEXT", help="Input for the IMAGES given (default: none, EOF).")
-@click.option("--engine", type=click.Choice(ENGINES), default="structured", show_default=True)
-@click.option("--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True)
+@click.option(
+    "--engine", type=click.Choice(ENGINES), default="structured", show_default=True, help="The network engine."
+)
+@click.option(
+    "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
+)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the sparse engine).")
 @click.option("--batch", type=click.IntRange(min=1), default=512, show_default=True, help="Programs run together.")
-@click.option("--mutants", is_flag=True, help="Print the mutation table instead (see below).")
+@click.option("--mutants", is_flag=True, help="Print the mutation table instead (see above).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def verify(
     images, named, count, seed, steps, machine, bits, cells, slots, input_text, engine, dtype, weights, batch,
