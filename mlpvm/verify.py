@@ -22,7 +22,7 @@ import numpy as np
 
 from mlpvm import image as images
 from mlpvm.engines import make
-from mlpvm.errors import ImageError
+from mlpvm.errors import ConfigError, ImageError
 from mlpvm.generate import random_program
 from mlpvm.host import deferred_interrupt
 from mlpvm.lockstep import Batch, Divergence, Program
@@ -155,7 +155,10 @@ def verify(
     with deferred_interrupt() as interrupted:
         for config, group in groupby(cases, key=lambda c: c.config):
             report.configs += [config] if config not in report.configs else []
-            eng = make(engine, config, weights, dtype)
+            try:
+                eng = make(engine, config, weights, dtype)
+            except ValueError as e:  # an engine that cannot run this configuration
+                raise ConfigError(str(e)) from None
             for chunk in _chunks(list(group), min(batch, max(1, BATCH_BYTES // (UNIT_BYTES * eng.state.size)))):
                 lock = Batch(eng, config, [c.program for c in chunk])
                 steps, passes = report.steps, report.passes

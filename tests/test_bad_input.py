@@ -88,6 +88,11 @@ def test_impossible_configurations_are_refused_before_building(args, tmp_path, m
     assert not Path("never.npz").exists()
 
 
+def test_an_engine_that_cannot_hold_the_configuration():
+    line = refused("verify", "--random", "1", "--engine", "dense")
+    assert line == "mlpvm: error: the dense engine would hold 655,717,590 weights; use the sparse engine"
+
+
 def test_an_impossible_word_width():
     assert refused("run", "--bits", "40", HI) == "mlpvm: error: --bits must be between 4 and 32, not 40"
 
