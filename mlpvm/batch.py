@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlpvm import image as images
-from mlpvm import reference
+from mlpvm import reference, resources
 from mlpvm.engines import Engine
 from mlpvm.errors import BatchError, ImageError
 from mlpvm.host import Computer, Outcome
@@ -121,6 +121,7 @@ def run_reference(
     program: Image, config: Config, inp: Input, max_steps: int | None, on_output: Callable | None = None
 ) -> Outcome:
     """A program on the reference interpreter, with the outcome the network's host would report."""
+    resources.check(config, "reference")
     ref = reference.load(config, program.words, program.slots)
     reason = reference.run(ref, inp, max_steps, on_output)
     return Outcome(reason, ref.steps, bytes(ref.output), ref.pc, ref.mem)

@@ -34,12 +34,15 @@ class ImageError(MlpvmError):
         super().__init__(f"{self.where}: {message}" if self.where else message)
 
     def report(self) -> str:
+        """The line naming the problem, then the source line and a caret under the column, when known."""
         head = f"{self.where}: error: {self.message}" if self.where else super().report()
         if self.text is None or self.col is None:
             return head
+        # Control characters would garble the terminal: show them as '?', one column each, like the rest.
+        shown = "".join(c if c == "\t" or c.isprintable() else "?" for c in self.text)
         # Keep the line's tabs in the caret's indent so the caret lines up in any terminal.
-        indent = "".join(c if c == "\t" else " " for c in self.text[: self.col - 1])
-        return f"{head}\n  {self.text}\n  {indent}^"
+        indent = "".join(c if c == "\t" else " " for c in shown[: self.col - 1])
+        return f"{head}\n  {shown}\n  {indent}^"
 
 
 class AsmError(ImageError):

@@ -137,6 +137,12 @@ class Computer:
             return self.done[mid].state
         return self.x[int(np.flatnonzero(self.ids == mid)[0])]
 
+    def stop(self, mids, reason: str) -> None:
+        """Retires machines ``mids`` with ``reason`` (a caller's own step limit, for one)."""
+        for row in np.flatnonzero(np.isin(self.ids, mids)):
+            self._retire(row, reason)
+        self._compact()
+
     def _retire(self, row: int, reason: str) -> None:
         mid = int(self.ids[row])
         if mid not in self.done:

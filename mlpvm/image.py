@@ -20,6 +20,7 @@ from mlpvm.machine import DEFAULT_CELLS, MAX_BITS, Config, fits, next_pow2
 from mlpvm.sourcemap import SourceMap
 
 _TOKEN = re.compile(r"[^\s,]+")
+_DECIMAL = re.compile(r"[+-]?[0-9]+")  # ASCII only: int() alone would also take "1_000" and other scripts' digits
 
 
 @dataclass
@@ -45,10 +46,14 @@ def parse_words(text: str, path: str = "<image>") -> tuple[list[int], list[tuple
         body = line.split("#", 1)[0]
         for m in _TOKEN.finditer(body):
             tok = m.group()
+            if not _DECIMAL.fullmatch(tok):
+                raise ImageError(f"not a decimal word: {tok!r}", path, lineno, m.start() + 1, line)
             try:
                 words.append(int(tok, 10))
-            except ValueError:
-                raise ImageError(f"not a decimal word: {tok!r}", path, lineno, m.start() + 1, line) from None
+            except ValueError:  # more digits than Python converts
+                raise ImageError(
+                    f"a word of {len(tok):,} digits is far too large", path, lineno, m.start() + 1, line
+                ) from None
             where.append((lineno, m.start() + 1))
     return words, where
 
@@ -123,8 +128,8 @@ def config_for(image: Image, bits: int | None = None, cells: int | None = None, 
         cells = cells or image.hints.get("cells") or max(need_cells, 16)
         slots = slots or image.hints.get("slots") or max(need_slots, 16)
         return Config("paper", bits, cells, slots)
-    if cells is None:
-        cells = max(min(DEFAULT_CELLS, 1 << bits), next_pow2(len(image.words)))
+    if cells is None:  # capped at what N bits address: a larger image is then refused by check_fits, by name
+        cells = min(max(DEFAULT_CELLS, next_pow2(len(image.words))), 1 << bits)
     return Config("subleq", bits, cells)
 
 

@@ -28,7 +28,7 @@ class Micro:
     mem_b: int | None = None
     result: int | None = None  # the value written to mem[b]
     branch: bool | None = None
-    next_pc: int | None = None  # PC + 3 (subleq) or PC + 1 (paper): the not-taken successor
+    next_pc: int | None = None  # PC + 3 (subleq) or PC + 1 (paper), wrapped: the not-taken successor; every kind
     out: int | None = None  # the byte written to the output
 
     @property
@@ -56,10 +56,10 @@ class Subleq:
     def step(self, inp: Input) -> Micro:
         cfg, mem, pc = self.config, self.mem, self.pc
         if self.halted:
-            return Micro("halted", pc)
+            return Micro("halted", pc, next_pc=cfg.wrap(pc + 3))
         if pc < 0 or pc + 2 >= cfg.cells:
             self.halted = True
-            return Micro("halt", pc)
+            return Micro("halt", pc, next_pc=cfg.wrap(pc + 3))
         a, b, c = mem[pc], mem[pc + 1], mem[pc + 2]
         m = Micro("sub", pc, a, b, c, next_pc=cfg.wrap(pc + 3))
         in_range = range(cfg.cells)
@@ -122,7 +122,7 @@ class Paper:
     def step(self, inp: Input | None = None) -> Micro:
         cfg, mem, pc = self.config, self.mem, self.pc
         if self.halted:
-            return Micro("halted", pc)
+            return Micro("halted", pc, next_pc=(pc + 1) % cfg.slots)
         a, b, c = self.slots[pc]
         m = Micro("sub", pc, a, b, c, mem[a], mem[b], next_pc=(pc + 1) % cfg.slots)
         m.result = cfg.wrap(mem[b] - mem[a])

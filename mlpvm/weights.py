@@ -20,9 +20,10 @@ from mlpvm.errors import ConfigError, WeightsError
 from mlpvm.files import atomic_write
 from mlpvm.layout import Layout
 from mlpvm.machine import Config
-from mlpvm.network import LAYER_NAMES, Network
+from mlpvm.network import LAYER_NAMES, MACHINES, Network
 
 FORMAT = "mlpvm-weights/1"
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive (.npz), possibly empty
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,10 +96,16 @@ def load(path: str | Path) -> Weights:
     """Loads and checks a weight file; every problem is a ``WeightsError`` naming the file."""
     name = str(path)
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic not in ZIP_MAGIC:  # np.load would try anything else as a pickle
+            raise WeightsError(f"{name}: not an .npz archive")
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise WeightsError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise WeightsError(f"{name}: is a directory, not a weight file") from None
     except ValueError as e:
         if "pickle" in str(e):
             raise WeightsError(f"{name}: holds pickled objects, which are never loaded") from None
@@ -134,6 +141,8 @@ def _parse(arrays: dict[str, np.ndarray]) -> Weights:
         raise WeightsError(f"expected the 23 layers {LAYER_NAMES[0]} .. {LAYER_NAMES[-1]}")
     if outputs[-1].size != state_size:
         raise WeightsError("the last layer does not return the state")
+    if outputs[-1] != Layout(MACHINES[config.machine].state_fields(config)):
+        raise WeightsError(f"its state is not that of {config.describe()}: the matrices are of another configuration")
     layers, width = [], state_size
     for k, (name, stage, out) in enumerate(zip(names, stages, outputs)):
         W = _matrix(arrays, k, (out.size, width))

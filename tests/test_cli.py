@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from mlpvm.cli import cli
 from mlpvm.machine import Config
 from tests.conftest import EXTERNAL
-from tests.strategies import paper_programs, subleq_programs
+from tests.strategies import programs
 
 HELLO = str(EXTERNAL / "rosetta/hello.sq")
 
@@ -95,12 +95,11 @@ def comparable(doc: dict) -> dict:
 
 
 @settings(max_examples=15)
-@given(subleq_programs(Config("subleq", 16, 256)))
+@given(programs(Config("subleq", 16, 256)))
 def test_json_matches_reference_on_random_programs(tmp_path_factory, program):
-    words, data = program
     path = tmp_path_factory.mktemp("p") / "p.dec"
-    path.write_text(" ".join(map(str, words)))
-    args = ["run", "--json", "--max-steps", "200", "--input", data.decode("latin-1"), str(path)]
+    path.write_text(" ".join(map(str, program.words)))
+    args = ["run", "--json", "--max-steps", "200", "--input", program.data.decode("latin-1"), str(path)]
     net = invoke(*args)
     ref = invoke(*args, "--engine", "reference")
     assert net.exit_code == ref.exit_code
@@ -108,11 +107,10 @@ def test_json_matches_reference_on_random_programs(tmp_path_factory, program):
 
 
 @settings(max_examples=10)
-@given(paper_programs(Config("paper", 16, 16, 16)))
+@given(programs(Config("paper", 16, 16, 16)))
 def test_paper_json_matches_reference_on_random_programs(tmp_path_factory, program):
-    slots, data = program
     path = tmp_path_factory.mktemp("p") / "p.json"
-    path.write_text(json.dumps({"slots": slots, "data": data}))
+    path.write_text(json.dumps({"slots": program.slots, "data": program.words}))
     net = invoke("run", "--json", "--max-steps", "100", str(path))
     ref = invoke("run", "--json", "--max-steps", "100", "--engine", "reference", str(path))
     assert net.exit_code == ref.exit_code

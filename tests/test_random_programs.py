@@ -7,10 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlpvm.engines import make
-from mlpvm.lockstep import BatchLockstep, Lockstep
+from mlpvm.generate import random_program
+from mlpvm.lockstep import Batch, Lockstep, Program
 from mlpvm.machine import Config
 from tests.conftest import needs_numba
-from tests.strategies import paper_programs, subleq_programs
+from tests.strategies import programs
 
 SUBLEQ = Config("subleq", 8, 32)
 PAPER = Config("paper", 8, 16, 8)
@@ -19,77 +20,81 @@ ENGINES = {name: make(name, SUBLEQ) for name in ("structured", "sparse")}
 PAPER_ENGINES = {name: make(name, PAPER) for name in ("structured", "sparse")}
 
 
-def check(ls: Lockstep) -> None:
+def check(ls: Batch) -> None:
     steps, div = ls.run(STEPS)
     assert div is None, str(div)
-    if ls.stopped:  # both stopped the same way
-        outcome = ls.computer.done[0]
-        assert outcome.reason in ("halt", "fault", "wait")
-        assert ls.ref.halted == (outcome.reason != "wait")
-        assert ls.ref.fault == (outcome.reason == "fault")
-        assert outcome.steps == steps
+    assert ls.stopped
+    for i, ref in enumerate(ls.refs):  # both stopped the same way
+        reason = ls.reasons[i]
+        assert reason in ("halt", "fault", "limit")
+        assert ref.halted == (reason != "limit")
+        assert ref.fault == (reason == "fault")
+        assert ls.computer.done[i].steps == ref.steps
+    assert steps == sum(ref.steps for ref in ls.refs)
 
 
-@given(subleq_programs(SUBLEQ))
+def lockstep(engine, cfg: Config, p: Program) -> Lockstep:
+    return Lockstep(engine, cfg, p.words, p.slots, p.data)
+
+
+@given(programs(SUBLEQ))
 def test_subleq_structured_every_step(program):
-    words, data = program
-    check(Lockstep(ENGINES["structured"], SUBLEQ, words, data=data))
+    check(lockstep(ENGINES["structured"], SUBLEQ, program))
 
 
 @settings(max_examples=25)
-@given(subleq_programs(SUBLEQ))
+@given(programs(SUBLEQ))
 def test_subleq_stored_matrices_every_step(program):
-    words, data = program
-    check(Lockstep(ENGINES["sparse"], SUBLEQ, words, data=data))
+    check(lockstep(ENGINES["sparse"], SUBLEQ, program))
 
 
-@given(paper_programs(PAPER))
+@given(programs(PAPER))
 def test_paper_structured_every_step(program):
-    slots, data = program
-    check(Lockstep(PAPER_ENGINES["structured"], PAPER, data, slots))
+    check(lockstep(PAPER_ENGINES["structured"], PAPER, program))
 
 
 @settings(max_examples=25)
-@given(paper_programs(PAPER))
+@given(programs(PAPER))
 def test_paper_stored_matrices_every_step(program):
-    slots, data = program
-    check(Lockstep(PAPER_ENGINES["sparse"], PAPER, data, slots))
+    check(lockstep(PAPER_ENGINES["sparse"], PAPER, program))
 
 
 @settings(max_examples=20)
-@given(subleq_programs(Config("subleq", 16, 64), max_words=40))
+@given(programs(Config("subleq", 16, 64), max_instructions=12))
 def test_subleq_16_bit_every_step(program):
     cfg = Config("subleq", 16, 64)
-    words, data = program
-    check(Lockstep(make("structured", cfg), cfg, words, data=data))
+    check(lockstep(make("structured", cfg), cfg, program))
+
+
+def test_a_batch_checks_every_program_to_its_end():
+    """64 programs in one batch: every one is compared at every step and ends as the reference does."""
+    batch = Batch(ENGINES["structured"], SUBLEQ, [random_program(SUBLEQ, seed) for seed in range(64)])
+    check(batch)
+    assert {"halt", "fault", "limit"} <= set(batch.reasons.values())
 
 
 @needs_numba
-@given(subleq_programs(SUBLEQ))
+@given(programs(SUBLEQ))
 def test_subleq_compiled_every_step(program):
-    words, data = program
-    check(Lockstep(make("compiled", SUBLEQ), SUBLEQ, words, data=data))
+    check(lockstep(make("compiled", SUBLEQ), SUBLEQ, program))
 
 
 @needs_numba
-@given(paper_programs(PAPER))
+@given(programs(PAPER))
 def test_paper_compiled_every_step(program):
-    slots, data = program
-    check(Lockstep(make("compiled", PAPER), PAPER, data, slots))
+    check(lockstep(make("compiled", PAPER), PAPER, program))
 
 
 # Fuzzing in batches: many random programs advanced together by one pass, each compared with its own
 # reference at every step. Batches of more than one tile exercise the compiled engine's batch-minor path.
 @needs_numba
 @settings(max_examples=8)
-@given(st.lists(subleq_programs(SUBLEQ), min_size=1, max_size=300))
-def test_subleq_batches_every_step(programs):
-    batch = BatchLockstep(make("compiled", SUBLEQ), SUBLEQ, [(words, None, data) for words, data in programs])
-    assert batch.run(STEPS) == {}
+@given(st.lists(programs(SUBLEQ), min_size=1, max_size=300))
+def test_subleq_batches_every_step(batch):
+    check(Batch(make("compiled", SUBLEQ), SUBLEQ, batch))
 
 
 @settings(max_examples=8)
-@given(st.lists(paper_programs(PAPER), min_size=1, max_size=60))
-def test_paper_batches_every_step(programs):
-    batch = BatchLockstep(make("neural", PAPER), PAPER, [(data, slots, b"") for slots, data in programs])
-    assert batch.run(STEPS) == {}
+@given(st.lists(programs(PAPER), min_size=1, max_size=60))
+def test_paper_batches_every_step(batch):
+    check(Batch(make("neural", PAPER), PAPER, batch))

@@ -14,7 +14,7 @@ import pytest
 from mlpvm.engines import make
 from mlpvm.machine import Config
 from tests.conftest import COMPILED
-from tests.helpers import one_pass_mismatches
+from tests.helpers import one_pass_divergence
 
 ENGINES = [COMPILED, "structured", "sparse"]
 
@@ -38,13 +38,13 @@ def test_subleq_every_pair_n4(engine):
     cfg = Config("subleq", 4, 16)
     eng = make(engine, cfg)
     programs = subleq_pairs(cfg, 9, 11) + subleq_pairs(cfg, 9, 11, pc=3) + subleq_pairs(cfg, 12, 13, pc=5)
-    assert one_pass_mismatches(eng, cfg, programs) == []
+    assert one_pass_divergence(eng, cfg, programs) is None
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_subleq_every_pair_n6(engine):
     cfg = Config("subleq", 6, 64)
-    assert one_pass_mismatches(make(engine, cfg), cfg, subleq_pairs(cfg, 40, 61, pc=7)) == []
+    assert one_pass_divergence(make(engine, cfg), cfg, subleq_pairs(cfg, 40, 61, pc=7)) is None
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -60,7 +60,7 @@ def test_subleq_a_equals_b_and_self_reference(engine, bits):
             if b > 2:
                 words[b] = v
             programs.append({"words": words})
-    assert one_pass_mismatches(make(engine, cfg), cfg, programs) == []
+    assert one_pass_divergence(make(engine, cfg), cfg, programs) is None
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -71,7 +71,7 @@ def test_subleq_every_pc(engine):
     for pc in values(6):
         words = [3 * (i % 7) % 32 for i in range(32)]
         programs.append({"words": words, "pc": pc % 64})
-    assert one_pass_mismatches(make(engine, cfg), cfg, programs) == []
+    assert one_pass_divergence(make(engine, cfg), cfg, programs) is None
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -88,7 +88,7 @@ def test_subleq_io_and_faults(engine, bits):
     lo = -(1 << (bits - 1))
     for a, b in ((16, 3), (3, 16), (3, -2), (-1, 16), (-1, -1), (16, -1), (lo, 3), (3, lo), (-1, lo)):
         programs.append({"words": [a, b, 0], "data": b"q"})  # faults (where the operand is out of range)
-    assert one_pass_mismatches(make(engine, cfg), cfg, programs) == []
+    assert one_pass_divergence(make(engine, cfg), cfg, programs) is None
 
 
 def paper_pairs(cfg: Config, a: int, b: int, c: int, pc: int = 0) -> list[dict]:
@@ -107,11 +107,11 @@ def test_paper_every_pair_n4(engine):
     cfg = Config("paper", 4, 16, 8)
     programs = paper_pairs(cfg, 3, 5, 6) + paper_pairs(cfg, 3, 5, 7, pc=7) + paper_pairs(cfg, 4, 2, 2, pc=2)
     programs += [p for p in paper_pairs(cfg, 6, 6, 1, pc=1)[:: 1 << cfg.bits]]  # a = b: every value
-    assert one_pass_mismatches(make(engine, cfg), cfg, programs) == []
+    assert one_pass_divergence(make(engine, cfg), cfg, programs) is None
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_paper_every_pair_n6(engine):
     cfg = Config("paper", 6, 64, 16)
     programs = paper_pairs(cfg, 33, 62, 9, pc=9) + paper_pairs(cfg, 33, 62, 14, pc=3)
-    assert one_pass_mismatches(make(engine, cfg), cfg, programs) == []
+    assert one_pass_divergence(make(engine, cfg), cfg, programs) is None

@@ -35,4 +35,4 @@ def main() -> None:
     cli()
 
 
-from mlpvm.cli import asm, bench, build, debug, run  # noqa: E402, F401  (each module registers its commands)
+from mlpvm.cli import asm, bench, build, debug, run, verify  # noqa: E402, F401  (each module registers its commands)

@@ -6,11 +6,12 @@ import json
 import time
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from mlpvm import exactness, resources
 from mlpvm import weights as weightfile
 from mlpvm.cli import cli
+from mlpvm.cli import console as views
 from mlpvm.cli.options import machine_options
 from mlpvm.machine import DEFAULT_BITS, DEFAULT_CELLS, Config
 from mlpvm.network import build as build_network
@@ -27,6 +28,7 @@ def config_from(machine, bits, cells, slots) -> Config:
 def build(machine, bits, cells, slots, output, dense) -> None:
     """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
     config = config_from(machine, bits, cells, slots)
+    resources.check(config, "build")
     start = time.perf_counter()
     w = weightfile.compile_network(build_network(config))
     seconds = time.perf_counter() - start
@@ -42,12 +44,18 @@ def build(machine, bits, cells, slots, output, dense) -> None:
 @click.option("--weights", type=click.Path(dir_okay=False), help="Describe this weight file instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def info(machine, bits, cells, slots, weights, as_json) -> None:
-    """Show the 23 layers: name, stage, widths and nonzero weights, with totals."""
-    w = (
-        weightfile.load(weights)
-        if weights
-        else weightfile.compile_network(build_network(config_from(machine, bits, cells, slots)))
-    )
+    """Show the 23 layers: name, stage, widths and nonzero weights, with totals.
+
+    "max |sum|" is the largest sum |w| + |b| of a unit: every partial sum of its pre-activation is an
+    integer no larger than that, so a float type that holds it exactly (float16 up to 2,048, float32 up to
+    2^24) computes the layer exactly."""
+    if weights:
+        w = weightfile.load(weights)
+    else:
+        config = config_from(machine, bits, cells, slots)
+        resources.check(config, "info")
+        w = weightfile.compile_network(build_network(config))
+    bounds = exactness.bounds(w)
     rows = [
         {
             "k": k,
@@ -58,15 +66,19 @@ def info(machine, bits, cells, slots, weights, as_json) -> None:
             "nonzero": layer.W.nnz,
             "max_abs_weight": int(abs(layer.W.data).max(initial=0)),
             "max_abs_bias": int(abs(layer.b).max(initial=0)),
+            "max_abs_sum": bounds[k],
         }
         for k, layer in enumerate(w.layers)
     ]
+    exact = {name: max(bounds) <= exactness.exact_range(name) for name in ("float16", "float32", "float64")}
     totals = {
         "layers": len(rows),
         "dense_parameters": w.dense_params,
         "nonzero": w.nnz,
         "state_size": w.state.size,
         "stages": _stage_counts(rows),
+        "max_abs_sum": max(bounds),
+        "exact": exact,
     }
     if as_json:
         click.echo(json.dumps({"config": w.config.to_meta(), "layers": rows, "totals": totals}))
@@ -81,6 +93,7 @@ def info(machine, bits, cells, slots, weights, as_json) -> None:
         ("nonzero W", "right"),
         ("max |w|", "right"),
         ("max |b|", "right"),
+        ("max |sum|", "right"),
     ):
         table.add_column(col, justify=justify)
     for r in rows:
@@ -93,13 +106,18 @@ def info(machine, bits, cells, slots, weights, as_json) -> None:
             f"{r['nonzero']:,}",
             str(r["max_abs_weight"]),
             str(r["max_abs_bias"]),
+            f"{r['max_abs_sum']:,}",
         )
-    console = Console()
+    console = views.stdout()
     console.print(table)
     split = "/".join(str(n) for n in totals["stages"].values())
     console.print(
         f"{len(rows)} layers ({split}); dense parameters {w.dense_params:,}; "
         f"stored nonzeros {w.nnz:,}; state size {w.state.size:,}"
+    )
+    verdicts = ", ".join(f"{name} {'yes' if ok else 'NO'}" for name, ok in exact.items())
+    console.print(
+        f"exact for every {{0,1}} input (every sum at most {max(bounds):,} = max sum|w| + |b| of a unit): {verdicts}"
     )
 
 

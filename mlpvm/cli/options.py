@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from mlpvm import weights as weightfile
+from mlpvm.errors import ConfigError
 from mlpvm.machine import MACHINES
 
 _SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
@@ -20,3 +22,14 @@ def machine_options(f):
         "--machine", type=click.Choice(MACHINES), help="subleq (von Neumann, default) or paper (Harvard)."
     )(f)
     return f
+
+
+def load_weights(path: str, machine, bits, cells, slots) -> weightfile.Weights:
+    """A weight file, refusing configuration options that contradict the one it was built for."""
+    loaded = weightfile.load(path)
+    config = loaded.config
+    asked = {"machine": machine, "bits": bits, "cells": cells, "slots": slots}
+    for key, value in asked.items():
+        if value is not None and value != getattr(config, key):
+            raise ConfigError(f"{path} is built for {config.describe()}; drop --{key} or rebuild")
+    return loaded

@@ -13,9 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mlpvm import batch
 from mlpvm import image as images
-from mlpvm import weights as weightfile
 from mlpvm.cli import cli
-from mlpvm.cli.options import machine_options
+from mlpvm.cli.options import load_weights, machine_options
 from mlpvm.engines import ENGINES, NEURAL, Engine, make
 from mlpvm.engines.compiled import announce_compile
 from mlpvm.errors import ConfigError
@@ -91,12 +90,12 @@ def run(
     if batch_file or len(image) > 1:
         jobs = [batch.Job(images.load(path), (input_text or "").encode("utf-8")) for path in image]
         jobs += batch.read_batch_file(batch_file) if batch_file else []
-        loaded = weightfile.load(weights) if weights else None
-        _run_many(jobs, (weights, loaded), machine, bits, cells, slots, engine, limit, as_json)
+        loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
+        _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json)
         return
     program = images.load(image[0])
-    loaded = weightfile.load(weights) if weights else None
-    config = _config(program, (weights, loaded), machine, bits, cells, slots)
+    loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
+    config = _config(program, loaded, machine, bits, cells, slots)
     inp = program_input(input_text)
     stream = None if as_json else _stream
     if engine == "reference":
@@ -109,16 +108,11 @@ def run(
     sys.exit(EXIT_CODES[outcome.reason])
 
 
-def _config(program: images.Image, weights: tuple, machine, bits, cells, slots) -> Config:
-    """The configuration a program runs on: the weight file's (``weights``: its path and contents, or
-    None), else the options', else what the program needs."""
-    path, loaded = weights
+def _config(program: images.Image, loaded, machine, bits, cells, slots) -> Config:
+    """The configuration a program runs on: the loaded weight file's (``load_weights`` has refused options
+    that contradict it), else the options', else what the program needs."""
     if loaded is not None:
         config = loaded.config
-        asked = {"machine": machine, "bits": bits, "cells": cells, "slots": slots}
-        for key, value in asked.items():
-            if value is not None and value != getattr(config, key):
-                raise ConfigError(f"{path} is built for {config.describe()}; drop --{key} or rebuild")
     else:
         if machine and machine != program.machine:
             raise ConfigError(f"{program.path} is a {program.machine} program, not {machine}")
@@ -136,9 +130,9 @@ def _engine(name: str, config: Config, loaded) -> Engine:
     return eng
 
 
-def _run_many(jobs: list[batch.Job], weights: tuple, machine, bits, cells, slots, engine, limit, as_json) -> None:
-    configs = [_config(job.image, weights, machine, bits, cells, slots) for job in jobs]
-    make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, weights[1]))
+def _run_many(jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine, limit, as_json) -> None:
+    configs = [_config(job.image, loaded, machine, bits, cells, slots) for job in jobs]
+    make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded))
     with _progress(len(jobs)) as progress:
         results = batch.run_jobs(jobs, configs, make_engine, limit, progress)
     if as_json:

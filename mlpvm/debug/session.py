@@ -21,7 +21,7 @@ from mlpvm.errors import MlpvmError
 from mlpvm.host import place_input
 from mlpvm.image import Image
 from mlpvm.inputs import Input
-from mlpvm.lockstep import Divergence, first_bad_layer, state_diff
+from mlpvm.lockstep import Divergence, first_bad_layer
 from mlpvm.machine import Config
 from mlpvm.state import REGISTERS, Fields, decode, encode, from_bits, to_bits
 
@@ -212,11 +212,10 @@ class Session:
         self.steps += now["executed"]
         micro = self.ref.step(self.ref_input) if self.check else None
         self.last = self._describe(before[0], old_pc, out)
-        if micro is not None and not self._agrees(micro):
-            diff = state_diff(decode(self.engine.state, self.config, self.x[0]), self.ref, bytes(self.output), micro)
-            layer = first_bad_layer(
-                self.config, self.plain.layouts, self.plain.layer_names, self.trace_of(before), micro
-            )
+        diff = self._disagreement(micro) if micro is not None else None
+        if diff is not None:
+            trace = self.trace_of(before)
+            layer = first_bad_layer(self.config, self.plain.layouts, self.plain.layer_names, trace, micro)
             return Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer), last=self.last)
         if self.halted:
             return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
@@ -230,19 +229,30 @@ class Session:
             return Stop("breakpoint", self.pc, breakpoint=bp, last=self.last)
         return None
 
-    def _agrees(self, micro) -> bool:
-        """The whole state against the reference after a step, cheaply: registers, flags and output from the
-        decoded fields, memory as bits against the reference's memory kept as bits."""
+    def _disagreement(self, micro) -> tuple[str, object, object] | None:
+        """The first field where the state differs from the reference after a step, as (field, network,
+        reference); None when all agree. Cheap enough for every pass: registers, flags and output come from
+        the decoded fields, and memory is compared as bits with the reference's memory kept as bits."""
         if micro.kind in ("sub", "in"):
             self._ref_bits[micro.b] = to_bits(self.ref.mem[micro.b], self.config.bits)
         now, ref = self._now, self.ref
-        same = (now["pc"], now["halted"], now.get("fault", 0), now["executed"]) == (
-            ref.pc, ref.halted, ref.fault, micro.is_step
-        ) and len(self.output) == len(ref.output) and self.output[-1:] == ref.output[-1:]  # fmt: skip
-        for name in REGISTERS:
-            want = getattr(micro, name)
-            same &= want is None or now[name] == int(want)
-        return same and np.array_equal(self.engine.state.view(self.x[0], "mem"), self._ref_bits)
+        checks = [
+            ("pc", now["pc"], ref.pc),
+            ("halted", bool(now["halted"]), ref.halted),
+            ("fault", bool(now.get("fault", 0)), ref.fault),
+            ("executed", bool(now["executed"]), micro.is_step),
+            ("output", bytes(self.output[-1:]), bytes(ref.output[-1:])),
+            ("output length", len(self.output), len(ref.output)),
+        ]
+        checks += [(r, now[r], int(getattr(micro, r))) for r in REGISTERS if getattr(micro, r) is not None]
+        for name, got, want in checks:
+            if got != want:
+                return name, got, want
+        mem = self.engine.state.view(self.x[0], "mem")
+        if not np.array_equal(mem, self._ref_bits):
+            i = int(np.flatnonzero((mem != self._ref_bits).any(axis=1))[0])
+            return f"mem[{i}]", self.mem(i), self.ref.mem[i]
+        return None
 
     # -- what the state says -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlpvm import exactness, resources
 from mlpvm.engines.base import Engine
 from mlpvm.engines.compiled import Compiled, have_numba
 from mlpvm.engines.dense import Dense
@@ -63,14 +64,16 @@ def make(name: str, config: Config | None = None, weights: Weights | None = None
         name = fastest_name(weights is not None)
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r} (choose from {NEURAL}, {', '.join(ENGINES)})")
+    if weights is None:
+        assert config is not None
+        resources.check(config, name)  # before building anything
     if name in ("structured", "compiled"):
         if weights is not None:
             raise ValueError(f"the {name} engine runs the construction; a weight file runs on sparse or dense")
         if name == "compiled" and not have_numba():
             raise ValueError("the compiled engine needs numba: pip install 'mlpvm[fast]'")
-        assert config is not None
         return (Compiled if name == "compiled" else Structured)(build(config), dtype)
     if weights is None:
-        assert config is not None
         weights = compile_network(build(config))
+    exactness.check(weights, dtype)
     return (Sparse if name == "sparse" else Dense)(weights, dtype)

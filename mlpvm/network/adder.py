@@ -9,7 +9,8 @@
 4. the two halves of ``p XOR c``;
 5. the sum bit (optionally ANDed with a gate).
 
-With a constant ``y`` or carry-in, units that would always be 0 are left out rather than kept as dead weight.
+With a constant ``y`` or carry-in, units that would always be 0 are left out rather than kept as dead weight,
+and so is the generate unit of the top bit, whose carry would only leave the word.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class Adder:
         else:
             ones = [t for t in every if (y >> t) & 1]
             zeros = [t for t in every if not (y >> t) & 1]
-        self.g = _Family(f"{prefix}_g", ones)
+        self.g = _Family(f"{prefix}_g", [t for t in ones if t < n - 1])  # the top bit's carry leaves the word
         self.d1 = _Family(f"{prefix}_d1", zeros)
         self.d2 = _Family(f"{prefix}_d2", ones)
         self.p = _Family(f"{prefix}_p", every)
@@ -73,7 +74,7 @@ class Adder:
     def _step0(self, b: LayerBuilder) -> None:
         x, y, g, d1, d2 = self.x, self.y, self.g, self.d1, self.d2
         if isinstance(y, str):
-            b.map(g.name, (self.n,), (1, x), (1, y), bias=-1)
+            b.map(g.name, (len(g.bits),), (1, x, g.bits), (1, y, g.bits), bias=-1)
             b.map(d1.name, (self.n,), (1, x), (-1, y))
             b.map(d2.name, (self.n,), (1, y), (-1, x))
             return

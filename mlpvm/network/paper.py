@@ -113,11 +113,12 @@ def build(cfg: Config) -> list[Layer]:
     b.map("to_next", (lc,), (1, "next_pc"), (-1, "branch"), (1, "run"), bias=-1)
     b.map("stay", (lc,), (1, "pc"), (-1, "run"))
     b.map("stop", (), (1, "branch"), (1, "a_zero"), (1, "c_is_pc"), (1, "run"), bias=-3)  # a fixed point
+    keep = [f for f in keep if f not in ("pc", "a_zero", "c_is_pc")]  # read for the last time just above
     b.carry("branch", *keep)
 
     b = net.layer("branch.3", "branch")
     b.map("pc", (lc,), (1, "to_c"), (1, "to_next"), (1, "stay"))
     b.map("halted", (), (1, "halted"), (1, "stop"))
     b.map("executed", (), (1, "run"), (-1, "stop"))
-    b.carry("branch", *[f for f in keep if f not in ("pc", "halted", "run", "a_zero", "c_is_pc")])
+    b.carry("branch", *[f for f in keep if f not in ("halted", "run")])
     return net.finish()

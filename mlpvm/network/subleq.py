@@ -188,15 +188,19 @@ def build(cfg: Config) -> list[Layer]:
 
     b = net.layer("branch.1", "branch")
     b.map("branch", (), (1, "result", n - 1), (1, "zero"), (1, "is_sub"), bias=-1)  # result <= 0
+    keep.remove("is_sub")  # read for the last time just above: carrying it further would be dead weight
     b.carry(*keep)
 
+    # An instruction executes only at 0 <= PC <= M - 3, so PC + 3 <= M: bits of to_next above L would always be 0.
+    top = min(L + 1, n)
     b = net.layer("branch.2", "branch")
     b.map("to_c", (n,), (1, "c"), (1, "branch"), bias=-1)
-    b.map("to_next", (n,), (1, "next_pc"), (1, "executed"), (-1, "branch"), bias=-1)
+    b.map("to_next", (top,), (1, "next_pc", np.arange(top)), (1, "executed"), (-1, "branch"), bias=-1)
     b.map("stay", (n,), (1, "pc"), (-1, "executed"))
+    keep.remove("pc")  # the new PC is formed from to_c, to_next and stay alone
     b.carry("branch", *keep)
 
     b = net.layer("branch.3", "branch")
-    b.map("pc", (n,), (1, "to_c"), (1, "to_next"), (1, "stay"))
-    b.carry("branch", *[f for f in keep if f not in ("pc", "is_sub")])
+    b.map("pc", (n,), (1, "to_c"), (1, "to_next", np.where(ones < top, ones, -1)), (1, "stay"))
+    b.carry("branch", *keep)
     return net.finish()

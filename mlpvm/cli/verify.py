@@ -1,0 +1,209 @@
+"""``mlpvm verify``: the network against the reference interpreter, every field after every pass; and
+``--mutants``, the mutation table that shows those checks catch a fault planted in any of the 23 layers."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mlpvm import verify as verifying
+from mlpvm.cli import cli
+from mlpvm.cli import console as views
+from mlpvm.cli.build import config_from
+from mlpvm.cli.options import load_weights, machine_options
+from mlpvm.engines import ENGINES
+from mlpvm.errors import ConfigError
+from mlpvm.host import EXIT_CODES
+
+DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
+
+
+@cli.command()
+@click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
+@click.option(
+    "--named", is_flag=True, help="The public programs in tests/data/external and every program in programs/."
+)
+@click.option("--random", "count", type=click.IntRange(min=0), default=0, metavar="N", help="Check N random programs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random program i has seed SEED + i.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Check each program for at most this many steps (0 = until it stops).",
+)
+@machine_options
+@click.option("--input", "input_text", metavar="TEXT", help="Input for the IMAGES given (default: none, EOF).")
+@click.option(
+    "--engine", type=click.Choice(ENGINES), default="structured", show_default=True, help="The network engine."
+)
+@click.option(
+    "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
+)
+@click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the sparse engine).")
+@click.option("--batch", type=click.IntRange(min=1), default=512, show_default=True, help="Programs run together.")
+@click.option("--mutants", is_flag=True, help="Print the mutation table instead (see above).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def verify(
+    images, named, count, seed, steps, machine, bits, cells, slots, input_text, engine, dtype, weights, batch,
+    mutants, as_json,
+) -> None:  # fmt: skip
+    """Run programs on the network and on the reference interpreter in lockstep, comparing the whole state
+    (every memory cell, PC, flags, I/O fields, output, decoded registers) after every pass.
+
+    \b
+    Programs: IMAGES, --named, and/or --random N (self-modifying code, I/O,
+    halts and faults; seeded, so `--random 1 --seed S` checks one again).
+    --machine/--bits/--cells/--slots set the configuration of random programs
+    (default subleq, 16 bits, 256 cells) and of IMAGES (default: what each needs).
+
+    \b
+    On a divergence it names the program, the step, the first differing field
+    and the first layer that disagrees with the reference, and exits 1; a
+    network fault (an activation off {0,1}) exits 4; Ctrl-C stops cleanly (130).
+
+    \b
+    --mutants plants faults in every layer of the stored matrices of a small
+    network (a weight negated, a bias shifted, a unit dropped) and shows which
+    check of a fixed battery catches each one (default: subleq 8-bit x 32 cells
+    and paper 8-bit x 16 cells x 8 slots; --seed picks the units).
+    """
+    if mutants:
+        from mlpvm.cli.mutants import mutation_table
+
+        mutation_table(machine, bits, cells, slots, seed, as_json)
+        return
+    loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
+    if loaded is not None and engine == "structured":
+        engine = "sparse"
+    cases = []
+    for path in images:
+        if loaded is not None:
+            cfg = loaded.config
+            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, (input_text or "").encode())
+        else:
+            case = verifying.image_case(path, bits, cells, slots, (input_text or "").encode())
+        if machine and case.config.machine != machine:
+            raise ConfigError(f"{path} is a {case.config.machine} program, not {machine}")
+        cases.append(case)
+    if named:
+        if loaded is not None:
+            raise ConfigError("--named programs each need their own configuration; drop --weights")
+        cases += verifying.named_cases()
+    if count:
+        config = loaded.config if loaded is not None else config_from(machine, bits, cells, slots)
+        cases += verifying.random_cases(config, count, seed)
+    if not cases:
+        raise click.UsageError("nothing to verify: give IMAGES, --named or --random N")
+    report = _run(cases, engine, dtype, loaded, steps or None, batch, as_json)
+    if as_json:
+        click.echo(json.dumps(_doc(report, engine, dtype, steps)))
+    else:
+        _print(report, engine, dtype, steps)
+    sys.exit(_exit_code(report))
+
+
+def _run(cases, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
+    console = views.stderr()
+    with Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("programs, {task.fields[steps]:,} steps"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet or not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("verify", total=len(cases), steps=0)
+        shown = [0.0]
+
+        def progress(r: verifying.Report) -> None:
+            now = time.monotonic()
+            if now - shown[0] > 0.1:
+                shown[0] = now
+                bar.update(task, completed=r.checked, steps=r.steps)
+
+        return verifying.verify(cases, engine, DTYPES[dtype], loaded, steps, batch, progress)
+
+
+def _exit_code(r: verifying.Report) -> int:
+    if r.failure is not None:
+        return EXIT_CODES["fault"] if r.failure[1].fault else 1
+    return EXIT_CODES["interrupted"] if r.interrupted else 0
+
+
+def _what(r: verifying.Report) -> str:
+    configs = "; ".join(c.describe() for c in r.configs)
+    return f"{r.programs:,} program{'s' if r.programs != 1 else ''} ({configs})"
+
+
+def _print(r: verifying.Report, engine: str, dtype: str, steps: int) -> None:
+    out = views.stdout()
+    rate = f"{r.steps / r.seconds:,.0f} steps/s" if r.seconds else ""
+    stops = ", ".join(f"{n:,} {'step limit' if k == 'limit' else k}" for k, n in sorted(r.stops.items()))
+    line = f"{r.steps:,} steps checked in {r.seconds:.1f} s ({rate}) on the {engine} engine, {dtype}"
+    if r.failure is not None:
+        case, div = r.failure
+        if div.fault:
+            out.print(f"[bold red]NETWORK FAULT[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
+            out.print(f"  network fault after layer {div.layer}")
+        else:
+            out.print(f"[bold red]DIVERGED[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
+            out.print(f"  {div.field} is {div.network!r} on the network, {div.reference!r} in the reference")
+            out.print(f"  first layer that disagrees with the reference: {div.layer or 'none found'}")
+        out.print(f"  check it alone: {case.command()}")
+        out.print(f"  before it: {line}")
+        return
+    if r.interrupted:
+        out.print(f"[yellow]interrupted[/]: {r.checked:,} of {_what(r)} checked; {line}; no divergence so far")
+        return
+    out.print(f"[bold green]OK[/]: {_what(r)} verified, no divergence")
+    out.print(f"  {line}")
+    out.print(f"  every field of every state after every pass matched the reference; stops: {stops}")
+    if r.stops.get("limit"):
+        out.print(f"  (a step limit is not a failure: those programs were checked for their first {steps:,} steps)")
+
+
+def _doc(r: verifying.Report, engine: str, dtype: str, steps: int) -> dict:
+    doc = {
+        "ok": r.ok,
+        "programs": r.programs,
+        "checked": r.checked,
+        "steps": r.steps,
+        "passes": r.passes,
+        "stops": dict(r.stops),
+        "interrupted": r.interrupted,
+        "seconds": round(r.seconds, 3),
+        "engine": engine,
+        "dtype": dtype,
+        "step_limit": steps or None,
+        "configs": [c.to_meta() for c in r.configs],
+        "failure": None,
+    }
+    if r.failure is not None:
+        case, div = r.failure
+        doc["failure"] = {
+            "program": case.name,
+            "seed": case.seed,
+            "config": case.config.to_meta(),
+            "step": div.step,
+            "field": div.field,
+            "network": _plain(div.network),
+            "reference": _plain(div.reference),
+            "layer": div.layer,
+            "network_fault": div.fault,
+            "reproduce": case.command(),
+        }
+    return doc
+
+
+def _plain(value):
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    return value

@@ -1,0 +1,78 @@
+"""What a configuration's network costs, estimated from the configuration alone before anything is built,
+and the ceiling above which mlpvm refuses to build it (so that a mistyped size fails at once, with the
+numbers, instead of exhausting the machine's memory).
+
+The weights grow with the memory: every cell's N bits pass through address-matched blocks of L = log2(M)
+inputs each (fetch, read, write) and are carried through all 23 layers, which comes to about
+M * N * (7 L + 40) nonzero weights for ``subleq``. The constants below were measured on built networks (the
+tests hold the estimates to within 15% of the real counts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+from mlpvm.errors import ConfigError
+from mlpvm.machine import Config
+from mlpvm.network import paper, subleq
+
+CEILING = 8 << 30  # bytes
+COMPILE_BYTES = 40  # per nonzero weight, peak, while building and compiling the matrices (measured: ~33)
+STRUCTURED_BYTES = 640  # per state unit, for the blocks the structured engine evaluates (measured: ~600)
+REFERENCE_BYTES = 8  # per memory cell of the reference interpreter (a list of Python ints)
+
+
+@dataclass(frozen=True)
+class Cost:
+    config: Config
+    nonzeros: int  # stored weights, estimated
+    state: int  # units in the state vector, exact
+
+    def bytes(self, engine: str) -> int:
+        """Memory to get ``engine`` running: ``structured`` or ``compiled``, ``reference``, or anything that
+        compiles the matrices (``sparse``, ``dense``, ``build``, ``info``)."""
+        if engine in ("structured", "compiled"):  # both run the blocks; neither builds the matrices
+            return self.state * STRUCTURED_BYTES
+        if engine == "reference":
+            return self.config.cells * REFERENCE_BYTES
+        return self.nonzeros * COMPILE_BYTES + self.state * STRUCTURED_BYTES
+
+
+def estimate(config: Config) -> Cost:
+    n, m, la = config.bits, config.cells, config.addr_bits
+    fields = (paper if config.machine == "paper" else subleq).state_fields(config)
+    state = sum(prod(shape) for _, shape in fields)
+    small = 10 * n * n + 300 * n  # registers, flags and the two adders: independent of memory
+    if config.machine == "paper":
+        k, lc, w = config.slots, config.slot_bits, config.ins_bits
+        nonzeros = m * n * (4 * la + 33) + k * (3 * w * 24 + (2 * la + lc) * (lc + 1)) + small
+    else:
+        nonzeros = m * n * (7 * la + 40) + 8 * m + small
+    return Cost(config, nonzeros, state)
+
+
+def check(config: Config, engine: str) -> Cost:
+    """Refuses, before anything is built, a configuration whose network would need more than ``CEILING``."""
+    cost = estimate(config)
+    need = cost.bytes(engine)
+    if need > CEILING:
+        if engine == "reference":
+            what = f"the reference interpreter would need about {_size(need)} of memory for its cells"
+        else:
+            what = (
+                f"the network would need about {_size(need)} of memory to build "
+                f"({cost.nonzeros:,} nonzero weights, a state of {cost.state:,} units)"
+            )
+        raise ConfigError(
+            f"{config.describe()}: {what}; mlpvm refuses anything above {_size(CEILING)} so that a mistyped size "
+            "cannot exhaust the machine: use fewer --cells or --bits"
+        )
+    return cost
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,} bytes"
