@@ -135,7 +135,7 @@ class Report:
 
 def verify(
     cases: list[Case],
-    engine: str = "structured",
+    engine: str = "neural",
     dtype=np.float32,
     weights: Weights | None = None,
     max_steps: int | None = 1000,

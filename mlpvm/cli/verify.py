@@ -16,7 +16,7 @@ from mlpvm.cli import cli
 from mlpvm.cli import console as views
 from mlpvm.cli.build import config_from
 from mlpvm.cli.options import load_weights, machine_options
-from mlpvm.engines import ENGINES
+from mlpvm.engines import ENGINES, NEURAL, fastest_name
 from mlpvm.errors import ConfigError
 from mlpvm.host import EXIT_CODES
 
@@ -40,7 +40,11 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @machine_options
 @click.option("--input", "input_text", metavar="TEXT", help="Input for the IMAGES given (default: none, EOF).")
 @click.option(
-    "--engine", type=click.Choice(ENGINES), default="structured", show_default=True, help="The network engine."
+    "--engine",
+    type=click.Choice((NEURAL, *ENGINES)),
+    default=NEURAL,
+    show_default=True,
+    help="The network engine (neural = the fastest exact one; sparse for --weights).",
 )
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
@@ -79,8 +83,8 @@ def verify(
         mutation_table(machine, bits, cells, slots, seed, as_json)
         return
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
-    if loaded is not None and engine == "structured":
-        engine = "sparse"
+    if engine == NEURAL:
+        engine = fastest_name(weights=loaded is not None)
     cases = []
     for path in images:
         if loaded is not None:
