@@ -17,6 +17,14 @@ REGISTERS = ("a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc")
 DATA_WORDS = ("mem_a", "mem_b", "result")
 
 
+def register_fields(operand: int, target: int, word: int) -> list[tuple[str, tuple[int, ...]]]:
+    """The registers' fields in a state layout: A and B address cells (``operand`` bits), C and next PC are
+    jump targets (``target`` bits), mem[A], mem[B] and the result are words; the branch flag is one unit."""
+    shapes = {"a": (operand,), "b": (operand,), "c": (target,), "mem_a": (word,), "mem_b": (word,),
+              "result": (word,), "branch": (), "next_pc": (target,)}  # fmt: skip
+    return [(name, shapes[name]) for name in REGISTERS]
+
+
 def to_bits(values, bits: int) -> np.ndarray:
     """(..., bits) array of 0/1, least significant first, of the two's-complement words."""
     v = np.asarray(values, np.int64) & ((1 << bits) - 1)

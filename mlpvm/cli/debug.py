@@ -10,23 +10,19 @@ from rich.console import Console
 
 from mlpvm import image as images
 from mlpvm.cli import cli
-from mlpvm.cli.options import machine_options
+from mlpvm.cli.options import machine_options, max_steps_option, program_config
 from mlpvm.debug import trace as tracing
 from mlpvm.debug.commands import Debugger
 from mlpvm.debug.dump import parse_range
 from mlpvm.debug.repl import interact, run_lines
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT
-from mlpvm.errors import ConfigError
+from mlpvm.host import EXIT_CODES
 
 
 def _program(path: str, machine, bits, cells, slots):
     program = images.load(path)
-    if machine and machine != program.machine:
-        raise ConfigError(f"{path} is a {program.machine} program, not {machine}")
-    config = images.config_for(program, bits, cells, slots)
-    images.check_fits(program, config)
-    return program, config
+    return program, program_config(program, None, machine, bits, cells, slots)
 
 
 @cli.command()
@@ -42,9 +38,7 @@ def _program(path: str, machine, bits, cells, slots):
 )
 @click.option("--ex", "commands", multiple=True, metavar="CMD", help="Run CMD (repeatable; after -x files).")
 @click.option("--batch", is_flag=True, help="Exit after the -x and --ex commands instead of prompting.")
-@click.option(
-    "--max-steps", type=click.IntRange(min=0), default=0, help="Stop continue/run after this many steps (0 = none)."
-)
+@max_steps_option(0, "Stop continue/run after this many instructions")
 @click.option("--no-check", is_flag=True, help="Do not run the reference interpreter in lockstep.")
 def debug(program, machine, bits, cells, slots, input_text, scripts, commands, batch, max_steps, no_check) -> None:
     """Step through PROGRAM (an image or .asq source) on the network, gdb style.
@@ -74,13 +68,7 @@ def debug(program, machine, bits, cells, slots, input_text, scripts, commands, b
 @machine_options
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The .jsonl file to write.")
 @click.option("--input", "input_text", metavar="TEXT", default="", help="Program input.")
-@click.option(
-    "--max-steps",
-    type=click.IntRange(min=0),
-    default=1_000_000,
-    show_default=True,
-    help="Stop after this many steps (0 = none).",
-)
+@max_steps_option(1_000_000)
 @click.option("--layers", type=click.Path(dir_okay=False), help="Also save per-layer activations to this .npz.")
 @click.option(
     "--passes", default="1", show_default=True, help="Which passes --layers saves: N or A:B (1-based, inclusive)."
@@ -94,4 +82,4 @@ def trace(program, machine, bits, cells, slots, out, input_text, max_steps, laye
                             Path(layers) if layers else None, wanted)  # fmt: skip
     click.echo(f"mlpvm: {summary.reason} after {summary.steps} steps ({summary.passes} passes); wrote {out}"
                + (f" and {layers}" if layers else ""), err=True)  # fmt: skip
-    sys.exit({"halt": 0, "limit": 3, "fault": 4, "wait": 5, "interrupted": 130}[summary.reason])
+    sys.exit(EXIT_CODES[summary.reason])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from mlpvm import image as images
 from mlpvm import weights as weightfile
 from mlpvm.errors import ConfigError
-from mlpvm.machine import MACHINES
+from mlpvm.machine import MACHINES, Config
 
 _SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
 
@@ -33,3 +34,24 @@ def load_weights(path: str, machine, bits, cells, slots) -> weightfile.Weights:
         if value is not None and value != getattr(config, key):
             raise ConfigError(f"{path} is built for {config.describe()}; drop --{key} or rebuild")
     return loaded
+
+
+def max_steps_option(default: int, what: str = "Stop after this many instructions"):
+    """--max-steps N, 0 meaning no limit."""
+    return click.option(
+        "--max-steps", type=click.IntRange(min=0), default=default, show_default=bool(default),
+        help=f"{what} (0 = no limit).",
+    )  # fmt: skip
+
+
+def program_config(program: images.Image, loaded: weightfile.Weights | None, machine, bits, cells, slots) -> Config:
+    """The configuration a program runs on: the loaded weight file's (``load_weights`` has refused options
+    that contradict it), else the options', else what the program needs; the program must fit it."""
+    if loaded is not None:
+        config = loaded.config
+    else:
+        if machine and machine != program.machine:
+            raise ConfigError(f"{program.path} is a {program.machine} program, not {machine}")
+        config = images.config_for(program, bits, cells, slots)
+    images.check_fits(program, config)
+    return config

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from mlpvm import batch
 from mlpvm import image as images
 from mlpvm.cli import cli
-from mlpvm.cli.options import load_weights, machine_options
+from mlpvm.cli.options import load_weights, machine_options, max_steps_option, program_config
 from mlpvm.engines import ENGINES, NEURAL, Engine, make
 from mlpvm.engines.compiled import announce_compile
 from mlpvm.errors import ConfigError
@@ -58,13 +58,7 @@ def program_input(text: str | None) -> Input:
     help="neural = the fastest exact network engine (compiled with numba, else structured; sparse for "
     "--weights); reference = the plain interpreter, not the network.",
 )
-@click.option(
-    "--max-steps",
-    type=click.IntRange(min=0),
-    default=10_000_000,
-    show_default=True,
-    help="Stop after this many instructions (0 = no limit).",
-)
+@max_steps_option(10_000_000)
 @click.option("--input", "input_text", metavar="TEXT", help="Program input (default: stdin, read as the program asks).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Run this weight file (from `mlpvm build`) instead.")
@@ -95,7 +89,7 @@ def run(
         return
     program = images.load(image[0])
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
-    config = _config(program, loaded, machine, bits, cells, slots)
+    config = program_config(program, loaded, machine, bits, cells, slots)
     inp = program_input(input_text)
     stream = None if as_json else _stream
     if engine == "reference":
@@ -108,19 +102,6 @@ def run(
     sys.exit(EXIT_CODES[outcome.reason])
 
 
-def _config(program: images.Image, loaded, machine, bits, cells, slots) -> Config:
-    """The configuration a program runs on: the loaded weight file's (``load_weights`` has refused options
-    that contradict it), else the options', else what the program needs."""
-    if loaded is not None:
-        config = loaded.config
-    else:
-        if machine and machine != program.machine:
-            raise ConfigError(f"{program.path} is a {program.machine} program, not {machine}")
-        config = images.config_for(program, bits, cells, slots)
-    images.check_fits(program, config)
-    return config
-
-
 def _engine(name: str, config: Config, loaded) -> Engine:
     try:
         eng = make(name, config, loaded)
@@ -131,7 +112,7 @@ def _engine(name: str, config: Config, loaded) -> Engine:
 
 
 def _run_many(jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine, limit, as_json) -> None:
-    configs = [_config(job.image, loaded, machine, bits, cells, slots) for job in jobs]
+    configs = [program_config(job.image, loaded, machine, bits, cells, slots) for job in jobs]
     make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded))
     with _progress(len(jobs)) as progress:
         results = batch.run_jobs(jobs, configs, make_engine, limit, progress)

@@ -14,6 +14,7 @@ from mlpvm.machine import Config
 from mlpvm.network.adder import STEPS, Adder
 from mlpvm.network.blocks import Layer
 from mlpvm.network.builder import Sequencer
+from mlpvm.state import register_fields
 
 IO_FIELDS = {"executed": "network -> host: 1 when the pass executed an instruction (a step)"}
 
@@ -26,14 +27,7 @@ def state_fields(cfg: Config) -> list[tuple[str, tuple[int, ...]]]:
         ("pc", (lc,)),
         ("halted", ()),
         ("executed", ()),
-        ("a", (la,)),
-        ("b", (la,)),
-        ("c", (lc,)),
-        ("mem_a", (n,)),
-        ("mem_b", (n,)),
-        ("result", (n,)),
-        ("branch", ()),
-        ("next_pc", (lc,)),
+        *register_fields(la, lc, n),
     ]
 
 

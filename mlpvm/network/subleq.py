@@ -20,6 +20,7 @@ from mlpvm.machine import Config
 from mlpvm.network.adder import STEPS, Adder
 from mlpvm.network.blocks import Layer
 from mlpvm.network.builder import Sequencer
+from mlpvm.state import register_fields
 
 BYTE = 8
 
@@ -51,14 +52,7 @@ def state_fields(cfg: Config) -> list[tuple[str, tuple[int, ...]]]:
         ("in_ack", ()),
         ("in_wait", ()),
         ("executed", ()),
-        ("a", (n,)),
-        ("b", (n,)),
-        ("c", (n,)),
-        ("mem_a", (n,)),
-        ("mem_b", (n,)),
-        ("result", (n,)),
-        ("branch", ()),
-        ("next_pc", (n,)),
+        *register_fields(n, n, n),
     ]
 
 
