@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from mlpvm.layout import Layout
 from mlpvm.state import Decoded, decode, from_bits, to_bits
 
 CHUNK = 4096  # passes between checks for Ctrl-C and progress updates, at most
+PACE = 0.05  # seconds between those checks that the host aims for
 
 # Why a machine stopped, and the exit code ``mlpvm run`` gives for it.
 EXIT_CODES = {"halt": 0, "limit": 3, "fault": 4, "wait": 5, "interrupted": 130}
@@ -165,6 +167,7 @@ class Computer:
         """Runs until every machine halts, faults, waits for input that cannot come, or reaches ``max_steps``.
         ``progress`` is called after every ``chunk`` passes at most (``chunk=1``: after every pass).
         Ctrl-C stops all of them cleanly ("interrupted"), keeping their output and state."""
+        pace = min(chunk, 16)  # passes per call to the engine: grown or shrunk to take about PACE seconds
         with deferred_interrupt() as interrupted:
             while len(self.ids):
                 if max_steps is not None:
@@ -177,10 +180,16 @@ class Computer:
                     for row in range(len(self.ids)):
                         self._retire(row, "interrupted")
                     break
-                budget = chunk
+                budget = pace
                 if max_steps is not None:  # a pass executes at most one instruction per machine
-                    budget = max(1, min(chunk, int((max_steps - self.steps[self.ids]).min())))
+                    budget = max(1, min(pace, int((max_steps - self.steps[self.ids]).min())))
+                start = time.perf_counter()
                 self.advance(budget)
+                took = time.perf_counter() - start
+                if took < PACE:
+                    pace = min(chunk, pace * 2)
+                elif took > 4 * PACE:  # a slow engine: keep Ctrl-C and progress responsive
+                    pace = max(1, pace // 2)
                 if progress is not None:
                     progress(self)
         return [self.done[i] for i in range(len(self.outputs))]
