@@ -115,3 +115,10 @@ def test_watchpoint_on_a_code_cell_by_label():
     out = debug(HELLO_ASQ, *(arg for c in commands for arg in ("--ex", c)))
     assert "Watchpoint 1: mem[0] <loop> 25 -> 26" in out and "Watchpoint 1: mem[0] <loop> 26 -> 27" in out
     assert "Watchpoint 2: mem[18] <done> read" in out  # the instruction at done, read when it is fetched
+
+
+def test_paper_programs_show_the_slot_at_pc():
+    out = debug(str(ROOT / "programs/paper/factorial.pasq"), "--ex", "step 3", "--ex", "continue", "--ex", "x/7d 0")
+    assert "=>     3  0 0 4 CLR Z" in out  # slot 3 (a slot is one address)
+    assert "Halted after 228 steps" in out and "=>    21  0 0 21 HALT" in out  # the fixed point it stopped at
+    assert "0: 0 1 -1 7 8 5040 720" in out  # 7! and 6!

@@ -97,7 +97,8 @@ def disassembly(session: Session, start: int, count: int) -> Table:
     for col in ("mark", "addr", "labels", "words", "text"):
         table.add_column(col, style={"addr": "cyan", "labels": "magenta", "words": "dim"}.get(col))
     table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60)
-    listing = [r for r in rows(session) if r.address + max(r.size, 1) > start][:count]
+    paper = session.config.machine == "paper"
+    listing = [r for r in rows(session) if r.address + (1 if paper else max(r.size, 1)) > start][:count]
     for ins in listing:
         mark = "=>" if ins.address == session.pc and ins.kind != "data" else ""
         source = f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else ""
