@@ -14,6 +14,7 @@ from mlpvm.machine import Config
 from mlpvm.network.adder import STEPS, Adder
 from mlpvm.network.blocks import Layer
 from mlpvm.network.builder import Sequencer
+from mlpvm.network.stages import adder_steps, commit_write, next_pc, result_is_zero
 from mlpvm.state import register_fields
 
 IO_FIELDS = {"executed": "network -> host: 1 when the pass executed an instruction (a step)"}
@@ -32,13 +33,23 @@ def state_fields(cfg: Config) -> list[tuple[str, tuple[int, ...]]]:
 
 
 def build(cfg: Config) -> list[Layer]:
-    n, m, k, la, lc, w = cfg.bits, cfg.cells, cfg.slots, cfg.addr_bits, cfg.slot_bits, cfg.ins_bits
-    slot = np.arange(k)[:, None] * 3 * w  # flat offset of each slot in ``ins``
     net = Sequencer(Layout(state_fields(cfg)))
+    keep = fetch(net, cfg)
+    keep = read(net, cfg, keep)
+    keep = subtract(net, cfg, keep)
+    keep = write(net, cfg, keep)
+    next_pc(net, Adder("pc1", "pc", 0, 1, cfg.slot_bits, "next_pc"), keep)
+    branch(net, cfg, [*keep, "next_pc"])
+    return net.finish()
 
+
+def fetch(net: Sequencer, cfg: Config) -> list[str]:
+    """a, b, c of the slot at PC; ``run`` = not halted."""
+    la, lc, w = cfg.addr_bits, cfg.slot_bits, cfg.ins_bits
+    slot = np.arange(cfg.slots)[:, None] * 3 * w  # flat offset of each slot in ``ins``
     b = net.layer("fetch.0", "fetch")
     for j, (name, bits) in enumerate((("fetch_a", la), ("fetch_b", la), ("fetch_c", lc))):
-        b.select(name, (k, bits), ("pc", np.arange(lc)), 0, (1, "ins", slot + j * w + np.arange(bits)))
+        b.select(name, (cfg.slots, bits), ("pc", np.arange(lc)), 0, (1, "ins", slot + j * w + np.arange(bits)))
     b.map("run", (), (-1, "halted"), bias=1)
     b.carry("mem", "ins", "pc", "halted")
 
@@ -47,8 +58,12 @@ def build(cfg: Config) -> list[Layer]:
     for src, dst in (("fetch_a", "a"), ("fetch_b", "b"), ("fetch_c", "c")):
         b.reduce(dst, src)
     b.carry(*keep)
-    keep += ["a", "b", "c"]
+    return [*keep, "a", "b", "c"]
 
+
+def read(net: Sequencer, cfg: Config, keep: list[str]) -> list[str]:
+    """mem[a], mem[b]; and whether c differs from PC (for the halting test)."""
+    n, m, la, lc = cfg.bits, cfg.cells, cfg.addr_bits, cfg.slot_bits
     b = net.layer("read.0", "read")
     b.select("read_a", (m, n), ("a", np.arange(la)), 0, (1, "mem"))
     b.select("read_b", (m, n), ("b", np.arange(la)), 0, (1, "mem"))
@@ -61,42 +76,38 @@ def build(cfg: Config) -> list[Layer]:
     b.reduce("mem_b", "read_b")
     b.map("c_ne", (lc,), (1, "c_gt"), (1, "c_lt"))
     b.carry(*keep)
-    keep += ["mem_a", "mem_b"]
+    return [*keep, "mem_a", "mem_b"]
 
-    sub = Adder("sub", "mem_b", "na", 1, n, "result")  # mem[b] + NOT mem[a] + 1
+
+def subtract(net: Sequencer, cfg: Config, keep: list[str]) -> list[str]:
+    """mem[b] + NOT mem[a] + 1; alongside, whether mem[a] == 0 and c == PC (for the halting test)."""
+    n, lc = cfg.bits, cfg.slot_bits
     b = net.layer("subtract.0", "subtract")
     b.map("na", (n,), (-1, "mem_a"), bias=1)
     b.map("a_zero", (), (-1, "mem_a", np.arange(n)), bias=1)
     b.map("c_is_pc", (), (-1, "c_ne", np.arange(lc)), bias=1)
     b.carry(*keep)
-    keep += ["a_zero", "c_is_pc"]
-    for step in range(STEPS):
-        b = net.layer(f"subtract.{step + 1}", "subtract")
-        sub.layer(b, step)
-        b.carry(*keep)
-    keep.append("result")
+    keep = [*keep, "a_zero", "c_is_pc"]
+    adder_steps(net, "subtract", Adder("sub", "mem_b", "na", 1, n, "result"), keep, range(STEPS), first=1)
+    return [*keep, "result"]
 
-    keep.remove("mem")
+
+def write(net: Sequencer, cfg: Config, keep: list[str]) -> list[str]:
+    """mem[b] <- the result, unless halted."""
+    n, m, la = cfg.bits, cfg.cells, cfg.addr_bits
+    keep = [f for f in keep if f != "mem"]
     b = net.layer("write.0", "write")
     b.select("write_old", (m, n), ("b", np.arange(la)), 0, (1, "mem"), (1, "run"), bias=-1)
     b.select("write_new", (m, n), ("b", np.arange(la)), 0, (1, "result"), (1, "run"), bias=-1)
     b.carry("mem", *keep)
+    commit_write(net, (m, n), keep)
+    return [*keep, "mem"]
 
-    b = net.layer("write.1", "write")
-    b.map("mem", (m, n), (1, "mem"), (-1, "write_old"), (1, "write_new"))
-    b.carry(*keep)
-    keep.append("mem")
 
-    inc = Adder("pc1", "pc", 0, 1, lc, "next_pc")
-    for step in range(STEPS):
-        b = net.layer(f"next_pc.{step}", "next_pc")
-        inc.layer(b, step)
-        b.carry(*keep)
-    keep.append("next_pc")
-
-    b = net.layer("branch.0", "branch")
-    b.map("zero", (), (-1, "result", np.arange(n)), bias=1)
-    b.carry(*keep)
+def branch(net: Sequencer, cfg: Config, keep: list[str]) -> None:
+    """result <= 0 selects c, else PC + 1; a step that would change nothing sets ``halted`` instead."""
+    n, lc = cfg.bits, cfg.slot_bits
+    result_is_zero(net, n, keep)
 
     b = net.layer("branch.1", "branch")
     b.map("branch", (), (1, "result", n - 1), (1, "zero"))  # result <= 0
@@ -115,4 +126,3 @@ def build(cfg: Config) -> list[Layer]:
     b.map("halted", (), (1, "halted"), (1, "stop"))
     b.map("executed", (), (1, "run"), (-1, "stop"))
     b.carry("branch", *[f for f in keep if f not in ("halted", "run")])
-    return net.finish()
