@@ -86,12 +86,6 @@ def read_batch_file(path: str | Path) -> list[Job]:
     return jobs
 
 
-def configure(job: Job, bits: int | None, cells: int | None, slots: int | None) -> Config:
-    config = images.config_for(job.image, bits, cells, slots)
-    images.check_fits(job.image, config)
-    return config
-
-
 def run_jobs(
     jobs: list[Job],
     configs: list[Config],

@@ -32,10 +32,6 @@ def bounds(weights: Weights) -> list[int]:
     return [int(row_bounds(layer).max(initial=0)) for layer in weights.layers]
 
 
-def exact_in(weights: Weights, dtype) -> bool:
-    return max(bounds(weights)) <= exact_range(dtype)
-
-
 def check(weights: Weights, dtype) -> None:
     """Refuses a dtype in which the stored weights could round a sum."""
     worst = max(bounds(weights))
