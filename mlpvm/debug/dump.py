@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,9 @@ import numpy as np
 from mlpvm.engines import Engine
 from mlpvm.errors import MlpvmError
 from mlpvm.files import atomic_write
+from mlpvm.layout import Layout
 from mlpvm.machine import Config
-from mlpvm.state import REGISTERS, register
+from mlpvm.state import REGISTERS, Fields
 
 
 def parse_range(text: str) -> range:
@@ -33,14 +35,18 @@ def parse_range(text: str) -> range:
     return range(first, last + 1)
 
 
+DECODED = ("pc", *REGISTERS, "halted", "fault", "executed", "out_valid", "in_ack", "in_wait")
+
+
+@lru_cache(maxsize=8)
+def _fields(state: Layout, config: Config) -> Fields:
+    return Fields(state, config)
+
+
 def decoded(engine: Engine, config: Config, x: np.ndarray) -> dict[str, int]:
-    """PC, registers and flags of one state vector, as numbers."""
-    state = engine.state
-    values = {"pc": register(state, config, x, "pc"), **{r: register(state, config, x, r) for r in REGISTERS}}
-    for name in ("halted", "fault", "executed", "out_valid", "in_ack", "in_wait"):
-        if name in state:
-            values[name] = register(state, config, x, name)
-    return values
+    """PC, registers and flags of one state vector, as numbers (every pass of a trace: one product)."""
+    values = _fields(engine.state, config)(x)
+    return {name: values[name] for name in DECODED if name in values}
 
 
 def meta(engine: Engine, config: Config) -> dict:
