@@ -12,12 +12,12 @@ from mlpvm.asm.disasm import Instruction, describe, describe_slot, disassemble
 from mlpvm.debug.session import Pass, Session, Stop
 from mlpvm.layout import Field, Layout
 from mlpvm.network import build
-from mlpvm.state import from_bits
+from mlpvm.state import from_bits, signed_field
 
 SHADES = " ░▒▓█"
 NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",
          "next_pc": "next PC", "branch": "branch"}  # fmt: skip
-SIGNED = {"a", "b", "c", "mem_a", "mem_b", "result", "pc", "next_pc"}
+WORDS = {"a", "b", "c", "mem_a", "mem_b", "result", "pc", "next_pc"}  # shown as numbers, not bit strings
 
 
 # -- stops ---------------------------------------------------------------------------------------
@@ -235,10 +235,8 @@ def field_value(session: Session, f: Field, values: np.ndarray) -> str:
             return "no row active"
         shown = ", ".join(f"row {r} = {int(from_bits(values[r]))}" for r in rows[:3])
         return shown + (f" (+{len(rows) - 3} rows)" if len(rows) > 3 else "")
-    if f.name in SIGNED:
-        return str(
-            int(from_bits(values, signed=session.config.machine == "subleq" or f.name.startswith(("mem", "res"))))
-        )
+    if f.name in WORDS:
+        return str(int(from_bits(values, signed=signed_field(session.config, f.name))))
     if f.name in ("out_byte", "in_byte"):
         v = int(from_bits(values, signed=False))
         return f"{v} {chr(v)!r}"
