@@ -15,18 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpvm import reference
+from mlpvm.craft.blocks import Select, Term
 from mlpvm.engines import ENGINES, Engine, fastest_name, have_numba, make
 from mlpvm.engines.dense import MAX_DENSE
 from mlpvm.engines.lowered import lower
-from mlpvm.host import Computer
-from mlpvm.image import load as load_image
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
+from mlpvm.host.computer import Computer
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode
 from mlpvm.network import build
-from mlpvm.network.blocks import Select, Term
-from mlpvm.state import encode
-from mlpvm.weights import compile_network
+from mlpvm.network.weights import compile_network
+from mlpvm.program.image import load as load_image
+from mlpvm.program.inputs import Input
 
 SCALING_CELLS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
 BATCH = 256  # machines in the batched measurements

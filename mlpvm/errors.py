@@ -51,7 +51,7 @@ class AsmError(ImageError):
 
     @classmethod
     def at(cls, origin, message: str) -> AsmError:
-        """The error at ``origin`` (a ``mlpvm.sourcemap.Origin``: file, line, col and the line's text); in a
+        """The error at ``origin`` (a ``mlpvm.program.sourcemap.Origin``: file, line, col and the line's text); in a
         macro's expansion, that is the line of the call, and the message names the macro's line."""
         if origin.macro:
             message += f" (in macro {origin.macro})"

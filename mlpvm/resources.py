@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from math import prod
 
 from mlpvm.errors import ConfigError
-from mlpvm.machine import Config
-from mlpvm.network import paper, subleq
+from mlpvm.machines.config import Config
+from mlpvm.machines.paper import layers as paper
+from mlpvm.machines.subleq import layers as subleq
 
 CEILING = 8 << 30  # bytes
 COMPILE_BYTES = 40  # per nonzero weight, peak, while building and compiling the matrices (measured: ~33)

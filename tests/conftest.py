@@ -18,7 +18,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def words_of(path: Path) -> list[int]:
-    from mlpvm.image import parse_words
+    from mlpvm.program.image import parse_words
 
     return parse_words(path.read_text(), str(path))[0]
 

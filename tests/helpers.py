@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from mlpvm.check.lockstep import Batch, Divergence, Program
 from mlpvm.engines import Engine
-from mlpvm.lockstep import Batch, Divergence, Program
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 
 
 def one_pass_divergence(engine: Engine, config: Config, programs: list[dict]) -> Divergence | None:

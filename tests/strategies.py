@@ -1,13 +1,13 @@
-"""Hypothesis strategies for random programs: hypothesis draws the seed, ``mlpvm.generate`` makes the program
+"""Hypothesis strategies for random programs: hypothesis draws the seed, ``mlpvm.check.generate`` makes the program
 (the same generator ``mlpvm verify --random`` uses), so a failing example names a seed that reproduces it."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from mlpvm.generate import MAX_INSTRUCTIONS, random_program
-from mlpvm.lockstep import Program
-from mlpvm.machine import Config
+from mlpvm.check.generate import MAX_INSTRUCTIONS, random_program
+from mlpvm.check.lockstep import Program
+from mlpvm.machines.config import Config
 
 SEEDS = st.integers(0, 2**32 - 1)
 

@@ -9,13 +9,13 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlpvm import image as images
-from mlpvm import sourcemap
-from mlpvm.asm import assemble, assemble_file, lexer, parse
 from mlpvm.cli import cli
 from mlpvm.errors import AsmError, ImageError, MlpvmError
-from mlpvm.machine import MACHINES
-from mlpvm.sourcemap import Origin, SourceMap
+from mlpvm.machines.config import MACHINES
+from mlpvm.program import image as images
+from mlpvm.program import sourcemap
+from mlpvm.program.asm import assemble, assemble_file, lexer, parse
+from mlpvm.program.sourcemap import Origin, SourceMap
 from tests.conftest import DATA, EXTERNAL, words_of
 
 ESOLANGS_HELLO = DATA / "asm/esolangs-hello.asq"

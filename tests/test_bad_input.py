@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from mlpvm.cli import cli
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from mlpvm.network import build
-from mlpvm.weights import compile_network, save
+from mlpvm.network.weights import compile_network, save
 from tests.conftest import EXTERNAL, ROOT
 
 HI = str(EXTERNAL / "howerj-subleq-vhdl/hi.dec")

@@ -8,9 +8,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from mlpvm.batch import read_batch_file, unescape
 from mlpvm.cli import cli
 from mlpvm.errors import BatchError
+from mlpvm.host.batch import read_batch_file, unescape
 from tests.conftest import EXTERNAL
 
 HELLO = str(EXTERNAL / "rosetta/hello.sq")

@@ -6,11 +6,12 @@ import json
 
 from click.testing import CliRunner
 
-from mlpvm import bench, reference
+from mlpvm import bench
 from mlpvm.cli import cli
 from mlpvm.engines import ENGINES, have_numba
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.program.inputs import Input
 from tests.conftest import EXTERNAL
 
 

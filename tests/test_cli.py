@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 
 from mlpvm.cli import cli
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from tests.conftest import EXTERNAL
 from tests.strategies import programs
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mlpvm.csr import Csr, narrow_int
+from mlpvm.network.csr import Csr, narrow_int
 
 NCOLS = 12
 

@@ -7,10 +7,10 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from mlpvm import reference
 from mlpvm.cli import cli
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.program.inputs import Input
 from tests.conftest import EXTERNAL, ROOT, words_of
 
 HELLO = str(ROOT / "programs" / "hello.sq")

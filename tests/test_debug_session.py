@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from mlpvm import image as images
 from mlpvm.debug.session import DebugError, Session
 from mlpvm.engines import Sparse
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from mlpvm.network import LAYER_NAMES, build
-from mlpvm.sourcemap import SourceMap
-from mlpvm.weights import compile_network
+from mlpvm.network.weights import compile_network
+from mlpvm.program import image as images
+from mlpvm.program.sourcemap import SourceMap
 from tests.conftest import EXTERNAL, ROOT
 
 HELLO = ROOT / "programs" / "hello.sq"

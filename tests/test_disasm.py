@@ -10,16 +10,16 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlpvm import image as images
-from mlpvm import reference
-from mlpvm.asm import assemble, assemble_file, code_starts, describe, disassemble, to_asm
 from mlpvm.cli import cli
 from mlpvm.engines import make
-from mlpvm.host import Computer
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
-from mlpvm.sourcemap import SourceMap
-from mlpvm.state import encode
+from mlpvm.host.computer import Computer
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode
+from mlpvm.program import image as images
+from mlpvm.program.asm import assemble, assemble_file, code_starts, describe, disassemble, to_asm
+from mlpvm.program.inputs import Input
+from mlpvm.program.sourcemap import SourceMap
 from tests.conftest import DATA, EXTERNAL, ROOT, words_of
 
 HELLO_DEC = EXTERNAL / "howerj-subleq-vhdl/hello.dec"

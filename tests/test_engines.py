@@ -12,10 +12,10 @@ import pytest
 
 from mlpvm.engines import Compiled, Dense, Sparse, Structured
 from mlpvm.errors import NetworkFault
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode
 from mlpvm.network import LAYER_NAMES, build
-from mlpvm.state import encode
-from mlpvm.weights import compile_network
+from mlpvm.network.weights import compile_network
 from tests.conftest import needs_numba
 
 CONFIGS = [
@@ -118,9 +118,9 @@ import sys
 sys.modules["numba"] = None
 import numpy as np
 from mlpvm.engines import Compiled, Sparse, fastest, fastest_name, have_numba, make
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from mlpvm.network import build
-from mlpvm.weights import compile_network
+from mlpvm.network.weights import compile_network
 
 assert not have_numba() and fastest_name() == "structured"
 cfg = Config("subleq", 4, 16)

@@ -7,12 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mlpvm import exactness
 from mlpvm.engines import make
 from mlpvm.errors import WeightsError
-from mlpvm.machine import Config
-from mlpvm.network import build
-from mlpvm.weights import compile_network
+from mlpvm.machines.config import Config
+from mlpvm.network import build, exactness
+from mlpvm.network.weights import compile_network
 
 
 def test_ranges():

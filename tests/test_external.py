@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlpvm import reference
 from mlpvm.engines import make
-from mlpvm.host import Computer
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
-from mlpvm.state import encode
+from mlpvm.host.computer import Computer
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode
+from mlpvm.program.inputs import Input
 from tests.conftest import COMPILED, EXTERNAL, needs_numba, words_of
 
 CASES = [

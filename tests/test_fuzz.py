@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlpvm import image as images
 from mlpvm.errors import MlpvmError
+from mlpvm.program import image as images
 
 SUFFIXES = st.sampled_from([".dec", ".sq", ".txt", ".json", ""])
 
@@ -81,8 +81,8 @@ def test_any_json(tmp_path_factory, doc, config):
 @settings(max_examples=200)
 @given(text=st.text(max_size=300) | IMAGE_TEXT)
 def test_the_assembler_never_crashes(tmp_path_factory, text):
-    """Enabled once the assembler (``mlpvm.asm``) has landed: ``.asq`` sources load through ``image.load``."""
-    pytest.importorskip("mlpvm.asm")
+    """Enabled once the assembler (``mlpvm.program.asm``) has landed: ``.asq`` sources load through ``image.load``."""
+    pytest.importorskip("mlpvm.program.asm")
     path = tmp_path_factory.mktemp("f") / "program.asq"
     path.write_text(text, encoding="utf-8")
     load_and_fit(path, (None, None, None))

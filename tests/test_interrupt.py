@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mlpvm import verify
+from mlpvm.check import verify
 from mlpvm.cli import cli
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from mlpvm.network import build
-from mlpvm.weights import compile_network, save
+from mlpvm.network.weights import compile_network, save
 
 # Prints "Hi", then loops forever at 6 (mem[11] -= mem[11] is 0, so it jumps to 6 again).
 HI_THEN_LOOP = "9 -1 3 10 -1 6 11 11 6 72 105 0"

@@ -9,14 +9,15 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlpvm import image as images
-from mlpvm import reference, sourcemap
-from mlpvm.asm import assemble, assemble_file, describe_slot, to_pasq
 from mlpvm.cli import cli
 from mlpvm.errors import AsmError
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
-from mlpvm.sourcemap import Origin
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.program import image as images
+from mlpvm.program import sourcemap
+from mlpvm.program.asm import assemble, assemble_file, describe_slot, to_pasq
+from mlpvm.program.inputs import Input
+from mlpvm.program.sourcemap import Origin
 
 
 def words(text: str, **kw) -> list[int]:

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mlpvm import mutate
+from mlpvm.check import mutate
+from mlpvm.check.generate import one_step_cases
+from mlpvm.check.lockstep import Batch
 from mlpvm.cli import cli
 from mlpvm.engines import Sparse
 from mlpvm.errors import NetworkFault
-from mlpvm.generate import one_step_cases
-from mlpvm.lockstep import Batch
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from mlpvm.network import LAYER_NAMES, build
-from mlpvm.weights import compile_network
+from mlpvm.network.weights import compile_network
 
 CONFIGS = [Config("subleq", 8, 32), Config("subleq", 6, 16), Config("subleq", 16, 64), Config("paper", 8, 16, 8)]
 

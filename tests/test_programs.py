@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mlpvm import image as images
-from mlpvm import reference
-from mlpvm.asm import assemble, assemble_file
-from mlpvm.batch import Job, run_jobs
+from mlpvm.check.lockstep import Lockstep
 from mlpvm.cli import cli
 from mlpvm.engines import make
-from mlpvm.inputs import Input
-from mlpvm.lockstep import Lockstep
+from mlpvm.host.batch import Job, run_jobs
+from mlpvm.machines import reference
+from mlpvm.program import image as images
+from mlpvm.program.asm import assemble, assemble_file
+from mlpvm.program.inputs import Input
 from tests.conftest import DATA, ROOT
 
 PROGRAMS = [

@@ -6,10 +6,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlpvm.check.generate import random_program
+from mlpvm.check.lockstep import Batch, Lockstep, Program
 from mlpvm.engines import make
-from mlpvm.generate import random_program
-from mlpvm.lockstep import Batch, Lockstep, Program
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from tests.conftest import needs_numba
 from tests.strategies import programs
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
-from mlpvm.reference import Paper, Subleq, run
+from mlpvm.machines.config import Config
+from mlpvm.machines.reference import Paper, Subleq, run
+from mlpvm.program.inputs import Input
 
 CFG = Config("subleq", 8, 16)
 

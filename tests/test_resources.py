@@ -7,9 +7,9 @@ import pytest
 
 from mlpvm import resources
 from mlpvm.errors import ConfigError
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from mlpvm.network import build
-from mlpvm.weights import compile_network
+from mlpvm.network.weights import compile_network
 
 CONFIGS = [
     Config("subleq", 4, 16),

@@ -12,7 +12,7 @@ import itertools
 import pytest
 
 from mlpvm.engines import make
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from tests.conftest import COMPILED
 from tests.helpers import one_pass_divergence
 

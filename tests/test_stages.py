@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlpvm import reference
+from mlpvm.check.lockstep import CHECKPOINTS, first_bad_layer
 from mlpvm.engines import make
-from mlpvm.inputs import Input
-from mlpvm.lockstep import CHECKPOINTS, first_bad_layer
-from mlpvm.machine import Config
-from mlpvm.state import encode, register
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode, register
+from mlpvm.program.inputs import Input
 from tests.conftest import COMPILED
 
 

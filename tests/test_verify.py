@@ -8,14 +8,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from mlpvm import verify
+from mlpvm.check import verify
+from mlpvm.check.lockstep import Batch
+from mlpvm.check.mutate import Mutant, plant
 from mlpvm.cli import cli
 from mlpvm.engines import Sparse, make
-from mlpvm.lockstep import Batch
-from mlpvm.machine import Config
-from mlpvm.mutate import Mutant, plant
+from mlpvm.machines.config import Config
 from mlpvm.network import build
-from mlpvm.weights import compile_network, save
+from mlpvm.network.weights import compile_network, save
 from tests.conftest import EXTERNAL
 
 SMALL = Config("subleq", 8, 32)

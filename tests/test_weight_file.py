@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from mlpvm import reference
 from mlpvm.cli import cli
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
-from mlpvm.weights import FORMAT, load
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.network.weights import FORMAT, load
+from mlpvm.program.inputs import Input
 from tests.conftest import EXTERNAL, words_of
 
 # Runs in a fresh interpreter where importing mlpvm is impossible: numpy and the file only.

@@ -7,14 +7,14 @@ import json
 
 import click
 
-from mlpvm import asm as assembler
-from mlpvm import image as images
-from mlpvm import sourcemap
-from mlpvm.asm import Instruction
 from mlpvm.cli import cli
 from mlpvm.errors import ImageError
 from mlpvm.files import atomic_write
-from mlpvm.machine import DEFAULT_BITS, MAX_BITS, MIN_BITS
+from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, MIN_BITS
+from mlpvm.program import asm as assembler
+from mlpvm.program import image as images
+from mlpvm.program import sourcemap
+from mlpvm.program.asm import Instruction
 
 WORDS_COLUMN = 22  # the widest words column of a listing; longer data rows are cut with "..."
 MIN_WORDS_COLUMN = 14

@@ -8,13 +8,14 @@ import time
 import click
 from rich.table import Table
 
-from mlpvm import exactness, resources
-from mlpvm import weights as weightfile
+from mlpvm import resources
 from mlpvm.cli import cli
 from mlpvm.cli import console as views
 from mlpvm.cli.options import machine_options
-from mlpvm.machine import DEFAULT_BITS, DEFAULT_CELLS, Config
+from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, Config
 from mlpvm.network import build as build_network
+from mlpvm.network import exactness
+from mlpvm.network import weights as weightfile
 
 
 def config_from(machine, bits, cells, slots) -> Config:

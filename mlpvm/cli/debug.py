@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from mlpvm import image as images
 from mlpvm.cli import cli
 from mlpvm.cli.options import machine_options, max_steps_option, program_config
 from mlpvm.debug import trace as tracing
@@ -17,7 +16,8 @@ from mlpvm.debug.dump import parse_range
 from mlpvm.debug.repl import interact, run_lines
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT
-from mlpvm.host import EXIT_CODES
+from mlpvm.host.computer import EXIT_CODES
+from mlpvm.program import image as images
 
 
 def _program(path: str, machine, bits, cells, slots):

@@ -9,11 +9,11 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlpvm import mutate
+from mlpvm.check import mutate
 from mlpvm.cli import console as views
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 from mlpvm.network import build
-from mlpvm.weights import compile_network
+from mlpvm.network.weights import compile_network
 
 
 def mutation_table(machine, bits, cells, slots, seed: int, as_json: bool) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from mlpvm import image as images
-from mlpvm import weights as weightfile
 from mlpvm.errors import ConfigError
-from mlpvm.machine import MACHINES, Config
+from mlpvm.machines.config import MACHINES, Config
+from mlpvm.network import weights as weightfile
+from mlpvm.program import image as images
 
 _SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
 

@@ -11,18 +11,18 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mlpvm import batch
-from mlpvm import image as images
 from mlpvm.cli import cli
 from mlpvm.cli.options import load_weights, machine_options, max_steps_option, program_config
 from mlpvm.engines import ENGINES, NEURAL, Engine, make
 from mlpvm.engines.compiled import announce_compile
 from mlpvm.errors import ConfigError
-from mlpvm.host import EXIT_CODES, Computer, Outcome
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
-from mlpvm.sourcemap import SourceMap
-from mlpvm.state import encode
+from mlpvm.host import batch
+from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode
+from mlpvm.program import image as images
+from mlpvm.program.inputs import Input
+from mlpvm.program.sourcemap import SourceMap
 
 ENGINE_CHOICES = (NEURAL, *ENGINES, "reference")
 

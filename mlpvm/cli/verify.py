@@ -11,14 +11,14 @@ import click
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mlpvm import verify as verifying
+from mlpvm.check import verify as verifying
 from mlpvm.cli import cli
 from mlpvm.cli import console as views
 from mlpvm.cli.build import config_from
 from mlpvm.cli.options import load_weights, machine_options
 from mlpvm.engines import ENGINES, NEURAL, fastest_name
 from mlpvm.errors import ConfigError
-from mlpvm.host import EXIT_CODES
+from mlpvm.host.computer import EXIT_CODES
 
 DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mlpvm.craft.layout import Layout
 from mlpvm.engines import Engine
 from mlpvm.errors import MlpvmError
 from mlpvm.files import atomic_write
-from mlpvm.layout import Layout
-from mlpvm.machine import Config
-from mlpvm.state import REGISTERS, Fields
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import REGISTERS, Fields
 
 
 def parse_range(text: str) -> range:

@@ -12,11 +12,11 @@ import numpy as np
 from mlpvm.debug import dump
 from mlpvm.engines import DEFAULT, make
 from mlpvm.files import atomic_write
-from mlpvm.host import Computer, Outcome
-from mlpvm.image import Image
-from mlpvm.inputs import Input
-from mlpvm.machine import Config
-from mlpvm.state import encode
+from mlpvm.host.computer import Computer, Outcome
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode
+from mlpvm.program.image import Image
+from mlpvm.program.inputs import Input
 
 FIELDS = ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc")
 

@@ -8,11 +8,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.asm.disasm import Instruction, describe, describe_slot, disassemble
+from mlpvm.craft.layout import Field, Layout
 from mlpvm.debug.session import Pass, Session, Stop
-from mlpvm.layout import Field, Layout
+from mlpvm.machines.state import from_bits, signed_field
 from mlpvm.network import build
-from mlpvm.state import from_bits, signed_field
+from mlpvm.program.asm.disasm import Instruction, describe, describe_slot, disassemble
 
 SHADES = " ░▒▓█"
 NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",

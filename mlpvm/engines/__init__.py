@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpvm import exactness, resources
+from mlpvm import resources
 from mlpvm.engines.base import Engine
 from mlpvm.engines.compiled import Compiled, have_numba
 from mlpvm.engines.dense import Dense
 from mlpvm.engines.sparse import Sparse
 from mlpvm.engines.structured import Structured
-from mlpvm.machine import Config
-from mlpvm.network import build
-from mlpvm.weights import Weights, compile_network
+from mlpvm.machines.config import Config
+from mlpvm.network import build, exactness
+from mlpvm.network.weights import Weights, compile_network
 
 ENGINES = ("compiled", "structured", "sparse", "dense")
 NEURAL = "neural"  # the fastest exact engine available

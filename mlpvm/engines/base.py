@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from mlpvm.craft.layout import Layout
 from mlpvm.errors import NetworkFault
-from mlpvm.layout import Layout
-from mlpvm.machine import Config
+from mlpvm.machines.config import Config
 
 # Flags after which the host has work to do.
 EVENTS = ("out_valid", "in_ack", "in_wait", "halted")

@@ -49,7 +49,7 @@ def warm() -> None:
     ``mlpvm run`` does not wait for it."""
     if not have_numba():
         return
-    from mlpvm.machine import Config
+    from mlpvm.machines.config import Config
     from mlpvm.network import build
 
     engine = Compiled(build(Config("subleq", 4, 16)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlpvm.engines.base import Engine
-from mlpvm.weights import Weights
+from mlpvm.network.weights import Weights
 
 MAX_DENSE = 60_000_000  # entries over all layers; above this use the sparse engine
 

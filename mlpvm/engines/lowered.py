@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpvm.layout import Layout
+from mlpvm.craft.blocks import Layer, Map, Reduce, Select, Term
+from mlpvm.craft.layout import Layout
 from mlpvm.network import Network
-from mlpvm.network.blocks import Layer, Map, Reduce, Select, Term
 
 MAP, SELECT, UPDATE = 0, 1, 2  # op kinds: narrow units; units of a selected row; an in-place row update
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpvm.csr import Csr
 from mlpvm.engines.base import Engine
-from mlpvm.weights import Weights
+from mlpvm.network.csr import Csr
+from mlpvm.network.weights import Weights
 
 
 class Sparse(Engine):

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlpvm.craft.blocks import Layer, Map, Reduce, Select, Term
+from mlpvm.craft.layout import Layout
 from mlpvm.engines.base import Engine, off_binary
 from mlpvm.errors import NetworkFault
-from mlpvm.layout import Layout
 from mlpvm.network import Network
-from mlpvm.network.blocks import Layer, Map, Reduce, Select, Term
 
 
 @dataclass

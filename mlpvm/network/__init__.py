@@ -1,6 +1,6 @@
 """The network, built analytically for a machine configuration; independent of any program.
 
-``build(config)`` returns the 23 layers as blocks (the structure); ``mlpvm.weights`` compiles them to the
+``build(config)`` returns the 23 layers as blocks (the structure); ``mlpvm.network.weights`` compiles them to the
 stored matrices, and the engines evaluate one or the other.
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from mlpvm.layout import Layout
-from mlpvm.machine import Config
-from mlpvm.network import paper, subleq
-from mlpvm.network.blocks import Layer
+from mlpvm.craft.blocks import Layer
+from mlpvm.craft.layout import Layout
+from mlpvm.machines.config import Config
+from mlpvm.machines.paper import layers as paper
+from mlpvm.machines.subleq import layers as subleq
 
 # The paper's stages, in execution order, with their layer counts: 2 + 2 + 7 + 2 + 6 + 4 = 23.
 STAGES = (("fetch", 2), ("read", 2), ("subtract", 7), ("write", 2), ("next_pc", 6), ("branch", 4))

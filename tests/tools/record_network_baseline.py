@@ -1,14 +1,30 @@
 """Records every layer's outputs, by field, on fixed random {0,1} states (the pre-change network)."""
-import numpy as np
-from mlpvm.machine import Config
-from mlpvm.network import build
-from mlpvm.weights import compile_network
-from mlpvm.engines.sparse import Sparse
 
-CONFIGS = [("subleq", 4, 4, 0), ("subleq", 4, 16, 0), ("subleq", 6, 64, 0), ("subleq", 8, 8, 0),
-           ("subleq", 8, 32, 0), ("subleq", 12, 16, 0), ("subleq", 16, 32, 0), ("subleq", 5, 32, 0),
-           ("paper", 4, 4, 2), ("paper", 4, 16, 4), ("paper", 6, 8, 32), ("paper", 8, 16, 8),
-           ("paper", 8, 32, 32), ("paper", 12, 4, 16), ("paper", 16, 16, 16), ("paper", 5, 8, 64)]
+import numpy as np
+
+from mlpvm.engines.sparse import Sparse
+from mlpvm.machines.config import Config
+from mlpvm.network import build
+from mlpvm.network.weights import compile_network
+
+CONFIGS = [
+    ("subleq", 4, 4, 0),
+    ("subleq", 4, 16, 0),
+    ("subleq", 6, 64, 0),
+    ("subleq", 8, 8, 0),
+    ("subleq", 8, 32, 0),
+    ("subleq", 12, 16, 0),
+    ("subleq", 16, 32, 0),
+    ("subleq", 5, 32, 0),
+    ("paper", 4, 4, 2),
+    ("paper", 4, 16, 4),
+    ("paper", 6, 8, 32),
+    ("paper", 8, 16, 8),
+    ("paper", 8, 32, 32),
+    ("paper", 12, 4, 16),
+    ("paper", 16, 16, 16),
+    ("paper", 5, 8, 64),
+]
 STATES = 64
 out = {}
 for machine, bits, cells, slots in CONFIGS:

@@ -1,0 +1,370 @@
+"""The network and the reference interpreter side by side, compared on the whole state after every pass.
+
+This is what every claim of exactness rests on. A ``Batch`` runs B programs on one batched engine beside B
+reference machines and after every pass compares every field of every machine's state with the reference:
+memory (every cell), the instruction slots, PC, the halt and fault flags, the I/O handshake fields, the
+output so far, the input consumed, and the registers the pass decoded (A, B, C, mem[A], mem[B], result,
+branch, next PC) against the reference's micro-operations. The first difference is a ``Divergence`` naming
+the program, the step, the field, and the first layer whose activations disagree with the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlpvm.craft.layout import Layout
+from mlpvm.engines import Engine
+from mlpvm.errors import NetworkFault
+from mlpvm.host.computer import Computer
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.machines.reference import Micro
+from mlpvm.machines.state import REGISTERS, encode, from_bits, register, to_bits, word
+from mlpvm.program.inputs import EOF, Input
+
+# Where each micro-operation first appears in a pass: the layer whose output holds it, and the field there.
+CHECKPOINTS = {
+    "subleq": (
+        ("fetch.1", "a"),
+        ("fetch.1", "b"),
+        ("fetch.1", "c"),
+        ("read.1", "mem_a"),
+        ("read.1", "mem_b"),
+        ("write.0", "result"),
+        ("next_pc.5", "next_pc"),
+        ("branch.1", "branch"),
+    ),
+    "paper": (
+        ("fetch.1", "a"),
+        ("fetch.1", "b"),
+        ("fetch.1", "c"),
+        ("read.1", "mem_a"),
+        ("read.1", "mem_b"),
+        ("subtract.6", "result"),
+        ("next_pc.5", "next_pc"),
+        ("branch.1", "branch"),
+    ),
+}
+
+# The layer that produces the new value of each state field; every layer before it that holds the field must
+# hold the value before the step, and every layer from it on the value after.
+PRODUCED = {
+    "subleq": {"mem": "write.1", "pc": "branch.3", "halted": "subtract.1", "fault": "subtract.1"},
+    "paper": {"mem": "write.1", "pc": "branch.3", "halted": "branch.3"},
+}
+
+# The host's input fields and the handshake flag each micro-operation kind must raise.
+HOST_INPUTS = ("in_byte", "in_ready", "in_eof")
+KIND_FLAGS = {"in_ack": "in", "in_wait": "wait", "out_valid": "out"}
+
+
+@dataclass
+class Program:
+    """What a lockstep run loads: memory words (and ``paper`` slots), the input, and where it starts."""
+
+    words: list[int]
+    slots: list[tuple[int, int, int]] | None = None
+    data: bytes = b""
+    pc: int = 0
+    closed: bool = True  # the input ends after ``data``; False: an input instruction then waits
+    halted: bool = False  # already stopped (a halted machine must stay exactly as it is)
+    fault: bool = False
+
+    def input(self) -> Input:
+        return Input(self.data, self.closed)
+
+
+@dataclass
+class Divergence:
+    step: int  # steps the program completed before the diverging pass
+    field: str
+    network: object
+    reference: object
+    layer: str | None = None  # the first layer whose activations disagree with the reference
+    program: int = 0  # index of the program in its batch
+    fault: bool = False  # the engine's guard stopped the pass: an activation left {0,1} after ``layer``
+
+    def __str__(self) -> str:
+        if self.fault:
+            return f"step {self.step}: network fault after layer {self.layer}"
+        where = f", first wrong after layer {self.layer}" if self.layer else ""
+        return (
+            f"step {self.step}: {self.field} is {self.network} on the network, {self.reference} in the reference{where}"
+        )
+
+
+def first_bad_layer(
+    config: Config,
+    layouts: list[Layout],
+    names: list[str],
+    trace: list[np.ndarray],
+    m: Micro,
+    row: int = 0,
+    carried: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> str | None:
+    """The first layer whose activations (machine ``row`` of ``trace``) disagree with the reference: a
+    micro-operation at its checkpoint, or a carried state field (``carried``: name -> bits before and after
+    the step) that differs from the value it must hold at that layer (``PRODUCED``)."""
+    produced = {field: names.index(layer) for field, layer in PRODUCED[config.machine].items()}
+    for k, (name, layout) in enumerate(zip(names, layouts)):
+        for layer, field in CHECKPOINTS[config.machine]:
+            want = getattr(m, field)
+            if layer == name and want is not None and register(layout, config, trace[k][row], field) != int(want):
+                return name
+        for field, (pre, post) in (carried or {}).items():
+            if field in layout:
+                want = post if k >= produced.get(field, len(names)) else pre
+                if not np.array_equal(layout.view(trace[k][row], field), want.reshape(layout[field].shape)):
+                    return name
+    return None
+
+
+def first_off_binary(names: list[str], trace: list[np.ndarray]) -> tuple[str, int] | None:
+    """The first layer in which an activation left {0,1}, and the first machine (row) where it did."""
+    for name, h in zip(names, trace):
+        rows = np.flatnonzero(((h != 0) & (h != 1)).any(axis=1))
+        if len(rows):
+            return name, int(rows[0])
+    return None
+
+
+class Batch:
+    """B programs on one batched engine beside B reference machines; ``step()`` runs one pass of all that
+    are running and compares every field of every state with the reference."""
+
+    def __init__(self, engine: Engine, config: Config, programs: Sequence[Program]):
+        self.engine, self.config, self.programs = engine, config, list(programs)
+        state, paper = engine.state, config.machine == "paper"
+        self.refs = [reference.load(config, p.words, p.slots) for p in self.programs]
+        self.ref_inputs = [p.input() for p in self.programs]
+        states = np.stack([encode(state, config, p.words, p.slots) for p in self.programs])
+        for i, p in enumerate(self.programs):
+            ref = self.refs[i]
+            if p.pc:
+                state.view(states[i], "pc")[...] = to_bits(p.pc, state["pc"].size)
+                ref.pc = p.pc if paper else config.wrap(p.pc)
+            for name in ("halted", "fault"):
+                if getattr(p, name):
+                    state.view(states[i], name)[...] = 1
+                    setattr(ref, name, True)
+        self.computer = Computer(engine, states, [p.input() for p in self.programs])
+        # The reference memory as bits, kept up to date from the cell each step writes (mem[B]).
+        self.mem_bits = to_bits(np.array([r.mem for r in self.refs]), config.bits)
+        self.ins_bits = to_bits(np.array([r.slots for r in self.refs]), config.ins_bits) if paper else None
+        self.reasons: dict[int, str] = {}  # why each program stopped: halt, fault, wait, limit
+        self.passes = 0
+
+    @property
+    def stopped(self) -> bool:
+        return not len(self.computer.ids)
+
+    @property
+    def steps(self) -> int:
+        """Steps checked so far, over all programs."""
+        return sum(r.steps for r in self.refs)
+
+    def step(self) -> Divergence | None:
+        c = self.computer
+        mids, before = c.ids.copy(), c.x.copy()
+        placed = [self.ref_inputs[i].peek() for i in mids]
+        micros = {int(i): self.refs[i].step(self.ref_inputs[i]) for i in mids}
+        self._write_mirror(micros)
+        try:
+            c.step()
+        except NetworkFault:
+            return self._network_fault(before, mids, micros)
+        self.passes += 1
+        retired = [int(i) for i in mids if i in c.done and i not in self.reasons]
+        for i in retired:
+            self.reasons[i] = c.done[i].reason
+            self._check_mirror(i)
+        bad = [b for b in (self._first_bad(c.x, c.ids, micros), self._first_bad_retired(retired, micros)) if b]
+        if not bad:
+            return None
+        mid, field, got, want = min(bad, key=lambda b: b[0])
+        row = int(np.flatnonzero(mids == mid)[0])
+        m = micros[mid]
+        layer = self._locate(before[row], m, placed[row], mid)
+        return Divergence(self.refs[mid].steps - m.is_step, field, got, want, layer, mid)
+
+    def run(
+        self, max_steps: int | None = None, interrupted: Callable[[], bool] = lambda: False, progress=None
+    ) -> tuple[int, Divergence | None]:
+        """Steps until every program stops (or reaches ``max_steps``, or ``interrupted()``); returns the steps
+        checked and the first divergence."""
+        while not self.stopped:
+            if max_steps is not None:
+                done = [int(i) for i in self.computer.ids if self.refs[i].steps >= max_steps]
+                if done:
+                    self.computer.stop(done, "limit")
+                    self.reasons.update(dict.fromkeys(done, "limit"))
+                    continue
+            if interrupted():
+                break
+            div = self.step()
+            if div is not None:
+                return self.steps, div
+            if progress is not None:
+                progress(self)
+        return self.steps, None
+
+    def _write_mirror(self, micros: dict[int, Micro]) -> None:
+        writes = [(i, m.b) for i, m in micros.items() if m.kind in ("sub", "in")]
+        if writes:
+            mids, cells = np.array(writes).T
+            values = [self.refs[i].mem[b] for i, b in writes]
+            self.mem_bits[mids, cells] = to_bits(values, self.config.bits)
+
+    def _check_mirror(self, mid: int) -> None:
+        """The memory mirror is exact (it follows from the reference writing only mem[B]); confirmed in full
+        whenever a program stops."""
+        if not np.array_equal(from_bits(self.mem_bits[mid]), self.refs[mid].mem):
+            raise RuntimeError(f"lockstep memory mirror of program {mid} disagrees with the reference")
+
+    def _first_bad_retired(self, mids: list[int], micros: dict[int, Micro]) -> tuple | None:
+        if not mids:
+            return None
+        return self._first_bad(np.stack([self.computer.done[i].state for i in mids]), np.array(mids), micros)
+
+    def _first_bad(self, x: np.ndarray, mids: np.ndarray, micros: dict[int, Micro]) -> tuple | None:
+        """(program, field, network value, reference value) of the first program (lowest index) that differs."""
+        if not len(mids):
+            return None
+        checks = self._mismatches(x, mids, micros)
+        bad = np.zeros(len(mids), bool)
+        for _, rows in checks:
+            bad |= rows
+        if not bad.any():
+            return None
+        row = int(np.argmin(np.where(bad, mids, np.iinfo(np.int64).max)))
+        field = next(name for name, rows in checks if rows[row])
+        return int(mids[row]), *self._describe(x[row], int(mids[row]), micros[int(mids[row])], field)
+
+    def _mismatches(self, x: np.ndarray, mids: np.ndarray, micros: dict[int, Micro]) -> list[tuple[str, np.ndarray]]:
+        """For each field, in report order, which machines (rows of ``x``) differ from the reference."""
+        state, refs, ms = self.engine.state, [self.refs[i] for i in mids], [micros[int(i)] for i in mids]
+        checks: list[tuple[str, np.ndarray]] = []
+
+        def bits(name: str, values, defined=None) -> None:
+            width = state[name].size
+            got = x[:, state[name].offset : state[name].stop]
+            rows = (got != to_bits(np.asarray(values, np.int64), width).reshape(len(x), width)).any(axis=1)
+            checks.append((name, rows if defined is None else rows & np.asarray(defined, bool)))
+
+        bits("pc", [r.pc for r in refs])
+        bits("halted", [r.halted for r in refs])
+        if "fault" in state:
+            bits("fault", [r.fault for r in refs])
+        bits("executed", [m.is_step for m in ms])
+        if "in_ack" in state:
+            for name, kind in KIND_FLAGS.items():
+                bits(name, [m.kind == kind for m in ms])
+            bits("out_byte", [m.out or 0 for m in ms], [m.out is not None for m in ms])
+            outputs, inputs = self.computer.outputs, self.computer.inputs
+            checks.append(("output", np.array([outputs[i] != self.refs[i].output for i in mids])))
+            checks.append(("input", np.array([inputs[i].consumed != self.ref_inputs[i].consumed for i in mids])))
+            for name, values in zip(HOST_INPUTS, _placed([inputs[i].peek() for i in mids])):
+                bits(name, values)
+        checks.append(("mem", (state.view(x, "mem") != self.mem_bits[mids]).any(axis=(1, 2))))
+        if self.ins_bits is not None:
+            checks.append(("ins", (state.view(x, "ins") != self.ins_bits[mids]).any(axis=(1, 2, 3))))
+        for name in REGISTERS:
+            values = [getattr(m, name) for m in ms]
+            bits(name, [v or 0 for v in values], [v is not None for v in values])
+        return checks
+
+    def _describe(self, x: np.ndarray, mid: int, m: Micro, field: str) -> tuple[str, object, object]:
+        """The field's name (with the cell or slot), its value on the network, and in the reference."""
+        state, cfg, ref = self.engine.state, self.config, self.refs[mid]
+        if field == "mem":
+            got = from_bits(state.view(x, "mem"))
+            i = int(np.flatnonzero(got != np.asarray(ref.mem))[0])
+            return f"mem[{i}]", int(got[i]), ref.mem[i]
+        if field == "ins":
+            got = from_bits(state.view(x, "ins"), signed=False)
+            j = int(np.flatnonzero((got != np.asarray(ref.slots)).any(axis=1))[0])
+            return f"ins[{j}]", tuple(int(v) for v in got[j]), tuple(ref.slots[j])
+        if field == "output":
+            return field, bytes(self.computer.outputs[mid]), bytes(ref.output)
+        if field == "input":
+            return "input consumed", self.computer.inputs[mid].consumed, self.ref_inputs[mid].consumed
+        if field in HOST_INPUTS:
+            want = dict(zip(HOST_INPUTS, (v[0] for v in _placed([self.computer.inputs[mid].peek()]))))
+            return field, word(state, x, field, signed=False), int(want[field])
+        if field == "out_byte":
+            return field, word(state, x, field, signed=False), m.out
+        want = {"pc": ref.pc, "halted": ref.halted, "fault": ref.fault, "executed": m.is_step}
+        want.update({name: m.kind == kind for name, kind in KIND_FLAGS.items()})
+        want.update({name: getattr(m, name) for name in REGISTERS})
+        return field, register(state, cfg, x, field), int(want[field])
+
+    def _locate(self, before: np.ndarray, m: Micro, placed: int | None, mid: int) -> str | None:
+        """Re-runs the diverging pass of one machine with a trace to find the first layer that went wrong."""
+        trace = self._trace(before)
+        return first_bad_layer(
+            self.config, self.engine.layouts, self.engine.layer_names, trace, m, 0, self._carried(m, placed, mid)
+        )
+
+    def _trace(self, before: np.ndarray) -> list[np.ndarray]:
+        trace: list[np.ndarray] = []
+        guard, self.engine.guard = self.engine.guard, False
+        try:
+            self.engine.run_pass(np.array(np.atleast_2d(before)), trace)
+        finally:
+            self.engine.guard = guard
+        return trace
+
+    def _carried(self, m: Micro, placed: int | None, mid: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Bits of the state fields before and after the reference step, for locating a divergence."""
+        cfg, ref, state = self.config, self.refs[mid], self.engine.state
+        post_mem = self.mem_bits[mid]
+        pre_mem = post_mem.copy()
+        if m.kind in ("sub", "in"):
+            pre_mem[m.b] = to_bits(m.mem_b, cfg.bits)
+        width = state["pc"].size
+        stopped = m.kind == "halted"  # it was stopped before the step: nothing changes
+        carried = {
+            "mem": (pre_mem, post_mem),
+            "pc": (to_bits(m.pc, width), to_bits(ref.pc, width)),
+            "halted": (np.array([stopped]), np.array([ref.halted])),
+        }
+        if "fault" in state:
+            carried["fault"] = (np.array([stopped and ref.fault]), np.array([ref.fault]))
+        if self.ins_bits is not None:
+            carried["ins"] = (self.ins_bits[mid], self.ins_bits[mid])
+        if "in_byte" in state:
+            for name, values in zip(HOST_INPUTS, _placed([placed])):
+                bits = to_bits(values, state[name].size).ravel()
+                carried[name] = (bits, bits)
+        return carried
+
+    def _network_fault(self, before: np.ndarray, mids: np.ndarray, micros: dict[int, Micro]) -> Divergence:
+        """The guard stopped a pass: find the first layer and program where an activation left {0,1}."""
+        found = first_off_binary(self.engine.layer_names, self._trace(before))
+        layer, row = found if found else (None, 0)
+        mid = int(mids[row])
+        step = self.refs[mid].steps - micros[mid].is_step
+        return Divergence(step, "network fault", None, None, layer, mid, fault=True)
+
+
+def _placed(values: list[int | None]) -> tuple[list[int], list[bool], list[bool]]:
+    """What the host places in ``in_byte``, ``in_ready`` and ``in_eof`` for each next input."""
+    return (
+        [v if v is not None and v != EOF else 0 for v in values],
+        [v is not None for v in values],
+        [v == EOF for v in values],
+    )
+
+
+class Lockstep(Batch):
+    """One program on an engine and on the reference."""
+
+    def __init__(self, engine: Engine, config: Config, words: list[int], slots=None, data: bytes = b""):
+        super().__init__(engine, config, [Program(words, slots, data)])
+
+    @property
+    def ref(self) -> reference.Subleq | reference.Paper:
+        return self.refs[0]

@@ -1,0 +1,183 @@
+"""``mlpvm verify``: programs run on the network in lockstep with the reference interpreter, in batches, with
+every field of every state compared after every pass (``mlpvm.check.lockstep``).
+
+Programs come from three sources: the named programs (the public programs of ``tests/data/external`` with
+the input and memory size their README gives, and every program in ``programs/``), random programs from a
+seed (program i of ``--random N --seed S`` has seed S + i, so any one of them can be checked alone), and
+images given by the user.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+
+import numpy as np
+
+from mlpvm.check.generate import random_program
+from mlpvm.check.lockstep import Batch, Divergence, Program
+from mlpvm.engines import make
+from mlpvm.errors import ConfigError, ImageError
+from mlpvm.host.computer import deferred_interrupt
+from mlpvm.machines.config import Config
+from mlpvm.network.weights import Weights
+from mlpvm.program import image as images
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTERNAL = ROOT / "tests" / "data" / "external"
+PROGRAMS = ROOT / "programs"
+IMAGE_SUFFIXES = (".sq", ".dec", ".txt", ".json", ".asq", ".pasq")
+BATCH_BYTES = 1 << 30  # memory for one batch of states at most: large memories run fewer programs at a time
+UNIT_BYTES = 32  # per state unit of one machine: its state, the copy before the pass, the engine's temporaries
+
+# The public programs, each with the word width, memory and input that tests/data/external/README.md gives.
+NAMED = (
+    ("rosetta/hello.sq", 16, 256, b""),
+    ("howerj-subleq-vhdl/hi.dec", 16, 256, b""),
+    ("howerj-subleq-vhdl/hello.dec", 16, 256, b""),
+    ("howerj-subleq-vhdl/hi2.dec", 16, 256, b""),
+    ("howerj-subleq-vhdl/echo.dec", 16, 64, b"abc\n"),
+    ("jserv-subleq/tests/lshift.dec", 16, 256, b""),
+    ("davidar-subleq/demo-image.sq", 32, 2048, b"3\n5\n5\n"),
+    ("howerj-subleq-vhdl/eforth-8k.dec", 16, 8192, b"2 2 + . cr\n"),
+    ("howerj-subleq/subleq.dec", 16, 65536, b"2 2 + . cr\n"),
+)
+
+
+@dataclass
+class Case:
+    """One program to verify, with the configuration it runs on and how to check it again alone."""
+
+    name: str
+    config: Config
+    program: Program
+    seed: int | None = None  # random programs
+    path: str | None = None  # images
+
+    def command(self) -> str:
+        """The ``mlpvm verify`` command line that checks this program alone."""
+        cfg = self.config
+        opts = f"--machine {cfg.machine} --bits {cfg.bits} --cells {cfg.cells}"
+        if cfg.machine == "paper":
+            opts += f" --slots {cfg.slots}"
+        if self.seed is not None:
+            return f"mlpvm verify --random 1 --seed {self.seed} {opts}"
+        data = f" --input {shlex.quote(self.program.data.decode('latin-1'))}" if self.program.data else ""
+        return f"mlpvm verify {shlex.quote(os.path.relpath(str(self.path)))} {opts}{data}"
+
+
+def random_cases(config: Config, count: int, seed: int = 0) -> list[Case]:
+    return [
+        Case(f"random program, seed {seed + i}", config, random_program(config, seed + i), seed + i)
+        for i in range(count)
+    ]
+
+
+def image_case(
+    path: str | Path, bits: int | None = None, cells: int | None = None, slots: int | None = None, data: bytes = b""
+) -> Case:
+    """An image as ``mlpvm run`` would load it: the configuration asked for, else what the image needs."""
+    img = images.load(path)
+    config = images.config_for(img, bits, cells, slots)
+    images.check_fits(img, config)
+    return Case(str(path), config, Program(img.words, img.slots, data), path=str(path))
+
+
+def named_cases() -> list[Case]:
+    """The public programs of ``tests/data/external`` and every program in ``programs/`` (and its folders,
+    but ``programs/lib``: subroutines for others to include)."""
+    cases = [image_case(EXTERNAL / rel, bits, cells, data=data) for rel, bits, cells, data in NAMED]
+    for path in sorted(PROGRAMS.rglob("*")) if PROGRAMS.is_dir() else []:
+        if path.suffix in IMAGE_SUFFIXES and "lib" not in path.relative_to(PROGRAMS).parts:
+            cases.append(image_case(path))
+    for case in cases:
+        case.name = Path(case.name).relative_to(ROOT).as_posix()
+    return cases
+
+
+def named_programs(config: Config) -> list[Program]:
+    """The public programs that fit ``config`` as they are, with their input (for small networks)."""
+    programs = []
+    for rel, _, _, data in NAMED:
+        img = images.load(EXTERNAL / rel)
+        try:
+            images.check_fits(img, config)
+        except ImageError:
+            continue
+        programs.append(Program(img.words, img.slots, data))
+    return programs
+
+
+@dataclass
+class Report:
+    """What a verification run checked, and the first divergence if there was one."""
+
+    programs: int  # programs to check
+    checked: int = 0  # programs checked to their end (or their step limit)
+    steps: int = 0  # steps compared with the reference, over all programs
+    passes: int = 0  # network passes (of a whole batch)
+    stops: Counter = field(default_factory=Counter)  # halt, fault, wait, limit
+    failure: tuple[Case, Divergence] | None = None
+    interrupted: bool = False
+    seconds: float = 0.0
+    configs: list[Config] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and not self.interrupted
+
+
+def verify(
+    cases: list[Case],
+    engine: str = "neural",
+    dtype=np.float32,
+    weights: Weights | None = None,
+    max_steps: int | None = 1000,
+    batch: int = 512,
+    progress: Callable[[Report], None] | None = None,
+) -> Report:
+    """Checks every case in lockstep, up to ``batch`` programs of one configuration at a time, until each
+    stops or reaches ``max_steps``; stops at the first divergence or at Ctrl-C (keeping what was checked)."""
+    report = Report(len(cases))
+    start = time.perf_counter()
+
+    def tick(lock: Batch, steps: int, passes: int) -> None:
+        report.steps, report.passes = steps + lock.steps, passes + lock.passes
+        report.seconds = time.perf_counter() - start
+        if progress is not None:
+            progress(report)
+
+    with deferred_interrupt() as interrupted:
+        for config, group in groupby(cases, key=lambda c: c.config):
+            report.configs += [config] if config not in report.configs else []
+            try:
+                eng = make(engine, config, weights, dtype)
+            except ValueError as e:  # an engine that cannot run this configuration
+                raise ConfigError(str(e)) from None
+            for chunk in _chunks(list(group), min(batch, max(1, BATCH_BYTES // (UNIT_BYTES * eng.state.size)))):
+                lock = Batch(eng, config, [c.program for c in chunk])
+                steps, passes = report.steps, report.passes
+                _, div = lock.run(max_steps, interrupted, lambda b, s=steps, p=passes: tick(b, s, p))
+                tick(lock, steps, passes)
+                report.stops.update(lock.reasons.values())
+                report.checked += len(lock.reasons)
+                if div is not None:
+                    report.failure = (chunk[div.program], div)
+                elif interrupted():
+                    report.interrupted = True
+                if not report.ok:
+                    report.seconds = time.perf_counter() - start
+                    return report
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _chunks(cases: list[Case], size: int) -> Iterator[list[Case]]:
+    for i in range(0, len(cases), size):
+        yield cases[i : i + size]

@@ -1,0 +1,122 @@
+"""Many programs at once: jobs (an image and its input), the batch file, and running jobs as batches.
+
+Jobs that need the same configuration run together as one batch: B machines advanced by one engine, one
+pass of the 23 layers for all of them. Each program runs on the configuration it would get alone, so its
+result is the same as ``mlpvm run IMAGE``.
+
+A batch file holds one job per line: an image path (relative to the batch file), optionally followed by
+``--input TEXT``; TEXT is one shell word (quote it) in which ``\\n``, ``\\t``, ``\\r``, ``\\\\`` and ``\\xHH``
+are escapes. ``#`` starts a comment; blank lines are skipped::
+
+    programs/hello.sq
+    tests/data/external/howerj-subleq-vhdl/echo.dec  --input "abc\\n"
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlpvm import resources
+from mlpvm.engines import Engine
+from mlpvm.errors import BatchError, ImageError
+from mlpvm.host.computer import Computer, Outcome
+from mlpvm.machines import reference
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode
+from mlpvm.program import image as images
+from mlpvm.program.image import Image
+from mlpvm.program.inputs import Input
+
+# Why a run stopped, from best to worst: a batch's exit code is that of its worst outcome.
+SEVERITY = ("halt", "limit", "wait", "fault", "interrupted")
+
+
+@dataclass
+class Job:
+    image: Image
+    data: bytes = b""
+
+
+@dataclass
+class Result:
+    job: Job
+    config: Config
+    outcome: Outcome
+
+
+def worst(results: list[Result]) -> str:
+    return max((r.outcome.reason for r in results), key=SEVERITY.index, default="halt")
+
+
+def unescape(text: str) -> bytes:
+    """``--input`` text of a batch file as bytes: UTF-8, with backslash escapes."""
+    return text.encode("utf-8").decode("unicode_escape").encode("latin-1")
+
+
+def read_batch_file(path: str | Path) -> list[Job]:
+    name = str(path)
+    try:
+        text = images.read_text(path)
+    except ImageError as e:
+        raise BatchError(e.message, name) from None
+    jobs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as e:
+            raise BatchError(f"cannot split the line: {e}", name, number) from None
+        if not words:
+            continue
+        data = b""
+        if len(words) == 3 and words[1] == "--input":
+            try:
+                data = unescape(words[2])
+            except UnicodeDecodeError as e:
+                raise BatchError(f"bad escape in the input text: {e.reason}", name, number) from None
+        elif len(words) != 1:
+            raise BatchError("expected IMAGE or IMAGE --input TEXT", name, number)
+        try:
+            jobs.append(Job(images.load(Path(name).parent / words[0]), data))
+        except ImageError as e:
+            raise BatchError(str(e), name, number) from None
+    if not jobs:
+        raise BatchError("no programs", name)
+    return jobs
+
+
+def run_jobs(
+    jobs: list[Job],
+    configs: list[Config],
+    engine: Callable[[Config], Engine] | None,
+    max_steps: int | None,
+    progress: Callable[[Computer], None] | None = None,
+) -> list[Result]:
+    """Runs each group of jobs with one configuration as one batch on ``engine(config)`` (None: the reference
+    interpreter, one job at a time). Results come back in the order of ``jobs``."""
+    results: list[Result | None] = [None] * len(jobs)
+    groups: dict[Config, list[int]] = {}
+    for i, config in enumerate(configs):
+        groups.setdefault(config, []).append(i)
+    for config, members in groups.items():
+        if engine is None:
+            outcomes = [run_reference(jobs[i].image, config, Input(jobs[i].data), max_steps) for i in members]
+        else:
+            eng = engine(config)
+            states = [encode(eng.state, config, jobs[i].image.words, jobs[i].image.slots) for i in members]
+            outcomes = Computer(eng, states, [Input(jobs[i].data) for i in members]).run(max_steps, progress)
+        for i, outcome in zip(members, outcomes):
+            results[i] = Result(jobs[i], config, outcome)
+    return results  # type: ignore[return-value]
+
+
+def run_reference(
+    program: Image, config: Config, inp: Input, max_steps: int | None, on_output: Callable | None = None
+) -> Outcome:
+    """A program on the reference interpreter, with the outcome the network's host would report."""
+    resources.check(config, "reference")
+    ref = reference.load(config, program.words, program.slots)
+    reason = reference.run(ref, inp, max_steps, on_output)
+    return Outcome(reason, ref.steps, bytes(ref.output), ref.pc, ref.mem)

@@ -1,0 +1,1 @@
+"""The paper's Harvard machine (docs/machines.md section 2)."""

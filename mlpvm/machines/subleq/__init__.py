@@ -1,0 +1,1 @@
+"""The von Neumann ``subleq`` machine (docs/machines.md section 1)."""

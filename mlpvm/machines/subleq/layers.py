@@ -1,0 +1,194 @@
+"""The 23 layers for the von Neumann ``subleq`` machine (machines.md section 1).
+
+Every unit is on {0,1} for every {0,1} input. The stages, with what each adds to the paper's plan:
+
+- fetch (2): the words at PC, PC+1, PC+2 by address match with shifted codes (no PC+1 adder needed), and
+  whether PC is in range (halt if PC < 0 or PC + 2 >= M);
+- read (2): mem[A], mem[B]; whether A, B are -1 (I/O) or in [0, M) (else fault);
+- subtract (7): NOT mem[A], then the adder; meanwhile the I/O handshake, fault and halt flags;
+- write (2): mem[B] <- the result, or the input word; gated, so halts, faults and output write nothing;
+- next PC (6): the adder again, PC + 3;
+- branch (4): result <= 0 selects C, else PC + 3; a pass that executes nothing keeps PC.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlpvm.craft.adder import STEPS, Adder
+from mlpvm.craft.blocks import Layer
+from mlpvm.craft.builder import Sequencer
+from mlpvm.craft.layout import Layout
+from mlpvm.craft.stages import adder_steps, commit_write, next_pc, result_is_zero
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import register_fields
+
+BYTE = 8
+
+# Fields the host writes before a pass and reads after it (machines.md section 3).
+IO_FIELDS = {
+    "in_byte": "host -> network: the next input byte, bits least significant first (ignored when in_eof)",
+    "in_ready": "host -> network: 1 when in_byte/in_eof hold the next input; 0 makes an input instruction wait",
+    "in_eof": "host -> network: 1 when the input is exhausted (an input instruction then stores -1)",
+    "in_ack": "network -> host: 1 when the pass consumed the input byte; the host then places the next one",
+    "in_wait": "network -> host: 1 when an input instruction found in_ready = 0; nothing was executed",
+    "out_valid": "network -> host: 1 when the pass output a byte",
+    "out_byte": "network -> host: the output byte (mem[A] mod 256), bits least significant first",
+    "executed": "network -> host: 1 when the pass executed an instruction (a step)",
+}
+
+
+def state_fields(cfg: Config) -> list[tuple[str, tuple[int, ...]]]:
+    n = cfg.bits
+    return [
+        ("mem", (cfg.cells, n)),
+        ("pc", (n,)),
+        ("halted", ()),
+        ("fault", ()),
+        ("in_byte", (BYTE,)),
+        ("in_ready", ()),
+        ("in_eof", ()),
+        ("out_byte", (BYTE,)),
+        ("out_valid", ()),
+        ("in_ack", ()),
+        ("in_wait", ()),
+        ("executed", ()),
+        *register_fields(n, n, n),
+    ]
+
+
+HOST_IN = ("in_byte", "in_ready", "in_eof")
+
+
+def build(cfg: Config) -> list[Layer]:
+    net = Sequencer(Layout(state_fields(cfg)))
+    fetch(net, cfg)
+    read(net, cfg)
+    keep = subtract(net, cfg)
+    keep = write(net, cfg, keep)
+    next_pc(net, Adder("pc3", "pc", 3, 0, cfg.bits, "next_pc"), keep)
+    keep.append("next_pc")
+    branch(net, cfg, keep)
+    return net.finish()
+
+
+def _bits(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """A word's address bits, and the bits that must be 0 for it to be in [0, M) (always the sign bit)."""
+    return np.arange(cfg.addr_bits), np.arange(min(cfg.addr_bits, cfg.bits - 1), cfg.bits)
+
+
+def fetch(net: Sequencer, cfg: Config) -> None:
+    n, m, L = cfg.bits, cfg.cells, cfg.addr_bits
+    low, high = _bits(cfg)
+    b = net.layer("fetch.0", "fetch")
+    for shift, name in enumerate(("fetch_a", "fetch_b", "fetch_c")):
+        b.select(name, (m, n), ("pc", low), shift, (1, "mem"))
+    b.map("pc_ok", (), (-1, "pc", high), bias=1)  # 0 <= PC < M
+    b.map("pc_top", (), (1, "pc", np.arange(1, L)), bias=2 - L)  # PC mod M >= M - 2
+    b.carry("mem", "pc", "halted", "fault", *HOST_IN)
+
+    b = net.layer("fetch.1", "fetch")
+    for src, dst in (("fetch_a", "a"), ("fetch_b", "b"), ("fetch_c", "c")):
+        b.reduce(dst, src)
+    b.map("run", (), (1, "pc_ok"), (-1, "pc_top"), (-1, "halted"), (-1, "fault"))
+    b.carry("mem", "pc", "fault", *HOST_IN)
+
+
+def read(net: Sequencer, cfg: Config) -> None:
+    n, m = cfg.bits, cfg.cells
+    low, high = _bits(cfg)
+    b = net.layer("read.0", "read")
+    b.select("read_a", (m, n), ("a", low), 0, (1, "mem"))
+    b.select("read_b", (m, n), ("b", low), 0, (1, "mem"))
+    for r in "ab":
+        b.map(f"{r}_m1", (), (1, r, np.arange(n)), bias=1 - n)  # all ones: -1
+        b.map(f"{r}_ok", (), (-1, r, high), bias=1)
+    b.carry("mem", "pc", "a", "b", "c", "run", "fault", *HOST_IN)
+
+    b = net.layer("read.1", "read")
+    b.reduce("mem_a", "read_a")
+    b.reduce("mem_b", "read_b")
+    b.map("is_in", (), (1, "a_m1"), (1, "b_ok"), (1, "run"), bias=-2)
+    b.map("is_out", (), (1, "b_m1"), (1, "a_ok"), (1, "run"), bias=-2)
+    b.map("is_sub", (), (1, "a_ok"), (1, "b_ok"), (1, "run"), bias=-2)
+    b.carry("mem", "pc", "a", "b", "c", "run", "fault", *HOST_IN)
+
+
+def subtract(net: Sequencer, cfg: Config) -> list[str]:
+    """NOT mem[A], then mem[B] + NOT mem[A] + 1; alongside, the I/O handshake, the fault and halt flags, and
+    the word an input instruction stores. Returns the fields every later layer carries."""
+    n = cfg.bits
+    sub = Adder("sub", "mem_b", "na", 1, n, "sub_r", gate="is_sub")
+    b = net.layer("subtract.0", "subtract")
+    b.map("na", (n,), (-1, "mem_a"), bias=1)
+    b.map("fcond", (), (1, "run"), (-1, "is_in"), (-1, "is_out"), (-1, "is_sub"))
+    b.map("in_ack", (), (1, "is_in"), (1, "in_ready"), bias=-1)
+    b.map("in_wait", (), (1, "is_in"), (-1, "in_ready"))
+    sign_extended = np.minimum(np.arange(BYTE), n - 1)  # mem[A] mod 256 for words narrower than a byte
+    b.map("out_byte", (BYTE,), (1, "mem_a", sign_extended), (1, "is_out"), bias=-1)
+    b.rename("out_valid", "is_out")
+    b.carry("mem_a", "mem_b", "is_sub", "mem", "pc", "a", "b", "c", "run", "fault", *HOST_IN)
+
+    # Display registers, flags, host inputs, memory and PC.
+    keep = ["mem", "pc", "a", "b", "c", "mem_a", "mem_b", "is_sub", "in_ack", "in_wait", "out_valid", "out_byte",
+            *HOST_IN]  # fmt: skip
+    b = net.layer("subtract.1", "subtract")
+    sub.layer(b, 0)
+    b.map("we", (), (1, "is_sub"), (1, "in_ack"))  # something is written to mem[B]
+    b.map("executed", (), (1, "is_sub"), (1, "out_valid"), (1, "in_ack"))
+    b.map("halted", (), (-1, "run"), (1, "fcond"), bias=1)
+    b.map("fault", (), (1, "fault"), (1, "fcond"))
+    b.carry(*keep)
+    keep += ["we", "executed", "halted", "fault"]
+
+    adder_steps(net, "subtract", sub, keep, range(1, STEPS - 1), first=1)
+    b = net.layer("subtract.6", "subtract")
+    sub.layer(b, STEPS - 1)
+    b.carry(*keep)
+    # The word an input instruction stores: the byte, or -1 (all ones) at end of input.
+    b.map("in_bits", (min(BYTE, n),), (1, "in_byte", np.arange(min(BYTE, n))), (-1, "in_eof"), (1, "in_ack"), bias=-1)
+    b.map("in_neg", (), (1, "in_eof"), (1, "in_ack"), bias=-1)
+    return keep
+
+
+def write(net: Sequencer, cfg: Config, keep: list[str]) -> list[str]:
+    """mem[B] <- the result or the input word, when something is written (``we``)."""
+    n, m = cfg.bits, cfg.cells
+    low, _ = _bits(cfg)
+    pad = np.where(np.arange(n) < BYTE, np.arange(n), -1)
+    written = ((1, "sub_r"), (1, "in_bits", pad), (1, "in_neg"))
+    keep = [f for f in keep if f != "we"]
+    b = net.layer("write.0", "write")
+    b.select("write_old", (m, n), ("b", low), 0, (1, "mem"), (1, "we"), bias=-1)
+    b.select("write_new", (m, n), ("b", low), 0, *written, (1, "we"), bias=-1)
+    b.map("result", (n,), *written)
+    b.carry(*keep)
+
+    keep = [f for f in keep if f != "mem"] + ["result"]
+    commit_write(net, (m, n), keep)
+    return [*keep, "mem"]
+
+
+def branch(net: Sequencer, cfg: Config, keep: list[str]) -> None:
+    """result <= 0 (of a subtraction) selects C, else PC + 3; a pass that executes nothing keeps PC."""
+    n, L = cfg.bits, cfg.addr_bits
+    ones = np.arange(n)
+    result_is_zero(net, n, keep)
+
+    b = net.layer("branch.1", "branch")
+    b.map("branch", (), (1, "result", n - 1), (1, "zero"), (1, "is_sub"), bias=-1)  # result <= 0
+    keep = [f for f in keep if f != "is_sub"]  # read for the last time just above
+    b.carry(*keep)
+
+    # An instruction executes only at 0 <= PC <= M - 3, so PC + 3 <= M: bits of to_next above L would always be 0.
+    top = min(L + 1, n)
+    b = net.layer("branch.2", "branch")
+    b.map("to_c", (n,), (1, "c"), (1, "branch"), bias=-1)
+    b.map("to_next", (top,), (1, "next_pc", np.arange(top)), (1, "executed"), (-1, "branch"), bias=-1)
+    b.map("stay", (n,), (1, "pc"), (-1, "executed"))
+    keep = [f for f in keep if f != "pc"]  # the new PC is formed from to_c, to_next and stay alone
+    b.carry("branch", *keep)
+
+    b = net.layer("branch.3", "branch")
+    b.map("pc", (n,), (1, "to_c"), (1, "to_next", np.where(ones < top, ones, -1)), (1, "stay"))
+    b.carry("branch", *keep)

@@ -1,0 +1,158 @@
+"""Program images: what ``mlpvm run`` loads.
+
+- ``.dec``, ``.sq``, ``.txt`` (and anything else that is text): signed decimal words separated by whitespace
+  and/or commas, loaded at address 0 of a ``subleq`` machine. ``#`` starts a comment.
+- ``.json``: a ``paper`` program, ``{"machine": "paper", "slots": [[a, b, c], ...], "data": [...]}``,
+  optionally with ``"bits"``, ``"cells"`` and ``"slots_count"``.
+- ``.asq``: sqasm source, assembled on the fly (``mlpvm.program.asm``); the image keeps its source map.
+- ``.pasq``: assembly source for the ``paper`` machine (instruction slots and data), assembled likewise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlpvm.errors import ImageError
+from mlpvm.machines.config import DEFAULT_CELLS, MAX_BITS, Config, fits, next_pow2
+from mlpvm.program.sourcemap import SourceMap
+
+_TOKEN = re.compile(r"[^\s,]+")
+_DECIMAL = re.compile(r"[+-]?[0-9]+")  # ASCII only: int() alone would also take "1_000" and other scripts' digits
+
+
+@dataclass
+class Image:
+    """A program ready to load: memory words (subleq) or slots plus data words (paper)."""
+
+    machine: str
+    words: list[int]
+    slots: list[tuple[int, int, int]] | None = None
+    path: str = "<image>"
+    hints: dict = field(default_factory=dict)  # configuration the file asks for (bits, cells, slots)
+    where: list[tuple[int, int]] | None = None  # (line, column) of each word, when read from text
+    source_map: SourceMap | None = None  # set by the assembler: file, line and label of every word
+
+    def locate(self, i: int) -> tuple[int | None, int | None]:
+        return self.where[i] if self.where and i < len(self.where) else (None, None)
+
+
+def parse_words(text: str, path: str = "<image>") -> tuple[list[int], list[tuple[int, int]]]:
+    """Signed decimal words and where each stands; errors name the line and column of the bad token."""
+    words, where = [], []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        body = line.split("#", 1)[0]
+        for m in _TOKEN.finditer(body):
+            tok = m.group()
+            if not _DECIMAL.fullmatch(tok):
+                raise ImageError(f"not a decimal word: {tok!r}", path, lineno, m.start() + 1, line)
+            try:
+                words.append(int(tok, 10))
+            except ValueError:  # more digits than Python converts
+                raise ImageError(
+                    f"a word of {len(tok):,} digits is far too large", path, lineno, m.start() + 1, line
+                ) from None
+            where.append((lineno, m.start() + 1))
+    return words, where
+
+
+def read_text(path: str | Path) -> str:
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImageError("no such file", name) from None
+    except IsADirectoryError:
+        raise ImageError("is a directory, not an image", name) from None
+    except OSError as e:
+        raise ImageError(f"cannot read ({e.strerror})", name) from None
+    if b"\0" in data:
+        raise ImageError("binary data, not a text image", name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ImageError(f"not UTF-8 text (byte {e.start})", name) from None
+
+
+def load(path: str | Path) -> Image:
+    name = str(path)
+    text = read_text(path)
+    if name.endswith(".json"):
+        return _paper(text, name)
+    if name.endswith((".asq", ".pasq")):
+        from mlpvm.program.asm import assemble, machine_of  # here, not at the top: the assembler builds on this module
+
+        # The widest words for the assembler's range checks; check_fits then holds them to the machine's.
+        image = assemble(text, name, bits=MAX_BITS, machine=machine_of(name))
+        if image.machine == "paper" and not image.slots:
+            raise ImageError("empty program: no instructions", name)
+        if not image.words and image.machine == "subleq":
+            raise ImageError("empty program: no words", name)
+        return image
+    words, where = parse_words(text, name)
+    if not words:
+        raise ImageError("empty image: no words", name)
+    return Image("subleq", words, path=name, where=where)
+
+
+def _paper(text: str, path: str) -> Image:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ImageError(f"not JSON: {e.msg}", path, e.lineno, e.colno) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("slots"), list):
+        raise ImageError('a paper program is a JSON object with "slots": [[a, b, c], ...]', path)
+    slots = []
+    for i, s in enumerate(doc["slots"]):
+        if not (isinstance(s, list) and len(s) == 3 and all(isinstance(v, int) for v in s)):
+            raise ImageError(f"slot {i} is not [a, b, c] of integers: {s!r}", path)
+        slots.append(tuple(s))
+    data = doc.get("data", [])
+    if not isinstance(data, list) or not all(isinstance(v, int) for v in data):
+        raise ImageError('"data" must be a list of integers', path)
+    hints = {k: doc[k] for k in ("bits", "cells") if isinstance(doc.get(k), int)}
+    if isinstance(doc.get("slots_count"), int):
+        hints["slots"] = doc["slots_count"]
+    return Image("paper", list(data), slots, path, hints)
+
+
+def config_for(image: Image, bits: int | None = None, cells: int | None = None, slots: int | None = None) -> Config:
+    """The configuration to run ``image`` on: what the user asked for, else what the file asks for, else
+    the defaults (16 bits; 256 cells or the next power of two that holds the image)."""
+    bits = bits or image.hints.get("bits") or 16
+    if image.machine == "paper":
+        need_cells = max(4, next_pow2(len(image.words)))
+        need_slots = max(2, next_pow2(len(image.slots or [])))
+        cells = cells or image.hints.get("cells") or max(need_cells, 16)
+        slots = slots or image.hints.get("slots") or max(need_slots, 16)
+        return Config("paper", bits, cells, slots)
+    if cells is None:  # capped at what N bits address: a larger image is then refused by check_fits, by name
+        cells = min(max(DEFAULT_CELLS, next_pow2(len(image.words))), 1 << bits)
+    return Config("subleq", bits, cells)
+
+
+def check_fits(image: Image, config: Config) -> None:
+    """Refuses an image that does not fit the configuration, naming the first problem."""
+    where = image.path
+    if image.machine != config.machine:
+        raise ImageError(f"a {image.machine} program cannot run on the {config.machine} machine", where)
+    if len(image.words) > config.cells:
+        raise ImageError(f"{len(image.words)} words do not fit in {config.cells} cells", where)
+    for i, w in enumerate(image.words):
+        if not fits(w, config.bits):
+            origin = image.source_map.origin(i) if image.source_map else None
+            text = origin.text if origin else None
+            raise ImageError(f"word {i} ({w}) does not fit in {config.bits} bits", where, *image.locate(i), text)
+    if image.slots is not None:
+        if len(image.slots) > config.slots:
+            raise ImageError(f"{len(image.slots)} instructions do not fit in {config.slots} slots", where)
+        for i, (a, b, c) in enumerate(image.slots):
+            origin = image.source_map.origin(i, slots=True) if image.source_map else None
+            at = (origin.line, origin.col, origin.text) if origin else ()
+            if not (0 <= a < config.cells and 0 <= b < config.cells):
+                message = f"slot {i}: operands a={a}, b={b} must address cells 0..{config.cells - 1}"
+                raise ImageError(message, where, *at)
+            if not 0 <= c < config.slots:
+                raise ImageError(f"slot {i}: jump target c={c} must be a slot 0..{config.slots - 1}", where, *at)

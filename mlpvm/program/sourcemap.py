@@ -1,0 +1,150 @@
+"""Where each word of a program came from: the assembler writes it, ``run``, ``disasm`` and the debugger
+read it to name source lines and labels.
+
+Addresses are memory cells for ``subleq``. For ``paper`` programs, instruction slots and data cells are two
+address spaces: ``slots`` and ``slot_labels`` describe the slots, ``cells`` and ``labels`` the data.
+
+On disk (``mlpvm asm --map``) a map is JSON, format ``mlpvm-sourcemap/1``::
+
+    {"format": "mlpvm-sourcemap/1",
+     "cells": {"12": {"file": "hello.asq", "line": 5, "col": 3, "text": "a:0 (-1)"}, ...},
+     "labels": {"a": 12, ...}, "code": [0, 3, ...], "slots": {...}, "slot_labels": {...}}
+
+A cell written by a macro maps to the line that calls the macro, and its origin's ``macro`` (a ``"macro"`` key,
+present only then) says which macro and which of its lines: ``"MOV at <std>:40"``, outermost call first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mlpvm.errors import ImageError
+from mlpvm.files import atomic_write
+
+FORMAT = "mlpvm-sourcemap/1"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A place in a source file."""
+
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+    text: str  # the whole source line, without its newline
+    macro: str = ""  # a macro's cell: "NAME at FILE:LINE", its line in the macro (nested: "A at ... > B at ...")
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def describe(self) -> str:
+        """``file:line``, and for a macro's cell the macros that wrote it: ``prog.asq:7 (JEQ > JGE)``."""
+        if not self.macro:
+            return str(self)
+        return f"{self} ({' > '.join(part.split(' at ')[0] for part in self.macro.split(' > '))})"
+
+
+@dataclass
+class SourceMap:
+    cells: dict[int, Origin] = field(default_factory=dict)  # address -> where its word was written
+    labels: dict[str, int] = field(default_factory=dict)  # label -> address
+    slots: dict[int, Origin] = field(default_factory=dict)  # paper: slot -> where its instruction was written
+    slot_labels: dict[str, int] = field(default_factory=dict)  # paper: label -> slot
+    code: set[int] = field(default_factory=set)  # addresses where the source wrote an instruction (3 cells)
+
+    def labels_at(self, address: int, slots: bool = False) -> list[str]:
+        """Every label naming ``address`` (a slot when ``slots``), in definition order."""
+        table = self.slot_labels if slots else self.labels
+        return [name for name, a in table.items() if a == address]
+
+    def origin(self, address: int, slots: bool = False) -> Origin | None:
+        return (self.slots if slots else self.cells).get(address)
+
+    def resolve(self, name: str, slots: bool = False) -> int | None:
+        """The address of a label, or None."""
+        return (self.slot_labels if slots else self.labels).get(name)
+
+    def where(self, address: int, slots: bool = False) -> str | None:
+        """``address`` for a message: the nearest label at or before it and the source line, as in
+        ``loop+3, hello.asq:7``; None when the map does not know the address."""
+        origin = self.origin(address, slots)
+        if origin is None:
+            return None
+        table = self.slot_labels if slots else self.labels
+        below = [(a, name) for name, a in table.items() if a <= address]
+        if not below:
+            return str(origin)
+        a, name = max(below, key=lambda p: p[0])  # the first-defined label wins among equals
+        return f"{name}{f'+{address - a}' if address > a else ''}, {origin}"
+
+    def to_json(self) -> dict:
+        def origins(table: dict[int, Origin]) -> dict[str, dict]:
+            return {str(a): {k: v for k, v in asdict(o).items() if v or k != "macro"} for a, o in sorted(table.items())}
+
+        return {
+            "format": FORMAT,
+            "cells": origins(self.cells),
+            "labels": dict(self.labels),
+            "code": sorted(self.code),
+            "slots": origins(self.slots),
+            "slot_labels": dict(self.slot_labels),
+        }
+
+    @classmethod
+    def from_json(cls, doc: object, path: str = "<map>") -> SourceMap:
+        """The map stored in ``doc`` (as written by ``to_json``); ImageError naming ``path`` if it is not one."""
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ImageError(f'not a source map (expected "format": "{FORMAT}")', path)
+        try:
+            return cls(
+                _origins(doc.get("cells", {})),
+                _addresses(doc.get("labels", {})),
+                _origins(doc.get("slots", {})),
+                _addresses(doc.get("slot_labels", {})),
+                {_int(a) for a in doc.get("code", [])},
+            )
+        except KeyError as e:
+            raise ImageError(f"malformed source map: an origin without {e}", path) from None
+        except (TypeError, ValueError, AttributeError) as e:
+            raise ImageError(f"malformed source map: {e}", path) from None
+
+
+def _int(v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{v!r} is not an integer")
+    return v
+
+
+def _origins(table: dict) -> dict[int, Origin]:
+    out = {}
+    for key, o in table.items():
+        line, col = _int(o["line"]), _int(o["col"])
+        macro = o.get("macro", "")
+        if not all(isinstance(v, str) for v in (o["file"], o["text"], macro)):
+            raise TypeError(f"cell {key}: file, text and macro must be strings")
+        out[int(key)] = Origin(o["file"], line, col, o["text"], macro)
+    return out
+
+
+def _addresses(table: dict) -> dict[str, int]:
+    return {str(name): _int(a) for name, a in table.items()}
+
+
+def save(source_map: SourceMap, path: str | Path) -> None:
+    """Writes ``source_map`` as JSON, atomically."""
+    data = json.dumps(source_map.to_json(), indent=1).encode("utf-8") + b"\n"
+    atomic_write(path, lambda f: f.write(data))
+
+
+def load(path: str | Path) -> SourceMap:
+    """Reads a map written by ``save`` (``mlpvm asm --map``)."""
+    from mlpvm.program.image import read_text  # here, not at the top: image.py imports this module
+
+    text = read_text(path)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ImageError(f"not JSON: {e.msg}", str(path), e.lineno, e.colno) from None
+    return SourceMap.from_json(doc, str(path))
