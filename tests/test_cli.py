@@ -115,3 +115,24 @@ def test_paper_json_matches_reference_on_random_programs(tmp_path_factory, progr
     ref = invoke("run", "--json", "--max-steps", "100", "--engine", "reference", str(path))
     assert net.exit_code == ref.exit_code
     assert comparable(json.loads(net.output)) == comparable(json.loads(ref.output))
+
+
+def test_run_loads_only_what_it_needs():
+    """Commands are imported on first use: running a program never imports the debugger or prompt_toolkit."""
+    code = (
+        "import sys; from mlpvm.cli import cli\n"
+        f"try: cli(['run', {HELLO!r}])\n"
+        "except SystemExit as e: assert e.code == 0, e.code\n"
+        "loaded = [m for m in sys.modules if m.startswith(('prompt_toolkit', 'mlpvm.debug', 'mlpvm.cli.bench'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "Hello, world!\n"
+
+
+def test_help_lists_every_command():
+    listed = invoke("--help").output
+    for name in ("run", "debug", "trace", "asm", "disasm", "build", "info", "verify", "bench"):
+        assert f"  {name} " in listed
+        assert invoke(name, "--help").exit_code == 0

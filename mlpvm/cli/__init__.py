@@ -1,15 +1,41 @@
-"""The command line: a thin layer over the package. Each command lives in its own module."""
+"""The command line: a thin layer over the package. Each command lives in its own module, imported only when
+that command runs, so that ``mlpvm run`` pays for nothing the debugger or the benchmarks need."""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from mlpvm import __version__
 from mlpvm.errors import MlpvmError
 
+# Each command, in the order ``--help`` lists them, and the module that defines it.
+COMMANDS = {
+    "run": "run",
+    "debug": "debug",
+    "trace": "debug",
+    "asm": "asm",
+    "disasm": "asm",
+    "build": "build",
+    "info": "build",
+    "verify": "verify",
+    "bench": "bench",
+}
+
 
 class _Cli(click.Group):
-    """Turns every ``MlpvmError`` into one line on stderr and its exit code, never a traceback."""
+    """Loads a command's module on first use, and turns every ``MlpvmError`` into one line on stderr and its
+    exit code, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"mlpvm.cli.{COMMANDS[name]}")
+        return getattr(module, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -33,6 +59,3 @@ def cli() -> None:
 
 def main() -> None:
     cli()
-
-
-from mlpvm.cli import asm, bench, build, debug, run, verify  # noqa: E402, F401  (each module registers its commands)

@@ -7,7 +7,6 @@ import json
 
 import click
 
-from mlpvm.cli import cli
 from mlpvm.errors import ImageError
 from mlpvm.files import atomic_write
 from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, MIN_BITS
@@ -20,7 +19,7 @@ WORDS_COLUMN = 22  # the widest words column of a listing; longer data rows are 
 MIN_WORDS_COLUMN = 14
 
 
-@cli.command()
+@click.command()
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the image here (default: stdout).")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False), help="Write the source map (JSON) here.")
@@ -65,7 +64,7 @@ def asm(source, output, map_path, bits, cells) -> None:
         click.echo(text, nl=False)
 
 
-@cli.command()
+@click.command()
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.option("--map", "map_path", type=click.Path(dir_okay=False), help="Source map (from `mlpvm asm --map`).")
 @click.option("--asm", "as_asm", is_flag=True, help="Print sqasm source that reassembles to the same words.")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlpvm.cli import cli
+from mlpvm import bench as measure
+from mlpvm.cli import console as views
 from mlpvm.engines import ENGINES
 
 
-@cli.command()
+@click.command()
 @click.option("--quick", is_flag=True, help="Short timing budgets: well under a minute (default: a few minutes).")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements as one JSON object.")
 @click.option(
@@ -35,12 +34,7 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only) -> None:
     """
     if eforth_only and not eforth_image:
         raise click.UsageError("--eforth-only needs --eforth IMAGE")
-    from mlpvm import bench as measure  # here: every other command would pay for its imports
-
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description:<36}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
-    ) as bar:
+    with views.progress("{task.description:<36}", counts=False) as bar:
         task = bar.add_task("benchmark", total=1.0)
         doc = measure.run(
             quick,
@@ -52,7 +46,7 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only) -> None:
     if as_json:
         click.echo(json.dumps(doc))
         return
-    out = Console() if Console().is_terminal else Console(width=140)  # a file or pipe gets full tables
+    out = views.stdout()
     if "engines" in doc:
         out.print(_engines(doc))
         out.print(_arithmetic(doc["arithmetic"]))

@@ -9,26 +9,20 @@ import click
 from rich.table import Table
 
 from mlpvm import resources
-from mlpvm.cli import cli
 from mlpvm.cli import console as views
-from mlpvm.cli.options import machine_options
-from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, Config
+from mlpvm.cli.options import machine_options, resolve_config
 from mlpvm.network import build as build_network
 from mlpvm.network import exactness
 from mlpvm.network import weights as weightfile
 
 
-def config_from(machine, bits, cells, slots) -> Config:
-    return Config(machine or "subleq", bits or DEFAULT_BITS, cells or DEFAULT_CELLS, slots or 0)
-
-
-@cli.command()
+@click.command()
 @machine_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz file to write.")
 @click.option("--dense", is_flag=True, help="Store each W dense instead of CSR (small configurations).")
 def build(machine, bits, cells, slots, output, dense) -> None:
     """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
-    config = config_from(machine, bits, cells, slots)
+    config = resolve_config(None, None, machine, bits, cells, slots)
     resources.check(config, "build")
     start = time.perf_counter()
     w = weightfile.compile_network(build_network(config))
@@ -40,7 +34,7 @@ def build(machine, bits, cells, slots, output, dense) -> None:
     )
 
 
-@cli.command()
+@click.command()
 @machine_options
 @click.option("--weights", type=click.Path(dir_okay=False), help="Describe this weight file instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
@@ -53,7 +47,7 @@ def info(machine, bits, cells, slots, weights, as_json) -> None:
     if weights:
         w = weightfile.load(weights)
     else:
-        config = config_from(machine, bits, cells, slots)
+        config = resolve_config(None, None, machine, bits, cells, slots)
         resources.check(config, "info")
         w = weightfile.compile_network(build_network(config))
     bounds = exactness.bounds(w)

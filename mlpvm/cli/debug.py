@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from mlpvm.cli import cli
-from mlpvm.cli.options import machine_options, max_steps_option, program_config
+from mlpvm.cli import console as views
+from mlpvm.cli.options import machine_options, max_steps_option, resolve_config
 from mlpvm.debug import trace as tracing
 from mlpvm.debug.commands import Debugger
 from mlpvm.debug.dump import parse_range
@@ -22,10 +21,10 @@ from mlpvm.program import image as images
 
 def _program(path: str, machine, bits, cells, slots):
     program = images.load(path)
-    return program, program_config(program, None, machine, bits, cells, slots)
+    return program, resolve_config(program, None, machine, bits, cells, slots)
 
 
-@cli.command()
+@click.command()
 @click.argument("program", type=click.Path(dir_okay=False))
 @machine_options
 @click.option("--input", "input_text", metavar="TEXT", default="", help="Program input queued at the start.")
@@ -50,8 +49,7 @@ def debug(program, machine, bits, cells, slots, input_text, scripts, commands, b
     image, config = _program(program, machine, bits, cells, slots)
     session = Session(image, config, input_text.encode("latin-1"), DEFAULT, check=not no_check)
     tty = sys.stdout.isatty()
-    console = Console(highlight=False, markup=False, width=None if tty else 120)
-    debugger = Debugger(session, console, max_steps or None)
+    debugger = Debugger(session, views.stdout(markup=False), max_steps or None)
     lines = [line for path in scripts for line in Path(path).read_text().splitlines()] + list(commands)
     if not run_lines(debugger, lines, echo=not tty):
         return
@@ -63,7 +61,7 @@ def debug(program, machine, bits, cells, slots, input_text, scripts, commands, b
         run_lines(debugger, sys.stdin, echo=True)
 
 
-@cli.command()
+@click.command()
 @click.argument("program", type=click.Path(dir_okay=False))
 @machine_options
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The .jsonl file to write.")

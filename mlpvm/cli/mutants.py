@@ -6,7 +6,6 @@ import json
 import sys
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mlpvm.check import mutate
@@ -23,21 +22,12 @@ def mutation_table(machine, bits, cells, slots, seed: int, as_json: bool) -> Non
     if bits or cells or slots:  # the small configuration of that machine, with what was asked for changed
         base = configs[0]
         configs = [Config(base.machine, bits or base.bits, cells or base.cells, slots or base.slots)]
-    err = views.stderr()
     docs, survivors = [], 0
     for config in configs:
         weights = compile_network(build(config))
         battery = mutate.battery(weights, seed)
         mutants = mutate.choose(weights, seed)
-        with Progress(
-            TextColumn(f"mutants of {config.describe()}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=as_json or not err.is_terminal,
-        ) as bar:
+        with views.progress(f"mutants of {config.describe()}", quiet=as_json) as bar:
             task = bar.add_task("mutants", total=len(mutants))
             results = []
             for result in mutate.run(battery, mutants):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from mlpvm.errors import ConfigError
-from mlpvm.machines.config import MACHINES, Config
+from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, MACHINES, Config
 from mlpvm.network import weights as weightfile
 from mlpvm.program import image as images
 
+DEFAULT_MACHINE = "subleq"
 _SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
 
 
@@ -44,14 +45,20 @@ def max_steps_option(default: int, what: str = "Stop after this many instruction
     )  # fmt: skip
 
 
-def program_config(program: images.Image, loaded: weightfile.Weights | None, machine, bits, cells, slots) -> Config:
-    """The configuration a program runs on: the loaded weight file's (``load_weights`` has refused options
-    that contradict it), else the options', else what the program needs; the program must fit it."""
+def resolve_config(
+    program: images.Image | None, loaded: weightfile.Weights | None, machine, bits, cells, slots
+) -> Config:
+    """The one rule for the configuration a command works on: the loaded weight file's (``load_weights`` has
+    refused options that contradict it); else, for a program, the options' and then what the program needs,
+    and the program must fit; else the options' and then the defaults."""
     if loaded is not None:
         config = loaded.config
+    elif program is None:
+        return Config(machine or DEFAULT_MACHINE, bits or DEFAULT_BITS, cells or DEFAULT_CELLS, slots or 0)
     else:
         if machine and machine != program.machine:
             raise ConfigError(f"{program.path} is a {program.machine} program, not {machine}")
         config = images.config_for(program, bits, cells, slots)
-    images.check_fits(program, config)
+    if program is not None:
+        images.check_fits(program, config)
     return config

@@ -8,11 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mlpvm.cli import cli
-from mlpvm.cli.options import load_weights, machine_options, max_steps_option, program_config
+from mlpvm.cli import console
+from mlpvm.cli.options import load_weights, machine_options, max_steps_option, resolve_config
 from mlpvm.engines import ENGINES, NEURAL, Engine, make
 from mlpvm.engines.compiled import announce_compile
 from mlpvm.errors import ConfigError
@@ -41,7 +39,7 @@ def program_input(text: str | None) -> Input:
     return Input(closed=False, more=more)
 
 
-@cli.command()
+@click.command()
 @click.argument("image", nargs=-1, type=click.Path(dir_okay=False))
 @click.option(
     "--batch",
@@ -89,7 +87,7 @@ def run(
         return
     program = images.load(image[0])
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
-    config = program_config(program, loaded, machine, bits, cells, slots)
+    config = resolve_config(program, loaded, machine, bits, cells, slots)
     inp = program_input(input_text)
     stream = None if as_json else _stream
     if engine == "reference":
@@ -112,7 +110,7 @@ def _engine(name: str, config: Config, loaded) -> Engine:
 
 
 def _run_many(jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine, limit, as_json) -> None:
-    configs = [program_config(job.image, loaded, machine, bits, cells, slots) for job in jobs]
+    configs = [resolve_config(job.image, loaded, machine, bits, cells, slots) for job in jobs]
     make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded))
     with _progress(len(jobs)) as progress:
         results = batch.run_jobs(jobs, configs, make_engine, limit, progress)
@@ -139,11 +137,11 @@ def _stream(data: bytes) -> None:
 @contextmanager
 def _progress(total: int) -> Iterator[Callable[[Computer], None] | None]:
     """A progress bar on a terminal's stderr: programs finished, steps run."""
-    if not sys.stderr.isatty():
+    bar = console.progress("{task.description}")
+    if bar.disable:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with bar:
         task = bar.add_task("running", total=total)
         finished = 0
 

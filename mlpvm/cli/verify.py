@@ -9,13 +9,12 @@ import time
 
 import click
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 
 from mlpvm.check import verify as verifying
-from mlpvm.cli import cli
 from mlpvm.cli import console as views
-from mlpvm.cli.build import config_from
-from mlpvm.cli.options import load_weights, machine_options
+from mlpvm.cli.mutants import mutation_table
+from mlpvm.cli.options import load_weights, machine_options, resolve_config
 from mlpvm.engines import ENGINES, NEURAL, fastest_name
 from mlpvm.errors import ConfigError
 from mlpvm.host.computer import EXIT_CODES
@@ -23,7 +22,7 @@ from mlpvm.host.computer import EXIT_CODES
 DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
 
-@cli.command()
+@click.command()
 @click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
 @click.option(
     "--named", is_flag=True, help="The public programs in tests/data/external and every program in programs/."
@@ -78,8 +77,6 @@ def verify(
     and paper 8-bit x 16 cells x 8 slots; --seed picks the units).
     """
     if mutants:
-        from mlpvm.cli.mutants import mutation_table
-
         mutation_table(machine, bits, cells, slots, seed, as_json)
         return
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
@@ -100,7 +97,7 @@ def verify(
             raise ConfigError("--named programs each need their own configuration; drop --weights")
         cases += verifying.named_cases()
     if count:
-        config = loaded.config if loaded is not None else config_from(machine, bits, cells, slots)
+        config = loaded.config if loaded is not None else resolve_config(None, None, machine, bits, cells, slots)
         cases += verifying.random_cases(config, count, seed)
     if not cases:
         raise click.UsageError("nothing to verify: give IMAGES, --named or --random N")
@@ -113,17 +110,7 @@ def verify(
 
 
 def _run(cases, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
-    console = views.stderr()
-    with Progress(
-        TextColumn("verifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("programs, {task.fields[steps]:,} steps"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=quiet or not console.is_terminal,
-    ) as bar:
+    with views.progress("verifying", TextColumn("programs, {task.fields[steps]:,} steps"), quiet=quiet) as bar:
         task = bar.add_task("verify", total=len(cases), steps=0)
         shown = [0.0]
 
