@@ -180,7 +180,7 @@ def weights_row(cells: int) -> dict:
     weights = compile_network(net)
     csr = time.perf_counter() - start - blocks
     start = time.perf_counter()
-    program = lower(net)
+    lowered = lower(net)
     lowering = time.perf_counter() - start
     csr_bytes = sum(layer.W.nbytes + layer.b.nbytes for layer in weights.layers)
     return {
@@ -194,10 +194,10 @@ def weights_row(cells: int) -> dict:
         "lower_s": lowering,
         "csr_bytes": csr_bytes,
         "blocks_bytes": blocks_bytes(config),
-        "program_bytes": program.nbytes,
+        "program_bytes": lowered.nbytes,
         "dense_float32_bytes": weights.dense_params * 4,
-        "touched_per_pass": program.entries,
-        "units_per_pass": program.units,
+        "touched_per_pass": lowered.entries,
+        "units_per_pass": lowered.units,
     }
 
 
@@ -226,20 +226,20 @@ def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress)
     ones) and how close the kernel gets to a bare loop over exactly those weights on this machine, timed
     in turn with it."""
     net = build(config)
-    program = lower(net)
+    lowered = lower(net)
     doc: dict = {
         "stored_nonzeros": compile_network(net).nnz,
-        "touched_per_pass": program.entries,
-        "units_per_pass": program.units,
+        "touched_per_pass": lowered.entries,
+        "units_per_pass": lowered.units,
     }
     if not have_numba():
         return doc
     from mlpvm.engines import kernel
 
-    args = program.kernel_args(np.dtype(np.float32))
-    scratch = np.zeros(program.scratch, np.float32)
+    args = lowered.kernel_args(np.dtype(np.float32))
+    scratch = np.zeros(lowered.scratch, np.float32)
     x = np.zeros(net.state.size, np.float32)
-    out = np.zeros(program.units, np.float32)
+    out = np.zeros(lowered.units, np.float32)
 
     def bare(n: int) -> int:
         kernel.bare_units(scratch, x, out, n, args)
@@ -252,8 +252,8 @@ def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress)
     doc.update(
         bare_passes_per_s=asdict(floor),
         compiled_passes_per_s=asdict(engine),
-        bare_entries_per_s=floor.median * program.entries,
-        compiled_entries_per_s=engine.median * program.entries,
+        bare_entries_per_s=floor.median * lowered.entries,
+        compiled_entries_per_s=engine.median * lowered.entries,
         efficiency=engine.median / floor.median,
     )
     return doc

@@ -69,9 +69,9 @@ class Compiled(Engine):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"the compiled engine runs float32 or float64, not {self.dtype}")
-        self.program = lower(net)
-        self.args = self.program.kernel_args(self.dtype)
-        final = self.program.places[-1]
+        self.lowered = lower(net)
+        self.arrays = self.lowered.kernel_args(self.dtype)
+        final = self.lowered.places[-1]
         self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
         self.executed = self._slot(final, "executed")
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None
@@ -92,11 +92,11 @@ class Compiled(Engine):
             S, R = self._tiles(len(y))
             fault = np.full(2, -1, np.int64)
             for lo, hi in [(k, k + 1) for k in range(n)] if trace is not None else [(0, n)]:
-                _kernel().run_layers(y, S, R, lo, hi, self.guard, self.args, fault)
+                _kernel().run_layers(y, S, R, lo, hi, self.guard, self.arrays, fault)
                 self._raise(fault)
                 if trace is not None:
                     s, r = (a.transpose(0, 2, 1).reshape(-1, a.shape[1])[: len(y)] for a in (S, R))
-                    trace.append(materialize(self.layouts[lo], self.program.places[lo], y, s, r))
+                    trace.append(materialize(self.layouts[lo], self.lowered.places[lo], y, s, r))
 
     def run_until_event(self, x: np.ndarray, max_passes: int, steps: np.ndarray) -> int:
         fault = np.full(2, -1, np.int64)
@@ -104,7 +104,7 @@ class Compiled(Engine):
             S, R = self._tiles(len(y))
             counted = np.zeros(len(y), np.int64)
             done = _kernel().run_until_event(
-                y, counted, max_passes, self.guard, self.events, self.executed, S, R, fault, self.args
+                y, counted, max_passes, self.guard, self.events, self.executed, S, R, fault, self.arrays
             )
             steps += counted
         self._raise(fault)
@@ -116,8 +116,8 @@ class Compiled(Engine):
         width = min(batch, TILE)
         if self._scratch is None or self._scratch[0].shape[0] != tiles or self._scratch[0].shape[2] != width:
             self._scratch = (
-                np.zeros((tiles, self.program.scratch, width), self.dtype),
-                np.zeros((tiles, max(self.program.regs, 1), width), np.int64),
+                np.zeros((tiles, self.lowered.scratch, width), self.dtype),
+                np.zeros((tiles, max(self.lowered.regs, 1), width), np.int64),
             )
         return self._scratch
 

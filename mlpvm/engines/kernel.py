@@ -39,8 +39,10 @@ def layers(x, S, R, lo, hi, guard, p, fault, first):
     if batch == 1:
         layers_one(x[0], S[:, 0], R[:, 0], lo, hi, guard, p, fault, first)
         return
-    (layer_ops, op_kind, op_reg, op_shift, op_mask, op_stride, op_units, op_addr, addr_slot,
-     unit_out, unit_bias, unit_s, unit_x, s_col, s_val, x_col, x_val) = p[:17]  # fmt: skip
+    layer_ops, op_kind, op_reg, op_shift, op_mask = p.layer_ops, p.op_kind, p.op_reg, p.op_shift, p.op_mask
+    op_stride, op_units, op_addr, addr_slot = p.op_stride, p.op_units, p.op_addr, p.addr_slot
+    unit_out, unit_bias, unit_s, unit_x = p.unit_out, p.unit_bias, p.unit_s, p.unit_x
+    s_col, s_val, x_col, x_val = p.s_col, p.s_val, p.x_col, p.x_val
     zero = np.zeros(1, S.dtype)[0]
     acc = np.empty(batch, S.dtype)
     for layer in range(lo, hi):
@@ -96,8 +98,10 @@ def layers(x, S, R, lo, hi, guard, p, fault, first):
 def layers_one(x, s, r, lo, hi, guard, p, fault, first):
     """``layers`` for a single machine (``x`` its state, ``s`` its scratch, ``r`` its row registers, all
     1-D): plain scalars, without the setup of the batch's vector loops."""
-    (layer_ops, op_kind, op_reg, op_shift, op_mask, op_stride, op_units, op_addr, addr_slot,
-     unit_out, unit_bias, unit_s, unit_x, s_col, s_val, x_col, x_val) = p[:17]  # fmt: skip
+    layer_ops, op_kind, op_reg, op_shift, op_mask = p.layer_ops, p.op_kind, p.op_reg, p.op_shift, p.op_mask
+    op_stride, op_units, op_addr, addr_slot = p.op_stride, p.op_units, p.op_addr, p.addr_slot
+    unit_out, unit_bias, unit_s, unit_x = p.unit_out, p.unit_bias, p.unit_s, p.unit_x
+    s_col, s_val, x_col, x_val = p.s_col, p.s_val, p.x_col, p.x_val
     zero = np.zeros(1, s.dtype)[0]
     for layer in range(lo, hi):
         for op in range(layer_ops[layer], layer_ops[layer + 1]):
@@ -135,7 +139,7 @@ def layers_one(x, s, r, lo, hi, guard, p, fault, first):
 def transfer(x, S, p, into_scratch):
     """The state's narrow fields into their scratch slots (before a pass), or those a pass changed from
     their last slots back into the state (after it)."""
-    cols, slots = (p[17], p[18]) if into_scratch else (p[19], p[20])
+    cols, slots = (p.load_x, p.load_s) if into_scratch else (p.store_x, p.store_s)
     for j in range(cols.size):
         row, col = S[slots[j]], cols[j]
         for b in range(x.shape[0]):
@@ -148,7 +152,7 @@ def transfer(x, S, p, into_scratch):
 @njit
 def carry(S, p):
     """Starts the next pass in the scratch: each changed narrow field back to its load slot."""
-    store_s, store_l = p[20], p[21]
+    store_s, store_l = p.store_s, p.store_l
     for j in range(store_s.size):
         dst, src = S[store_l[j]], S[store_s[j]]
         for b in range(S.shape[1]):
@@ -166,7 +170,7 @@ def run_layers(x, S, R, lo, hi, guard, p, fault):
         if lo == 0:
             transfer(xs, St, p, True)
         layers(xs, St, Rt, lo, hi, guard, p, fault, a)
-        if hi == p[0].size - 1 and fault[0] < 0:
+        if hi == p.layer_ops.size - 1 and fault[0] < 0:
             transfer(xs, St, p, False)
 
 
@@ -176,7 +180,7 @@ def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, e
     event (``events``, ``executed``: the flags' slots after a pass); returns the passes run, negated if an
     event stopped them. The tile's state stays in ``S`` from pass to pass: loaded by the caller when
     ``fresh``, else left there by the previous call."""
-    n_layers = p[0].size - 1
+    n_layers = p.layer_ops.size - 1
     for done in range(1, passes + 1):
         if done > 1 or not fresh:
             carry(S, p)
@@ -231,7 +235,8 @@ def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, 
 def bare_units(S, x, out, n, p):
     """The program's units ``n`` times as one plain loop: the same multiply-adds as a pass, without the
     address decoding, row registers, guard, loads or stores. ``mlpvm bench`` compares the kernel with it."""
-    unit_bias, unit_s, unit_x, s_col, s_val, x_col, x_val = p[10], p[11], p[12], p[13], p[14], p[15], p[16]
+    unit_bias, unit_s, unit_x = p.unit_bias, p.unit_s, p.unit_x
+    s_col, s_val, x_col, x_val = p.s_col, p.s_val, p.x_col, p.x_val
     zero = np.zeros(1, S.dtype)[0]
     for _ in range(n):
         for u in range(np.uint64(unit_bias.size)):

@@ -20,6 +20,7 @@ these patterns raises ``NotLowerable`` (the structured and sparse engines still 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -58,8 +59,36 @@ class Selected:
 Place = Narrow | Wide | Selected
 
 
+class KernelArrays(NamedTuple):
+    """What the kernel reads, by name: the ops of each layer, their units and weights, and the state columns
+    loaded into scratch before a pass and stored back after it."""
+
+    layer_ops: np.ndarray  # (layers + 1,) first op of each layer
+    op_kind: np.ndarray
+    op_reg: np.ndarray
+    op_shift: np.ndarray
+    op_mask: np.ndarray
+    op_stride: np.ndarray
+    op_units: np.ndarray  # (ops + 1,) first unit of each op
+    op_addr: np.ndarray  # (ops + 1,) first address bit of each op
+    addr_slot: np.ndarray
+    unit_out: np.ndarray
+    unit_bias: np.ndarray
+    unit_s: np.ndarray  # (units + 1,) first scratch entry of each unit
+    unit_x: np.ndarray  # (units + 1,) first state entry of each unit
+    s_col: np.ndarray
+    s_val: np.ndarray
+    x_col: np.ndarray
+    x_val: np.ndarray
+    load_x: np.ndarray
+    load_s: np.ndarray
+    store_x: np.ndarray
+    store_s: np.ndarray
+    store_l: np.ndarray
+
+
 @dataclass
-class Program:
+class Lowered:
     """Flat arrays for the kernel, plus where every layer's fields live (for traces)."""
 
     scratch: int  # slots in s
@@ -69,16 +98,11 @@ class Program:
     units: int = 0  # computed units per pass
     entries: int = 0  # weights a pass multiplies (the nonzeros it touches)
 
-    # The order the kernel takes its arrays in.
-    ORDER = (
-        "layer_ops", "op_kind", "op_reg", "op_shift", "op_mask", "op_stride", "op_units", "op_addr", "addr_slot",
-        "unit_out", "unit_bias", "unit_s", "unit_x", "s_col", "s_val", "x_col", "x_val",
-        "load_x", "load_s", "store_x", "store_s", "store_l",
-    )  # fmt: skip
-
-    def kernel_args(self, dtype: np.dtype) -> tuple:
+    def kernel_args(self, dtype: np.dtype) -> KernelArrays:
         floats = {"unit_bias", "s_val", "x_val"}
-        return tuple(self.arrays[k].astype(dtype if k in floats else np.int64) for k in self.ORDER)
+        return KernelArrays(
+            **{k: self.arrays[k].astype(dtype if k in floats else np.int64) for k in KernelArrays._fields}
+        )
 
     @property
     def nbytes(self) -> int:
@@ -188,7 +212,7 @@ class _Lowering:
                 start += f.size
         self.layer_places: list[dict[str, Place]] = []
 
-    def run(self) -> Program:
+    def run(self) -> Lowered:
         for layer in self.net.layers:
             self.places = self._layer(layer)
             self.layer_places.append(self.places)
@@ -203,7 +227,7 @@ class _Lowering:
         )
         units = len(arrays["unit_out"])
         entries = len(arrays["s_col"]) + len(arrays["x_col"])
-        return Program(self.ops.slots, self.ops.regs, arrays, self.layer_places, units, entries)
+        return Lowered(self.ops.slots, self.ops.regs, arrays, self.layer_places, units, entries)
 
     def _stores(self) -> tuple[np.ndarray, np.ndarray]:
         """The narrow state fields written back to x after the last layer (those that changed slot)."""
@@ -371,7 +395,7 @@ def _reads(block) -> list[str]:
     return [*names, block.addr] if isinstance(block, Select) else names
 
 
-def lower(net: Network) -> Program:
+def lower(net: Network) -> Lowered:
     return _Lowering(net).run()
 
 

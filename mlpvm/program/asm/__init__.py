@@ -23,16 +23,16 @@ from mlpvm.machines.config import DEFAULT_BITS
 from mlpvm.program.asm.disasm import Instruction, code_starts, describe, describe_slot, disassemble, disassemble_paper
 from mlpvm.program.asm.emit import emit
 from mlpvm.program.asm.expand import expand
-from mlpvm.program.asm.layout import Layout, layout
+from mlpvm.program.asm.layout import Assembly, layout
 from mlpvm.program.asm.lexer import Token, tokenize
 from mlpvm.program.asm.parser import Statement, parse, parse_tokens
 from mlpvm.program.asm.writer import image_text, paper_json, to_asm, to_pasq
 from mlpvm.program.image import Image, read_text
 
 __all__ = [
+    "Assembly",
     "Image",
     "Instruction",
-    "Layout",
     "Statement",
     "Token",
     "assemble",

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from mlpvm.errors import AsmError
 from mlpvm.machines.config import fits
 from mlpvm.program.asm.expr import evaluate
-from mlpvm.program.asm.layout import Cell, Layout
+from mlpvm.program.asm.layout import Assembly, Cell
 from mlpvm.program.image import Image
 from mlpvm.program.sourcemap import SourceMap
 
@@ -19,7 +19,7 @@ class Symbols(Mapping[str, int]):
     """Labels, and constants evaluated when first needed: a constant may use labels and other constants,
     but not itself."""
 
-    def __init__(self, lay: Layout):
+    def __init__(self, lay: Assembly):
         self.labels = {name: s.value for name, s in lay.symbols.items()}
         self.constants = lay.constants
         self.values: dict[str, int] = {}
@@ -51,7 +51,7 @@ class Symbols(Mapping[str, int]):
         return len(self.labels) + len(self.constants)
 
 
-def emit(lay: Layout, path: str, bits: int, machine: str = "subleq", cells: int | None = None) -> Image:
+def emit(lay: Assembly, path: str, bits: int, machine: str = "subleq", cells: int | None = None) -> Image:
     """The image of ``lay``; AsmError at an undefined name, a value that is not a ``bits``-bit word (signed or
     unsigned, as the loader accepts), or a paper operand that is not an address of its kind."""
     symbols = Symbols(lay)
@@ -80,7 +80,7 @@ def _word(cell: Cell, symbols: Symbols, bits: int) -> int:
     return value
 
 
-def _operand(lay: Layout, cell: Cell, k: int, symbols: Symbols, cells: int | None) -> int:
+def _operand(lay: Assembly, cell: Cell, k: int, symbols: Symbols, cells: int | None) -> int:
     """Operand ``k`` (a, b or c) of a paper slot: a and b address data cells, c a slot."""
     space, operand = ("cell", "ab"[k]) if k < 2 else ("slot", "c")
     for ref in cell.expr.names():

@@ -1,4 +1,4 @@
-"""Layout: the stage after macro expansion. Gives every item its address, fills in the operands that ``A``
+"""Assembly: the stage after macro expansion. Gives every item its address, fills in the operands that ``A``
 and ``A B`` leave out, spreads strings over cells, and defines the labels and constants.
 
 On the ``paper`` machine code and data are two address spaces: each instruction fills one slot (``?`` in it
@@ -51,7 +51,7 @@ class Constant:
 
 
 @dataclass
-class Layout:
+class Assembly:
     cells: list[Cell] = field(default_factory=list)
     symbols: dict[str, Symbol] = field(default_factory=dict)
     code: set[int] = field(default_factory=set)  # addresses where an instruction starts
@@ -89,10 +89,10 @@ class Layout:
             raise AsmError.at(origin, f"the program does not fit in {cells} cells: this item reaches cell {end}")
 
 
-def layout(statements: list[Statement], cells: int, machine: str = "subleq") -> Layout:
+def layout(statements: list[Statement], cells: int, machine: str = "subleq") -> Assembly:
     """Addresses for ``statements`` in a memory of ``cells`` cells; AsmError at the first cell that does not
     fit, at a duplicate name, at an instruction that is not one, or at a directive no earlier stage handled."""
-    out = Layout()
+    out = Assembly()
     for st in statements:
         if st.kind == "directive":
             raise AsmError.at(st.origin, f"unknown directive '.{st.name}' (for data, put a space after the '.')")
@@ -121,7 +121,7 @@ def _check_instruction(st: Statement) -> None:
         raise AsmError.at(st.items[3].origin, f"an instruction has at most 3 items (A B C); this is a 4th{hint}")
 
 
-def _cells(out: Layout, st: Statement, cells: int) -> None:
+def _cells(out: Assembly, st: Statement, cells: int) -> None:
     """A statement whose items fill memory cells: a subleq instruction, or data."""
     for k, item in enumerate(st.items):
         for label in item.labels:
@@ -141,7 +141,7 @@ def _cells(out: Layout, st: Statement, cells: int) -> None:
         out.define(label, out.size)
 
 
-def _slot(out: Layout, st: Statement) -> None:
+def _slot(out: Assembly, st: Statement) -> None:
     """A paper instruction: one slot, named by the labels before it (and after it: the next slot)."""
     _check_instruction(st)
     index = len(out.slots)
@@ -169,7 +169,7 @@ def _number(value: int, origin: Origin) -> Expr:
     return Expr(((1, Num(value, origin)),), origin)
 
 
-def _implied(out: Layout, st: Statement, cells: int) -> None:
+def _implied(out: Assembly, st: Statement, cells: int) -> None:
     """``A`` is ``A A ?`` and ``A B`` is ``A B ?``. The copy of A has A's value, ``?`` in it included (as in
     sqasm); the filled-in cells point at the item that implies them."""
     if len(st.items) == 1:
