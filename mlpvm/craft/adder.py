@@ -65,11 +65,8 @@ class Adder:
         self.v = _Family(f"{prefix}_v", [t for t in every if (t == 0 and carry_in) or t in self.c])
 
     def layer(self, b: LayerBuilder, step: int) -> None:
-        """Adds the units of ``step`` (0..5) to layer ``b`` and carries what later steps need."""
+        """Adds the units of ``step`` (0..5) to layer ``b`` (the sequencer passes on what later steps read)."""
         getattr(self, f"_step{step}")(b)
-
-    def _fields(self, *families: _Family) -> list[tuple[_Family, tuple[int]]]:
-        return [(f, (len(f.bits),)) for f in families if f.bits]
 
     def _step0(self, b: LayerBuilder) -> None:
         x, y, g, d1, d2 = self.x, self.y, self.g, self.d1, self.d2
@@ -86,8 +83,6 @@ class Adder:
         every = np.arange(self.n)
         terms = [(1, f.name, f.at(every)) for f in (self.d1, self.d2) if f.bits]
         b.map(self.p.name, (self.n,), *terms)
-        if self.g.bits:
-            b.carry(self.g.name)
 
     def _step2(self, b: LayerBuilder) -> None:
         if self.terms:
@@ -99,7 +94,6 @@ class Adder:
             bias = np.array([-(k - 1 - t) + (1 if t < 0 else 0) for k, t in self.terms])
             terms = [(1, self.p.name, spans)] + ([(1, self.g.name, gen)] if self.g.bits else [])
             b.map(f"{self.prefix}_t", (len(self.terms),), *terms, bias=bias)
-        b.carry(self.p.name)
 
     def _step3(self, b: LayerBuilder) -> None:
         if self.c.bits:
@@ -108,12 +102,12 @@ class Adder:
             for i, js in enumerate(members):
                 index[i, : len(js)] = js
             b.map(self.c.name, (len(self.c.bits),), (1, f"{self.prefix}_t", index))
-        b.carry(self.p.name)
 
     def _step4(self, b: LayerBuilder) -> None:
         p, c, u, v = self.p, self.c, self.u, self.v
         carry_terms = lambda fam, coef: [(coef, c.name, c.at(fam.bits))] if c.bits else []  # noqa: E731
-        b.map(u.name, (len(u.bits),), (1, p.name, u.bits), *carry_terms(u, -1))
+        if u.bits:  # none in a one-bit adder with a carry-in
+            b.map(u.name, (len(u.bits),), (1, p.name, u.bits), *carry_terms(u, -1))
         if v.bits:
             v_bias = np.array([1 if t == 0 and self.cin else 0 for t in v.bits])
             b.map(v.name, (len(v.bits),), (-1, p.name, v.bits), *carry_terms(v, 1), bias=v_bias)

@@ -61,6 +61,9 @@ class Map:
     def is_copy(self, inputs: Layout) -> bool:
         return len(self.terms) == 1 and self.terms[0].is_identity(inputs) and not self.bias.any()
 
+    def reads(self) -> set[str]:
+        return {t.src for t in self.terms}
+
 
 @dataclass(frozen=True, eq=False)
 class Select:
@@ -96,6 +99,9 @@ class Select:
         and the constant is minus the number of ones in the code."""
         return (self.bias - self.code_bits().sum(axis=1)[:, None]).ravel()
 
+    def reads(self) -> set[str]:
+        return {t.src for t in self.terms} | {self.addr}
+
 
 @dataclass(frozen=True, eq=False)
 class Reduce:
@@ -110,6 +116,9 @@ class Reduce:
 
     def biases(self) -> np.ndarray:
         return np.zeros(self.shape[1], np.int64)
+
+    def reads(self) -> set[str]:
+        return {self.src}
 
 
 Block = Map | Select | Reduce

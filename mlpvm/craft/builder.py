@@ -1,4 +1,8 @@
-"""Writing layers by hand, one field at a time.
+"""Writing layers by hand, one field at a time; the pass-through is derived, not written.
+
+A stage adds to a layer only the units it computes. ``Sequencer.finish`` then works out, backwards from the
+state, which fields each layer must also copy unchanged (they are read later, or belong to the state the
+pass returns) and adds those identity units itself.
 
 A term is ``(coef, src)`` or ``(coef, src, at)``. Without ``at`` the source must broadcast to the output's
 shape (numpy rules: elementwise, a register repeated over rows, a scalar). ``at`` holds flat indices into
@@ -8,7 +12,8 @@ shape (*out_shape, k), or (k,) for a scalar output, sums k elements per unit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from math import prod
 
 import numpy as np
 
@@ -19,23 +24,28 @@ TermSpec = tuple  # (coef, src) | (coef, src, at)
 
 
 class LayerBuilder:
-    def __init__(self, name: str, stage: str, inputs: Layout):
-        self.name, self.stage, self.inputs = name, stage, inputs
-        self._fields: dict[str, tuple[int, ...]] = {}
-        self._blocks: list[Block] = []
+    """The units one layer computes, reading the fields (name -> shape) available before it."""
+
+    def __init__(self, name: str, stage: str, available: Mapping[str, tuple[int, ...]]):
+        self.name, self.stage, self.available = name, stage, available
+        self.fields: dict[str, tuple[int, ...]] = {}
+        self.blocks: list[Block] = []
 
     def shape(self, name: str) -> tuple[int, ...]:
-        return self.inputs[name].shape
+        if name not in self.available:
+            raise ValueError(f"{self.name}: no field {name!r} to read")
+        return self.available[name]
 
     def _add(self, out: str, shape: tuple[int, ...], block: Block) -> None:
-        if out in self._fields:
+        if out in self.fields:
             raise ValueError(f"{self.name}: field {out!r} produced twice")
-        self._fields[out] = tuple(shape)
-        self._blocks.append(block)
+        self.fields[out] = tuple(shape)
+        self.blocks.append(block)
 
     def _term(self, spec: TermSpec, shape: tuple[int, ...]) -> Term:
         coef, src, *at = spec
-        field = self.inputs[src]
+        src_shape = self.shape(src)
+        size = prod(src_shape)
         if at:
             index = np.asarray(at[0], np.int64)
             if index.ndim <= len(shape):
@@ -44,10 +54,10 @@ class LayerBuilder:
                 index = np.broadcast_to(index, (*shape, index.shape[-1]))
         else:
             try:  # numpy broadcasting: elementwise, a register repeated over rows, or a scalar
-                index = np.broadcast_to(np.arange(field.size).reshape(field.shape), shape)[..., None]
+                index = np.broadcast_to(np.arange(size).reshape(src_shape), shape)[..., None]
             except ValueError:
-                raise ValueError(f"{self.name}: {src}{field.shape} does not fit {shape} without an index") from None
-        if index.max(initial=-1) >= field.size:
+                raise ValueError(f"{self.name}: {src}{src_shape} does not fit {shape} without an index") from None
+        if index.max(initial=-1) >= size:
             raise ValueError(f"{self.name}: index out of range for {src}")
         return Term(int(coef), src, np.ascontiguousarray(index))
 
@@ -87,43 +97,59 @@ class LayerBuilder:
         shape = self.shape(src)
         self._add(out, shape[1:], Reduce(out, src, shape))
 
-    def carry(self, *names: str) -> None:
-        """Copy fields unchanged (ReLU(x) = x for the non-negative activations)."""
-        for name in names:
-            self.map(name, self.shape(name), (1, name))
-
     def rename(self, out: str, src: str) -> None:
+        """``out`` is a copy of ``src`` under a new name: a computed field, unlike the pass-through."""
         self.map(out, self.shape(src), (1, src))
 
-    def build(self, order: Sequence[str] | None = None) -> Layer:
-        names = list(order) if order is not None else list(self._fields)
-        if sorted(names) != sorted(self._fields):
-            missing = set(names) ^ set(self._fields)
-            raise ValueError(f"{self.name}: output fields do not match the required order: {sorted(missing)}")
-        outputs = Layout((n, self._fields[n]) for n in names)
-        return Layer(self.name, self.stage, self.inputs, outputs, tuple(self._blocks))
+
+def identity(name: str, shape: tuple[int, ...]) -> Map:
+    """The block that passes field ``name`` through a layer unchanged (ReLU(x) = x for x >= 0)."""
+    index = np.arange(prod(shape), dtype=np.int64).reshape(*shape, 1)
+    return Map(name, (Term(1, name, index),), np.zeros(shape, np.int64))
 
 
 class Sequencer:
-    """Builds layers one after another, each reading the previous one's outputs."""
+    """Builds a pass: stages add layers, one after another, each holding only the units it computes;
+    ``finish`` adds the pass-through and lays out every layer's inputs and outputs."""
 
     def __init__(self, state: Layout):
         self.state = state
-        self.layers: list[Layer] = []
-        self._open: LayerBuilder | None = None
+        self._built: list[LayerBuilder] = []
+        self._available = {f.name: f.shape for f in state}  # the latest version of every field, by name
 
     def layer(self, name: str, stage: str) -> LayerBuilder:
-        self._close()
-        inputs = self.layers[-1].outputs if self.layers else self.state
-        self._open = LayerBuilder(name, stage, inputs)
-        return self._open
-
-    def _close(self, order: Sequence[str] | None = None) -> None:
-        if self._open is not None:
-            self.layers.append(self._open.build(order))
-            self._open = None
+        if self._built:
+            self._available.update(self._built[-1].fields)
+        self._built.append(LayerBuilder(name, stage, dict(self._available)))
+        return self._built[-1]
 
     def finish(self) -> list[Layer]:
-        """Closes the last layer, whose outputs must be the state again, in the state's order."""
-        self._close([f.name for f in self.state])
-        return self.layers
+        """The layers: each outputs the fields it computes, then those it passes through in its inputs' order;
+        the last one outputs the state, in the state's order."""
+        layers, inputs = [], self.state
+        for b, keep in zip(self._built, self._pass_through()):
+            carried = [f.name for f in inputs if f.name in keep]
+            order = [f.name for f in self.state] if b is self._built[-1] else [*b.fields, *carried]
+            shapes = {**{name: inputs[name].shape for name in carried}, **b.fields}
+            outputs = Layout((name, shapes[name]) for name in order)
+            blocks = (*b.blocks, *(identity(name, shapes[name]) for name in carried))
+            layers.append(Layer(b.name, b.stage, inputs, outputs, blocks))
+            inputs = outputs
+        if inputs != self.state:
+            raise ValueError(f"the last layer returns {inputs.spec()}, not the state {self.state.spec()}")
+        return layers
+
+    def _pass_through(self) -> list[set[str]]:
+        """For each layer, the fields it passes through, by a backward liveness pass. A field is live after a
+        layer when a later layer reads it before one produces it again, or when the pass returns it (every
+        state field not produced later). A layer passes through the live fields it does not produce. (Nothing
+        can be live before the first layer but the state: a layer reads only fields produced before it.)"""
+        live = {f.name for f in self.state}
+        keep: list[set[str]] = []
+        for b in reversed(self._built):
+            unread = set(b.fields) - live
+            if unread:
+                raise ValueError(f"{b.name}: nothing reads {sorted(unread)}")
+            keep.append(live - set(b.fields))
+            live = keep[-1] | {name for block in b.blocks for name in block.reads()}
+        return keep[::-1]

@@ -34,16 +34,16 @@ def state_fields(cfg: Config) -> list[tuple[str, tuple[int, ...]]]:
 
 def build(cfg: Config) -> list[Layer]:
     net = Sequencer(Layout(state_fields(cfg)))
-    keep = fetch(net, cfg)
-    keep = read(net, cfg, keep)
-    keep = subtract(net, cfg, keep)
-    keep = write(net, cfg, keep)
-    next_pc(net, Adder("pc1", "pc", 0, 1, cfg.slot_bits, "next_pc"), keep)
-    branch(net, cfg, [*keep, "next_pc"])
+    fetch(net, cfg)
+    read(net, cfg)
+    subtract(net, cfg)
+    write(net, cfg)
+    next_pc(net, Adder("pc1", "pc", 0, 1, cfg.slot_bits, "next_pc"))
+    branch(net, cfg)
     return net.finish()
 
 
-def fetch(net: Sequencer, cfg: Config) -> list[str]:
+def fetch(net: Sequencer, cfg: Config) -> None:
     """a, b, c of the slot at PC; ``run`` = not halted."""
     la, lc, w = cfg.addr_bits, cfg.slot_bits, cfg.ins_bits
     slot = np.arange(cfg.slots)[:, None] * 3 * w  # flat offset of each slot in ``ins``
@@ -51,17 +51,13 @@ def fetch(net: Sequencer, cfg: Config) -> list[str]:
     for j, (name, bits) in enumerate((("fetch_a", la), ("fetch_b", la), ("fetch_c", lc))):
         b.select(name, (cfg.slots, bits), ("pc", np.arange(lc)), 0, (1, "ins", slot + j * w + np.arange(bits)))
     b.map("run", (), (-1, "halted"), bias=1)
-    b.carry("mem", "ins", "pc", "halted")
 
-    keep = ["mem", "ins", "pc", "halted", "run"]
     b = net.layer("fetch.1", "fetch")
     for src, dst in (("fetch_a", "a"), ("fetch_b", "b"), ("fetch_c", "c")):
         b.reduce(dst, src)
-    b.carry(*keep)
-    return [*keep, "a", "b", "c"]
 
 
-def read(net: Sequencer, cfg: Config, keep: list[str]) -> list[str]:
+def read(net: Sequencer, cfg: Config) -> None:
     """mem[a], mem[b]; and whether c differs from PC (for the halting test)."""
     n, m, la, lc = cfg.bits, cfg.cells, cfg.addr_bits, cfg.slot_bits
     b = net.layer("read.0", "read")
@@ -69,60 +65,47 @@ def read(net: Sequencer, cfg: Config, keep: list[str]) -> list[str]:
     b.select("read_b", (m, n), ("b", np.arange(la)), 0, (1, "mem"))
     b.map("c_gt", (lc,), (1, "c"), (-1, "pc"))  # the two halves of c XOR PC
     b.map("c_lt", (lc,), (1, "pc"), (-1, "c"))
-    b.carry(*keep)
 
     b = net.layer("read.1", "read")
     b.reduce("mem_a", "read_a")
     b.reduce("mem_b", "read_b")
     b.map("c_ne", (lc,), (1, "c_gt"), (1, "c_lt"))
-    b.carry(*keep)
-    return [*keep, "mem_a", "mem_b"]
 
 
-def subtract(net: Sequencer, cfg: Config, keep: list[str]) -> list[str]:
+def subtract(net: Sequencer, cfg: Config) -> None:
     """mem[b] + NOT mem[a] + 1; alongside, whether mem[a] == 0 and c == PC (for the halting test)."""
     n, lc = cfg.bits, cfg.slot_bits
     b = net.layer("subtract.0", "subtract")
     b.map("na", (n,), (-1, "mem_a"), bias=1)
     b.map("a_zero", (), (-1, "mem_a", np.arange(n)), bias=1)
     b.map("c_is_pc", (), (-1, "c_ne", np.arange(lc)), bias=1)
-    b.carry(*keep)
-    keep = [*keep, "a_zero", "c_is_pc"]
-    adder_steps(net, "subtract", Adder("sub", "mem_b", "na", 1, n, "result"), keep, range(STEPS), first=1)
-    return [*keep, "result"]
+    adder_steps(net, "subtract", Adder("sub", "mem_b", "na", 1, n, "result"), range(STEPS), first=1)
 
 
-def write(net: Sequencer, cfg: Config, keep: list[str]) -> list[str]:
+def write(net: Sequencer, cfg: Config) -> None:
     """mem[b] <- the result, unless halted."""
     n, m, la = cfg.bits, cfg.cells, cfg.addr_bits
-    keep = [f for f in keep if f != "mem"]
     b = net.layer("write.0", "write")
     b.select("write_old", (m, n), ("b", np.arange(la)), 0, (1, "mem"), (1, "run"), bias=-1)
     b.select("write_new", (m, n), ("b", np.arange(la)), 0, (1, "result"), (1, "run"), bias=-1)
-    b.carry("mem", *keep)
-    commit_write(net, (m, n), keep)
-    return [*keep, "mem"]
+    commit_write(net, (m, n))
 
 
-def branch(net: Sequencer, cfg: Config, keep: list[str]) -> None:
+def branch(net: Sequencer, cfg: Config) -> None:
     """result <= 0 selects c, else PC + 1; a step that would change nothing sets ``halted`` instead."""
     n, lc = cfg.bits, cfg.slot_bits
-    result_is_zero(net, n, keep)
+    result_is_zero(net, n)
 
     b = net.layer("branch.1", "branch")
     b.map("branch", (), (1, "result", n - 1), (1, "zero"))  # result <= 0
-    b.carry(*keep)
 
     b = net.layer("branch.2", "branch")
     b.map("to_c", (lc,), (1, "c"), (1, "branch"), (1, "run"), bias=-2)
     b.map("to_next", (lc,), (1, "next_pc"), (-1, "branch"), (1, "run"), bias=-1)
     b.map("stay", (lc,), (1, "pc"), (-1, "run"))
     b.map("stop", (), (1, "branch"), (1, "a_zero"), (1, "c_is_pc"), (1, "run"), bias=-3)  # a fixed point
-    keep = [f for f in keep if f not in ("pc", "a_zero", "c_is_pc")]  # read for the last time just above
-    b.carry("branch", *keep)
 
     b = net.layer("branch.3", "branch")
     b.map("pc", (lc,), (1, "to_c"), (1, "to_next"), (1, "stay"))
     b.map("halted", (), (1, "halted"), (1, "stop"))
     b.map("executed", (), (1, "run"), (-1, "stop"))
-    b.carry("branch", *[f for f in keep if f not in ("halted", "run")])

@@ -64,11 +64,10 @@ def build(cfg: Config) -> list[Layer]:
     net = Sequencer(Layout(state_fields(cfg)))
     fetch(net, cfg)
     read(net, cfg)
-    keep = subtract(net, cfg)
-    keep = write(net, cfg, keep)
-    next_pc(net, Adder("pc3", "pc", 3, 0, cfg.bits, "next_pc"), keep)
-    keep.append("next_pc")
-    branch(net, cfg, keep)
+    subtract(net, cfg)
+    write(net, cfg)
+    next_pc(net, Adder("pc3", "pc", 3, 0, cfg.bits, "next_pc"))
+    branch(net, cfg)
     return net.finish()
 
 
@@ -78,6 +77,8 @@ def _bits(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fetch(net: Sequencer, cfg: Config) -> None:
+    """A, B, C: the words at PC, PC+1, PC+2; ``run``: PC is in range and the machine has neither halted nor
+    faulted."""
     n, m, L = cfg.bits, cfg.cells, cfg.addr_bits
     low, high = _bits(cfg)
     b = net.layer("fetch.0", "fetch")
@@ -85,16 +86,15 @@ def fetch(net: Sequencer, cfg: Config) -> None:
         b.select(name, (m, n), ("pc", low), shift, (1, "mem"))
     b.map("pc_ok", (), (-1, "pc", high), bias=1)  # 0 <= PC < M
     b.map("pc_top", (), (1, "pc", np.arange(1, L)), bias=2 - L)  # PC mod M >= M - 2
-    b.carry("mem", "pc", "halted", "fault", *HOST_IN)
 
     b = net.layer("fetch.1", "fetch")
     for src, dst in (("fetch_a", "a"), ("fetch_b", "b"), ("fetch_c", "c")):
         b.reduce(dst, src)
     b.map("run", (), (1, "pc_ok"), (-1, "pc_top"), (-1, "halted"), (-1, "fault"))
-    b.carry("mem", "pc", "fault", *HOST_IN)
 
 
 def read(net: Sequencer, cfg: Config) -> None:
+    """mem[A], mem[B]; the kind of instruction: input (A = -1), output (B = -1) or subtraction (both in range)."""
     n, m = cfg.bits, cfg.cells
     low, high = _bits(cfg)
     b = net.layer("read.0", "read")
@@ -103,7 +103,6 @@ def read(net: Sequencer, cfg: Config) -> None:
     for r in "ab":
         b.map(f"{r}_m1", (), (1, r, np.arange(n)), bias=1 - n)  # all ones: -1
         b.map(f"{r}_ok", (), (-1, r, high), bias=1)
-    b.carry("mem", "pc", "a", "b", "c", "run", "fault", *HOST_IN)
 
     b = net.layer("read.1", "read")
     b.reduce("mem_a", "read_a")
@@ -111,12 +110,11 @@ def read(net: Sequencer, cfg: Config) -> None:
     b.map("is_in", (), (1, "a_m1"), (1, "b_ok"), (1, "run"), bias=-2)
     b.map("is_out", (), (1, "b_m1"), (1, "a_ok"), (1, "run"), bias=-2)
     b.map("is_sub", (), (1, "a_ok"), (1, "b_ok"), (1, "run"), bias=-2)
-    b.carry("mem", "pc", "a", "b", "c", "run", "fault", *HOST_IN)
 
 
-def subtract(net: Sequencer, cfg: Config) -> list[str]:
+def subtract(net: Sequencer, cfg: Config) -> None:
     """NOT mem[A], then mem[B] + NOT mem[A] + 1; alongside, the I/O handshake, the fault and halt flags, and
-    the word an input instruction stores. Returns the fields every later layer carries."""
+    the word an input instruction stores."""
     n = cfg.bits
     sub = Adder("sub", "mem_b", "na", 1, n, "sub_r", gate="is_sub")
     b = net.layer("subtract.0", "subtract")
@@ -127,58 +125,43 @@ def subtract(net: Sequencer, cfg: Config) -> list[str]:
     sign_extended = np.minimum(np.arange(BYTE), n - 1)  # mem[A] mod 256 for words narrower than a byte
     b.map("out_byte", (BYTE,), (1, "mem_a", sign_extended), (1, "is_out"), bias=-1)
     b.rename("out_valid", "is_out")
-    b.carry("mem_a", "mem_b", "is_sub", "mem", "pc", "a", "b", "c", "run", "fault", *HOST_IN)
 
-    # Display registers, flags, host inputs, memory and PC.
-    keep = ["mem", "pc", "a", "b", "c", "mem_a", "mem_b", "is_sub", "in_ack", "in_wait", "out_valid", "out_byte",
-            *HOST_IN]  # fmt: skip
     b = net.layer("subtract.1", "subtract")
     sub.layer(b, 0)
     b.map("we", (), (1, "is_sub"), (1, "in_ack"))  # something is written to mem[B]
     b.map("executed", (), (1, "is_sub"), (1, "out_valid"), (1, "in_ack"))
     b.map("halted", (), (-1, "run"), (1, "fcond"), bias=1)
     b.map("fault", (), (1, "fault"), (1, "fcond"))
-    b.carry(*keep)
-    keep += ["we", "executed", "halted", "fault"]
 
-    adder_steps(net, "subtract", sub, keep, range(1, STEPS - 1), first=1)
+    adder_steps(net, "subtract", sub, range(1, STEPS - 1), first=1)
     b = net.layer("subtract.6", "subtract")
     sub.layer(b, STEPS - 1)
-    b.carry(*keep)
     # The word an input instruction stores: the byte, or -1 (all ones) at end of input.
     b.map("in_bits", (min(BYTE, n),), (1, "in_byte", np.arange(min(BYTE, n))), (-1, "in_eof"), (1, "in_ack"), bias=-1)
     b.map("in_neg", (), (1, "in_eof"), (1, "in_ack"), bias=-1)
-    return keep
 
 
-def write(net: Sequencer, cfg: Config, keep: list[str]) -> list[str]:
+def write(net: Sequencer, cfg: Config) -> None:
     """mem[B] <- the result or the input word, when something is written (``we``)."""
     n, m = cfg.bits, cfg.cells
     low, _ = _bits(cfg)
     pad = np.where(np.arange(n) < BYTE, np.arange(n), -1)
     written = ((1, "sub_r"), (1, "in_bits", pad), (1, "in_neg"))
-    keep = [f for f in keep if f != "we"]
     b = net.layer("write.0", "write")
     b.select("write_old", (m, n), ("b", low), 0, (1, "mem"), (1, "we"), bias=-1)
     b.select("write_new", (m, n), ("b", low), 0, *written, (1, "we"), bias=-1)
     b.map("result", (n,), *written)
-    b.carry(*keep)
-
-    keep = [f for f in keep if f != "mem"] + ["result"]
-    commit_write(net, (m, n), keep)
-    return [*keep, "mem"]
+    commit_write(net, (m, n))
 
 
-def branch(net: Sequencer, cfg: Config, keep: list[str]) -> None:
+def branch(net: Sequencer, cfg: Config) -> None:
     """result <= 0 (of a subtraction) selects C, else PC + 3; a pass that executes nothing keeps PC."""
     n, L = cfg.bits, cfg.addr_bits
     ones = np.arange(n)
-    result_is_zero(net, n, keep)
+    result_is_zero(net, n)
 
     b = net.layer("branch.1", "branch")
     b.map("branch", (), (1, "result", n - 1), (1, "zero"), (1, "is_sub"), bias=-1)  # result <= 0
-    keep = [f for f in keep if f != "is_sub"]  # read for the last time just above
-    b.carry(*keep)
 
     # An instruction executes only at 0 <= PC <= M - 3, so PC + 3 <= M: bits of to_next above L would always be 0.
     top = min(L + 1, n)
@@ -186,9 +169,6 @@ def branch(net: Sequencer, cfg: Config, keep: list[str]) -> None:
     b.map("to_c", (n,), (1, "c"), (1, "branch"), bias=-1)
     b.map("to_next", (top,), (1, "next_pc", np.arange(top)), (1, "executed"), (-1, "branch"), bias=-1)
     b.map("stay", (n,), (1, "pc"), (-1, "executed"))
-    keep = [f for f in keep if f != "pc"]  # the new PC is formed from to_c, to_next and stay alone
-    b.carry("branch", *keep)
 
     b = net.layer("branch.3", "branch")
     b.map("pc", (n,), (1, "to_c"), (1, "to_next", np.where(ones < top, ones, -1)), (1, "stay"))
-    b.carry("branch", *keep)
