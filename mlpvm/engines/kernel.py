@@ -150,7 +150,7 @@ def transfer(x, S, p, into_scratch):
 
 
 @njit
-def carry(S, p):
+def next_pass(S, p):
     """Starts the next pass in the scratch: each changed narrow field back to its load slot."""
     store_s, store_l = p.store_s, p.store_l
     for j in range(store_s.size):
@@ -183,7 +183,7 @@ def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, e
     n_layers = p.layer_ops.size - 1
     for done in range(1, passes + 1):
         if done > 1 or not fresh:
-            carry(S, p)
+            next_pass(S, p)
         layers(x, S, R, np.int64(0), n_layers, guard, p, fault, first)  # not a literal 0: one compilation
         if fault[0] >= 0:
             return -done
