@@ -77,3 +77,15 @@ def test_a_layer_reads_only_fields_produced_before_it():
     b.map("t", (), (1, "x"))
     with pytest.raises(ValueError, match="first: no field 't' to read"):
         b.map("u", (), (1, "t"))  # a layer's own outputs are the next layer's inputs
+
+
+@pytest.mark.parametrize("cfg", CONFIGS[:2] + CONFIGS[-2:], ids=key)
+def test_each_layer_says_which_fields_it_passes_through(cfg):
+    """``Layer.passed`` names exactly the identity copies the sequencer added; everything else is computed."""
+    for layer in build(cfg).layers:
+        by_out = {block.out: block for block in layer.blocks}
+        assert set(layer.passed) | set(layer.computed) == {f.name for f in layer.outputs}
+        for name in layer.passed:
+            block = by_out[name]
+            assert block.is_copy(layer.inputs) and block.terms[0].src == name, (layer.name, name)
+        assert all(by_out[name].out == name for name in layer.computed)

@@ -133,6 +133,12 @@ class Layer:
     inputs: Layout
     outputs: Layout
     blocks: tuple[Block, ...]
+    passed: tuple[str, ...] = ()  # the fields it passes through unchanged (the sequencer's identity blocks)
+
+    @property
+    def computed(self) -> list[str]:
+        """The fields the layer computes, in output order: all but those it passes through."""
+        return [f.name for f in self.outputs if f.name not in self.passed]
 
     def ordered(self) -> list[Block]:
         """The blocks in the order of their output fields (each field is produced by exactly one block)."""

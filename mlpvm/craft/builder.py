@@ -133,7 +133,7 @@ class Sequencer:
             shapes = {**{name: inputs[name].shape for name in carried}, **b.fields}
             outputs = Layout((name, shapes[name]) for name in order)
             blocks = (*b.blocks, *(identity(name, shapes[name]) for name in carried))
-            layers.append(Layer(b.name, b.stage, inputs, outputs, blocks))
+            layers.append(Layer(b.name, b.stage, inputs, outputs, blocks, tuple(carried)))
             inputs = outputs
         if inputs != self.state:
             raise ValueError(f"the last layer returns {inputs.spec()}, not the state {self.state.spec()}")

@@ -217,12 +217,7 @@ def history(records: list[Pass]) -> Table:
 
 def produced(session: Session, k: int) -> list[str]:
     """The fields layer ``k`` computes (not merely carries over)."""
-    layer = build(session.config).layers[k]
-    return [
-        b.out
-        for b in layer.blocks
-        if not (hasattr(b, "is_copy") and b.is_copy(layer.inputs) and b.terms[0].src == b.out)
-    ]
+    return build(session.config).layers[k].computed
 
 
 def field_value(session: Session, f: Field, values: np.ndarray) -> str:
