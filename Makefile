@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 endif
 
-EFORTH := tests/data/external/howerj-subleq-vhdl/eforth-8k.dec
+EFORTH := programs/external/howerj-subleq-vhdl/eforth-8k.dec
 
 .PHONY: run test lint bench bench-quick eforth clean
 
