@@ -11,9 +11,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 endif
 
-EFORTH := tests/data/external/howerj-subleq-vhdl/eforth-8k.dec
+EFORTH := programs/external/howerj-subleq-vhdl/eforth-8k.dec
 
-.PHONY: run test lint bench bench-quick eforth clean
+.PHONY: run test lint wheel-check bench bench-quick eforth clean
 
 $(STAMP): pyproject.toml
 ifndef VIRTUAL_ENV
@@ -33,6 +33,18 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check mlpvm tests
 	$(PY) -m ruff format --check mlpvm tests
+
+# The package as a user gets it: a wheel (built from the sdist), installed without extras into a fresh virtual
+# environment outside the checkout, verifies its named programs and plants mutants (the smallest configuration)
+# from there, so nothing it reads may come from the repository.
+wheel-check: $(STAMP)
+	@set -eu; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PY) -m build -q -o "$$tmp/dist" .; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install -q "$$tmp"/dist/mlpvm-*.whl; \
+	cd "$$tmp"; \
+	venv/bin/mlpvm verify --named; \
+	venv/bin/mlpvm verify --mutants --machine paper --bits 4 --cells 4 --slots 2
 
 bench: $(STAMP)  # a few minutes: every engine, the reference, scaling to M = 8192, the eForth boot
 	$(PY) -m mlpvm bench --eforth $(EFORTH)

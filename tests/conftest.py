@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, settings
 from mlpvm.engines import have_numba
 
 DATA = Path(__file__).parent / "data"
-EXTERNAL = DATA / "external"
 ROOT = Path(__file__).parent.parent
+EXTERNAL = ROOT / "programs" / "external"  # the public programs, with their licences
 
 settings.register_profile("default", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", deadline=None, max_examples=1000, suppress_health_check=[HealthCheck.too_slow])

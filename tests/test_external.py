@@ -1,4 +1,4 @@
-"""Public SUBLEQ programs (tests/data/external, with their licences) give exactly the output and step counts
+"""Public SUBLEQ programs (programs/external, with their licences) give exactly the output and step counts
 listed in that folder's README, on the network."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The reference interpreters follow machines.md to the letter (they are the ground truth)."""
+"""The reference interpreters follow docs/machines.md (sections 1 and 2) to the letter (they are the ground truth)."""
 
 from __future__ import annotations
 

@@ -55,20 +55,20 @@ def test_nothing_to_verify_is_a_usage_error():
 def test_named_programs_are_the_external_ones_and_programs_dir():
     cases = verify.named_cases()
     names = [c.name for c in cases]
-    assert "tests/data/external/rosetta/hello.sq" in names and "programs/hello.sq" in names
+    assert "programs/external/rosetta/hello.sq" in names and "programs/hello.sq" in names
     assert "programs/calc.asq" in names and "programs/paper/factorial.pasq" in names
     assert not [n for n in names if n.startswith("programs/lib/")]  # subroutines, not programs
     assert len(cases) == len(verify.NAMED) + 28  # hello.sq, 23 .asq programs, 4 paper programs
-    eforth = cases[names.index("tests/data/external/howerj-subleq-vhdl/eforth-8k.dec")]
+    eforth = cases[names.index("programs/external/howerj-subleq-vhdl/eforth-8k.dec")]
     assert eforth.config == Config("subleq", 16, 8192) and eforth.program.data == b"2 2 + . cr\n"
 
 
 def test_named_programs_run_to_their_end():
-    listed = ("tests/data/external/", "programs/hello.sq")  # the programs whose step counts are written down
+    listed = ("programs/external/", "programs/hello.sq")  # the programs whose step counts are written down
     small = [c for c in verify.named_cases() if c.config.cells <= 256 and c.name.startswith(listed)]
     report = verify.verify(small, max_steps=None)
     assert report.ok and report.stops == {"halt": len(small)}
-    assert report.steps == 71 + 3 + 167 + 124 + 23 + 12 + 84  # as tests/data/external/README.md lists
+    assert report.steps == 71 + 3 + 167 + 124 + 23 + 12 + 84  # as programs/external/README.md lists
 
 
 def test_an_image_with_input(tmp_path):

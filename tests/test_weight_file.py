@@ -1,4 +1,4 @@
-"""The weight file is usable with numpy alone, exactly as machines.md section 4 promises."""
+"""The weight file is usable with numpy alone, exactly as docs/machines.md section 4 promises."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``mlpvm verify``: programs run on the network in lockstep with the reference interpreter, in batches, with
 every field of every state compared after every pass (``mlpvm.check.lockstep``).
 
-Programs come from three sources: the named programs (the public programs of ``tests/data/external`` with
+Programs come from three sources: the named programs (the public programs of ``programs/external`` with
 the input and memory size their README gives, and every program in ``programs/``), random programs from a
 seed (program i of ``--random N --seed S`` has seed S + i, so any one of them can be checked alone), and
 images given by the user.
@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib.resources import as_file, files
 from itertools import groupby
 from pathlib import Path
 
@@ -29,14 +30,13 @@ from mlpvm.machines.config import Config
 from mlpvm.network.weights import Weights
 from mlpvm.program import image as images
 
-ROOT = Path(__file__).resolve().parents[2]
-EXTERNAL = ROOT / "tests" / "data" / "external"
-PROGRAMS = ROOT / "programs"
+PROGRAMS = files("mlpvm") / "programs"  # package data: the checkout's programs/, which mlpvm/programs links to
+NOT_PROGRAMS = ("lib", "external")  # subroutines for programs to include; the public programs, listed in NAMED
 IMAGE_SUFFIXES = (".sq", ".dec", ".txt", ".json", ".asq", ".pasq")
 BATCH_BYTES = 1 << 30  # memory for one batch of states at most: large memories run fewer programs at a time
 UNIT_BYTES = 32  # per state unit of one machine: its state, the copy before the pass, the engine's temporaries
 
-# The public programs, each with the word width, memory and input that tests/data/external/README.md gives.
+# The public programs, each with the word width, memory and input that programs/external/README.md gives.
 NAMED = (
     ("rosetta/hello.sq", 16, 256, b""),
     ("howerj-subleq-vhdl/hi.dec", 16, 256, b""),
@@ -90,22 +90,24 @@ def image_case(
 
 
 def named_cases() -> list[Case]:
-    """The public programs of ``tests/data/external`` and every program in ``programs/`` (and its folders,
-    but ``programs/lib``: subroutines for others to include)."""
-    cases = [image_case(EXTERNAL / rel, bits, cells, data=data) for rel, bits, cells, data in NAMED]
-    for path in sorted(PROGRAMS.rglob("*")) if PROGRAMS.is_dir() else []:
-        if path.suffix in IMAGE_SUFFIXES and "lib" not in path.relative_to(PROGRAMS).parts:
-            cases.append(image_case(path))
+    """The public programs of ``programs/external`` and every other program in ``programs/`` (and its folders,
+    but ``programs/lib``: subroutines for others to include), named ``programs/...`` wherever they are installed."""
+    with as_file(PROGRAMS) as root:
+        cases = [image_case(root / "external" / rel, bits, cells, data=data) for rel, bits, cells, data in NAMED]
+        for path in sorted(root.rglob("*")):
+            if path.suffix in IMAGE_SUFFIXES and path.relative_to(root).parts[0] not in NOT_PROGRAMS:
+                cases.append(image_case(path))
     for case in cases:
-        case.name = Path(case.name).relative_to(ROOT).as_posix()
+        case.name = Path(case.name).relative_to(root.parent).as_posix()
     return cases
 
 
 def named_programs(config: Config) -> list[Program]:
     """The public programs that fit ``config`` as they are, with their input (for small networks)."""
     programs = []
-    for rel, _, _, data in NAMED:
-        img = images.load(EXTERNAL / rel)
+    with as_file(PROGRAMS / "external") as external:
+        loaded = [(images.load(external / rel), data) for rel, _, _, data in NAMED]
+    for img, data in loaded:
         try:
             images.check_fits(img, config)
         except ImageError:

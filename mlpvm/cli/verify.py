@@ -24,9 +24,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
 @click.command()
 @click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
-@click.option(
-    "--named", is_flag=True, help="The public programs in tests/data/external and every program in programs/."
-)
+@click.option("--named", is_flag=True, help="The public programs in programs/external and every program in programs/.")
 @click.option("--random", "count", type=click.IntRange(min=0), default=0, metavar="N", help="Check N random programs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random program i has seed SEED + i.")
 @click.option(

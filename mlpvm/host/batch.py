@@ -9,7 +9,7 @@ A batch file holds one job per line: an image path (relative to the batch file),
 are escapes. ``#`` starts a comment; blank lines are skipped::
 
     programs/hello.sq
-    tests/data/external/howerj-subleq-vhdl/echo.dec  --input "abc\\n"
+    programs/external/howerj-subleq-vhdl/echo.dec  --input "abc\\n"
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The host: runs passes of an engine over a batch of machines and does only what machines.md section 3
-allows between passes: read the stop and I/O fields, place the next input byte, take the output byte.
+"""The host: runs passes of an engine over a batch of machines and does only what docs/machines.md section
+3.4 allows between passes: read the stop and I/O fields, place the next input byte, take the output byte.
 
 It never looks at a machine's memory or instructions while it runs; decoding happens at the end.
 """

@@ -1,4 +1,4 @@
-"""Machine configurations and N-bit word arithmetic (see docs in README, "Machines").
+"""Machine configurations and N-bit word arithmetic (docs/machines.md sections 1.1 and 2.1).
 
 Two machines share one network shape:
 

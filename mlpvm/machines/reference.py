@@ -38,7 +38,7 @@ class Micro:
 
 @dataclass
 class Subleq:
-    """The von Neumann SUBLEQ machine of machines.md section 1."""
+    """The von Neumann SUBLEQ machine of docs/machines.md section 1."""
 
     config: Config
     mem: list[int] = field(default_factory=list)
@@ -98,7 +98,7 @@ class Subleq:
 
 @dataclass
 class Paper:
-    """The paper's Harvard machine of machines.md section 2.
+    """The paper's Harvard machine of docs/machines.md section 2.
 
     Halting convention: a step that would leave the whole state unchanged halts the machine instead; that is
     ``mem[a] == 0``, ``mem[b] <= 0`` and ``c == PC`` (for example ``z z self`` with ``mem[z] = 0``). The PC

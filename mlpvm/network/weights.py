@@ -1,6 +1,6 @@
 """The stored matrices: the network compiled to one sparse ``W`` and ``b`` per layer, and the weight file.
 
-File format ``mlpvm-weights/1`` (machines.md section 4): a numpy ``.npz`` that loads with
+File format ``mlpvm-weights/1`` (docs/machines.md section 4): a numpy ``.npz`` that loads with
 ``allow_pickle=False``. ``meta`` is a JSON object (configuration, layer names, ``fields`` of the state, the
 I/O fields, and each layer's output fields); ``state0`` is the empty machine; ``W{k}`` is dense, or CSR parts
 ``W{k}_data``, ``W{k}_indices``, ``W{k}_indptr``, ``W{k}_shape``; ``b{k}`` is the bias.

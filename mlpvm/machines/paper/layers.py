@@ -1,4 +1,4 @@
-"""The 23 layers for the paper's Harvard machine (machines.md section 2).
+"""The 23 layers for the paper's Harvard machine (docs/machines.md section 2).
 
 Slots hold (a, b, c); a and b address data cells, c and PC address slots. The network halts the machine
 at a fixed point: when ``mem[a] == 0``, ``mem[b] <= 0`` and ``c == PC`` the step would change nothing, so it

@@ -1,4 +1,4 @@
-"""The 23 layers for the von Neumann ``subleq`` machine (machines.md section 1).
+"""The 23 layers for the von Neumann ``subleq`` machine (docs/machines.md section 1).
 
 Every unit is on {0,1} for every {0,1} input. The stages, with what each adds to the paper's plan:
 
@@ -25,7 +25,7 @@ from mlpvm.machines.state import register_fields
 
 BYTE = 8
 
-# Fields the host writes before a pass and reads after it (machines.md section 3).
+# Fields the host writes before a pass and reads after it (docs/machines.md section 3.5).
 IO_FIELDS = {
     "in_byte": "host -> network: the next input byte, bits least significant first (ignored when in_eof)",
     "in_ready": "host -> network: 1 when in_byte/in_eof hold the next input; 0 makes an input instruction wait",
