@@ -12,6 +12,7 @@ from mlpvm import resources
 from mlpvm.cli import cli
 from mlpvm.cli import console as views
 from mlpvm.cli.options import machine_options
+from mlpvm.machines import DEFAULT_MACHINE
 from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, Config
 from mlpvm.network import build as build_network
 from mlpvm.network import exactness
@@ -19,7 +20,7 @@ from mlpvm.network import weights as weightfile
 
 
 def config_from(machine, bits, cells, slots) -> Config:
-    return Config(machine or "subleq", bits or DEFAULT_BITS, cells or DEFAULT_CELLS, slots or 0)
+    return Config(machine or DEFAULT_MACHINE, bits or DEFAULT_BITS, cells or DEFAULT_CELLS, slots or 0)
 
 
 @cli.command()
