@@ -4,8 +4,8 @@ numbers, instead of exhausting the machine's memory).
 
 The weights grow with the memory: every cell's N bits pass through address-matched blocks of L = log2(M)
 inputs each (fetch, read, write) and are carried through all 23 layers, which comes to about
-M * N * (7 L + 40) nonzero weights for ``subleq``. The constants below were measured on built networks (the
-tests hold the estimates to within 15% of the real counts).
+M * N * (7 L + 40) nonzero weights for ``subleq`` (each machine's ``estimate``). The constants were measured on
+built networks (the tests hold the estimates to within 15% of the real counts).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from math import prod
 
 from mlpvm.errors import ConfigError
 from mlpvm.machines.config import Config
-from mlpvm.machines.paper import layers as paper
-from mlpvm.machines.subleq import layers as subleq
 
 CEILING = 8 << 30  # bytes
 COMPILE_BYTES = 40  # per nonzero weight, peak, while building and compiling the matrices (measured: ~33)
@@ -41,16 +39,10 @@ class Cost:
 
 
 def estimate(config: Config) -> Cost:
-    n, m, la = config.bits, config.cells, config.addr_bits
-    fields = (paper if config.machine == "paper" else subleq).state_fields(config)
-    state = sum(prod(shape) for _, shape in fields)
+    n = config.bits
+    state = sum(prod(shape) for _, shape in config.spec.state_fields(config))
     small = 10 * n * n + 300 * n  # registers, flags and the two adders: independent of memory
-    if config.machine == "paper":
-        k, lc, w = config.slots, config.slot_bits, config.ins_bits
-        nonzeros = m * n * (4 * la + 33) + k * (3 * w * 24 + (2 * la + lc) * (lc + 1)) + small
-    else:
-        nonzeros = m * n * (7 * la + 40) + 8 * m + small
-    return Cost(config, nonzeros, state)
+    return Cost(config, config.spec.estimate(config) + small, state)
 
 
 def check(config: Config, engine: str) -> Cost:

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mlpvm import machines
 from mlpvm.cli import cli
 from mlpvm.errors import AsmError, ImageError, MlpvmError
-from mlpvm.machines.config import MACHINES
 from mlpvm.program import image as images
 from mlpvm.program import sourcemap
 from mlpvm.program.asm import assemble, assemble_file, lexer, parse
@@ -287,7 +287,7 @@ PIECES = st.sampled_from(
 )  # fmt: skip
 
 
-@given(st.one_of(st.text(max_size=80), st.lists(PIECES, max_size=40).map("".join)), st.sampled_from(MACHINES))
+@given(st.one_of(st.text(max_size=80), st.lists(PIECES, max_size=40).map("".join)), st.sampled_from(machines.names()))
 def test_any_text_gives_an_image_or_a_clean_error(text, machine):
     try:
         img = assemble(text, "fuzz.asq", machine=machine)

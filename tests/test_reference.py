@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mlpvm.machines.config import Config
-from mlpvm.machines.reference import Paper, Subleq, run
+from mlpvm.machines.paper.reference import Paper
+from mlpvm.machines.reference import run
+from mlpvm.machines.subleq.reference import Subleq
 from mlpvm.program.inputs import Input
 
 CFG = Config("subleq", 8, 16)
@@ -96,7 +98,7 @@ def test_run_reports_reasons():
 
 def test_paper_step_and_fixed_point_halt():
     cfg = Config("paper", 8, 4, 4)
-    p = Paper.load(cfg, [(0, 1, 2), (2, 2, 1)], [3, 5, 0])
+    p = Paper.load(cfg, [3, 5, 0], [(0, 1, 2), (2, 2, 1)])
     p.step()
     assert (p.mem[1], p.pc) == (2, 1)
     step = p.step()  # slot 1: z z 1 with mem[z] = 0 changes nothing: halt
@@ -105,7 +107,7 @@ def test_paper_step_and_fixed_point_halt():
 
 def test_paper_pc_wraps_after_last_slot():
     cfg = Config("paper", 8, 4, 2)
-    p = Paper.load(cfg, [(0, 1, 0), (0, 1, 0)], [1, 9])
+    p = Paper.load(cfg, [1, 9], [(0, 1, 0), (0, 1, 0)])
     p.step()
     p.step()
     assert p.pc == 0 and p.mem[1] == 7

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlpvm.check.lockstep import CHECKPOINTS, first_bad_layer
+from mlpvm.check.lockstep import first_bad_layer
 from mlpvm.engines import make
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
@@ -59,7 +59,7 @@ def test_each_stage_produces_the_reference_micro_operations(engine, cfg):
     checked = 0
     for row, m in enumerate(micros):
         assert first_bad_layer(cfg, eng.layouts, eng.layer_names, trace, m, row) is None, m
-        for layer, field in CHECKPOINTS[cfg.machine]:
+        for layer, field in cfg.spec.checkpoints:
             want = getattr(m, field)
             if want is not None:
                 k = eng.layer_names.index(layer)

@@ -25,37 +25,6 @@ from mlpvm.machines.reference import Micro
 from mlpvm.machines.state import REGISTERS, encode, from_bits, register, to_bits, word
 from mlpvm.program.inputs import EOF, Input
 
-# Where each micro-operation first appears in a pass: the layer whose output holds it, and the field there.
-CHECKPOINTS = {
-    "subleq": (
-        ("fetch.1", "a"),
-        ("fetch.1", "b"),
-        ("fetch.1", "c"),
-        ("read.1", "mem_a"),
-        ("read.1", "mem_b"),
-        ("write.0", "result"),
-        ("next_pc.5", "next_pc"),
-        ("branch.1", "branch"),
-    ),
-    "paper": (
-        ("fetch.1", "a"),
-        ("fetch.1", "b"),
-        ("fetch.1", "c"),
-        ("read.1", "mem_a"),
-        ("read.1", "mem_b"),
-        ("subtract.6", "result"),
-        ("next_pc.5", "next_pc"),
-        ("branch.1", "branch"),
-    ),
-}
-
-# The layer that produces the new value of each state field; every layer before it that holds the field must
-# hold the value before the step, and every layer from it on the value after.
-PRODUCED = {
-    "subleq": {"mem": "write.1", "pc": "branch.3", "halted": "subtract.1", "fault": "subtract.1"},
-    "paper": {"mem": "write.1", "pc": "branch.3", "halted": "branch.3"},
-}
-
 # The host's input fields and the handshake flag each micro-operation kind must raise.
 HOST_INPUTS = ("in_byte", "in_ready", "in_eof")
 KIND_FLAGS = {"in_ack": "in", "in_wait": "wait", "out_valid": "out"}
@@ -107,10 +76,10 @@ def first_bad_layer(
 ) -> str | None:
     """The first layer whose activations (machine ``row`` of ``trace``) disagree with the reference: a
     micro-operation at its checkpoint, or a carried state field (``carried``: name -> bits before and after
-    the step) that differs from the value it must hold at that layer (``PRODUCED``)."""
-    produced = {field: names.index(layer) for field, layer in PRODUCED[config.machine].items()}
+    the step) that differs from the value it must hold at that layer (the machine's ``produced``)."""
+    produced = {field: names.index(layer) for field, layer in config.spec.produced.items()}
     for k, (name, layout) in enumerate(zip(names, layouts)):
-        for layer, field in CHECKPOINTS[config.machine]:
+        for layer, field in config.spec.checkpoints:
             want = getattr(m, field)
             if layer == name and want is not None and register(layout, config, trace[k][row], field) != int(want):
                 return name
@@ -137,7 +106,7 @@ class Batch:
 
     def __init__(self, engine: Engine, config: Config, programs: Sequence[Program]):
         self.engine, self.config, self.programs = engine, config, list(programs)
-        state, paper = engine.state, config.machine == "paper"
+        state, harvard = engine.state, config.spec.harvard
         self.refs = [reference.load(config, p.words, p.slots) for p in self.programs]
         self.ref_inputs = [p.input() for p in self.programs]
         states = np.stack([encode(state, config, p.words, p.slots) for p in self.programs])
@@ -145,7 +114,7 @@ class Batch:
             ref = self.refs[i]
             if p.pc:
                 state.view(states[i], "pc")[...] = to_bits(p.pc, state["pc"].size)
-                ref.pc = p.pc if paper else config.wrap(p.pc)
+                ref.pc = config.spec.pc(config, p.pc)
             for name in ("halted", "fault"):
                 if getattr(p, name):
                     state.view(states[i], name)[...] = 1
@@ -153,7 +122,7 @@ class Batch:
         self.computer = Computer(engine, states, [p.input() for p in self.programs])
         # The reference memory as bits, kept up to date from the cell each step writes (mem[B]).
         self.mem_bits = to_bits(np.array([r.mem for r in self.refs]), config.bits)
-        self.ins_bits = to_bits(np.array([r.slots for r in self.refs]), config.ins_bits) if paper else None
+        self.ins_bits = to_bits(np.array([r.slots for r in self.refs]), config.ins_bits) if harvard else None
         self.reasons: dict[int, str] = {}  # why each program stopped: halt, fault, wait, limit
         self.passes = 0
 
@@ -366,5 +335,5 @@ class Lockstep(Batch):
         super().__init__(engine, config, [Program(words, slots, data)])
 
     @property
-    def ref(self) -> reference.Subleq | reference.Paper:
+    def ref(self) -> reference.Reference:
         return self.refs[0]

@@ -64,7 +64,7 @@ class Case:
         """The ``mlpvm verify`` command line that checks this program alone."""
         cfg = self.config
         opts = f"--machine {cfg.machine} --bits {cfg.bits} --cells {cfg.cells}"
-        if cfg.machine == "paper":
+        if cfg.spec.harvard:
             opts += f" --slots {cfg.slots}"
         if self.seed is not None:
             return f"mlpvm verify --random 1 --seed {self.seed} {opts}"

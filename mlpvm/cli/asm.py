@@ -7,7 +7,6 @@ import json
 
 import click
 
-from mlpvm.errors import ImageError
 from mlpvm.files import atomic_write
 from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, MIN_BITS
 from mlpvm.program import asm as assembler
@@ -45,16 +44,9 @@ def asm(source, output, map_path, bits, cells) -> None:
     """
     program = assembler.assemble_file(source, bits, cells)
     smap = program.source_map
-    if program.machine == "paper":
-        if not program.slots:
-            raise ImageError("empty program: no instructions", source)
-        text = assembler.paper_json(program.slots, program.words)
-        size = f"{len(program.slots)} slots, {len(program.words)} data words"
-    else:
-        if not program.words:
-            raise ImageError("empty program: no words", source)
-        text = assembler.image_text(assembler.disassemble(program.words, smap, bits), smap)
-        size = f"{len(program.words)} words"
+    images.require_code(program)
+    shown = program.spec.listing
+    text, size = shown.image_text(program, smap, bits), shown.size(program)
     if map_path:
         sourcemap.save(smap, map_path)
     if output:
@@ -88,31 +80,14 @@ def disasm(image, map_path, as_asm, bits, as_json) -> None:
     config = images.config_for(program, bits)
     images.check_fits(program, config)
     smap = sourcemap.load(map_path) if map_path else program.source_map
-    if program.machine == "paper":
-        _paper(program, config, smap, image, as_asm, as_json)
-        return
+    shown = config.spec.listing
     if as_asm:
-        click.echo(assembler.to_asm(program.words, smap, config.bits, program.where, image), nl=False)
-        return
-    rows = assembler.disassemble(program.words, smap, config.bits, program.where)
-    if as_json:
-        doc = {"image": image, "bits": config.bits, "labels": smap.labels if smap else {}, "rows": rows}
-        click.echo(json.dumps(doc, default=_row_json))
+        click.echo(shown.source(program, config, smap, image), nl=False)
+    elif as_json:
+        click.echo(json.dumps({"image": image, **shown.doc(program, config, smap)}, default=_row_json))
     else:
-        click.echo(listing(rows), nl=False)
-
-
-def _paper(program, config, smap, image: str, as_asm: bool, as_json: bool) -> None:
-    if as_asm:
-        click.echo(assembler.to_pasq(program.slots, program.words, smap, config.bits, image), nl=False)
-        return
-    slots, data = assembler.disassemble_paper(program.slots, program.words, smap, config.bits, config.slots)
-    if as_json:
-        labels = {"labels": smap.labels, "slot_labels": smap.slot_labels} if smap else {"labels": {}, "slot_labels": {}}
-        doc = {"image": image, "machine": "paper", "bits": config.bits, **labels, "slots": slots, "rows": data}
-        click.echo(json.dumps(doc, default=_row_json))
-    else:
-        click.echo(f"# {len(slots)} instruction slots\n{listing(slots)}# data\n{listing(data)}", nl=False)
+        sections = shown.sections(program, config, smap)
+        click.echo("".join((f"# {head}\n" if head else "") + listing(rows) for head, rows in sections), nl=False)
 
 
 def _row_json(row: Instruction) -> dict:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
+from mlpvm import machines
 from mlpvm.errors import ConfigError
-from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, MACHINES, Config
+from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, Config
 from mlpvm.network import weights as weightfile
 from mlpvm.program import image as images
 
-DEFAULT_MACHINE = "subleq"
 _SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
 
 
@@ -20,10 +20,15 @@ def machine_options(f):
         "--cells", type=int, help="Memory cells M, a power of two (default 256, or what the image needs)."
     )(f)
     f = click.option("--bits", type=int, help="Word width N, 4..32 (default 16).")(f)
-    f = click.option(
-        "--machine", type=click.Choice(MACHINES), help="subleq (von Neumann, default) or paper (Harvard)."
-    )(f)
+    f = click.option("--machine", type=click.Choice(machines.names()), help=_machine_help())(f)
     return f
+
+
+def _machine_help() -> str:
+    """``subleq (von Neumann, default) or paper (Harvard).``: every registered machine."""
+    named = [f"{m.name} ({m.summary}{', default' if m.name == machines.DEFAULT_MACHINE else ''})"
+             for m in machines.MACHINES.values()]  # fmt: skip
+    return (", ".join(named[:-1]) + " or " if len(named) > 1 else "") + named[-1] + "."
 
 
 def load_weights(path: str, machine, bits, cells, slots) -> weightfile.Weights:
@@ -54,7 +59,7 @@ def resolve_config(
     if loaded is not None:
         config = loaded.config
     elif program is None:
-        return Config(machine or DEFAULT_MACHINE, bits or DEFAULT_BITS, cells or DEFAULT_CELLS, slots or 0)
+        return Config(machine or machines.DEFAULT_MACHINE, bits or DEFAULT_BITS, cells or DEFAULT_CELLS, slots or 0)
     else:
         if machine and machine != program.machine:
             raise ConfigError(f"{program.path} is a {program.machine} program, not {machine}")

@@ -179,7 +179,7 @@ def _summary(o: Outcome, config: Config, smap: SourceMap | None) -> str:
         "interrupted": "interrupted",
     }[o.reason]
     # the label and source line of an assembled program
-    where = smap.where(o.pc, slots=config.machine == "paper") if smap else None
+    where = smap.where(o.pc, slots=config.spec.harvard) if smap else None
     return f"{what} after {o.steps} steps, pc={o.pc}{f' ({where})' if where else ''}"
 
 

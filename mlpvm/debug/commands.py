@@ -335,7 +335,7 @@ class Debugger:
     def disassemble(self, arg: str) -> None:
         """Instructions from live memory around PC (or from ADDR), with labels and source lines; => marks PC."""
         parts = arg.split()
-        step = 1 if self.session.config.machine == "paper" else 3
+        step = self.session.config.spec.stride
         count = _count(parts[1], default=None) if len(parts) > 1 else 8
         start = self.session.address(parts[0]) if parts else max(0, self.session.pc - 2 * step)
         self.console.print(views.disassembly(self.session, start, count))

@@ -318,7 +318,6 @@ class Session:
     def _describe(self, before: np.ndarray, old_pc: int, out: int | None) -> Pass:
         """The pass just run, from the registers it left in the state."""
         state, regs = self.engine.state, self._now
-        paper = self.config.machine == "paper"
         if not regs["executed"]:
             kind = "idle"
         elif regs.get("in_ack"):
@@ -330,7 +329,7 @@ class Session:
         reads: tuple[int, ...] = ()
         written = old = new = None
         if kind != "idle":
-            fetched = () if paper else (old_pc, old_pc + 1, old_pc + 2)
+            fetched = self.config.spec.fetched(old_pc)
             operands = {"sub": (regs["a"], regs["b"]), "out": (regs["a"],), "in": ()}[kind]
             reads = fetched + operands
             if kind in ("sub", "in"):
@@ -422,11 +421,11 @@ class Session:
 
     def set_pc(self, value: int) -> None:
         bits = self.engine.state["pc"].shape[0]
-        if self.config.machine == "paper" and not 0 <= value < self.config.slots:
+        if self.config.spec.harvard and not 0 <= value < self.config.slots:
             raise DebugError(f"pc must be a slot 0..{self.config.slots - 1}")
         self._remember(self.x.copy())
         self.engine.state.view(self.x[0], "pc")[...] = to_bits(value, bits)
-        self.ref.pc = self.config.wrap(value) if self.config.machine == "subleq" else value
+        self.ref.pc = self.config.spec.pc(self.config, value)
         self._read()
 
     # -- time ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from mlpvm.craft.layout import Field, Layout
 from mlpvm.debug.session import Pass, Session, Stop
 from mlpvm.machines.state import from_bits, signed_field
 from mlpvm.network import build
-from mlpvm.program.asm.disasm import Instruction, describe, describe_slot, disassemble
+from mlpvm.program.asm.disasm import Instruction
 
 SHADES = " ░▒▓█"
 NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",
@@ -53,7 +53,7 @@ def banner(session: Session, stop: Stop) -> Text:
 
 
 def _where(session: Session, pc: int) -> str:
-    labels = session.source_map.labels_at(pc, session.config.machine == "paper") if session.source_map else []
+    labels = session.source_map.labels_at(pc, session.config.spec.harvard) if session.source_map else []
     return f"pc={pc}" + (f" <{labels[0]}>" if labels else "")
 
 
@@ -66,29 +66,13 @@ def _cell_name(session: Session, address: int) -> str:
 
 
 def instruction(session: Session, address: int) -> Instruction:
-    """The instruction at ``address`` of live memory (or the slot, on the paper machine)."""
-    cfg = session.config
-    if cfg.machine == "paper":  # named as mlpvm disasm names slots: HALT, CLR, JMP, SUB, SUBLEQ, with labels
-        return describe_slot({address: session.slot(address)}, address, session.source_map, cfg.slots)
-    lo = max(0, address)
-    words = session.memory()[lo : lo + 3] if address >= 0 else []
-    padded = [0] * lo + [int(w) for w in words]
-    return describe(padded, address, session.source_map, cfg.bits)
+    """The instruction at ``address`` of live memory (or the slot, on a Harvard machine)."""
+    return session.config.spec.listing.instruction(session, address)
 
 
 def rows(session: Session) -> list[Instruction]:
-    """Live memory as instructions and data rows (the source map, when there is one, says which is which);
-    the instruction at PC is always shown as one."""
-    cfg, pc = session.config, session.pc
-    if cfg.machine == "paper":
-        return [instruction(session, s) for s in range(cfg.slots)]
-    mem = session.memory()
-    listing = disassemble(mem, session.source_map, cfg.bits)
-    if 0 <= pc <= cfg.cells - 3 and not any(r.address == pc and r.kind != "data" for r in listing):
-        listing = [r for r in listing if r.address + r.size <= pc or r.address >= pc + 3]
-        listing.append(describe(mem, pc, session.source_map, cfg.bits))
-        listing.sort(key=lambda r: r.address)
-    return listing
+    """Live memory (or slots) as instructions and data rows; the instruction at PC is always shown as one."""
+    return session.config.spec.listing.rows(session)
 
 
 def disassembly(session: Session, start: int, count: int) -> Table:
@@ -97,8 +81,8 @@ def disassembly(session: Session, start: int, count: int) -> Table:
     for col in ("mark", "addr", "labels", "words", "text"):
         table.add_column(col, style={"addr": "cyan", "labels": "magenta", "words": "dim"}.get(col))
     table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60)
-    paper = session.config.machine == "paper"
-    listing = [r for r in rows(session) if r.address + (1 if paper else max(r.size, 1)) > start][:count]
+    harvard = session.config.spec.harvard  # a row is one slot, or as many cells as it has words
+    listing = [r for r in rows(session) if r.address + (1 if harvard else max(r.size, 1)) > start][:count]
     for ins in listing:
         mark = "=>" if ins.address == session.pc and ins.kind != "data" else ""
         source = f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else ""
@@ -152,13 +136,13 @@ def memory(session: Session, addresses: list[int], changed: set[int] = frozenset
 def context(session: Session, stop: Stop | None = None) -> Panel:
     """The compact panel after a stop: the instruction at PC and its source, registers, touched memory."""
     cfg, pc = session.config, session.pc
-    runnable = 0 <= pc < (cfg.slots if cfg.machine == "paper" else cfg.cells - 2)
+    runnable = pc in cfg.spec.pcs(cfg)
     parts: list[RenderableType] = [disassembly(session, pc, 1) if runnable else Text(f"PC {pc}: nothing to run")]
     parts.append(registers(session))
     last = stop.last if stop else session.last
     if last is None or last.kind == "idle":
         pass
-    elif cfg.machine == "subleq":
+    elif not cfg.spec.harvard:  # the instruction's own cells too
         touched = set(last.reads) | ({last.written} if last.written is not None else set())
         near = {a + d for a in touched for d in (-1, 0, 1)}
         changed = {last.written} if last.written is not None and last.old != last.new else set()

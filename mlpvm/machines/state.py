@@ -96,11 +96,11 @@ def register(state: Layout, config: Config, x: np.ndarray, name: str) -> int:
 
 
 def signed_field(config: Config, name: str) -> bool:
-    """Data words are signed; addresses are signed words on ``subleq`` and unsigned indices on ``paper``;
-    flags and the I/O bytes are unsigned."""
+    """Data words are signed; addresses as the machine has them (signed words on ``subleq``, unsigned indices
+    on ``paper``); flags and the I/O bytes are unsigned."""
     if name.startswith(("in_", "out_")):
         return False
-    return name in DATA_WORDS or config.machine == "subleq"
+    return name in DATA_WORDS or config.spec.signed_addresses
 
 
 class Fields:

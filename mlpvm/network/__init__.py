@@ -12,13 +12,10 @@ from functools import lru_cache
 from mlpvm.craft.blocks import Layer
 from mlpvm.craft.layout import Layout
 from mlpvm.machines.config import Config
-from mlpvm.machines.paper import layers as paper
-from mlpvm.machines.subleq import layers as subleq
 
 # The paper's stages, in execution order, with their layer counts: 2 + 2 + 7 + 2 + 6 + 4 = 23.
 STAGES = (("fetch", 2), ("read", 2), ("subtract", 7), ("write", 2), ("next_pc", 6), ("branch", 4))
 LAYER_NAMES = tuple(f"{stage}.{i}" for stage, count in STAGES for i in range(count))
-MACHINES = {"subleq": subleq, "paper": paper}
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,7 +30,7 @@ class Network:
 
     @property
     def io_fields(self) -> dict[str, str]:
-        return MACHINES[self.config.machine].IO_FIELDS
+        return self.config.spec.io_fields
 
     def layer(self, key: str | int) -> Layer:
         """A layer by name (``read.1``) or index (0..22)."""
@@ -44,7 +41,7 @@ class Network:
 
 @lru_cache(maxsize=8)
 def build(config: Config) -> Network:
-    layers = tuple(MACHINES[config.machine].build(config))
+    layers = tuple(config.spec.build(config))
     assert tuple(layer.name for layer in layers) == LAYER_NAMES, "the stage plan is 2/2/7/2/6/4"
     assert layers[-1].outputs == layers[0].inputs, "a pass must return the state layout"
     return Network(config, layers)

@@ -19,7 +19,7 @@ from mlpvm.craft.layout import Layout
 from mlpvm.errors import ConfigError, WeightsError
 from mlpvm.files import atomic_write
 from mlpvm.machines.config import Config
-from mlpvm.network import LAYER_NAMES, MACHINES, Network
+from mlpvm.network import LAYER_NAMES, Network
 from mlpvm.network.csr import Csr, narrow_int, positions
 
 FORMAT = "mlpvm-weights/1"
@@ -141,7 +141,7 @@ def _parse(arrays: dict[str, np.ndarray]) -> Weights:
         raise WeightsError(f"expected the 23 layers {LAYER_NAMES[0]} .. {LAYER_NAMES[-1]}")
     if outputs[-1].size != state_size:
         raise WeightsError("the last layer does not return the state")
-    if outputs[-1] != Layout(MACHINES[config.machine].state_fields(config)):
+    if outputs[-1] != Layout(config.spec.state_fields(config)):
         raise WeightsError(f"its state is not that of {config.describe()}: the matrices are of another configuration")
     layers, width = [], state_size
     for k, (name, stage, out) in enumerate(zip(names, stages, outputs)):

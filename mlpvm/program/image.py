@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlpvm import machines
 from mlpvm.errors import ImageError
-from mlpvm.machines.config import DEFAULT_CELLS, MAX_BITS, Config, fits, next_pow2
+from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, Config, fits
 from mlpvm.program.sourcemap import SourceMap
 
 _TOKEN = re.compile(r"[^\s,]+")
@@ -25,15 +26,19 @@ _DECIMAL = re.compile(r"[+-]?[0-9]+")  # ASCII only: int() alone would also take
 
 @dataclass
 class Image:
-    """A program ready to load: memory words (subleq) or slots plus data words (paper)."""
+    """A program ready to load: memory words, or (on a Harvard machine) slots plus data words."""
 
-    machine: str
+    machine: str  # its name; ``spec`` is the machine
     words: list[int]
     slots: list[tuple[int, int, int]] | None = None
     path: str = "<image>"
     hints: dict = field(default_factory=dict)  # configuration the file asks for (bits, cells, slots)
     where: list[tuple[int, int]] | None = None  # (line, column) of each word, when read from text
     source_map: SourceMap | None = None  # set by the assembler: file, line and label of every word
+
+    @property
+    def spec(self) -> machines.Machine:
+        return machines.get(self.machine)
 
     def locate(self, i: int) -> tuple[int | None, int | None]:
         return self.where[i] if self.where and i < len(self.where) else (None, None)
@@ -77,33 +82,41 @@ def read_text(path: str | Path) -> str:
 
 
 def load(path: str | Path) -> Image:
+    """The image in a file; its suffix says the machine (``mlpvm.machines.for_path``) and whether it is
+    assembly source, a Harvard machine's JSON, or text words."""
     name = str(path)
     text = read_text(path)
-    if name.endswith(".json"):
-        return _paper(text, name)
-    if name.endswith((".asq", ".pasq")):
-        from mlpvm.program.asm import assemble, machine_of  # here, not at the top: the assembler builds on this module
+    spec = machines.for_path(name)
+    if name.endswith(spec.source_suffix):
+        from mlpvm.program.asm import assemble  # here, not at the top: the assembler builds on this module
 
         # The widest words for the assembler's range checks; check_fits then holds them to the machine's.
-        image = assemble(text, name, bits=MAX_BITS, machine=machine_of(name))
-        if image.machine == "paper" and not image.slots:
-            raise ImageError("empty program: no instructions", name)
-        if not image.words and image.machine == "subleq":
-            raise ImageError("empty program: no words", name)
+        image = assemble(text, name, bits=MAX_BITS, machine=spec.name)
+        require_code(image)
         return image
+    if spec.harvard:
+        return _slots(text, name, spec.name)
     words, where = parse_words(text, name)
     if not words:
         raise ImageError("empty image: no words", name)
-    return Image("subleq", words, path=name, where=where)
+    return Image(spec.name, words, path=name, where=where)
 
 
-def _paper(text: str, path: str) -> Image:
+def require_code(image: Image) -> None:
+    """Refuses an assembled program without instructions (on a Harvard machine) or without words."""
+    if image.spec.harvard and not image.slots:
+        raise ImageError("empty program: no instructions", image.path)
+    if not image.spec.harvard and not image.words:
+        raise ImageError("empty program: no words", image.path)
+
+
+def _slots(text: str, path: str, machine: str) -> Image:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ImageError(f"not JSON: {e.msg}", path, e.lineno, e.colno) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("slots"), list):
-        raise ImageError('a paper program is a JSON object with "slots": [[a, b, c], ...]', path)
+        raise ImageError(f'a {machine} program is a JSON object with "slots": [[a, b, c], ...]', path)
     slots = []
     for i, s in enumerate(doc["slots"]):
         if not (isinstance(s, list) and len(s) == 3 and all(isinstance(v, int) for v in s)):
@@ -115,22 +128,13 @@ def _paper(text: str, path: str) -> Image:
     hints = {k: doc[k] for k in ("bits", "cells") if isinstance(doc.get(k), int)}
     if isinstance(doc.get("slots_count"), int):
         hints["slots"] = doc["slots_count"]
-    return Image("paper", list(data), slots, path, hints)
+    return Image(machine, list(data), slots, path, hints)
 
 
 def config_for(image: Image, bits: int | None = None, cells: int | None = None, slots: int | None = None) -> Config:
     """The configuration to run ``image`` on: what the user asked for, else what the file asks for, else
-    the defaults (16 bits; 256 cells or the next power of two that holds the image)."""
-    bits = bits or image.hints.get("bits") or 16
-    if image.machine == "paper":
-        need_cells = max(4, next_pow2(len(image.words)))
-        need_slots = max(2, next_pow2(len(image.slots or [])))
-        cells = cells or image.hints.get("cells") or max(need_cells, 16)
-        slots = slots or image.hints.get("slots") or max(need_slots, 16)
-        return Config("paper", bits, cells, slots)
-    if cells is None:  # capped at what N bits address: a larger image is then refused by check_fits, by name
-        cells = min(max(DEFAULT_CELLS, next_pow2(len(image.words))), 1 << bits)
-    return Config("subleq", bits, cells)
+    the defaults (16 bits; the machine's ``config_for`` says the memory and slots)."""
+    return image.spec.config_for(image, bits or image.hints.get("bits") or DEFAULT_BITS, cells, slots)
 
 
 def check_fits(image: Image, config: Config) -> None:

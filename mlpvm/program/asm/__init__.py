@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlpvm import machines
 from mlpvm.machines.config import DEFAULT_BITS
 from mlpvm.program.asm.disasm import Instruction, code_starts, describe, describe_slot, disassemble, disassemble_paper
 from mlpvm.program.asm.emit import emit
@@ -57,12 +58,16 @@ __all__ = [
 
 
 def machine_of(path: str | Path) -> str:
-    """The machine a source is written for: ``paper`` for ``.pasq`` files, else ``subleq``."""
-    return "paper" if str(path).endswith(".pasq") else "subleq"
+    """The machine a source is written for, by its suffix: ``paper`` for ``.pasq`` files, else ``subleq``."""
+    return machines.for_path(path).name
 
 
 def assemble(
-    text: str, path: str = "<asm>", bits: int = DEFAULT_BITS, cells: int | None = None, machine: str = "subleq"
+    text: str,
+    path: str = "<asm>",
+    bits: int = DEFAULT_BITS,
+    cells: int | None = None,
+    machine: str = machines.DEFAULT_MACHINE,
 ) -> Image:
     """The image of source ``text`` (named ``path`` in errors, in the source map, and as the place that
     ``.include`` paths are relative to), with words of ``bits`` bits in a memory of ``cells`` cells (default:

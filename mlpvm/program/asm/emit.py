@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from mlpvm import machines
 from mlpvm.errors import AsmError
 from mlpvm.machines.config import fits
 from mlpvm.program.asm.expr import evaluate
@@ -51,7 +52,9 @@ class Symbols(Mapping[str, int]):
         return len(self.labels) + len(self.constants)
 
 
-def emit(lay: Assembly, path: str, bits: int, machine: str = "subleq", cells: int | None = None) -> Image:
+def emit(
+    lay: Assembly, path: str, bits: int, machine: str = machines.DEFAULT_MACHINE, cells: int | None = None
+) -> Image:
     """The image of ``lay``; AsmError at an undefined name, a value that is not a ``bits``-bit word (signed or
     unsigned, as the loader accepts), or a paper operand that is not an address of its kind."""
     symbols = Symbols(lay)
@@ -64,12 +67,12 @@ def emit(lay: Assembly, path: str, bits: int, machine: str = "subleq", cells: in
         code=set(lay.code),
     )
     where = [(c.origin.line, c.origin.col) for c in lay.cells]
-    if machine != "paper":
-        return Image("subleq", words, path=path, where=where, source_map=source_map)
+    if not machines.get(machine).harvard:
+        return Image(machine, words, path=path, where=where, source_map=source_map)
     slots = [tuple(_operand(lay, c, k, symbols, cells) for k, c in enumerate(s.operands)) for s in lay.slots]
     source_map.slots = {s.index: s.origin for s in lay.slots}
     source_map.slot_labels = {name: s.value for name, s in lay.symbols.items() if s.space == "slot"}
-    return Image("paper", words, slots, path, where=where, source_map=source_map)
+    return Image(machine, words, slots, path, where=where, source_map=source_map)
 
 
 def _word(cell: Cell, symbols: Symbols, bits: int) -> int:

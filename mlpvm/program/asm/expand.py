@@ -20,13 +20,13 @@ from dataclasses import dataclass, replace
 from itertools import count
 from pathlib import Path
 
+from mlpvm import machines
 from mlpvm.errors import AsmError, ImageError
 from mlpvm.program.asm.expr import Atom, Expr, Here, Num, Ref
 from mlpvm.program.asm.parser import Array, Item, Label, Statement, Str, parse
 from mlpvm.program.sourcemap import Origin
 
 LIBRARY = Path(__file__).parent / "lib"
-SUFFIX = {"subleq": ".asq", "paper": ".pasq"}  # the library file for each machine: <std> is std.asq or std.pasq
 MAX_NESTING = 64  # macros expanding macros
 # Statements that expansions may make before a runaway (a macro calling itself twice, ...) is assumed: one
 # per cell of memory, plus some for statements that make no cell, and never more than a million.
@@ -41,7 +41,9 @@ class Macro:
     origin: Origin  # the .macro line
 
 
-def expand(statements: list[Statement], path: str, machine: str = "subleq", cells: int = 1 << 16) -> list[Statement]:
+def expand(
+    statements: list[Statement], path: str, machine: str = machines.DEFAULT_MACHINE, cells: int = 1 << 16
+) -> list[Statement]:
     """``statements`` of the source ``path`` with includes read and macro calls replaced by their bodies."""
     return Expander(path, machine, cells).run(statements)
 
@@ -108,9 +110,10 @@ class Expander:
             raise AsmError.at(st.origin, '.include takes one "file" (relative to this one) or <library>')
         arg = args[0]
         if arg.kind == "library":
-            path = LIBRARY / f"{arg.value}{SUFFIX[self.machine]}"
+            suffix = machines.get(self.machine).source_suffix  # <std> is std.asq on subleq, std.pasq on paper
+            path = LIBRARY / f"{arg.value}{suffix}"
             if not path.is_file():
-                known = ", ".join(sorted(f"<{p.stem}>" for p in LIBRARY.glob(f"*{SUFFIX[self.machine]}")))
+                known = ", ".join(sorted(f"<{p.stem}>" for p in LIBRARY.glob(f"*{suffix}")))
                 raise AsmError.at(arg.origin, f"no library {arg.text} for the {self.machine} machine (known: {known})")
             return path, arg.text
         name = "".join(chr(code) for code, _ in arg.value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mlpvm import machines
 from mlpvm.errors import AsmError
 from mlpvm.program.asm.expr import Expr, Here, Num
 from mlpvm.program.asm.parser import Array, Label, Statement, Str
@@ -89,16 +90,16 @@ class Assembly:
             raise AsmError.at(origin, f"the program does not fit in {cells} cells: this item reaches cell {end}")
 
 
-def layout(statements: list[Statement], cells: int, machine: str = "subleq") -> Assembly:
+def layout(statements: list[Statement], cells: int, machine: str = machines.DEFAULT_MACHINE) -> Assembly:
     """Addresses for ``statements`` in a memory of ``cells`` cells; AsmError at the first cell that does not
     fit, at a duplicate name, at an instruction that is not one, or at a directive no earlier stage handled."""
-    out = Assembly()
+    out, harvard = Assembly(), machines.get(machine).harvard
     for st in statements:
         if st.kind == "directive":
             raise AsmError.at(st.origin, f"unknown directive '.{st.name}' (for data, put a space after the '.')")
         if st.kind == "constant":
             out.constant(st)
-        elif st.kind == "code" and machine == "paper":
+        elif st.kind == "code" and harvard:
             _slot(out, st)
         else:
             if st.kind == "code":
