@@ -19,6 +19,7 @@ COMMANDS = {
     "disasm": "asm",
     "build": "build",
     "info": "build",
+    "export": "export",
     "verify": "verify",
     "bench": "bench",
 }
