@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 
 from mlpvm.cli import console as views
-from mlpvm.cli.options import machine_options, max_steps_option, resolve_config
+from mlpvm.cli.options import machine_options, max_steps_option, providers_option, resolve_config
 from mlpvm.debug import trace as tracing
 from mlpvm.debug.commands import Debugger
 from mlpvm.debug.dump import parse_range
 from mlpvm.debug.repl import interact, run_lines
 from mlpvm.debug.session import Session
-from mlpvm.engines import DEFAULT
+from mlpvm.engines import DEFAULT, ENGINES, NEURAL
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program import image as images
 
@@ -39,7 +39,14 @@ def _program(path: str, machine, bits, cells, slots):
 @click.option("--batch", is_flag=True, help="Exit after the -x and --ex commands instead of prompting.")
 @max_steps_option(0, "Stop continue/run after this many instructions")
 @click.option("--no-check", is_flag=True, help="Do not run the reference interpreter in lockstep.")
-def debug(program, machine, bits, cells, slots, input_text, scripts, commands, batch, max_steps, no_check) -> None:
+@click.option(
+    "--engine", type=click.Choice((NEURAL, *ENGINES)), default=DEFAULT, show_default=True,
+    help="The network engine (neural = the fastest exact one).",
+)  # fmt: skip
+@providers_option
+def debug(
+    program, machine, bits, cells, slots, input_text, scripts, commands, batch, max_steps, no_check, engine
+) -> None:
     """Step through PROGRAM (an image or .asq source) on the network, gdb style.
 
     After every loop pass the state vector is decoded back into memory, registers and PC, and compared
@@ -47,7 +54,7 @@ def debug(program, machine, bits, cells, slots, input_text, scripts, commands, b
     layers, layer read.1, history, reverse-step, watch ADDR, dump FILE.npz, help.
     """
     image, config = _program(program, machine, bits, cells, slots)
-    session = Session(image, config, input_text.encode("latin-1"), DEFAULT, check=not no_check)
+    session = Session(image, config, input_text.encode("latin-1"), engine, check=not no_check)
     tty = sys.stdout.isatty()
     debugger = Debugger(session, views.stdout(markup=False), max_steps or None)
     lines = [line for path in scripts for line in Path(path).read_text().splitlines()] + list(commands)
