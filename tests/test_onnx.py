@@ -183,3 +183,32 @@ def test_export_refuses_bad_usage_in_one_line(tmp_path):
     result = runner.invoke(cli, ["export", "--weights", str(tmp_path / "none.npz"), "--onnx", str(tmp_path / "m")])
     assert result.exit_code == 2 and "none.npz: no such file" in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_providers_are_checked_in_one_line():
+    result = CliRunner().invoke(
+        cli, ["run", "--engine", "onnx", "--providers", "NoSuchProvider", str(ROOT / "programs" / "hello.sq")]
+    )
+    assert result.exit_code == 2
+    assert "no provider NoSuchProvider" in result.output and "CPUExecutionProvider" in result.output
+
+
+WITHOUT_EXTRA = r"""
+import sys
+sys.modules["onnx"] = sys.modules["onnxruntime"] = None  # as if mlpvm[onnx] were not installed
+from mlpvm.cli import main
+sys.argv = ["mlpvm", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    "args", [["run", "--engine", "onnx", "HELLO"], ["export", "--bits", "4", "--cells", "16", "--onnx", "OUT"]]
+)
+def test_without_the_extra_one_line_names_it(tmp_path, args):
+    args = [str(ROOT / "programs" / "hello.sq") if a == "HELLO" else str(tmp_path / "m.onnx") if a == "OUT" else a
+            for a in args]  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", WITHOUT_EXTRA, *args], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "pip install 'mlpvm[onnx]'" in done.stderr
+    assert not (tmp_path / "m.onnx").exists()
