@@ -23,6 +23,7 @@ from mlpvm.cli import cli
 from mlpvm.engines import make
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
+from mlpvm.machines.state import decode, encode
 from mlpvm.network import build
 from mlpvm.network import onnx as export
 from mlpvm.network.weights import compile_network
@@ -155,6 +156,26 @@ def test_onnxruntime_alone_runs_hello_world_and_random_programs(tmp_path):
         if not ref.fault:  # a fault leaves PC where it was; a halt stops at the halting PC
             assert got["pc"][m] == ref.pc, m
     assert {"halt", "fault"} <= kinds  # the batch exercised both ways of stopping
+
+
+def test_the_paper_loop_model_runs_to_the_reference_state():
+    """paper has no I/O: the loop's only per-pass output is executed, and it stops early once all halted."""
+    config = Config("paper", 6, 16, 8)
+    weights = compile_network(build(config))
+    model = export.export(weights, loop=True)
+    assert [o.name for o in model.graph.output] == ["final_state", "executed"]
+    programs = [random_program(config, seed) for seed in range(24)]
+    x = np.stack([encode(weights.state, config, p.words, p.slots) for p in programs])
+    final, executed = _session(model).run(None, {"state": x, "passes": np.array(300, np.int64)})
+    halts = 0
+    for m, p in enumerate(programs):
+        ref = reference.load(config, p.words, p.slots)
+        reference.run(ref, Input(), len(executed))
+        got = decode(weights.state, config, final[m])
+        assert (got.mem.tolist(), got.pc, got.halted) == (ref.mem, ref.pc, ref.halted), m
+        assert executed[:, m].sum() == ref.steps
+        halts += ref.halted
+    assert halts > 0 and (len(executed) < 300) == (halts == len(programs))
 
 
 @pytest.mark.parametrize("config", [Config("subleq", 8, 32), Config("paper", 6, 16, 8)], ids=lambda c: c.machine)
