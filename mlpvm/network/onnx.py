@@ -20,13 +20,14 @@ Inside, activations are kept units-major, [width, batch], and each layer is one 
 - ``sparse``: W's CSR entries, split three ways by what is cheap in a runtime. Rows that copy one input
   (weight 1, bias 0) are ``Slice``s of h. Inputs that feed many rows (``HUB``: the address bits that every
   row of an address-matched block compares with its row's +-1 code) form one small dense matrix, one
-  ``MatMul``: the product with the address codes. The remaining entries of the rows with k of them are
-  ``Gather``ed as [rows, k, batch], multiplied by their weights and summed over k (``ReduceSum``), and added
-  into their rows by ``ScatterND``. Each entry of W lands in exactly one of these, so row i receives
-  b_i + sum_j w_ij h_j = (W h + b)_i: the same linear map. ``Relu`` of the concatenated rows follows.
+  ``MatMul``: the product with the address codes. The remaining entries of the rows with up to k of them
+  (k a power of two; shorter rows padded with weight 0) are ``Gather``ed as [rows, k, batch], multiplied by
+  their weights, summed over k (``ReduceSum``) and added into their rows by ``ScatterND``. Each entry of W
+  lands in exactly one of these, so row i receives b_i + sum_j w_ij h_j = (W h + b)_i: the same linear map.
+  ``Relu`` of the concatenated rows follows.
 
 Exactness: every weight, bias and input is an integer (inputs 0 or 1), so every partial sum, in whatever
-order MatMul or ScatterND adds, is an integer bounded by the unit's ``sum |w| + |b|``; ``export`` refuses
+order MatMul, ReduceSum or ScatterND adds, is an integer bounded by the unit's ``sum |w| + |b|``; ``export`` refuses
 weights whose bound float32 does not hold exactly (``mlpvm.network.exactness``).
 """
 
@@ -151,8 +152,10 @@ def _sparse(g: _Graph, w: WeightLayer, h: str, consts: _Graph, dense_limit: int)
         count = consts.const(f"{name}/computed", np.array([len(computed)], np.int64))
         z = g.node("Expand", [bias, g.node("Concat", [count, batch], f"{at}/shape", axis=0)], f"{at}/b_batch")
     count = np.bincount(rows, minlength=len(computed))
-    for k in np.unique(count[count > 0]).tolist():
-        z = _add_rows(g, consts, z, h, f"{name}/k{k}", rows, cols, data, count, k)
+    widths = 1 << np.ceil(np.log2(np.maximum(count, 1))).astype(np.int64)  # rows grouped by powers of two
+    for width in np.unique(widths[count > 0]).tolist():
+        targets = np.flatnonzero((count > 0) & (widths == width))
+        z = _add_rows(g, consts, z, h, f"{name}/k{width}", rows, cols, data, targets, width)
     if len(runs) == 1 and not len(computed) < len(copy):
         return z
     pieces = []
@@ -166,25 +169,29 @@ def _sparse(g: _Graph, w: WeightLayer, h: str, consts: _Graph, dense_limit: int)
     return pieces[0] if len(pieces) == 1 else g.node("Concat", pieces, f"{at}/z", axis=0)
 
 
-def _add_rows(g: _Graph, consts: _Graph, z: str, h: str, tag: str, rows, cols, data, count, k: int) -> str:
-    """Adds to ``z`` the rows with exactly k remaining entries (CSR order keeps each row's entries together):
-    gather their inputs as [rows, k, batch], weight, sum over k, and add each sum into its row. Every row
-    appears once in the ScatterND, so no two updates meet (ONNX Runtime's CPU ScatterND is not thread-safe
-    with repeated indices, onnxruntime#18048)."""
+def _add_rows(g: _Graph, consts: _Graph, z: str, h: str, tag: str, rows, cols, data, targets, width: int) -> str:
+    """Adds to ``z`` the remaining entries of rows ``targets`` (each with at most ``width`` of them): gathers
+    their inputs as [rows, width, batch] (short rows padded with weight 0 on input 0), weights them, sums
+    over the width and adds each sum into its row. Every row appears once in the ScatterND, so no two updates
+    meet (ONNX Runtime's CPU ScatterND is not thread-safe with repeated indices, onnxruntime#18048)."""
     at = g.prefix + tag
-    mine = count[rows] == k
-    targets, n = np.flatnonzero(count == k), int(np.count_nonzero(count == k))
-    picked = g.node("Gather", [h, consts.const(f"{tag}/cols", cols[mine])], f"{at}/x_cols", axis=0)
-    weight = data[mine].astype(np.float32)
+    mine = np.isin(rows, targets)
+    r = rows[mine]  # ascending: CSR order
+    rank = np.arange(len(r)) - np.searchsorted(r, r)  # each entry's place within its row
+    index = np.zeros((len(targets), width), np.int64)
+    weight = np.zeros((len(targets), width), np.float32)
+    index[np.searchsorted(targets, r), rank] = cols[mine]
+    weight[np.searchsorted(targets, r), rank] = data[mine]
+    picked = g.node("Gather", [h, consts.const(f"{tag}/cols", index.ravel())], f"{at}/x_cols", axis=0)
     if (weight != 1).any():
         picked = g.node("Mul", [picked, consts.const(f"{tag}/w", weight.reshape(-1, 1))], f"{at}/w_x")
-    if k > 1:
-        shape = consts.const(f"{tag}/shape", np.array([n, k, -1], np.int64))
+    if width > 1:
+        shape = consts.const(f"{tag}/shape", np.array([len(targets), width, -1], np.int64))
         grouped = g.node("Reshape", [picked, shape], f"{at}/grouped")
         picked = g.node("ReduceSum", [grouped, consts.shared("axis1", np.array([1], np.int64))], f"{at}/sum",
                         keepdims=0)  # fmt: skip
-    index = consts.const(f"{tag}/rows", targets.astype(np.int64).reshape(-1, 1))
-    return g.node("ScatterND", [z, index, picked], f"{at}/z", reduction="add")
+    rows_at = consts.const(f"{tag}/rows", targets.astype(np.int64).reshape(-1, 1))
+    return g.node("ScatterND", [z, rows_at, picked], f"{at}/z", reduction="add")
 
 
 def _pass(g: _Graph, weights: Weights, h: str, consts: _Graph, dense_limit: int) -> list[str]:
