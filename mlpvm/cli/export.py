@@ -36,7 +36,7 @@ def export(machine, bits, cells, slots, output, weights, loop, layer_outputs) ->
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(None, loaded, machine, bits, cells, slots)
     if loaded is None:
-        resources.check(config, "build")
+        onnx_export.check_size(config, resources.check(config, "build").nonzeros)
         loaded = weightfile.compile_network(build_network(config))
     model = onnx_export.export(loaded, loop=loop, layer_outputs=layer_outputs)
     onnx_export.save(model, output)

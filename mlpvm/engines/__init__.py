@@ -23,6 +23,7 @@ from mlpvm.engines.sparse import Sparse
 from mlpvm.engines.structured import Structured
 from mlpvm.machines.config import Config
 from mlpvm.network import build, exactness
+from mlpvm.network import onnx as onnx_export
 from mlpvm.network.weights import Weights, compile_network
 
 ENGINES = ("compiled", "structured", "sparse", "dense", "onnx")
@@ -75,6 +76,8 @@ def make(name: str, config: Config | None = None, weights: Weights | None = None
             raise ValueError("the compiled engine needs numba: pip install 'mlpvm[fast]'")
         return (Compiled if name == "compiled" else Structured)(build(config), dtype)
     if weights is None:
+        if name == "onnx":
+            onnx_export.check_size(config, resources.estimate(config).nonzeros)
         weights = compile_network(build(config))
     exactness.check(weights, dtype)
     if name == "onnx":

@@ -38,14 +38,17 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import ConfigError, MlpvmError
 from mlpvm.files import atomic_write
+from mlpvm.machines.config import Config
 from mlpvm.network import exactness
 from mlpvm.network.weights import WeightLayer, Weights
 
 OPSET = 17  # ScatterND's reduction needs 16; nothing newer is used
 DENSE_LIMIT = 1 << 20  # entries of W up to which a layer is one MatMul (4 MB of float32)
 HUB = 32  # an input that feeds at least this many rows joins the layer's small dense product
+BYTES_PER_WEIGHT = 16  # in the model: its input's index (int64), its weight (float32), padding and row indices
+MAX_BYTES = 2**31 - 2**26  # protobuf's limit on one message, less room for the rest
 MAX_PIECES = 64  # runs of copied and computed rows up to which a layer is assembled from slices
 PER_PASS = ("out_valid", "out_byte", "executed")  # the loop model's per-pass outputs, those the machine has
 META_KEY = "mlpvm"
@@ -233,6 +236,15 @@ def _stop(g: _Graph, weights: Weights, h: str, consts: _Graph, stop_on: tuple[st
     return g.node("Not", [g.node("Greater", [worst, half], g.prefix + "stop")], g.prefix + "go_on")
 
 
+def check_size(config: Config, nonzeros: int) -> None:
+    """Refuses, before anything is built, a network too large for one ONNX file (protobuf's 2 GiB)."""
+    if nonzeros * BYTES_PER_WEIGHT > MAX_BYTES:
+        raise ConfigError(
+            f"{config.describe()}: its ONNX model would take about {nonzeros * BYTES_PER_WEIGHT / 2**30:.1f} GiB, "
+            "beyond the 2 GiB one ONNX file holds: use fewer --cells"
+        )
+
+
 def _state_io(onnx, name: str, size: int):
     return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, ["batch", size])
 
@@ -250,6 +262,7 @@ def export(
     those events and ``idle=False``)."""
     onnx = need_onnx()
     exactness.check(weights, np.float32)
+    check_size(weights.config, weights.nnz)
     helper, size = onnx.helper, weights.state.size
     main = _Graph(onnx)
     start = main.node("Transpose", ["state"], "state/units", perm=[1, 0])
