@@ -159,7 +159,7 @@ def _sparse(g: _Graph, w: WeightLayer, h: str, consts: _Graph, dense_limit: int)
     for width in np.unique(widths[count > 0]).tolist():
         targets = np.flatnonzero((count > 0) & (widths == width))
         z = _add_rows(g, consts, z, h, f"{name}/k{width}", rows, cols, data, targets, width)
-    if len(runs) == 1 and not len(computed) < len(copy):
+    if len(computed) == len(copy):  # no copies: the computed rows are the layer
         return z
     pieces = []
     for i, (start, stop) in enumerate(runs):
