@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mlpvm.errors import MlpvmError
 from mlpvm.program import image as images
+from mlpvm.program.load import load_image
 
 SUFFIXES = st.sampled_from([".dec", ".sq", ".txt", ".json", ""])
 
@@ -46,7 +47,7 @@ CONFIG = st.tuples(
 def load_and_fit(path, config) -> None:
     """Loads ``path`` and fits it to a configuration, as ``mlpvm run`` does; only clean errors may escape."""
     try:
-        image = images.load(path)
+        image = load_image(path)
         cfg = images.config_for(image, *config)
         images.check_fits(image, cfg)
     except MlpvmError as e:
