@@ -26,8 +26,8 @@ from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
 from mlpvm.network import build
 from mlpvm.network.weights import compile_network
-from mlpvm.program.image import load as load_image
 from mlpvm.program.inputs import Input
+from mlpvm.program.load import load_image
 
 SCALING_CELLS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
 BATCH = 256  # machines in the batched measurements

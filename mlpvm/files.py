@@ -1,4 +1,5 @@
-"""Writing files so that an interruption never leaves a truncated one behind."""
+"""Reading text files with one clean error for every way they can be unreadable, and writing files so that an
+interruption never leaves a truncated one behind."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import ImageError, MlpvmError
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
@@ -28,3 +29,22 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file (an image or a source); ImageError naming the file if it cannot be one."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImageError("no such file", name) from None
+    except IsADirectoryError:
+        raise ImageError("is a directory, not an image", name) from None
+    except OSError as e:
+        raise ImageError(f"cannot read ({e.strerror})", name) from None
+    if b"\0" in data:
+        raise ImageError("binary data, not a text image", name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ImageError(f"not UTF-8 text (byte {e.start})", name) from None

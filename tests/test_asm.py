@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from mlpvm import machines
 from mlpvm.cli import cli
 from mlpvm.errors import AsmError, ImageError, MlpvmError
-from mlpvm.program import image as images
 from mlpvm.program import sourcemap
 from mlpvm.program.asm import assemble, assemble_file, lexer, parse
+from mlpvm.program.load import load_image
 from mlpvm.program.sourcemap import Origin, SourceMap
 from tests.conftest import DATA, EXTERNAL, words_of
 
@@ -186,12 +186,12 @@ def test_bad_map_files_are_clean_errors(tmp_path):
 
 
 def test_image_load_assembles_asq_and_keeps_the_map(tmp_path):
-    img = images.load(ESOLANGS_HELLO)
+    img = load_image(ESOLANGS_HELLO)
     assert img.words == words_of(EXTERNAL / "howerj-subleq-vhdl/hello.dec") and img.source_map.labels["E"] == 53
     empty = tmp_path / "empty.asq"
     empty.write_text("# nothing\n")
     with pytest.raises(ImageError, match="empty program"):
-        images.load(empty)
+        load_image(empty)
 
 
 def test_run_accepts_asq_source():

@@ -14,6 +14,7 @@ from mlpvm.machines.config import Config
 from mlpvm.network import LAYER_NAMES, build
 from mlpvm.network.weights import compile_network
 from mlpvm.program import image as images
+from mlpvm.program.load import load_image
 from mlpvm.program.sourcemap import SourceMap
 from tests.conftest import EXTERNAL, ROOT
 
@@ -22,7 +23,7 @@ LABELS = {"start": 0, "bump": 3, "test": 12, "loop": 15, "stop": 18, "ptr": 0, "
 
 
 def hello(**kw) -> Session:
-    image = images.load(HELLO)
+    image = load_image(HELLO)
     image.source_map = SourceMap(labels=dict(LABELS))
     return Session(image, images.config_for(image), **kw)
 
@@ -105,7 +106,7 @@ def test_edits_go_into_the_network_state_and_the_reference_follows():
 
 
 def test_waiting_for_input_then_fed():
-    image = images.load(EXTERNAL / "howerj-subleq-vhdl/echo.dec")
+    image = load_image(EXTERNAL / "howerj-subleq-vhdl/echo.dec")
     s = Session(image, Config("subleq", 16, 64))
     assert s.cont().reason == "wait"
     s.feed(b"hi")
@@ -124,7 +125,7 @@ def test_divergence_names_the_field_and_the_layer():
     layers[k] = dataclasses.replace(layer, b=bias)
     engine = Sparse(dataclasses.replace(weights, layers=tuple(layers)))
     engine.guard = False
-    image = images.load(HELLO)
+    image = load_image(HELLO)
     stop = Session(image, cfg, engine=engine).cont()
     assert stop.reason == "divergence"
     assert stop.divergence.field == "mem[21]"

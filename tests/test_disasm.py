@@ -16,9 +16,9 @@ from mlpvm.host.computer import Computer
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
-from mlpvm.program import image as images
 from mlpvm.program.asm import assemble, assemble_file, code_starts, describe, disassemble, to_asm
 from mlpvm.program.inputs import Input
+from mlpvm.program.load import load_image
 from mlpvm.program.sourcemap import SourceMap
 from tests.conftest import DATA, EXTERNAL, ROOT, words_of
 
@@ -88,7 +88,7 @@ def test_code_is_what_is_reachable_without_a_map():
 
 
 def test_a_file_written_one_instruction_per_line_marks_its_code():
-    img = images.load(DEMO)
+    img = load_image(DEMO)
     starts = code_starts(img.words, bits=32, lines=img.where)
     assert 218 in starts and 218 not in code_starts(img.words, bits=32)  # reached only by a computed return
 
@@ -166,7 +166,7 @@ def test_asm_output_reassembles_word_for_word(tmp_path, path, bits):
     src.write_text(source.output)
     out = tmp_path / "again.sq"
     assert invoke("asm", "--bits", str(bits), str(src), "-o", str(out)).exit_code == 0
-    assert words_of(out) == images.load(path).words
+    assert words_of(out) == load_image(path).words
 
 
 def test_asm_output_uses_labels_and_question_marks():
@@ -214,7 +214,7 @@ def test_demo_reassembled_runs_to_its_transcript_on_the_network(tmp_path):
     that `disasm --asm` wrote."""
     src = tmp_path / "demo.asq"
     src.write_text(invoke("disasm", "--asm", "--bits", "32", str(DEMO)).output)
-    program = images.load(src)
+    program = load_image(src)
     assert program.words == words_of(DEMO)
     eng = make("structured", DEMO_CONFIG)
     x = encode(eng.state, DEMO_CONFIG, program.words)

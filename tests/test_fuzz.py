@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mlpvm.errors import MlpvmError
 from mlpvm.program import image as images
+from mlpvm.program.load import load_image
+from tests.conftest import examples
 
 SUFFIXES = st.sampled_from([".dec", ".sq", ".txt", ".json", ""])
 
@@ -46,7 +48,7 @@ CONFIG = st.tuples(
 def load_and_fit(path, config) -> None:
     """Loads ``path`` and fits it to a configuration, as ``mlpvm run`` does; only clean errors may escape."""
     try:
-        image = images.load(path)
+        image = load_image(path)
         cfg = images.config_for(image, *config)
         images.check_fits(image, cfg)
     except MlpvmError as e:
@@ -78,7 +80,7 @@ def test_any_json(tmp_path_factory, doc, config):
     load_and_fit(path, config)
 
 
-@settings(max_examples=200)
+@examples(200)
 @given(text=st.text(max_size=300) | IMAGE_TEXT)
 def test_the_assembler_never_crashes(tmp_path_factory, text):
     """Enabled once the assembler (``mlpvm.program.asm``) has landed: ``.asq`` sources load through ``image.load``."""

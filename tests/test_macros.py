@@ -17,6 +17,7 @@ from mlpvm.program import image as images
 from mlpvm.program import sourcemap
 from mlpvm.program.asm import assemble, assemble_file, describe_slot, to_pasq
 from mlpvm.program.inputs import Input
+from mlpvm.program.load import load_image
 from mlpvm.program.sourcemap import Origin
 
 
@@ -306,7 +307,7 @@ def test_paper_source_assembles_runs_and_disassembles(tmp_path):
     src.write_text(".include <std>\nloop: ADD two, acc\n DEC n\n JGT n, loop\n HALT\n. n: 4 two: 2 acc: 0\n")
     out = tmp_path / "count.json"
     assert invoke("asm", str(src), "-o", str(out)).exit_code == 0
-    img = images.load(out)
+    img = load_image(out)
     assert img.slots == assemble_file(src).slots and img.words == [0, 1, -1, 4, 2, 0]
     doc = json.loads(invoke("run", "--json", str(src)).output)
     assert doc["memory"][5] == 8 and doc["reason"] == "halt" and doc["config"]["slots"] == 16

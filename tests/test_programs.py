@@ -21,6 +21,7 @@ from mlpvm.machines import reference
 from mlpvm.program import image as images
 from mlpvm.program.asm import assemble, assemble_file
 from mlpvm.program.inputs import Input
+from mlpvm.program.load import load_image
 from tests.conftest import DATA, ROOT
 
 PROGRAMS = [
@@ -80,7 +81,7 @@ def network_runs() -> dict:
     """Every program run to its end on the network, one batch per machine configuration: name -> (image,
     outcome)."""
     inputs = {p[0]: p[1] for p in PROGRAMS}
-    jobs = [Job(images.load(ROOT / "programs" / name), inputs.get(name, b"")) for name in ALL]
+    jobs = [Job(load_image(ROOT / "programs" / name), inputs.get(name, b"")) for name in ALL]
     results = run_jobs(jobs, [images.config_for(j.image) for j in jobs], lambda c: make("structured", c), 100_000)
     return {name: (r.job.image, r.outcome) for name, r in zip(ALL, results)}
 
@@ -113,7 +114,7 @@ def test_program_says_what_it_does_how_to_run_it_and_what_memory_it_needs(name):
     text = (ROOT / "programs" / name).read_text()
     header = text[: text.index("\n\n")]
     assert header.startswith(f"# {Path(name).name}: ") and "mlpvm run " in header and f"programs/{name}" in header
-    cells = images.config_for(images.load(ROOT / "programs" / name)).cells
+    cells = images.config_for(load_image(ROOT / "programs" / name)).cells
     assert (f"Needs {cells} cells" in header) == (name.endswith(".asq") and cells > 256)
 
 
@@ -136,7 +137,7 @@ def with_guest(guest: Path):
 
 
 def test_the_self_interpreters_guest_is_echo():
-    program = images.load(SELFINTERP)
+    program = load_image(SELFINTERP)
     guest = program.source_map.labels["guest"]
     assert program.words[guest:] == assemble_file(ROOT / "programs/echo.asq").words
 
@@ -184,7 +185,7 @@ def test_the_self_interpreter_running_binary_matches_the_network_for_a_prefix():
     ],
 )
 def test_programs_with_other_inputs_on_the_reference(name, data, output):
-    reason, ref = reference_run(images.load(ROOT / "programs" / name), data)
+    reason, ref = reference_run(load_image(ROOT / "programs" / name), data)
     assert (reason, bytes(ref.output)) == ("halt", output)
 
 
@@ -219,7 +220,7 @@ def test_disasm_of_a_program_shows_its_labels_and_macro_calls():
 def test_disasm_asm_of_a_macro_program_reassembles_and_runs(tmp_path):
     src = tmp_path / "fib-again.asq"
     src.write_text(invoke("disasm", "--asm", str(ROOT / "programs/fib.asq")).output)
-    assert assemble_file(src).words == images.load(ROOT / "programs/fib.asq").words
+    assert assemble_file(src).words == load_image(ROOT / "programs/fib.asq").words
 
 
 def test_paper_program_from_the_command_line():

@@ -29,6 +29,7 @@ from mlpvm.host.computer import deferred_interrupt
 from mlpvm.machines.config import Config
 from mlpvm.network.weights import Weights
 from mlpvm.program import image as images
+from mlpvm.program.load import load_image
 
 PROGRAMS = files("mlpvm") / "programs"  # package data: the checkout's programs/, which mlpvm/programs links to
 NOT_PROGRAMS = ("lib", "external")  # subroutines for programs to include; the public programs, listed in NAMED
@@ -83,7 +84,7 @@ def image_case(
     path: str | Path, bits: int | None = None, cells: int | None = None, slots: int | None = None, data: bytes = b""
 ) -> Case:
     """An image as ``mlpvm run`` would load it: the configuration asked for, else what the image needs."""
-    img = images.load(path)
+    img = load_image(path)
     config = images.config_for(img, bits, cells, slots)
     images.check_fits(img, config)
     return Case(str(path), config, Program(img.words, img.slots, data), path=str(path))
@@ -106,7 +107,7 @@ def named_programs(config: Config) -> list[Program]:
     """The public programs that fit ``config`` as they are, with their input (for small networks)."""
     programs = []
     with as_file(PROGRAMS / "external") as external:
-        loaded = [(images.load(external / rel), data) for rel, _, _, data in NAMED]
+        loaded = [(load_image(external / rel), data) for rel, _, _, data in NAMED]
     for img, data in loaded:
         try:
             images.check_fits(img, config)

@@ -13,6 +13,7 @@ from mlpvm.program import asm as assembler
 from mlpvm.program import image as images
 from mlpvm.program import sourcemap
 from mlpvm.program.asm import Instruction
+from mlpvm.program.load import load_image
 
 WORDS_COLUMN = 22  # the widest words column of a listing; longer data rows are cut with "..."
 MIN_WORDS_COLUMN = 14
@@ -76,7 +77,7 @@ def disasm(image, map_path, as_asm, bits, as_json) -> None:
     """
     if as_asm and as_json:
         raise click.UsageError("--asm and --json are alternatives")
-    program = images.load(image)
+    program = load_image(image)
     config = images.config_for(program, bits)
     images.check_fits(program, config)
     smap = sourcemap.load(map_path) if map_path else program.source_map

@@ -16,11 +16,11 @@ from mlpvm.debug.repl import interact, run_lines
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT, ENGINES, NEURAL
 from mlpvm.host.computer import EXIT_CODES
-from mlpvm.program import image as images
+from mlpvm.program.load import load_image
 
 
 def _program(path: str, machine, bits, cells, slots):
-    program = images.load(path)
+    program = load_image(path)
     return program, resolve_config(program, None, machine, bits, cells, slots)
 
 

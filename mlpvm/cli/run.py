@@ -18,8 +18,8 @@ from mlpvm.host import batch
 from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
-from mlpvm.program import image as images
 from mlpvm.program.inputs import Input
+from mlpvm.program.load import load_image
 from mlpvm.program.sourcemap import SourceMap
 
 ENGINE_CHOICES = (NEURAL, *ENGINES, "reference")
@@ -81,12 +81,12 @@ def run(
         raise click.UsageError("give an IMAGE, several, or --batch FILE")
     limit = max_steps or None
     if batch_file or len(image) > 1:
-        jobs = [batch.Job(images.load(path), (input_text or "").encode("utf-8")) for path in image]
+        jobs = [batch.Job(load_image(path), (input_text or "").encode("utf-8")) for path in image]
         jobs += batch.read_batch_file(batch_file) if batch_file else []
         loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
         _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json)
         return
-    program = images.load(image[0])
+    program = load_image(image[0])
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(program, loaded, machine, bits, cells, slots)
     inp = program_input(input_text)

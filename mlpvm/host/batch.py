@@ -22,13 +22,14 @@ from pathlib import Path
 from mlpvm import resources
 from mlpvm.engines import Engine
 from mlpvm.errors import BatchError, ImageError
+from mlpvm.files import read_text
 from mlpvm.host.computer import Computer, Outcome
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
-from mlpvm.program import image as images
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
+from mlpvm.program.load import load_image
 
 # Why a run stopped, from best to worst: a batch's exit code is that of its worst outcome.
 SEVERITY = ("halt", "limit", "wait", "fault", "interrupted")
@@ -59,7 +60,7 @@ def unescape(text: str) -> bytes:
 def read_batch_file(path: str | Path) -> list[Job]:
     name = str(path)
     try:
-        text = images.read_text(path)
+        text = read_text(path)
     except ImageError as e:
         raise BatchError(e.message, name) from None
     jobs = []
@@ -79,7 +80,7 @@ def read_batch_file(path: str | Path) -> list[Job]:
         elif len(words) != 1:
             raise BatchError("expected IMAGE or IMAGE --input TEXT", name, number)
         try:
-            jobs.append(Job(images.load(Path(name).parent / words[0]), data))
+            jobs.append(Job(load_image(Path(name).parent / words[0]), data))
         except ImageError as e:
             raise BatchError(str(e), name, number) from None
     if not jobs:

@@ -5,9 +5,10 @@ Code outside a machine's own package asks the descriptor (``config.spec``) inste
 name. A new machine is a package under ``mlpvm/machines/`` that defines a ``Machine`` and one ``register``
 line in ``mlpvm/machines/__init__.py``.
 
-Two of its parts build on layers above this package: how programs are listed (on the disassembler, which
-reads images, which use this registry) and how random programs are drawn (on ``mlpvm.check``). The
-descriptor names their modules, and ``listing`` and ``generator`` import them when first asked.
+Two of its parts build on packages that themselves ask this registry: how programs are listed (on the
+disassembler in ``mlpvm.program.asm``, which asks for a machine's suffix and instruction layout) and how random
+programs are drawn (on ``mlpvm.check``). The descriptor names their modules, and ``listing`` and ``generator``
+import them when first asked.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ class Machine:
     summary: str  # a few words for --machine's help: "von Neumann"
     source_suffix: str  # its assembly source (and library) files: ".asq"
     image_suffix: str | None  # its image files; None: text words (.dec, .sq, ...), which the default machine reads
-    harvard: bool  # instructions live in slots of their own (--slots), not in memory, whose words then need not
-    # address all of it; PC is a slot index
+    harvard: bool  # instructions live in slots of their own (--slots), PC indexes them; else they are words in
+    # memory, so words must address every cell (cells <= 2**bits)
     stride: int  # what PC advances by: words per instruction in memory, or 1 slot
     signed_addresses: bool  # A, B, C and PC are signed words (else unsigned indices)
     state_fields: Callable[[Config], list[tuple[str, Shape]]]  # the state vector between passes
@@ -64,7 +65,8 @@ class Machine:
     build: Callable[[Config], list[Layer]]  # the 23 layers
     reference: type[Reference]  # the reference interpreter: .load(config, words, slots)
     checkpoints: tuple[tuple[str, str], ...]  # (layer, register): where each micro-operation first appears
-    produced: Mapping[str, str]  # state field -> the layer that writes its new value
+    produced: Mapping[str, str]  # state field -> the layer that writes its new value: layers before it hold
+    # the value before the step, layers from it on the value after
     config_for: Callable[[Image, int, int | None, int | None], Config]  # what an image runs on by default
     estimate: Callable[[Config], int]  # nonzero weights of what grows with memory and slots (mlpvm.resources)
     listing_module: str

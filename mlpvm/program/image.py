@@ -10,14 +10,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mlpvm import machines
 from mlpvm.errors import ImageError
-from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, Config, fits
+from mlpvm.machines.config import DEFAULT_BITS, Config, fits
 from mlpvm.program.sourcemap import SourceMap
 
 _TOKEN = re.compile(r"[^\s,]+")
@@ -63,72 +61,12 @@ def parse_words(text: str, path: str = "<image>") -> tuple[list[int], list[tuple
     return words, where
 
 
-def read_text(path: str | Path) -> str:
-    name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ImageError("no such file", name) from None
-    except IsADirectoryError:
-        raise ImageError("is a directory, not an image", name) from None
-    except OSError as e:
-        raise ImageError(f"cannot read ({e.strerror})", name) from None
-    if b"\0" in data:
-        raise ImageError("binary data, not a text image", name)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ImageError(f"not UTF-8 text (byte {e.start})", name) from None
-
-
-def load(path: str | Path) -> Image:
-    """The image in a file; its suffix says the machine (``mlpvm.machines.for_path``) and whether it is
-    assembly source, a Harvard machine's JSON, or text words."""
-    name = str(path)
-    text = read_text(path)
-    spec = machines.for_path(name)
-    if name.endswith(spec.source_suffix):
-        from mlpvm.program.asm import assemble  # here, not at the top: the assembler builds on this module
-
-        # The widest words for the assembler's range checks; check_fits then holds them to the machine's.
-        image = assemble(text, name, bits=MAX_BITS, machine=spec.name)
-        require_code(image)
-        return image
-    if spec.harvard:
-        return _slots(text, name, spec.name)
-    words, where = parse_words(text, name)
-    if not words:
-        raise ImageError("empty image: no words", name)
-    return Image(spec.name, words, path=name, where=where)
-
-
 def require_code(image: Image) -> None:
     """Refuses an assembled program without instructions (on a Harvard machine) or without words."""
     if image.spec.harvard and not image.slots:
         raise ImageError("empty program: no instructions", image.path)
     if not image.spec.harvard and not image.words:
         raise ImageError("empty program: no words", image.path)
-
-
-def _slots(text: str, path: str, machine: str) -> Image:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ImageError(f"not JSON: {e.msg}", path, e.lineno, e.colno) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("slots"), list):
-        raise ImageError(f'a {machine} program is a JSON object with "slots": [[a, b, c], ...]', path)
-    slots = []
-    for i, s in enumerate(doc["slots"]):
-        if not (isinstance(s, list) and len(s) == 3 and all(isinstance(v, int) for v in s)):
-            raise ImageError(f"slot {i} is not [a, b, c] of integers: {s!r}", path)
-        slots.append(tuple(s))
-    data = doc.get("data", [])
-    if not isinstance(data, list) or not all(isinstance(v, int) for v in data):
-        raise ImageError('"data" must be a list of integers', path)
-    hints = {k: doc[k] for k in ("bits", "cells") if isinstance(doc.get(k), int)}
-    if isinstance(doc.get("slots_count"), int):
-        hints["slots"] = doc["slots_count"]
-    return Image(machine, list(data), slots, path, hints)
 
 
 def config_for(image: Image, bits: int | None = None, cells: int | None = None, slots: int | None = None) -> Config:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mlpvm.errors import ImageError
-from mlpvm.files import atomic_write
+from mlpvm.files import atomic_write, read_text
 
 FORMAT = "mlpvm-sourcemap/1"
 
@@ -140,7 +140,6 @@ def save(source_map: SourceMap, path: str | Path) -> None:
 
 def load(path: str | Path) -> SourceMap:
     """Reads a map written by ``save`` (``mlpvm asm --map``)."""
-    from mlpvm.program.image import read_text  # here, not at the top: image.py imports this module
 
     text = read_text(path)
     try:

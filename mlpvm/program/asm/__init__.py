@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlpvm import machines
+from mlpvm.files import read_text
 from mlpvm.machines.config import DEFAULT_BITS
 from mlpvm.program.asm.disasm import Instruction, code_starts, describe, describe_slot, disassemble, disassemble_paper
 from mlpvm.program.asm.emit import emit
@@ -28,7 +29,7 @@ from mlpvm.program.asm.layout import Assembly, layout
 from mlpvm.program.asm.lexer import Token, tokenize
 from mlpvm.program.asm.parser import Statement, parse, parse_tokens
 from mlpvm.program.asm.writer import image_text, paper_json, to_asm, to_pasq
-from mlpvm.program.image import Image, read_text
+from mlpvm.program.image import Image
 
 __all__ = [
     "Assembly",

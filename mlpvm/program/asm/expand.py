@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mlpvm import machines
 from mlpvm.errors import AsmError, ImageError
+from mlpvm.files import read_text
 from mlpvm.program.asm.expr import Atom, Expr, Here, Num, Ref
 from mlpvm.program.asm.parser import Array, Item, Label, Statement, Str, parse
 from mlpvm.program.sourcemap import Origin
@@ -91,7 +92,6 @@ class Expander:
             raise AsmError.at(st.origin, f"include cycle: {cycle}")
         if key in self.included:
             return
-        from mlpvm.program.image import read_text  # here, not at the top: image.py imports the assembler
 
         try:
             text = read_text(path)

@@ -1,0 +1,55 @@
+"""Loading a program from a file: its suffix says the machine, and whether it is assembly source (assembled
+here), a Harvard machine's JSON slots and data, or text words. Above both the image and the assembler, so that
+neither imports the other."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlpvm import machines
+from mlpvm.errors import ImageError
+from mlpvm.files import read_text
+from mlpvm.machines.config import MAX_BITS
+from mlpvm.program.asm import assemble
+from mlpvm.program.image import Image, parse_words, require_code
+
+
+def load_image(path: str | Path) -> Image:
+    """The image in a file; its suffix says the machine (``mlpvm.machines.for_path``) and whether it is
+    assembly source, a Harvard machine's JSON, or text words."""
+    name = str(path)
+    text = read_text(path)
+    spec = machines.for_path(name)
+    if name.endswith(spec.source_suffix):
+        # The widest words for the assembler's range checks; check_fits then holds them to the machine's.
+        image = assemble(text, name, bits=MAX_BITS, machine=spec.name)
+        require_code(image)
+        return image
+    if spec.harvard:
+        return _slots(text, name, spec.name)
+    words, where = parse_words(text, name)
+    if not words:
+        raise ImageError("empty image: no words", name)
+    return Image(spec.name, words, path=name, where=where)
+
+
+def _slots(text: str, path: str, machine: str) -> Image:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ImageError(f"not JSON: {e.msg}", path, e.lineno, e.colno) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("slots"), list):
+        raise ImageError(f'a {machine} program is a JSON object with "slots": [[a, b, c], ...]', path)
+    slots = []
+    for i, s in enumerate(doc["slots"]):
+        if not (isinstance(s, list) and len(s) == 3 and all(isinstance(v, int) for v in s)):
+            raise ImageError(f"slot {i} is not [a, b, c] of integers: {s!r}", path)
+        slots.append(tuple(s))
+    data = doc.get("data", [])
+    if not isinstance(data, list) or not all(isinstance(v, int) for v in data):
+        raise ImageError('"data" must be a list of integers', path)
+    hints = {k: doc[k] for k in ("bits", "cells") if isinstance(doc.get(k), int)}
+    if isinstance(doc.get("slots_count"), int):
+        hints["slots"] = doc["slots_count"]
+    return Image(machine, list(data), slots, path, hints)
