@@ -17,7 +17,7 @@ from typing import Any
 from mlpvm.network.weights import Weights
 
 from . import encode, require_z3
-from .spec import mismatch, state_bits, variables
+from .spec import mismatch, mismatches, state_bits, variables
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
 
@@ -30,7 +30,18 @@ class Outcome:
     seconds: float
     result: str  # PROVED, REFUTED or UNKNOWN
     detail: str = ""
-    model: Any = field(default=None, repr=False)  # a z3 model of the violating state, when refuted
+    found: Found | None = field(default=None, repr=False)  # the violating state, when refuted
+
+
+@dataclass
+class Found:
+    """A state the solver found violating a property: the question (to ask again, narrowed) and its answer."""
+
+    s: dict  # the state's variables
+    assertions: list
+    violation: Any  # the violation found
+    violations: list  # every violation the query asked about
+    model: Any
 
 
 @dataclass
@@ -51,41 +62,51 @@ class Problem:
         enc = encode.layers(state_bits(weights.state, s), list(weights.layers))
         return cls(weights, s, enc, proof.invariant(cfg, s), proof.step(cfg, s))
 
-    def mismatches(self) -> dict[str, Any]:
+    def mismatches(self) -> list:
         out = self.enc.layers[-1]
-        return {f.name: mismatch(self.claims[f.name], out[f.offset : f.stop]) for f in self.weights.state}
+        return [v for f in self.weights.state for v in mismatches(self.claims[f.name], out[f.offset : f.stop])]
 
 
-def solve(assertions: list, violation, timeout: float | None) -> tuple[str, Any, float]:
-    """(result, model or None, seconds) of the search for a state with ``assertions`` and ``violation``."""
+def solve(s: dict, assertions: list, violations: list, timeout: float | None) -> tuple[str, Found | None, float]:
+    """(result, the state found or None, seconds): is there a state with ``assertions`` and any of ``violations``? One
+    incremental solver asks for each violation in turn (many small questions are far easier than their
+    disjunction), and stops at the first state found or the first question left unanswered in ``timeout``."""
     z3 = require_z3()
     solver = z3.Solver()
     if timeout:
         solver.set("timeout", int(timeout * 1000))
-    solver.add(*assertions, violation)
+    solver.add(*assertions)
     start = time.perf_counter()
-    answer = solver.check()
-    seconds = time.perf_counter() - start
-    if answer == z3.unsat:
-        return PROVED, None, seconds
-    if answer == z3.sat:
-        return REFUTED, solver.model(), seconds
-    return UNKNOWN, None, seconds
+    for violation in violations:
+        answer = solver.check(literal(z3, solver, violation))
+        if answer == z3.sat:
+            return REFUTED, Found(s, assertions, violation, violations, solver.model()), time.perf_counter() - start
+        if answer != z3.unsat:
+            return UNKNOWN, None, time.perf_counter() - start
+    return PROVED, None, time.perf_counter() - start
+
+
+def literal(z3, solver, formula):
+    """A fresh Boolean standing for ``formula`` (``check`` takes only literals as assumptions)."""
+    if z3.is_const(formula) or (z3.is_not(formula) and z3.is_const(formula.arg(0))):
+        return formula
+    p = z3.FreshBool()
+    solver.add(p == formula)
+    return p
 
 
 def whole(weights: Weights, timeout: float | None = None, on_done: Callable[[Outcome], None] = print) -> list[Outcome]:
     """Both properties as one query each over the whole pass."""
-    z3 = require_z3()
     problem = Problem.of(weights)
     name = weights.config.describe()
     outcomes = []
     obligations = [o for layer in problem.enc.obligations for _, o in layer]
-    result, model, seconds = solve([problem.invariant], z3.Or(obligations) if obligations else False, timeout)
-    outcomes.append(Outcome("binary", "all", name, seconds, result, f"{len(obligations)} units to bound", model))
+    result, found, seconds = solve(problem.s, [problem.invariant], obligations, timeout)
+    outcomes.append(Outcome("binary", "all", name, seconds, result, f"{len(obligations)} units to bound", found))
     on_done(outcomes[-1])
     if result == PROVED:
-        result, model, seconds = solve([problem.invariant], z3.Or(list(problem.mismatches().values())), timeout)
-        outcomes.append(Outcome("step", "all", name, seconds, result, "every state field", model))
+        result, found, seconds = solve(problem.s, [problem.invariant], problem.mismatches(), timeout)
+        outcomes.append(Outcome("step", "all", name, seconds, result, "the next state", found))
         on_done(outcomes[-1])
     return outcomes
 
@@ -124,13 +145,15 @@ def staged(weights: Weights, timeout: float | None = None, on_done: Callable[[Ou
             assumed = [z3.Not(mismatch(before[f.name], inputs[f.offset : f.stop])) for f in layout if f.name in before]
         enc = encode.layers(inputs, list(weights.layers[first:end]))
         obligations = [o for layer in enc.obligations for _, o in layer]
-        result, model, seconds = solve([invariant, *assumed], z3.Or(obligations) if obligations else False, timeout)
-        outcomes.append(Outcome("binary", stage, name, seconds, result, f"{len(obligations)} units to bound", model))
+        result, found, seconds = solve(s, [invariant, *assumed], obligations, timeout)
+        outcomes.append(Outcome("binary", stage, name, seconds, result, f"{len(obligations)} units to bound", found))
         on_done(outcomes[-1])
         after, out = lemmas[k], weights.layers[end - 1].outputs
-        violated = [mismatch(after[f.name], enc.layers[-1][f.offset : f.stop]) for f in out if f.name in after]
-        result, model, seconds = solve([invariant, *assumed], z3.Or(violated), timeout)
-        what = "the next state" if end == len(weights.layers) else f"{len(violated)} fields' lemmas"
-        outcomes.append(Outcome("step", stage, name, seconds, result, what, model))
+        violated = [
+            v for f in out if f.name in after for v in mismatches(after[f.name], enc.layers[-1][f.offset : f.stop])
+        ]
+        result, found, seconds = solve(s, [invariant, *assumed], violated, timeout)
+        what = "the next state" if end == len(weights.layers) else f"{sum(f.name in after for f in out)} fields' lemmas"
+        outcomes.append(Outcome("step", stage, name, seconds, result, what, found))
         on_done(outcomes[-1])
     return outcomes

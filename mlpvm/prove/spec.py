@@ -95,6 +95,19 @@ def mismatch(claim: Claim, units: list):
     return z3.And(claim.cond, z3.Or(differs)) if differs else z3.BoolVal(False)
 
 
+def mismatches(claim: Claim, units: list) -> list:
+    """``mismatch`` split into one formula per row of a field with rows (memory cells, slots), so that each
+    is a small question for the solver."""
+    if not isinstance(claim.value, list):
+        return [mismatch(claim, units)]
+    out, at = [], 0
+    for value in claim.value:
+        n = len(bits(value))
+        out.append(mismatch(Claim(claim.cond, value), units[at : at + n]))
+        at += n
+    return out
+
+
 def _boolean(unit):
     z3 = require_z3()
     return z3.BoolVal(unit) if isinstance(unit, bool) else unit

@@ -3,6 +3,8 @@ else (not from the layers): what ``mlpvm prove`` proves the weights equal."""
 
 from __future__ import annotations
 
+import json
+
 from mlpvm.machines.config import Config
 from mlpvm.prove import require_z3
 from mlpvm.prove.spec import Claim, at_most_zero, read
@@ -81,3 +83,28 @@ def stages(cfg: Config, s: dict) -> list[dict[str, Claim]]:
     }
     written = {**subtracted, "mem": final["mem"]}
     return [fetched, read_, subtracted, written, {**written, "next_pc": final["next_pc"]}]
+
+
+def loadable(cfg: Config, s: dict):
+    """States ``mlpvm verify`` can start from: a program loaded (PC 0, not halted, registers 0, operands in
+    range); and, to keep it to one instruction, every slot but slot 0 empty and every cell 0 but mem[a] and
+    mem[b]."""
+    z3 = require_z3()
+    zero = [s[k] == 0 for k in ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "next_pc")]
+    flags = [z3.Not(s[k]) for k in ("halted", "executed", "branch")]
+    bound = (cfg.cells, cfg.cells, cfg.slots)
+    in_range = [z3.ULT(z3.ZeroExt(1, slot[j]), bound[j]) for slot in s["ins"] for j in range(3)]
+    empty = [slot[j] == 0 for slot in s["ins"][1:] for j in range(3)]
+    a, b = (z3.Extract(cfg.addr_bits - 1, 0, s["ins"][0][j]) for j in (0, 1))
+    spare = [z3.Or(a == i, b == i, s["mem"][i] == 0) for i in range(cfg.cells)]
+    return z3.And(*zero, *flags, *in_range, *empty, *spare)
+
+
+def program(cfg: Config, words: list[int], slots) -> tuple[str, str]:
+    """The program file of a loadable counterexample: (suffix, JSON text)."""
+    while words and words[-1] == 0:
+        words = words[:-1]
+    used = [list(t) for t in slots]
+    while len(used) > 1 and used[-1] == [0, 0, 0]:
+        used.pop()
+    return ".json", json.dumps({"machine": "paper", "slots": used, "data": words})

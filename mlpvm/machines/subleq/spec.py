@@ -133,3 +133,27 @@ def stages(cfg: Config, s: dict) -> list[dict[str, Claim]]:
         "result": c(t.written, t.writes),
     }
     return [fetched, read_, subtracted, written, {**written, "next_pc": final["next_pc"]}]
+
+
+def loadable(cfg: Config, s: dict):
+    """States ``mlpvm verify`` can start from: an image loaded at 0 (PC 0, nothing stopped, registers and
+    outputs 0), a byte or the end of input on offer; and, to keep it to one instruction, every cell 0 but the
+    instruction's and the two it addresses."""
+    z3 = require_z3()
+    zero = [s[k] == 0 for k in ("pc", "out_byte", *REGISTER_WORDS)]
+    flags = [z3.Not(s[k]) for k in ("halted", "fault", "out_valid", "in_ack", "in_wait", "executed", "branch")]
+    mem, la = s["mem"], cfg.addr_bits
+    a, b = (z3.Extract(la - 1, 0, mem[i]) for i in (0, 1))
+    spare = [z3.Or(a == i, b == i, mem[i] == 0) for i in range(3, cfg.cells)]
+    byte = z3.If(s["in_eof"], s["in_byte"] == 0, z3.ULT(s["in_byte"], 128))  # --input TEXT: ASCII
+    return z3.And(*zero, *flags, s["in_ready"], byte, *spare)
+
+
+REGISTER_WORDS = ("a", "b", "c", "mem_a", "mem_b", "result", "next_pc")
+
+
+def program(cfg: Config, words: list[int], slots) -> tuple[str, str]:
+    """The image file of a loadable counterexample: (suffix, text), the words up to the last nonzero one."""
+    while words and words[-1] == 0:
+        words = words[:-1]
+    return ".dec", " ".join(str(w) for w in words or [0])
