@@ -72,7 +72,7 @@ def test_a_fault_planted_in_any_stage_is_refuted(machine, stage):
 
 def test_the_counterexample_reproduces_in_verify(tmp_path):
     """A loadable counterexample's program and command make `mlpvm verify` fail against the reference."""
-    mutant, weights = planted(TINY["subleq"], "branch", seed=3)
+    _, weights = planted(TINY["subleq"], "branch", seed=3)
     path = tmp_path / "bad.npz"
     save(weights, path)
     result = CliRunner().invoke(cli, ["prove", "--weights", str(path), "--json"])
