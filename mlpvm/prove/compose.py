@@ -17,7 +17,7 @@ from typing import Any
 from mlpvm.network.weights import Weights
 
 from . import encode, require_z3
-from .spec import mismatch, mismatches, state_bits, variables
+from .spec import decoded, mismatch, mismatches, state_bits, variables
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
 
@@ -59,8 +59,10 @@ class Problem:
         cfg = weights.config
         proof = cfg.spec.proof
         s = variables(weights.state)
+        d, definitions = decoded(cfg, s)
         enc = encode.layers(state_bits(weights.state, s), list(weights.layers))
-        return cls(weights, s, enc, proof.invariant(cfg, s), proof.step(cfg, s))
+        invariant = require_z3().And(proof.invariant(cfg, s), *definitions.values())
+        return cls(weights, s, enc, invariant, proof.step(cfg, s, d))
 
     def mismatches(self) -> list:
         out = self.enc.layers[-1]
@@ -131,8 +133,9 @@ def staged(weights: Weights, timeout: float | None = None, on_done: Callable[[Ou
     cfg = weights.config
     proof = cfg.spec.proof
     s = variables(weights.state)
+    d, definitions = decoded(cfg, s)
     invariant = proof.invariant(cfg, s)
-    lemmas = [*proof.stages(cfg, s), proof.step(cfg, s)]
+    lemmas = [*proof.stages(cfg, s, d), (proof.step(cfg, s, d), tuple(definitions))]
     name = cfg.describe()
     outcomes = []
     for k, (stage, first, end) in enumerate(stage_spans(weights)):
@@ -141,14 +144,16 @@ def staged(weights: Weights, timeout: float | None = None, on_done: Callable[[Ou
         else:
             layout = weights.layers[first - 1].outputs
             inputs = [z3.Bool(f"{stage}.in[{i}]") for i in range(layout.size)]
-            before = lemmas[k - 1]
+            before = lemmas[k - 1][0]
             assumed = [z3.Not(mismatch(before[f.name], inputs[f.offset : f.stop])) for f in layout if f.name in before]
         enc = encode.layers(inputs, list(weights.layers[first:end]))
         obligations = [o for layer in enc.obligations for _, o in layer]
+        after, defined = lemmas[k]
+        assumed += [definitions[name] for name in defined]
         result, found, seconds = solve(s, [invariant, *assumed], obligations, timeout)
         outcomes.append(Outcome("binary", stage, name, seconds, result, f"{len(obligations)} units to bound", found))
         on_done(outcomes[-1])
-        after, out = lemmas[k], weights.layers[end - 1].outputs
+        out = weights.layers[end - 1].outputs
         violated = [
             v for f in out if f.name in after for v in mismatches(after[f.name], enc.layers[-1][f.offset : f.stop])
         ]

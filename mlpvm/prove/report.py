@@ -18,7 +18,7 @@ from mlpvm.network.weights import Weights
 
 from . import require_z3
 from .compose import Found, Outcome, literal
-from .spec import bits
+from .spec import bits, decoded
 
 
 @dataclass
@@ -84,7 +84,9 @@ def counterexample(weights: Weights, outcome: Outcome, timeout: float | None = N
     model = model if loadable else found.model
     x = _concrete(weights, found.s, model)
     after, layer = _run(weights, x)
-    differences = _differences(weights, proof.step(cfg, found.s), model, after)
+    d, definitions = decoded(cfg, found.s)
+    model = _defined(model, list(definitions.values()), found.s, weights)
+    differences = _differences(weights, proof.step(cfg, found.s, d), model, after)
     before = decode(weights.state, cfg, x)
     cex = Counterexample(before, loadable, layer, differences)
     if loadable:
@@ -105,6 +107,17 @@ def _narrowed(found: Found, narrower, timeout: float | None):
         if solver.check(literal(z3, solver, violation)) == z3.sat:
             return solver.model()
     return None
+
+
+def _defined(model, definitions: list, s: dict, weights: Weights):
+    """A model of the same state in which the decoded variables hold their definitions' values."""
+    z3 = require_z3()
+    solver = z3.Solver()
+    for f in weights.state:
+        solver.add(*[b == _true(model, b) for b in bits(s[f.name])])
+    solver.add(*definitions)
+    assert solver.check() == z3.sat  # the definitions are functions of the state
+    return solver.model()
 
 
 def _concrete(weights: Weights, s: dict, model) -> np.ndarray:

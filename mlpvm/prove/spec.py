@@ -22,6 +22,7 @@ from . import require_z3
 class Claim:
     cond: Any  # a z3 Boolean, or True
     value: Any  # a z3 bit-vector or Boolean, or (nested) lists of them
+    split: tuple | None = None  # (address, rows): ask about the claim once for each row the address selects
 
 
 Spec = Mapping[str, Claim]
@@ -96,8 +97,16 @@ def mismatch(claim: Claim, units: list):
 
 
 def mismatches(claim: Claim, units: list) -> list:
-    """``mismatch`` split into one formula per row of a field with rows (memory cells, slots), so that each
-    is a small question for the solver."""
+    """``mismatch`` split into small questions for the solver: one per row of a field with rows (memory cells,
+    slots), and for a value read from rows at an address, one per row the address selects (the address-matched
+    blocks then reduce to the one row that matches)."""
+    if claim.split is not None:
+        z3 = require_z3()
+        address, rows = claim.split
+        width = max(1, (rows - 1).bit_length())
+        low = z3.Extract(width - 1, 0, address) if address.size() > width else address
+        whole = mismatch(claim, units)
+        return [z3.And(low == i, whole) for i in range(rows)]
     if not isinstance(claim.value, list):
         return [mismatch(claim, units)]
     out, at = [], 0
@@ -111,3 +120,10 @@ def mismatches(claim: Claim, units: list) -> list:
 def _boolean(unit):
     z3 = require_z3()
     return z3.BoolVal(unit) if isinstance(unit, bool) else unit
+
+
+def decoded(cfg, s: dict) -> tuple[dict, dict]:
+    """The machine's decoded variables (``name -> variable``) and their definitions (``name -> variable ==
+    expression``)."""
+    pairs = cfg.spec.proof.decoded(cfg, s)
+    return {k: v for k, (v, _) in pairs.items()}, {k: v == e for k, (v, e) in pairs.items()}

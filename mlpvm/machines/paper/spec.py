@@ -15,19 +15,30 @@ def invariant(cfg: Config, s: dict):
     return require_z3().BoolVal(True)
 
 
-def _slot(cfg: Config, s: dict):
+def decoded(cfg: Config, s: dict) -> dict[str, tuple]:
+    """The decoded quantities, each a variable and its definition: slot PC's operands and the words they
+    address. The claims use the variables, so that each stage's question reads memory at most once."""
     z3 = require_z3()
-    la, lk = cfg.addr_bits, cfg.slot_bits
+    la, lk, n = cfg.addr_bits, cfg.slot_bits, cfg.bits
     a, b, c = (read([slot[j] for slot in s["ins"]], s["pc"], lk) for j in range(3))
-    return z3.Extract(la - 1, 0, a), z3.Extract(la - 1, 0, b), z3.Extract(lk - 1, 0, c)
+    va, vb = z3.BitVec("decoded a", la), z3.BitVec("decoded b", la)  # not the registers a, b
+    return {
+        "a": (va, z3.Extract(la - 1, 0, a)),
+        "b": (vb, z3.Extract(la - 1, 0, b)),
+        "c": (z3.BitVec("decoded c", lk), z3.Extract(lk - 1, 0, c)),
+        "mem_a": (z3.BitVec("decoded mem[a]", n), read(s["mem"], va, la)),
+        "mem_b": (z3.BitVec("decoded mem[b]", n), read(s["mem"], vb, la)),
+    }
 
 
-def step(cfg: Config, s: dict) -> dict[str, Claim]:
+def step(cfg: Config, s: dict, d: dict) -> dict[str, Claim]:
+    """The next state (``d``: the variables of ``decoded``, standing for their definitions)."""
     z3 = require_z3()
-    m, la = cfg.cells, cfg.addr_bits
-    mem, pc, halted = s["mem"], s["pc"], s["halted"]
-    a, b, c = _slot(cfg, s)
-    mem_a, mem_b = read(mem, a, la), read(mem, b, la)
+    m = cfg.cells
+    pc, halted = s["pc"], s["halted"]
+    a, b, c = d["a"], d["b"], d["c"]
+    mem_a, mem_b = d["mem_a"], d["mem_b"]
+    mem = s["mem"]
     r = mem_b - mem_a
     branch = at_most_zero(r)
     stop = z3.And(z3.Not(halted), mem_a == 0, branch, c == pc)  # the step would change nothing: halt
@@ -54,35 +65,47 @@ def step(cfg: Config, s: dict) -> dict[str, Claim]:
     }
 
 
-def stages(cfg: Config, s: dict) -> list[dict[str, Claim]]:
+def stages(cfg: Config, s: dict, d: dict) -> list[tuple[dict[str, Claim], tuple[str, ...]]]:
     """Lemmas for the staged proof: what the fields at the end of fetch, read, subtract, write and next_pc
     hold. They name the construction's scratch fields (``run``, ``c_ne``, ``a_zero``, ...), so unlike ``step``
     they are about the construction; they are only stepping stones, each proved from the one before (a wrong
-    lemma makes a proof fail, never pass), and the last stage is proved against ``step``."""
+    lemma makes a proof fail, never pass), and the last stage is proved against ``step``. With each, the
+    decoded quantities whose definitions its stage's proof assumes (the others are free: proved for all)."""
     z3 = require_z3()
-    final = step(cfg, s)
+    final = step(cfg, s, d)
     a, b, c = (final[k].value for k in "abc")
     mem_a = final["mem_a"].value
 
-    def claim(value) -> Claim:
-        return Claim(z3.BoolVal(True), value)
+    def claim(value, split=None) -> Claim:
+        return Claim(z3.BoolVal(True), value, split)
 
+    slot = (s["pc"], cfg.slots)  # address-matched reads: one question per row
     fetched = {
         **{k: claim(s[k]) for k in ("mem", "ins", "pc", "halted")},
-        "a": claim(a),
-        "b": claim(b),
-        "c": claim(c),
+        "a": claim(a, slot),
+        "b": claim(b, slot),
+        "c": claim(c, slot),
         "run": claim(z3.Not(s["halted"])),
     }
-    read_ = {**fetched, "mem_a": claim(mem_a), "mem_b": final["mem_b"], "c_ne": claim(c ^ s["pc"])}
+    mem_b = final["mem_b"]
+    read_ = {
+        **fetched,
+        "mem_a": claim(mem_a, (a, cfg.cells)),
+        "mem_b": Claim(mem_b.cond, mem_b.value, (b, cfg.cells)),
+        "c_ne": claim(c ^ s["pc"]),
+    }
     subtracted = {
         **{k: v for k, v in read_.items() if k != "c_ne"},
         "result": final["result"],
         "a_zero": claim(mem_a == 0),
         "c_is_pc": claim(c == s["pc"]),
     }
-    written = {**subtracted, "mem": final["mem"]}
-    return [fetched, read_, subtracted, written, {**written, "next_pc": final["next_pc"]}]
+    # A halting step writes mem[b] - 0 = mem[b] over mem[b]: written, unchanged; the last stage, which assumes
+    # the definition of mem[b], proves that equal to ``step``'s memory.
+    live, r = z3.Not(s["halted"]), final["result"].value
+    written = {**subtracted, "mem": claim([z3.If(z3.And(live, b == i), r, s["mem"][i]) for i in range(cfg.cells)])}
+    next_ = {**written, "next_pc": final["next_pc"]}
+    return [(fetched, ("a", "b", "c")), (read_, ("mem_a", "mem_b")), (subtracted, ()), (written, ()), (next_, ())]
 
 
 def loadable(cfg: Config, s: dict):

@@ -20,17 +20,30 @@ def invariant(cfg: Config, s: dict):
     return z3.Implies(s["fault"], s["halted"])
 
 
-class _Terms:
-    """The quantities of section 1.3 for the state ``s``, each once, so every claim shares them."""
+def decoded(cfg: Config, s: dict) -> dict[str, tuple]:
+    """The decoded quantities, each a variable and its definition: the instruction at PC and the words it
+    addresses. The claims use the variables, so that each stage's question reads memory at most once."""
+    z3 = require_z3()
+    n, la = cfg.bits, cfg.addr_bits
+    mem, pc = s["mem"], s["pc"]
+    A, B, C = (z3.BitVec(f"decoded {name}", n) for name in "ABC")  # not the registers a, b, c
+    return {
+        "A": (A, read(mem, pc, la)),
+        "B": (B, read(mem, pc + 1, la)),
+        "C": (C, read(mem, pc + 2, la)),
+        "mem_a": (z3.BitVec("decoded mem[A]", n), read(mem, A, la)),
+        "mem_b": (z3.BitVec("decoded mem[B]", n), read(mem, B, la)),
+    }
 
-    def __init__(self, cfg: Config, s: dict):
+
+class _Terms:
+    """The quantities of section 1.3 for the state ``s`` and the decoded variables ``d``, each once."""
+
+    def __init__(self, cfg: Config, s: dict, d: dict):
         z3 = require_z3()
         n, m, la = cfg.bits, cfg.cells, cfg.addr_bits
         self.z3, self.s, self.cfg = z3, s, cfg
         mem, pc, halted = s["mem"], s["pc"], s["halted"]
-
-        def at(a):
-            return read(mem, a, la)
 
         def valid(a):
             return signed_in(a, 0, m)
@@ -38,8 +51,8 @@ class _Terms:
         minus1 = z3.BitVecVal(-1, n)
         self.in_range = signed_in(pc, 0, m - 2)  # PC >= 0 and PC + 2 < M
         self.running = z3.And(z3.Not(halted), self.in_range)
-        self.A, self.B, self.C = A, B, _ = at(pc), at(pc + 1), at(pc + 2)
-        self.mem_a, self.mem_b = at(A), at(B)
+        self.A, self.B, self.C = A, B, _ = d["A"], d["B"], d["C"]
+        self.mem_a, self.mem_b = d["mem_a"], d["mem_b"]
         is_in = A == minus1  # noqa: SIM300
         is_out = z3.And(z3.Not(is_in), B == minus1)  # noqa: SIM300
         is_sub = z3.And(z3.Not(is_in), z3.Not(is_out))
@@ -66,15 +79,16 @@ class _Terms:
         low = self.mem_a  # mem[A] mod 256 (of the signed value: narrow words are sign-extended)
         self.out_byte = z3.SignExt(BYTE - n, low) if n < BYTE else z3.Extract(BYTE - 1, 0, low)
 
-    def claim(self, value, cond=None) -> Claim:
-        return Claim(self.z3.BoolVal(True) if cond is None else cond, value)
+    def claim(self, value, cond=None, split=None) -> Claim:
+        return Claim(self.z3.BoolVal(True) if cond is None else cond, value, split)
 
     def same(self, *names: str) -> dict[str, Claim]:
         return {name: self.claim(self.s[name]) for name in names}
 
 
-def step(cfg: Config, s: dict) -> dict[str, Claim]:
-    t = _Terms(cfg, s)
+def step(cfg: Config, s: dict, d: dict) -> dict[str, Claim]:
+    """The next state (``d``: the variables of ``decoded``, standing for their definitions)."""
+    t = _Terms(cfg, s, d)
     z3, c = t.z3, t.claim
     return {
         "mem": c(t.new_mem),
@@ -98,25 +112,33 @@ def step(cfg: Config, s: dict) -> dict[str, Claim]:
     }
 
 
-def stages(cfg: Config, s: dict) -> list[dict[str, Claim]]:
+def stages(cfg: Config, s: dict, d: dict) -> list[tuple[dict[str, Claim], tuple[str, ...]]]:
     """Lemmas for the staged proof: what the fields at the end of fetch, read, subtract, write and next_pc
     hold. They name the construction's scratch fields (``run``, ``is_sub``, ``we``, ...), so unlike ``step``
     they are about the construction; they are only stepping stones, each proved from the one before (a wrong
-    lemma makes a proof fail, never pass), and the last stage is proved against ``step``."""
-    t = _Terms(cfg, s)
+    lemma makes a proof fail, never pass), and the last stage is proved against ``step``. With each, the
+    decoded quantities whose definitions its stage's proof assumes (the others are free: proved for all)."""
+    t = _Terms(cfg, s, d)
     z3, c = t.z3, t.claim
     n = cfg.bits
     host = t.same("mem", "pc", "fault", "in_byte", "in_ready", "in_eof")
-    fetched = {**host, "a": c(t.A, t.running), "b": c(t.B, t.running), "c": c(t.C, t.running), "run": c(t.running)}
+    rows = (s["pc"], cfg.cells)  # address-matched reads: one question per row
+    fetched = {
+        **host,
+        "a": c(t.A, t.running, rows),
+        "b": c(t.B, t.running, rows),
+        "c": c(t.C, t.running, rows),
+        "run": c(t.running),
+    }
     read_ = {
         **fetched,
-        "mem_a": c(t.mem_a, t.running),
-        "mem_b": c(t.mem_b, t.running),
+        "mem_a": c(t.mem_a, t.running, (t.A, cfg.cells)),
+        "mem_b": c(t.mem_b, t.running, (t.B, cfg.cells)),
         "is_in": c(z3.Or(t.do_in, t.wait)),
         "is_out": c(t.do_out),
         "is_sub": c(t.do_sub),
     }
-    final = step(cfg, s)
+    final = step(cfg, s, d)
     flags = {k: final[k] for k in ("executed", "halted", "fault", "in_ack", "in_wait", "out_byte", "out_valid")}
     width = min(BYTE, n)
     subtracted = {
@@ -132,7 +154,8 @@ def stages(cfg: Config, s: dict) -> list[dict[str, Claim]]:
         "mem": c(t.new_mem),
         "result": c(t.written, t.writes),
     }
-    return [fetched, read_, subtracted, written, {**written, "next_pc": final["next_pc"]}]
+    next_ = {**written, "next_pc": final["next_pc"]}
+    return [(fetched, ("A", "B", "C")), (read_, ("mem_a", "mem_b")), (subtracted, ()), (written, ()), (next_, ())]
 
 
 def loadable(cfg: Config, s: dict):
