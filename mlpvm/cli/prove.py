@@ -88,9 +88,8 @@ def prove(machine, bits, cells, slots, weights, method, timeout, as_json) -> Non
 
 
 def _counterexample(report, weights: Weights, outcomes, timeout):
-    """The first refutation's state, preferring one a program can start from."""
-    found = [c for o in outcomes if o.found is not None if (c := report.counterexample(weights, o, timeout))]
-    return next((c for c in found if c.loadable), found[0] if found else None)
+    refuted = next((o for o in outcomes if o.found is not None), None)
+    return None if refuted is None else report.counterexample(weights, refuted, timeout)
 
 
 def _config_options(config: Config) -> str:
@@ -139,6 +138,8 @@ def _print_counterexample(out, config, cex, command) -> None:
         out.print(f"  an activation leaves {{0,1}} in layer {cex.layer}")
     for d in cex.differences:
         out.print(f"  {d.field}: network {d.network}, specification {d.specification}")
+    if not cex.layer and not cex.differences:
+        out.print("  yet the whole pass is right on this state: a stage's lemma fails, not necessarily the pass")
     if command:
         out.print("  reproduce it (one instruction, one step):")
         out.print(f"    {command}", markup=False, soft_wrap=True)

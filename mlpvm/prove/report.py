@@ -17,7 +17,7 @@ from mlpvm.machines.state import Decoded, decode, from_bits, signed_field
 from mlpvm.network.weights import Weights
 
 from . import require_z3
-from .compose import Found, Outcome, literal
+from .compose import Outcome, Problem
 from .spec import bits, decoded
 
 
@@ -73,20 +73,28 @@ def _shell_bytes(text: str) -> str:
 
 
 def counterexample(weights: Weights, outcome: Outcome, timeout: float | None = None) -> Counterexample | None:
-    """The state behind a refutation, narrowed to a loadable one-instruction program when there is one."""
-    found = outcome.found
-    if found is None:
+    """A state on which the whole pass goes wrong, found by asking about the 23 layers at once (a refuted
+    stage only says that a lemma fails), and a loadable one-instruction program when there is one; failing
+    that, the state the refuted question found."""
+    if outcome.found is None:
         return None
     cfg = weights.config
     proof = cfg.spec.proof
-    model = _narrowed(found, proof.loadable(cfg, found.s), timeout)
-    loadable = model is not None
-    model = model if loadable else found.model
-    x = _concrete(weights, found.s, model)
+    whole = Problem.of(weights)
+    violations = [o for layer in whole.enc.obligations for _, o in layer] + whole.mismatches()
+    s, model, loadable = whole.s, None, False
+    for narrower in (proof.loadable(cfg, whole.s), None):
+        model = _satisfy([whole.invariant, *([narrower] if narrower is not None else [])], violations, timeout)
+        if model is not None:
+            loadable = narrower is not None
+            break
+    if model is None:
+        s, model = outcome.found.s, outcome.found.model
+    x = _concrete(weights, s, model)
     after, layer = _run(weights, x)
-    d, definitions = decoded(cfg, found.s)
-    model = _defined(model, list(definitions.values()), found.s, weights)
-    differences = _differences(weights, proof.step(cfg, found.s, d), model, after)
+    d, definitions = decoded(cfg, s)
+    model = _defined(model, list(definitions.values()), s, weights)
+    differences = _differences(weights, proof.step(cfg, s, d), model, after)
     before = decode(weights.state, cfg, x)
     cex = Counterexample(before, loadable, layer, differences)
     if loadable:
@@ -97,16 +105,13 @@ def counterexample(weights: Weights, outcome: Outcome, timeout: float | None = N
     return cex
 
 
-def _narrowed(found: Found, narrower, timeout: float | None):
+def _satisfy(assertions: list, violations: list, timeout: float | None):
     z3 = require_z3()
     solver = z3.Solver()
     if timeout:
         solver.set("timeout", int(timeout * 1000))
-    solver.add(*found.assertions, narrower)
-    for violation in (found.violation, z3.Or(found.violations)):
-        if solver.check(literal(z3, solver, violation)) == z3.sat:
-            return solver.model()
-    return None
+    solver.add(*assertions, z3.Or(violations))
+    return solver.model() if solver.check() == z3.sat else None
 
 
 def _defined(model, definitions: list, s: dict, weights: Weights):
