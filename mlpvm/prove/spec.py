@@ -22,7 +22,6 @@ from . import require_z3
 class Claim:
     cond: Any  # a z3 Boolean, or True
     value: Any  # a z3 bit-vector or Boolean, or (nested) lists of them
-    split: tuple | None = None  # (address, rows): ask about the claim once for each row the address selects
 
 
 Spec = Mapping[str, Claim]
@@ -97,16 +96,8 @@ def mismatch(claim: Claim, units: list):
 
 
 def mismatches(claim: Claim, units: list) -> list:
-    """``mismatch`` split into small questions for the solver: one per row of a field with rows (memory cells,
-    slots), and for a value read from rows at an address, one per row the address selects (the address-matched
-    blocks then reduce to the one row that matches)."""
-    if claim.split is not None:
-        z3 = require_z3()
-        address, rows = claim.split
-        width = max(1, (rows - 1).bit_length())
-        low = z3.Extract(width - 1, 0, address) if address.size() > width else address
-        whole = mismatch(claim, units)
-        return [z3.And(low == i, whole) for i in range(rows)]
+    """``mismatch`` split into one formula per row of a field with rows (memory cells, slots): what the
+    counterexample search reports as the violation found."""
     if not isinstance(claim.value, list):
         return [mismatch(claim, units)]
     out, at = [], 0

@@ -76,24 +76,17 @@ def stages(cfg: Config, s: dict, d: dict) -> list[tuple[dict[str, Claim], tuple[
     a, b, c = (final[k].value for k in "abc")
     mem_a = final["mem_a"].value
 
-    def claim(value, split=None) -> Claim:
-        return Claim(z3.BoolVal(True), value, split)
+    def claim(value) -> Claim:
+        return Claim(z3.BoolVal(True), value)
 
-    slot = (s["pc"], cfg.slots)  # address-matched reads: one question per row
     fetched = {
         **{k: claim(s[k]) for k in ("mem", "ins", "pc", "halted")},
-        "a": claim(a, slot),
-        "b": claim(b, slot),
-        "c": claim(c, slot),
+        "a": claim(a),
+        "b": claim(b),
+        "c": claim(c),
         "run": claim(z3.Not(s["halted"])),
     }
-    mem_b = final["mem_b"]
-    read_ = {
-        **fetched,
-        "mem_a": claim(mem_a, (a, cfg.cells)),
-        "mem_b": Claim(mem_b.cond, mem_b.value, (b, cfg.cells)),
-        "c_ne": claim(c ^ s["pc"]),
-    }
+    read_ = {**fetched, "mem_a": claim(mem_a), "mem_b": final["mem_b"], "c_ne": claim(c ^ s["pc"])}
     subtracted = {
         **{k: v for k, v in read_.items() if k != "c_ne"},
         "result": final["result"],

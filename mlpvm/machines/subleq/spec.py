@@ -79,8 +79,8 @@ class _Terms:
         low = self.mem_a  # mem[A] mod 256 (of the signed value: narrow words are sign-extended)
         self.out_byte = z3.SignExt(BYTE - n, low) if n < BYTE else z3.Extract(BYTE - 1, 0, low)
 
-    def claim(self, value, cond=None, split=None) -> Claim:
-        return Claim(self.z3.BoolVal(True) if cond is None else cond, value, split)
+    def claim(self, value, cond=None) -> Claim:
+        return Claim(self.z3.BoolVal(True) if cond is None else cond, value)
 
     def same(self, *names: str) -> dict[str, Claim]:
         return {name: self.claim(self.s[name]) for name in names}
@@ -122,18 +122,11 @@ def stages(cfg: Config, s: dict, d: dict) -> list[tuple[dict[str, Claim], tuple[
     z3, c = t.z3, t.claim
     n = cfg.bits
     host = t.same("mem", "pc", "fault", "in_byte", "in_ready", "in_eof")
-    rows = (s["pc"], cfg.cells)  # address-matched reads: one question per row
-    fetched = {
-        **host,
-        "a": c(t.A, t.running, rows),
-        "b": c(t.B, t.running, rows),
-        "c": c(t.C, t.running, rows),
-        "run": c(t.running),
-    }
+    fetched = {**host, "a": c(t.A, t.running), "b": c(t.B, t.running), "c": c(t.C, t.running), "run": c(t.running)}
     read_ = {
         **fetched,
-        "mem_a": c(t.mem_a, t.running, (t.A, cfg.cells)),
-        "mem_b": c(t.mem_b, t.running, (t.B, cfg.cells)),
+        "mem_a": c(t.mem_a, t.running),
+        "mem_b": c(t.mem_b, t.running),
         "is_in": c(z3.Or(t.do_in, t.wait)),
         "is_out": c(t.do_out),
         "is_sub": c(t.do_sub),
