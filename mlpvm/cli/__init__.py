@@ -22,6 +22,7 @@ COMMANDS = {
     "export": "export",
     "verify": "verify",
     "bench": "bench",
+    "prove": "prove",
 }
 
 
