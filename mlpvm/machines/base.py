@@ -71,6 +71,7 @@ class Machine:
     estimate: Callable[[Config], int]  # nonzero weights of what grows with memory and slots (mlpvm.resources)
     listing_module: str
     generator_module: str
+    meanings: Callable[[Config], Mapping[str, str]] = dict  # every layer field -> one line on what it holds
 
     @property
     def listing(self) -> ModuleType:

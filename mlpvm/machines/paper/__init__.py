@@ -58,4 +58,5 @@ PAPER = Machine(
     estimate=estimate,
     listing_module="mlpvm.machines.paper.listing",
     generator_module="mlpvm.machines.paper.generate",
+    meanings=layers.meanings,
 )

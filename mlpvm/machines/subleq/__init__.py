@@ -57,4 +57,5 @@ SUBLEQ = Machine(
     estimate=estimate,
     listing_module="mlpvm.machines.subleq.listing",
     generator_module="mlpvm.machines.subleq.generate",
+    meanings=layers.meanings,
 )
