@@ -21,6 +21,7 @@ COMMANDS = {
     "info": "build",
     "verify": "verify",
     "bench": "bench",
+    "plot": "plot",
 }
 
 

@@ -1,0 +1,140 @@
+"""Pictures of the network computing, as PNG or SVG (by the file's suffix), drawn with matplotlib (the optional
+extra ``mlpvm[plot]``):
+
+- ``pass_picture``: one pass, its 23 layers side by side, each a column of its fields, units coloured by
+  activation (computed fields in orange, carried ones in grey), the row an address selected marked in red;
+- ``run_picture``: a run over time from ``mlpvm trace``'s records: PC against pass, and how often each memory
+  cell was read and written;
+- ``flow_picture``: the data-flow matrix of ``netviews.flow_rows``.
+
+Each returns the field names (or labels) it wrote, so a test can check them against the construction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlpvm.debug.netviews import PassTrace, flow_rows, selected_row
+from mlpvm.errors import MlpvmError
+from mlpvm.machines.config import Config
+from mlpvm.network import LAYER_NAMES, build
+from mlpvm.program.sourcemap import SourceMap
+
+MAX_ROWS = 256  # a memory-wide field is drawn with at most this many rows (max over groups: a lone row shows)
+TALL = 6  # a memory-wide field's band, in the height of a one-row field's
+
+
+def _figure(width: float, height: float):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise MlpvmError("pictures need matplotlib: pip install 'mlpvm[plot]'") from None
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _save(fig, path: Path) -> None:
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise MlpvmError(f"{path}: a picture is .png or .svg")
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "mlpvm"}):  # text stays text in SVG
+        fig.savefig(path, dpi=150, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+
+
+def _rows(values: np.ndarray) -> np.ndarray:
+    """A field as a 2-D image: one row for a flag or a word, the rows of a memory-wide field (pooled)."""
+    image = values.reshape(1, -1) if values.ndim < 2 else values.reshape(values.shape[0], -1)
+    if image.shape[0] > MAX_ROWS:
+        image = image.reshape(MAX_ROWS, -1, image.shape[1]).max(axis=1)
+    return image
+
+
+def pass_picture(config: Config, pt: PassTrace, path: Path, source_map: SourceMap | None = None) -> list[str]:
+    """One pass (see the module's docstring); returns the field names written on it."""
+    net = build(config)
+    fig = _figure(24, 11)
+    axes = fig.subplots(1, len(net.layers), sharey=True)
+    heights = [sum(TALL if f.shape[:1] and f.shape[0] > 1 and len(f.shape) > 1 else 1 for f in lay.outputs)
+               for lay in net.layers]  # fmt: skip
+    labels: list[str] = []
+    for k, (ax, lay) in enumerate(zip(axes, net.layers)):
+        y = 0.0
+        for f in lay.outputs:
+            values = lay.outputs.view(pt.outputs[k], f.name)
+            image = _rows(values)
+            tall = TALL if image.shape[0] > 1 else 1
+            cmap = "Oranges" if f.name in lay.computed else "Greys"
+            ax.imshow(image, cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest",
+                      extent=(0, 1, y + tall - 0.1, y))  # fmt: skip
+            row = selected_row(lay, f.name, pt.inputs(k))
+            if row is not None:
+                at = y + (row * image.shape[0] // f.shape[0] + 0.5) * (tall - 0.1) / image.shape[0]
+                ax.axhline(at, color="red", linewidth=0.8)
+                ax.text(1, at, f" {row}", color="red", fontsize=4, va="center")
+            style = {"fontweight": "bold"} if f.name in lay.computed else {"color": "dimgray"}
+            ax.text(0.02, y + min(tall, 1) / 2, f.name, fontsize=4, va="center", **style)
+            labels.append(f.name)
+            y += tall
+        ax.set_xticks([])
+        ax.set_title(f"{k}\n{lay.name}", fontsize=6)
+    axes[0].set_ylim(max(heights), 0)
+    axes[0].set_yticks([])
+    fig.suptitle(f"pass {pt.number} on {config.describe()}: computed fields orange, carried grey, selected rows red")
+    _save(fig, path)
+    return sorted(set(labels))
+
+
+def run_picture(config: Config, records: list[dict], path: Path, source_map: SourceMap | None = None) -> list[str]:
+    """PC against pass (labels on the axis), and reads and writes per memory cell, from ``mlpvm trace`` records
+    (an operand is read, and B written, when the pass executed an instruction and the operand is a cell)."""
+    if not records:
+        raise MlpvmError("no passes to draw")
+    fig = _figure(12, 7)
+    top, bottom = fig.subplots(2, 1, height_ratios=(3, 1))
+    passes = [r["pass"] for r in records]
+    top.step(passes, [r["pc"] for r in records], where="post", linewidth=0.8)
+    top.set_xlabel("pass")
+    top.set_ylabel("PC")
+    labels: list[str] = []
+    if source_map is not None:
+        table = source_map.slot_labels if config.spec.harvard else source_map.labels
+        seen = sorted({r["pc"] for r in records})
+        named = [(a, name) for name, a in table.items() if a in seen][:40]
+        top.set_yticks([a for a, _ in named], [f"{name} {a}" for a, name in named], fontsize=6)
+        labels = [name for _, name in named]
+    counts = np.zeros((2, config.cells), np.int64)
+    step = 0
+    for r in records:
+        if r["step"] > step:
+            for row, cell in ((0, r["a"]), (0, r["b"]), (1, r["b"])):
+                if 0 <= cell < config.cells:
+                    counts[row, cell] += 1
+        step = r["step"]
+    image = bottom.imshow(np.log1p(counts), aspect="auto", cmap="magma", interpolation="nearest")
+    bottom.set_yticks([0, 1], ["reads", "writes"])
+    bottom.set_xlabel("memory cell")
+    fig.colorbar(image, ax=bottom, label="log(1 + count)")
+    fig.suptitle(f"{len(records)} passes on {config.describe()}")
+    _save(fig, path)
+    return labels
+
+
+def flow_picture(config: Config, path: Path) -> list[str]:
+    """The field x layer matrix: where each field is computed, carried and read."""
+    rows = flow_rows(config)
+    codes = {" ": 0, "-": 1, ">": 2, "#": 3}
+    matrix = np.array([[max(codes[cell[0]], codes[cell[1]]) for cell in cells] for _, cells in rows])
+    fig = _figure(10, 0.18 * len(rows) + 2)
+    ax = fig.subplots()
+    from matplotlib.colors import ListedColormap
+
+    ax.imshow(matrix, cmap=ListedColormap(["white", "lightgray", "tab:blue", "tab:orange"]), vmin=0, vmax=3,
+              aspect="auto", interpolation="nearest")  # fmt: skip
+    names = [name for name, _ in rows]
+    ax.set_yticks(range(len(rows)), names, fontsize=6)
+    ax.set_xticks(range(len(LAYER_NAMES)), LAYER_NAMES, rotation=90, fontsize=6)
+    ax.set_title("orange: computed, blue: read, gray: carried", fontsize=8)
+    _save(fig, path)
+    return names
