@@ -125,14 +125,17 @@ class Adder:
         y = self.y if isinstance(self.y, str) else str(self.y)
         what = f"{self.x} + {y}" + (f" + {self.cin}" if self.cin else "")
         at = lambda fam: "" if len(fam.bits) == self.n else f" (bits {','.join(map(str, fam.bits))})"  # noqa: E731
-        return {
-            self.g.name: f"adder {what}, step 0: generate, {self.x} AND {y} per bit{at(self.g)}",
-            self.d1.name: f"adder {what}, step 0: {self.x} AND NOT {y} (half of XOR){at(self.d1)}",
-            self.d2.name: f"adder {what}, step 0: {y} AND NOT {self.x} (half of XOR){at(self.d2)}",
-            self.p.name: f"adder {what}, step 1: propagate, {self.x} XOR {y} per bit",
-            f"{self.prefix}_t": f"adder {what}, step 2: lookahead terms, one per (carry bit, source bit)",
-            self.c.name: f"adder {what}, step 3: the carry into each bit{at(self.c)}",
-            self.u.name: f"adder {what}, step 4: propagate AND NOT carry (half of the sum){at(self.u)}",
-            self.v.name: f"adder {what}, step 4: carry AND NOT propagate (half of the sum){at(self.v)}",
-            self.out: f"adder {what}, step 5: the sum" + (f", gated by {self.gate}" if self.gate else ""),
+        steps = {
+            self.g: f"step 0: generate, {self.x} AND {y} per bit{at(self.g)}",
+            self.d1: f"step 0: {self.x} AND NOT {y} (half of XOR){at(self.d1)}",
+            self.d2: f"step 0: {y} AND NOT {self.x} (half of XOR){at(self.d2)}",
+            self.p: f"step 1: propagate, {self.x} XOR {y} per bit",
+            self.c: f"step 3: the carry into each bit{at(self.c)}",
+            self.u: f"step 4: propagate AND NOT carry (half of the sum){at(self.u)}",
+            self.v: f"step 4: carry AND NOT propagate (half of the sum){at(self.v)}",
         }
+        lines = {fam.name: f"adder {what}, {text}" for fam, text in steps.items() if fam.bits}  # units that exist
+        if self.terms:
+            lines[f"{self.prefix}_t"] = f"adder {what}, step 2: lookahead terms, one per (carry bit, source bit)"
+        lines[self.out] = f"adder {what}, step 5: the sum" + (f", gated by {self.gate}" if self.gate else "")
+        return lines

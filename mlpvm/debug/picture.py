@@ -26,7 +26,9 @@ MAX_ROWS = 256  # a memory-wide field is drawn with at most this many rows (max 
 TALL = 6  # a memory-wide field's band, in the height of a one-row field's
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, path: Path):
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise MlpvmError(f"{path}: a picture is .png or .svg")
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -35,8 +37,6 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: Path) -> None:
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise MlpvmError(f"{path}: a picture is .png or .svg")
     import matplotlib
 
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "mlpvm"}):  # text stays text in SVG
@@ -54,7 +54,7 @@ def _rows(values: np.ndarray) -> np.ndarray:
 def pass_picture(config: Config, pt: PassTrace, path: Path, source_map: SourceMap | None = None) -> list[str]:
     """One pass (see the module's docstring); returns the field names written on it."""
     net = build(config)
-    fig = _figure(24, 11)
+    fig = _figure(24, 11, path)
     axes = fig.subplots(1, len(net.layers), sharey=True)
     heights = [sum(TALL if f.shape[:1] and f.shape[0] > 1 and len(f.shape) > 1 else 1 for f in lay.outputs)
                for lay in net.layers]  # fmt: skip
@@ -91,7 +91,7 @@ def run_picture(config: Config, records: list[dict], path: Path, source_map: Sou
     (an operand is read, and B written, when the pass executed an instruction and the operand is a cell)."""
     if not records:
         raise MlpvmError("no passes to draw")
-    fig = _figure(12, 7)
+    fig = _figure(12, 7, path)
     top, bottom = fig.subplots(2, 1, height_ratios=(3, 1))
     passes = [r["pass"] for r in records]
     top.step(passes, [r["pc"] for r in records], where="post", linewidth=0.8)
@@ -126,7 +126,7 @@ def flow_picture(config: Config, path: Path) -> list[str]:
     rows = flow_rows(config)
     codes = {" ": 0, "-": 1, ">": 2, "#": 3}
     matrix = np.array([[max(codes[cell[0]], codes[cell[1]]) for cell in cells] for _, cells in rows])
-    fig = _figure(10, 0.18 * len(rows) + 2)
+    fig = _figure(10, 0.18 * len(rows) + 2, path)
     ax = fig.subplots()
     from matplotlib.colors import ListedColormap
 
