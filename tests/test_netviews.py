@@ -138,7 +138,7 @@ def test_views_stay_a_screen_on_eforth_at_8192_cells():
 
 
 def test_a_dump_loads_with_every_field_by_name(tmp_path):
-    debugger, console = hello_debugger(6)
+    debugger, _ = hello_debugger(6)
     path = tmp_path / "d.npz"
     debugger.execute(f"dump {path} --passes 4:6")
     dump = mlpvm.load_dump(path)
