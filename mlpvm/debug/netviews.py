@@ -43,7 +43,7 @@ def pass_trace(session: Session, number: int | None = None) -> PassTrace:
     before = session.before(number) if number >= 1 else None
     if before is None:
         raise DebugError(f"pass {number} is not in the history (step first; passes 1..{session.passes} ran)")
-    key = (id(session), number, hash(before.tobytes()))  # views of one pass in a row re-run it once
+    key = (session.config, number, before.tobytes())  # views of one pass in a row re-run it once
     if key not in _RECENT:
         _RECENT[key] = PassTrace(number, before[0], [h[0] for h in session.trace_of(before)])
         while len(_RECENT) > 4:

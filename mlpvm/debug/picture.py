@@ -22,8 +22,10 @@ from mlpvm.machines.config import Config
 from mlpvm.network import LAYER_NAMES, build
 from mlpvm.program.sourcemap import SourceMap
 
-MAX_ROWS = 256  # a memory-wide field is drawn with at most this many rows (max over groups: a lone row shows)
-TALL = 6  # a memory-wide field's band, in the height of a one-row field's
+BAND = 8  # pixel rows of a flag's or a word's band; a memory-wide field's is TALL times that
+TALL = 6
+COLUMNS, LABEL = 64, 26  # pixel columns of every layer; the first LABEL hold the field's name, the rest its units
+COMPUTED, CARRIED = np.array([0.85, 0.33, 0.0]), np.array([0.3, 0.3, 0.3])  # the colour of a unit at 1
 
 
 def _figure(width: float, height: float, path: Path):
@@ -33,7 +35,9 @@ def _figure(width: float, height: float, path: Path):
         from matplotlib.figure import Figure
     except ImportError:
         raise MlpvmError("pictures need matplotlib: pip install 'mlpvm[plot]'") from None
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(
+        figsize=(width, height),
+    )
 
 
 def _save(fig, path: Path) -> None:
@@ -43,47 +47,59 @@ def _save(fig, path: Path) -> None:
         fig.savefig(path, dpi=150, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
 
 
-def _rows(values: np.ndarray) -> np.ndarray:
-    """A field as a 2-D image: one row for a flag or a word, the rows of a memory-wide field (pooled)."""
+def _resample(image: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """To ``size`` along ``axis``: the max over groups when shrinking (a lone active row stays), else nearest."""
+    n = image.shape[axis]
+    if n >= size:
+        return np.maximum.reduceat(image, np.arange(size) * n // size, axis=axis)
+    return np.take(image, np.arange(size) * n // size, axis=axis)
+
+
+def _band(values: np.ndarray, computed: bool) -> np.ndarray:
+    """A field as RGB pixels: one band for a flag or a word, TALL bands for a memory-wide field, whose rows are
+    pooled; white at 0, the field's colour at 1, a white line below."""
     image = values.reshape(1, -1) if values.ndim < 2 else values.reshape(values.shape[0], -1)
-    if image.shape[0] > MAX_ROWS:
-        image = image.reshape(MAX_ROWS, -1, image.shape[1]).max(axis=1)
-    return image
+    height = BAND * (TALL if image.shape[0] > 1 else 1)
+    image = _resample(_resample(np.clip(image, 0, 1), height - 1, 0), COLUMNS - LABEL, 1)
+    rgb = 1 - image[..., None] * (1 - (COMPUTED if computed else CARRIED))
+    rgb = np.concatenate([np.ones((height - 1, LABEL, 3)), rgb], axis=1)
+    return np.concatenate([rgb, np.ones((1, COLUMNS, 3))])
 
 
 def pass_picture(config: Config, pt: PassTrace, path: Path, source_map: SourceMap | None = None) -> list[str]:
     """One pass (see the module's docstring); returns the field names written on it."""
     net = build(config)
     fig = _figure(24, 11, path)
-    axes = fig.subplots(1, len(net.layers), sharey=True)
-    heights = [sum(TALL if f.shape[:1] and f.shape[0] > 1 and len(f.shape) > 1 else 1 for f in lay.outputs)
-               for lay in net.layers]  # fmt: skip
-    labels: list[str] = []
-    for k, (ax, lay) in enumerate(zip(axes, net.layers)):
-        y = 0.0
+    axes = fig.subplots(1, len(net.layers))
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.9, wspace=0.08)
+    columns, texts = [], []
+    for k, lay in enumerate(net.layers):
+        bands, y = [], 0
         for f in lay.outputs:
-            values = lay.outputs.view(pt.outputs[k], f.name)
-            image = _rows(values)
-            tall = TALL if image.shape[0] > 1 else 1
-            cmap = "Oranges" if f.name in lay.computed else "Greys"
-            ax.imshow(image, cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest",
-                      extent=(0, 1, y + tall - 0.1, y))  # fmt: skip
+            computed = f.name in lay.computed
+            bands.append(_band(lay.outputs.view(pt.outputs[k], f.name), computed))
             row = selected_row(lay, f.name, pt.inputs(k))
-            if row is not None:
-                at = y + (row * image.shape[0] // f.shape[0] + 0.5) * (tall - 0.1) / image.shape[0]
-                ax.axhline(at, color="red", linewidth=0.8)
-                ax.text(1, at, f" {row}", color="red", fontsize=4, va="center")
-            style = {"fontweight": "bold"} if f.name in lay.computed else {"color": "dimgray"}
-            ax.text(0.02, y + min(tall, 1) / 2, f.name, fontsize=4, va="center", **style)
-            labels.append(f.name)
-            y += tall
+            mark = None if row is None else y + (row * (len(bands[-1]) - 1)) // f.shape[0]
+            texts.append((k, y, f.name, computed, mark, row))
+            y += len(bands[-1])
+        columns.append(np.concatenate(bands))
+    height = max(len(c) for c in columns)
+    for k, (ax, lay) in enumerate(zip(axes, net.layers)):
+        canvas = np.ones((height, COLUMNS, 3))
+        canvas[: len(columns[k])] = columns[k]
+        ax.imshow(canvas, aspect="auto", interpolation="nearest")
         ax.set_xticks([])
+        ax.set_yticks([])
         ax.set_title(f"{k}\n{lay.name}", fontsize=6)
-    axes[0].set_ylim(max(heights), 0)
-    axes[0].set_yticks([])
+    for k, y, name, computed, mark, row in texts:
+        style = {"fontweight": "bold"} if computed else {"color": "dimgray"}
+        axes[k].text(0, y + BAND / 2, name, fontsize=3.5, va="center", **style)
+        if mark is not None:
+            axes[k].axhline(mark, xmin=LABEL / COLUMNS, color="red", linewidth=0.8)
+            axes[k].text(COLUMNS - 1, mark, f" {row}", color="red", fontsize=4, va="center", ha="right")
     fig.suptitle(f"pass {pt.number} on {config.describe()}: computed fields orange, carried grey, selected rows red")
     _save(fig, path)
-    return sorted(set(labels))
+    return sorted({name for _, _, name, *_ in texts})
 
 
 def run_picture(config: Config, records: list[dict], path: Path, source_map: SourceMap | None = None) -> list[str]:
