@@ -124,7 +124,15 @@ class Adder:
         """One line per field this adder computes: what each step holds, for the views."""
         y = self.y if isinstance(self.y, str) else str(self.y)
         what = f"{self.x} + {y}" + (f" + {self.cin}" if self.cin else "")
-        at = lambda fam: "" if len(fam.bits) == self.n else f" (bits {','.join(map(str, fam.bits))})"  # noqa: E731
+
+        def at(fam: _Family) -> str:  # the bit positions a family has units for, when not all
+            b = fam.bits
+            if len(b) == self.n:
+                return ""
+            return (
+                f" (bits {b[0]}..{b[-1]})" if b == list(range(b[0], b[-1] + 1)) else f" (bits {','.join(map(str, b))})"
+            )
+
         steps = {
             self.g: f"step 0: generate, {self.x} AND {y} per bit{at(self.g)}",
             self.d1: f"step 0: {self.x} AND NOT {y} (half of XOR){at(self.d1)}",

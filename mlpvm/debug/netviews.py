@@ -8,6 +8,7 @@ name the row their address selected, with its label, and count the rest, so ever
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,6 +24,7 @@ from mlpvm.machines.state import REGISTERS, from_bits, signed_field
 from mlpvm.network import LAYER_NAMES, build
 
 WIDTH = 80  # every view fits an 80-column terminal
+ADDER_STEP = re.compile(r"_(g|d1|d2|p|c|u|v)$")  # an adder's per-bit units (craft/adder.py): bits, not a word
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def word(config: Config, name: str, values: np.ndarray) -> str:
     text = "".join(map(str, bits[::-1])) + f" = {unsigned}"
     if name in ("out_byte", "in_byte"):
         return text + f" {chr(unsigned)!r}"
-    if len(bits) > 1 and bits[-1] and len(bits) == config.bits:
+    if len(bits) > 1 and bits[-1] and len(bits) == config.bits and not ADDER_STEP.search(name):
         text += f" (signed {int(from_bits(bits))})"
     return text
 
