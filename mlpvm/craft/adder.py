@@ -127,7 +127,7 @@ class Adder:
 
         def at(fam: _Family) -> str:  # the bit positions a family has units for, when not all
             b = fam.bits
-            if len(b) == self.n:
+            if not b or len(b) == self.n:
                 return ""
             return (
                 f" (bits {b[0]}..{b[-1]})" if b == list(range(b[0], b[-1] + 1)) else f" (bits {','.join(map(str, b))})"
