@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 
 from mlpvm.cli.options import machine_options, max_steps_option, resolve_config
 from mlpvm.errors import MlpvmError
+from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
 
 
@@ -32,9 +34,11 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
     """Draw PROGRAM on the network as a picture (needs the extra: pip install 'mlpvm[plot]').
 
     \b
-    By default one pass: the 23 layers side by side, units coloured by activation, computed fields in
-    orange and carried ones in grey, the row each address selected marked in red, fields labelled.
-    --run: the run over time; --flow: the construction's data-flow matrix.
+    By default one pass: the 23 layers side by side, units coloured by
+    activation, computed fields in orange and carried ones in grey, the row
+    each address selected marked in red, fields labelled. --run: the run
+    over time (Ctrl-C ends it early and draws what ran, exit 130);
+    --flow: the construction's data-flow matrix.
     """
     from mlpvm.debug import picture
 
@@ -46,9 +50,19 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
     if flow:
         picture.flow_picture(config, path)
     elif run:
-        picture.run_picture(config, _records(image, config, data, max_steps or None), path, image.source_map)
+        records, reason = _records(image, config, data, max_steps or None)
+        picture.run_picture(config, records, path, image.source_map)
+        click.echo(f"mlpvm: wrote {out} ({len(records)} passes, {reason})", err=True)
+        if reason == "interrupted":
+            sys.exit(EXIT_CODES[reason])
+        return
     else:
-        picture.pass_picture(config, _pass(image, config, data, number), path, image.source_map)
+        try:
+            trace = _pass(image, config, data, number)
+        except KeyboardInterrupt:
+            click.echo(f"mlpvm: interrupted before pass {number}; nothing drawn", err=True)
+            sys.exit(EXIT_CODES["interrupted"])
+        picture.pass_picture(config, trace, path, image.source_map)
     click.echo(f"mlpvm: wrote {out}", err=True)
 
 
@@ -64,10 +78,11 @@ def _pass(image, config, data: bytes, number: int):
     return netviews.pass_trace(session, number)
 
 
-def _records(image, config, data: bytes, max_steps: int | None) -> list[dict]:
+def _records(image, config, data: bytes, max_steps: int | None) -> tuple[list[dict], str]:
+    """The run's passes as ``mlpvm trace`` writes them, and why it ended."""
     from mlpvm.debug import trace as tracing
 
     with tempfile.TemporaryDirectory() as tmp:
         jsonl = Path(tmp) / "run.jsonl"
-        tracing.trace(image, config, jsonl, data, max_steps)
-        return [json.loads(line) for line in jsonl.read_text().splitlines()]
+        summary = tracing.trace(image, config, jsonl, data, max_steps)
+        return [json.loads(line) for line in jsonl.read_text().splitlines()], summary.reason
