@@ -90,3 +90,13 @@ def test_without_matplotlib_one_line_names_the_extra(tmp_path, monkeypatch):
         result.exit_code == 2
         and result.output.strip() == "mlpvm: error: pictures need matplotlib: pip install 'mlpvm[plot]'"
     )
+
+
+def test_ctrl_c_before_the_pass_draws_nothing_and_exits_130(tmp_path, monkeypatch):
+    def interrupted(self, n=1):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Session, "step", interrupted)
+    out = tmp_path / "p.png"
+    result = CliRunner().invoke(cli, ["plot", str(HELLO), "--pass", "5", "-o", str(out)])
+    assert result.exit_code == 130 and "interrupted before pass 5" in result.output and not out.exists()
