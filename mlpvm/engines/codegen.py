@@ -289,7 +289,7 @@ def _rename(lines: list[str]) -> list[str]:
             label = stripped[:-1].split("_")[0]
         for name in SHARED:
             line = re.sub(re.escape(name) + r"\b(?!\w)", f"{name}_{label}", line)
-        out.append(re.sub(r"%v(\d+)\b", lambda m: f"%v{label}_{m.group(1)}", line))
+        out.append(re.sub(r"%v(\d+)\b", rf"%v{label}_\1", line))
     return out
 
 

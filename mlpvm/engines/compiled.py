@@ -32,7 +32,10 @@ def have_numba() -> bool:
 
 def announce_compile(engine: Engine, say: Callable[[str], None]) -> None:
     """Says so when the kernel is about to be compiled (the first run after installing takes seconds; later
-    runs load numba's cache). Quiet when it is cached, or when the cache cannot be inspected."""
+    runs load numba's cache). Quiet when it is cached, or when the cache cannot be inspected. The unrolled
+    engine compiles per configuration, when it first needs the code: it is told whom to tell."""
+    if hasattr(engine, "announce"):
+        engine.announce = say
     if not isinstance(engine, Compiled) or not have_numba():
         return
     try:

@@ -14,6 +14,7 @@ import ctypes
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -25,9 +26,9 @@ from mlpvm.engines.lowered import Narrow, lower, materialize
 from mlpvm.errors import NetworkFault
 from mlpvm.network import Network
 
-P, I = ctypes.c_void_p, ctypes.c_int64
-RUN = ctypes.CFUNCTYPE(I, P, I, I, P, I, P, I, I, I, P, P)
-LAYER = ctypes.CFUNCTYPE(I, P, P, P, I)
+PTR, INT = ctypes.c_void_p, ctypes.c_int64
+RUN = ctypes.CFUNCTYPE(INT, PTR, INT, INT, PTR, INT, PTR, INT, INT, INT, PTR, PTR)
+LAYER = ctypes.CFUNCTYPE(INT, PTR, PTR, PTR, INT)
 WIDTH = 8  # machines per group in a batch: one vector register of float32 (AVX2)
 
 
@@ -45,7 +46,10 @@ def cache_dir() -> Path:
 
 
 def _object_path(ir: str) -> Path:
-    return cache_dir() / f"net_{hashlib.sha256(ir.encode()).hexdigest()[:24]}.o"
+    """Keyed on the IR and on the processor the code is compiled for (a cache may be shared between hosts)."""
+    llvm = _llvm()
+    key = "\n".join([ir, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), str(llvm.llvm_version_info)])
+    return cache_dir() / f"net_{hashlib.sha256(key.encode()).hexdigest()[:24]}.o"
 
 
 def _save(path: Path, data: bytes) -> None:
@@ -66,17 +70,23 @@ def _llvm():
 
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    return llvm
+
+
+def _machine():
+    """A target machine for this processor: each execution engine owns (and frees) its own."""
+    llvm = _llvm()
+    features = llvm.get_host_cpu_features().flatten()
     target = llvm.Target.from_default_triple()
-    machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=2)
-    return llvm, machine
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=features, opt=2)
 
 
 class Code:
-    """The compiled module: ``run`` and ``layer_K`` as ctypes functions, kept alive with their engine."""
+    """A compiled module: ``run`` and ``layer_K`` as ctypes functions. Shared by every engine of one
+    configuration and kept for the life of the process (``code``)."""
 
-    def __init__(self, ir: str):
-        llvm, machine = _llvm()
-        path = _object_path(ir)
+    def __init__(self, ir: str, path: Path):
+        llvm, machine = _llvm(), _machine()
         cached = path.read_bytes() if path.exists() else None
         module = llvm.parse_assembly(ir)
         if cached is None:
@@ -89,6 +99,16 @@ class Code:
         self.run = RUN(self.engine.get_function_address("run"))
         layers = [n for n in (f.name for f in module.functions) if n.startswith("layer_")]
         self.layers = [LAYER(self.engine.get_function_address(f"layer_{k}")) for k in range(len(layers))]
+
+
+_LOADED: dict[Path, Code] = {}
+
+
+def code(ir: str) -> Code:
+    path = _object_path(ir)
+    if path not in _LOADED:
+        _LOADED[path] = Code(ir, path)
+    return _LOADED[path]
 
 
 class Unrolled(Engine):
@@ -105,8 +125,9 @@ class Unrolled(Engine):
         self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
         self.executed = self._slot(final, "executed")
         self._ir: dict[int, str] = {}
-        self._code: dict[int, Code] = {}
         self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._code: dict[int, Code] = {}
+        self.announce: Callable[[str], None] | None = None  # told before a compilation (seconds)
 
     def ir(self, width: int) -> str:
         """The LLVM IR for groups of ``width`` machines (1: one machine)."""
@@ -116,11 +137,15 @@ class Unrolled(Engine):
 
     def cached(self, width: int = 1) -> bool:
         """Whether the machine code is in the cache (else the first pass compiles it: seconds)."""
-        return width in self._code or _object_path(self.ir(width)).exists()
+        path = _object_path(self.ir(width))
+        return path in _LOADED or path.exists()
 
     def code(self, width: int) -> Code:
         if width not in self._code:
-            self._code[width] = Code(self.ir(width))
+            if self.announce is not None and not self.cached(width):
+                what = "one machine" if width == 1 else f"groups of {width} machines"
+                self.announce(f"compiling the network's code for {what} (LLVM); once per configuration")
+            self._code[width] = code(self.ir(width))
         return self._code[width]
 
     @staticmethod
