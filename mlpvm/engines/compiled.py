@@ -48,8 +48,8 @@ def announce_compile(engine: Engine, say: Callable[[str], None]) -> None:
 
 
 def warm() -> None:
-    """Compiles the kernel into numba's cache now (``make`` does this after installing), so that the first
-    ``mlpvm run`` does not wait for it."""
+    """Compiles the kernel into numba's cache now (``make`` does this after installing), and the unrolled
+    engine's code for the default configuration, so that the first ``mlpvm run`` does not wait for them."""
     if not have_numba():
         return
     from mlpvm.machines.config import Config
@@ -59,6 +59,10 @@ def warm() -> None:
     x = engine.new_batch(np.zeros(engine.state.size))
     engine.run_until_event(x, 1, np.zeros(1, np.int64))
     engine.run_pass(x, [])
+    from mlpvm.engines.unrolled import Unrolled, have_llvm
+
+    if have_llvm():  # the default configuration's code for one machine (others compile on first use)
+        Unrolled(build(Config())).code(1)
 
 
 TILE = 128  # machines evaluated together: a tile's scratch (slots x TILE) stays in the core's cache

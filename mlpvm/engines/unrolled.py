@@ -204,6 +204,10 @@ class Unrolled(Engine):
         S, R = (np.zeros_like(a) for a in self._scratches(len(y) // width, width))
         s, r = (a.transpose(0, 2, 1).reshape(len(y), -1) for a in (S, R))  # copies: (machines, slots)
         s[:, p.load_s] = y[:, p.load_x]
+        bad = np.flatnonzero(((s != 0) & (s != 1)).any(axis=1))  # as ``run``: a state value off {0,1} faults
+        if self.guard and len(bad):
+            fault[:] = bad[0] // width, 0, 1 << (bad[0] % width)
+            return
         S[...] = s.reshape(len(S), width, -1).transpose(0, 2, 1)
         for k, layer in enumerate(self.code(width).layers):
             for g in range(len(S)):
