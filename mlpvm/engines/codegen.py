@@ -133,7 +133,7 @@ def _row(body: _Body, p: KernelArrays, op: int) -> str:
 
 
 def _unit(body: _Body, p: KernelArrays, u: int, row: str | None) -> str:
-    """``ReLU(bias + sum of weighted inputs)`` of unit ``u`` for the group (a NaN stays NaN: the guard sees it)."""
+    """``ReLU(bias + sum of weighted inputs)`` of unit ``u`` for the group."""
     vt = body.vt
     a = body.splat(_const(p.unit_bias[u]), body.t)
     terms = [(p.s_val[e], body.load("%s", int(p.s_col[e]))) for e in range(int(p.unit_s[u]), int(p.unit_s[u + 1]))]
@@ -146,8 +146,7 @@ def _unit(body: _Body, p: KernelArrays, u: int, row: str | None) -> str:
             a = body.emit(f"fsub {vt} {a}, {v}")
         else:
             a = body.emit(f"fadd {vt} {a}, {body.emit(f'fmul {vt} {v}, {body.splat(_const(coef), body.t)}')}")
-    neg = body.emit(f"fcmp olt {vt} {a}, {body.zero}")
-    return body.emit(f"select {body.bt} {neg}, {vt} {body.zero}, {vt} {a}")
+    return body.maxnum(a, body.zero)  # ReLU; no NaN can arise: every input read is checked to be 0 or 1
 
 
 def _layer(p: KernelArrays, layer: int, t: str, size: int, w: int) -> list[str]:
