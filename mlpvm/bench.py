@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mlpvm.craft.blocks import Select, Term
-from mlpvm.engines import ENGINES, Engine, fastest_name, have_numba, make
+from mlpvm.engines import ENGINES, Engine, fastest_name, have_llvm, have_numba, make
 from mlpvm.engines.dense import MAX_DENSE
 from mlpvm.engines.lowered import lower
 from mlpvm.host.computer import Computer
@@ -138,6 +138,8 @@ def available(config: Config) -> dict[str, str | None]:
         why["compiled"] = "numba is not installed (pip install 'mlpvm[fast]')"
     if importlib.util.find_spec("onnxruntime") is None:
         why["onnx"] = "onnxruntime is not installed (pip install 'mlpvm[onnx]')"
+    if not have_llvm():
+        why["unrolled"] = "llvmlite is not installed (pip install 'mlpvm[fast]')"
     dense = compile_network(build(config)).dense_params
     if dense > MAX_DENSE:
         why["dense"] = f"{dense:,} dense weights"
@@ -226,8 +228,8 @@ def scaling_table(cells: tuple[int, ...], seconds: float, repeats: int, sparse_u
 
 def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress) -> dict:
     """The multiply-adds a pass must do (the nonzeros the compiled engine touches, against all stored
-    ones) and how close the kernel gets to a bare loop over exactly those weights on this machine, timed
-    in turn with it."""
+    ones) and how close the kernel and the unrolled code get to a bare loop over exactly those weights on
+    this machine, timed in turn with it."""
     net = build(config)
     lowered = lower(net)
     doc: dict = {
@@ -248,9 +250,10 @@ def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress)
         kernel.bare_units(scratch, x, out, n, args)
         return n
 
-    rates = timed(
-        {"bare loop": bare, "compiled": engine_chunk(make("compiled", config), 1)}, seconds, repeats, progress
-    )
+    chunks = {"bare loop": bare, "compiled": engine_chunk(make("compiled", config), 1)}
+    if have_llvm():
+        chunks["unrolled"] = engine_chunk(make("unrolled", config), 1)
+    rates = timed(chunks, seconds, repeats, progress)
     floor, engine = rates["bare loop"], rates["compiled"]
     doc.update(
         bare_passes_per_s=asdict(floor),
@@ -259,6 +262,13 @@ def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress)
         compiled_entries_per_s=engine.median * lowered.entries,
         efficiency=engine.median / floor.median,
     )
+    if "unrolled" in rates:
+        unrolled = rates["unrolled"]
+        doc.update(
+            unrolled_passes_per_s=asdict(unrolled),
+            unrolled_entries_per_s=unrolled.median * lowered.entries,
+            unrolled_efficiency=unrolled.median / floor.median,
+        )
     return doc
 
 

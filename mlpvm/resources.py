@@ -31,7 +31,7 @@ class Cost:
     def bytes(self, engine: str) -> int:
         """Memory to get ``engine`` running: ``structured`` or ``compiled``, ``reference``, or anything that
         compiles the matrices (``sparse``, ``dense``, ``build``, ``info``)."""
-        if engine in ("structured", "compiled"):  # both run the blocks; neither builds the matrices
+        if engine in ("structured", "compiled", "unrolled"):  # they run the blocks; neither builds the matrices
             return self.state * STRUCTURED_BYTES
         if engine == "reference":
             return self.config.cells * REFERENCE_BYTES

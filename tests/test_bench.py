@@ -33,7 +33,7 @@ def test_bench_json_has_every_measurement(monkeypatch):
     doc = json.loads(result.output)
     engines = doc["engines"]["engines"]
     assert set(engines) == set(ENGINES) and "dense weights" in engines["dense"]["skipped"]
-    for name in ("structured", "sparse", *(["compiled"] if have_numba() else [])):
+    for name in ("structured", "sparse", *(["compiled", "unrolled"] if have_numba() else [])):
         assert engines[name]["single"]["median"] > 0 and engines[name]["batched"]["median"] > 0
     assert doc["engines"]["reference"]["median"] > 0
     assert [r["cells"] for r in doc["scaling"]] == [64, 128]

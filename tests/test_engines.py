@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from mlpvm.engines import Compiled, Dense, Sparse, Structured
+from mlpvm.engines import Compiled, Dense, Sparse, Structured, Unrolled
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
@@ -169,3 +169,84 @@ def test_weights_are_small_integers():
     for layer in weights.layers:
         assert set(np.unique(layer.W.data)) <= {-1, 1}
         assert np.abs(layer.b).max() <= 16
+
+
+# The unrolled engine: straight-line code per configuration (compiled once, then cached), scalar for one
+# machine and 8 machines per vector for batches. A few configurations: each costs a compilation when cold.
+UNROLLED_CONFIGS = [
+    Config("subleq", 4, 16),
+    Config("subleq", 16, 256),
+    Config("subleq", 32, 64),
+    Config("paper", 8, 32, 64),
+]
+
+
+@needs_numba
+@pytest.mark.parametrize("cfg", UNROLLED_CONFIGS, ids=lambda c: f"{c.machine}-{c.bits}x{c.cells}")
+def test_unrolled_equals_stored_matrices_per_layer(cfg):
+    net = build(cfg)
+    x = random_states(203, net.state.size, cfg.bits + 2)  # 26 groups of 8, the last one padded
+    want = traces(Sparse(compile_network(net)), x)
+    engine = Unrolled(net)
+    got = traces(engine, x)
+    assert len(got) == 23
+    for layer, w, g in zip(net.layers, want, got):
+        assert np.array_equal(w, g), layer.name
+    for row in range(0, 203, 29):  # one machine: the scalar code
+        for layer, w, g in zip(net.layers, want, traces(engine, x[row : row + 1])):
+            assert np.array_equal(w[row : row + 1], g), (layer.name, row)
+    for batch in (x, x[:1]):  # a whole pass through ``run`` (not the per-layer functions), in place
+        y = batch.copy()
+        engine.run_pass(y)
+        assert np.array_equal(y, want[-1][: len(batch)])
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", [Config("subleq", 16, 256), Config("paper", 8, 32, 64)], ids=str)
+def test_unrolled_runs_many_passes_like_the_structured_engine(cfg, dtype):
+    """``run_until_event`` in the generated code (state carried in the scratch, events, step counts) against
+    one pass at a time, for one machine and for batches of one group, several, and a padded last group."""
+    if dtype == np.float64 and cfg.machine == "paper":
+        pytest.skip("float64 is covered on subleq: one compilation fewer")
+    net = build(cfg)
+    rng = np.random.default_rng(7)
+    words = [rng.integers(0, cfg.cells - 3, cfg.cells).tolist() for _ in range(100)]
+    slots = [
+        [tuple(rng.integers(0, [cfg.cells, cfg.cells, max(cfg.slots, 1)])) for _ in range(cfg.slots)] for _ in words
+    ]
+    states = np.array([encode(net.state, cfg, w, s if cfg.slots else None) for w, s in zip(words, slots)])
+    longest = 0
+    for batch in (1, 8, 100):
+        fast, slow = Unrolled(net, dtype), Structured(net, dtype)
+        xf, xs = fast.new_batch(states[:batch]), slow.new_batch(states[:batch])
+        for _ in range(6):
+            sf, ss = np.zeros(batch, np.int64), np.zeros(batch, np.int64)
+            passes = fast.run_until_event(xf, 40, sf)
+            assert passes == slow.run_until_event(xs, 40, ss)
+            assert np.array_equal(xf, xs) and np.array_equal(sf, ss)
+            longest = max(longest, passes)
+    assert longest > 1  # the state was carried from pass to pass inside the code
+
+
+@needs_numba
+def test_unrolled_guard_names_the_layer_and_the_machine():
+    cfg = Config("subleq", 4, 16)
+    engine = Unrolled(build(cfg))
+    x = engine.new_batch(encode(engine.state, cfg, [3, 4, 0, 1, 1]))
+    x[0, engine.state["mem"].offset + 3 * 4] = 0.5  # mem[3], which the first instruction reads
+    with pytest.raises(NetworkFault) as e:
+        engine.run_until_event(x.copy(), 5, np.zeros(1, np.int64))
+    assert e.value.layer in LAYER_NAMES and "machine 0" in str(e.value)
+    batch = np.repeat(engine.new_batch(encode(engine.state, cfg, [3, 4, 0, 1, 1])), 11, axis=0)
+    batch[9] = x[0]
+    for run in (
+        lambda b: engine.run_pass(b),
+        lambda b: engine.run_pass(b, []),
+        lambda b: engine.run_until_event(b, 5, np.zeros(11, np.int64)),
+    ):
+        with pytest.raises(NetworkFault) as e:
+            run(batch.copy())
+        assert e.value.layer in LAYER_NAMES and "machine 9 " in str(e.value)
+    engine.guard = False
+    engine.run_pass(x)  # unchecked: nothing raised

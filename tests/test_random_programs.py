@@ -98,3 +98,18 @@ def test_subleq_batches_every_step(batch):
 @given(st.lists(programs(PAPER), min_size=1, max_size=60))
 def test_paper_batches_every_step(batch):
     check(Batch(make("neural", PAPER), PAPER, batch))
+
+
+# The unrolled engine (the default with the fast extra): one machine runs its scalar code, a batch its
+# groups of 8 machines per vector, a last group padded; each program compared with its reference every step.
+@needs_numba
+@given(programs(SUBLEQ))
+def test_subleq_unrolled_every_step(program):
+    check(lockstep(make("unrolled", SUBLEQ), SUBLEQ, program))
+
+
+@needs_numba
+@settings(max_examples=8)
+@given(st.lists(programs(SUBLEQ), min_size=1, max_size=100))
+def test_subleq_unrolled_batches_every_step(batch):
+    check(Batch(make("unrolled", SUBLEQ), SUBLEQ, batch))

@@ -16,7 +16,7 @@ from mlpvm.engines import Sparse, make
 from mlpvm.machines.config import Config
 from mlpvm.network import build
 from mlpvm.network.weights import compile_network, save
-from tests.conftest import EXTERNAL
+from tests.conftest import EXTERNAL, needs_numba
 
 SMALL = Config("subleq", 8, 32)
 
@@ -132,6 +132,13 @@ def test_every_dtype_is_exact_on_random_programs(engine, dtype):
     args = ["verify", "--random", "20", "--steps", "200", "--bits", "8", "--cells", "32", "--engine", engine]
     args += ["--dtype", dtype, "--json"]
     assert json.loads(invoke(*args).output)["ok"]
+
+
+@needs_numba
+def test_verify_runs_on_the_unrolled_engine():
+    args = ["verify", "--random", "20", "--steps", "200", "--bits", "8", "--cells", "32", "--engine", "unrolled"]
+    doc = json.loads(invoke(*args, "--json").output)
+    assert doc["ok"] and doc["engine"] == "unrolled" and doc["steps"] > 20
 
 
 def test_paper_machine(tmp_path):

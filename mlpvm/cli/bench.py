@@ -85,6 +85,12 @@ def _engines(doc: dict) -> Table:
             name, _rate(single), f"{single['median'] / ref:.2f}", _rate(batched), f"{batched['median'] / ref:.2f}"
         )
     t.add_row("reference (steps/s)", _rate(e["reference"]), "1", "", "")
+    new, old = e["engines"].get("unrolled", {}), e["engines"].get("compiled", {})
+    if new.get("single") and old.get("single"):
+        t.caption = (
+            f"unrolled against compiled, same run: {new['single']['median'] / old['single']['median']:.1f}x on one "
+            f"program, {new['batched']['median'] / old['batched']['median']:.1f}x on the batch"
+        )
     return t
 
 
@@ -100,6 +106,10 @@ def _arithmetic(a: dict) -> Table:
         t.add_row("compiled engine, timed in turn with it (passes/s)", _rate(a["compiled_passes_per_s"]))
         t.add_row("compiled engine, multiply-adds per second", f"{a['compiled_entries_per_s'] / 1e6:,.0f} M")
         t.add_row("compiled engine against the bare loop", f"{a['efficiency']:.0%}")
+    if "unrolled_efficiency" in a:
+        t.add_row("unrolled engine, timed in turn with them (passes/s)", _rate(a["unrolled_passes_per_s"]))
+        t.add_row("unrolled engine, multiply-adds per second", f"{a['unrolled_entries_per_s'] / 1e6:,.0f} M")
+        t.add_row("unrolled engine against the bare loop", f"{a['unrolled_efficiency']:.0%}")
     return t
 
 

@@ -1,5 +1,7 @@
 """Engines: ways of evaluating the same 23 layers. All give the same activations, layer by layer.
 
+- ``unrolled``: the lowered units written out as straight-line LLVM IR, one machine per call or 8 machines
+  per vector instruction, compiled once per configuration and cached; needs the ``fast`` extra (llvmlite).
 - ``compiled``: the blocks lowered to flat arrays of units and run by a numba kernel, many passes per call,
   batch-minor; needs the optional ``fast`` extra (numba).
 - ``structured``: block by block, exploiting the weights' structure; numpy.
@@ -8,7 +10,7 @@
 - ``onnx``: the stored matrices exported to ONNX and run by ONNX Runtime; needs the optional ``onnx`` extra.
 
 ``neural`` names the fastest exact engine available, chosen by ``fastest_name`` here and nowhere else:
-``compiled`` when numba is installed, else ``structured``; a weight file always runs on ``sparse``.
+``unrolled`` when the ``fast`` extra is installed, else ``structured``; a weight file always runs on ``sparse``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from mlpvm.engines.compiled import Compiled, have_numba
 from mlpvm.engines.dense import Dense
 from mlpvm.engines.sparse import Sparse
 from mlpvm.engines.structured import Structured
+from mlpvm.engines.unrolled import Unrolled, have_llvm
 from mlpvm.machines.config import Config
 from mlpvm.network import build, exactness
 from mlpvm.network import onnx as onnx_export
 from mlpvm.network.weights import Weights, compile_network
 
-ENGINES = ("compiled", "structured", "sparse", "dense", "onnx")
+ENGINES = ("unrolled", "compiled", "structured", "sparse", "dense", "onnx")
 NEURAL = "neural"  # the fastest exact engine available
 DEFAULT = NEURAL
 
@@ -39,6 +42,7 @@ __all__ = [
     "Engine",
     "Sparse",
     "Structured",
+    "Unrolled",
     "fastest",
     "fastest_name",
     "have_numba",
@@ -47,11 +51,14 @@ __all__ = [
 
 
 def fastest_name(weights: bool = False) -> str:
-    """The engine ``neural`` stands for: the compiled kernel if numba is installed, else the numpy structured
-    engine; stored weights (a weight file) run on the sparse engine, which evaluates them as they are."""
+    """The engine ``neural`` stands for: the unrolled code if the ``fast`` extra is installed (``mlpvm bench``
+    measures it ahead of the compiled kernel on one machine and on batches), else the numpy structured engine;
+    stored weights (a weight file) run on the sparse engine, which evaluates them as they are."""
     if weights:
         return "sparse"
-    return "compiled" if have_numba() else "structured"
+    if have_numba() and have_llvm():
+        return "unrolled"
+    return "structured"
 
 
 def fastest(config: Config | None = None, weights: Weights | None = None, dtype=np.float32) -> Engine:
@@ -69,12 +76,14 @@ def make(name: str, config: Config | None = None, weights: Weights | None = None
     if weights is None:
         assert config is not None
         resources.check(config, name)  # before building anything
-    if name in ("structured", "compiled"):
+    if name in ("structured", "compiled", "unrolled"):
         if weights is not None:
             raise ValueError(f"the {name} engine runs the construction; a weight file runs on sparse or dense")
         if name == "compiled" and not have_numba():
             raise ValueError("the compiled engine needs numba: pip install 'mlpvm[fast]'")
-        return (Compiled if name == "compiled" else Structured)(build(config), dtype)
+        if name == "unrolled" and not have_llvm():
+            raise ValueError("the unrolled engine needs llvmlite: pip install 'mlpvm[fast]'")
+        return {"compiled": Compiled, "structured": Structured, "unrolled": Unrolled}[name](build(config), dtype)
     if weights is None:
         if name == "onnx":
             onnx_export.check_size(config, resources.estimate(config).nonzeros)

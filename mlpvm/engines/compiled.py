@@ -32,7 +32,10 @@ def have_numba() -> bool:
 
 def announce_compile(engine: Engine, say: Callable[[str], None]) -> None:
     """Says so when the kernel is about to be compiled (the first run after installing takes seconds; later
-    runs load numba's cache). Quiet when it is cached, or when the cache cannot be inspected."""
+    runs load numba's cache). Quiet when it is cached, or when the cache cannot be inspected. The unrolled
+    engine compiles per configuration, when it first needs the code: it is told whom to tell."""
+    if hasattr(engine, "announce"):
+        engine.announce = say
     if not isinstance(engine, Compiled) or not have_numba():
         return
     try:
@@ -45,8 +48,8 @@ def announce_compile(engine: Engine, say: Callable[[str], None]) -> None:
 
 
 def warm() -> None:
-    """Compiles the kernel into numba's cache now (``make`` does this after installing), so that the first
-    ``mlpvm run`` does not wait for it."""
+    """Compiles the kernel into numba's cache now (``make`` does this after installing), and the unrolled
+    engine's code for the default configuration, so that the first ``mlpvm run`` does not wait for them."""
     if not have_numba():
         return
     from mlpvm.machines.config import Config
@@ -56,6 +59,10 @@ def warm() -> None:
     x = engine.new_batch(np.zeros(engine.state.size))
     engine.run_until_event(x, 1, np.zeros(1, np.int64))
     engine.run_pass(x, [])
+    from mlpvm.engines.unrolled import Unrolled, have_llvm
+
+    if have_llvm():  # the default configuration's code for one machine (others compile on first use)
+        Unrolled(build(Config())).code(1)
 
 
 TILE = 128  # machines evaluated together: a tile's scratch (slots x TILE) stays in the core's cache

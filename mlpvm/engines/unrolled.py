@@ -1,0 +1,239 @@
+"""The unrolled engine: the lowered network (``mlpvm.engines.lowered``) written out as straight-line LLVM IR,
+a few instructions per unit (``mlpvm.engines.codegen``), and compiled to machine code by LLVM through
+llvmlite (numba's code generator, installed with the ``fast`` extra). The compiled engine interprets the same
+units from index arrays; this one has them in its instructions, which removes the loads of columns, weights
+and loop bounds, and the mispredicted loop exits, that cost the compiled engine most of its time.
+
+The machine code is cached (``$MLPVM_CACHE``, else ``$XDG_CACHE_HOME/mlpvm`` or ``~/.cache/mlpvm``) under the
+hash of the IR: a configuration is compiled once (seconds; ``announce_compile`` says so), later runs load it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from mlpvm.engines.base import EVENTS, Engine
+from mlpvm.engines.codegen import source
+from mlpvm.engines.lowered import Narrow, lower, materialize
+from mlpvm.errors import NetworkFault
+from mlpvm.network import Network
+
+PTR, INT = ctypes.c_void_p, ctypes.c_int64
+RUN = ctypes.CFUNCTYPE(INT, PTR, INT, INT, PTR, INT, PTR, INT, INT, INT, PTR, PTR)
+LAYER = ctypes.CFUNCTYPE(INT, PTR, PTR, PTR, INT)
+WIDTH = 8  # machines per group in a batch: one vector register of float32 (AVX2)
+
+
+def have_llvm() -> bool:
+    try:
+        import llvmlite.binding  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("MLPVM_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlpvm"
+    return Path(root) / "unrolled"
+
+
+def _object_path(ir: str) -> Path:
+    """Keyed on the IR and on the processor the code is compiled for (a cache may be shared between hosts)."""
+    llvm = _llvm()
+    key = "\n".join([ir, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), str(llvm.llvm_version_info)])
+    return cache_dir() / f"net_{hashlib.sha256(key.encode()).hexdigest()[:24]}.o"
+
+
+def _save(path: Path, data: bytes) -> None:
+    """Atomically, so that two processes compiling the same network never leave half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache: compile again next time
+        pass
+
+
+@cache
+def _llvm():
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    return llvm
+
+
+def _machine():
+    """A target machine for this processor: each execution engine owns (and frees) its own."""
+    llvm = _llvm()
+    features = llvm.get_host_cpu_features().flatten()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=features, opt=2)
+
+
+class Code:
+    """A compiled module: ``run`` and ``layer_K`` as ctypes functions. Shared by every engine of one
+    configuration and kept for the life of the process (``code``)."""
+
+    def __init__(self, ir: str, path: Path):
+        llvm, machine = _llvm(), _machine()
+        cached = path.read_bytes() if path.exists() else None
+        module = llvm.parse_assembly(ir)
+        if cached is None:
+            options = llvm.create_pipeline_tuning_options(speed_level=2)
+            builder = llvm.create_pass_builder(machine, options)
+            builder.getModulePassManager().run(module, builder)
+        self.engine = llvm.create_mcjit_compiler(module, machine)
+        self.engine.set_object_cache(lambda _m, data: _save(path, data), lambda _m: cached)
+        self.engine.finalize_object()
+        self.run = RUN(self.engine.get_function_address("run"))
+        layers = [n for n in (f.name for f in module.functions) if n.startswith("layer_")]
+        self.layers = [LAYER(self.engine.get_function_address(f"layer_{k}")) for k in range(len(layers))]
+
+
+_LOADED: dict[Path, Code] = {}
+
+
+def code(ir: str) -> Code:
+    path = _object_path(ir)
+    if path not in _LOADED:
+        _LOADED[path] = Code(ir, path)
+    return _LOADED[path]
+
+
+class Unrolled(Engine):
+    name = "unrolled"
+
+    def __init__(self, net: Network, dtype=np.float32):
+        super().__init__(net.config, [(layer.name, layer.outputs) for layer in net.layers])
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"the unrolled engine runs float32 or float64, not {self.dtype}")
+        self.lowered = lower(net)
+        self.arrays = self.lowered.kernel_args(self.dtype)
+        final = self.lowered.places[-1]
+        self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
+        self.executed = self._slot(final, "executed")
+        self._ir: dict[int, str] = {}
+        self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._code: dict[int, Code] = {}
+        self.announce: Callable[[str], None] | None = None  # told before a compilation (seconds)
+
+    def ir(self, width: int) -> str:
+        """The LLVM IR for groups of ``width`` machines (1: one machine)."""
+        if width not in self._ir:
+            self._ir[width] = source(self.arrays, self.dtype, self.events, self.executed, width)
+        return self._ir[width]
+
+    def cached(self, width: int = 1) -> bool:
+        """Whether the machine code is in the cache (else the first pass compiles it: seconds)."""
+        path = _object_path(self.ir(width))
+        return path in _LOADED or path.exists()
+
+    def code(self, width: int) -> Code:
+        if width not in self._code:
+            if self.announce is not None and not self.cached(width):
+                what = "one machine" if width == 1 else f"groups of {width} machines"
+                self.announce(f"compiling the network's code for {what} (LLVM); once per configuration")
+            self._code[width] = code(self.ir(width))
+        return self._code[width]
+
+    @staticmethod
+    def _slot(places, name: str) -> int:
+        place = places[name]
+        assert isinstance(place, Narrow) and place.slots.size == 1
+        return int(place.slots.ravel()[0])
+
+    def _raise(self, fault: np.ndarray, width: int) -> None:
+        if fault[0] >= 0:
+            machine = fault[0] * width + (int(fault[2]) & -int(fault[2])).bit_length() - 1
+            raise NetworkFault(self.layer_names[fault[1]], f"an activation of machine {machine} left {{0,1}}")
+
+    def _scratches(self, groups: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's scratch and row registers, lane-minor; kept between calls (the host calls often)."""
+        have = self._scratch.get(width)
+        if have is None or len(have[0]) != groups:
+            have = self._scratch[width] = (
+                np.zeros((groups, self.lowered.scratch, width), self.dtype),
+                np.zeros((groups, max(self.lowered.regs, 1), width), np.int64),
+            )
+        return have
+
+    def _padded(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """``x`` (or a copy) with rows for whole groups: the last machine repeated, which raises the same
+        events and faults as the machine it copies, so the padding never changes an outcome."""
+        width = 1 if len(x) == 1 else WIDTH
+        y = _contiguous(x, self.dtype)
+        extra = -len(y) % width
+        if extra:
+            y = np.concatenate([y, np.repeat(y[-1:], extra, axis=0)])
+        return y, width
+
+    def _run(self, y: np.ndarray, width: int, max_passes: int, steps: np.ndarray, fault: np.ndarray) -> int:
+        S, R = self._scratches(len(y) // width, width)
+        return self.code(width).run(
+            y.ctypes.data, len(S), y.shape[1], S.ctypes.data, S[0].size, R.ctypes.data, R[0].size,
+            max_passes, int(self.guard), fault.ctypes.data, steps.ctypes.data,
+        )  # fmt: skip
+
+    def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
+        y, width = self._padded(x)
+        fault = np.full(3, -1, np.int64)
+        if trace is None:
+            self._run(y, width, 1, np.zeros(len(y), np.int64), fault)
+        else:
+            self._trace(y, width, trace, fault, len(x))
+        if y is not x:
+            x[...] = y[: len(x)].reshape(x.shape)
+        self._raise(fault, width)
+
+    def _trace(self, y: np.ndarray, width: int, trace: list[np.ndarray], fault: np.ndarray, real: int) -> None:
+        """Layer by layer, group by group, through the per-layer functions, recording each layer of the
+        first ``real`` machines of ``y`` (the rest is padding)."""
+        p = self.arrays
+        S, R = (np.zeros_like(a) for a in self._scratches(len(y) // width, width))
+        s, r = (a.transpose(0, 2, 1).reshape(len(y), -1) for a in (S, R))  # copies: (machines, slots)
+        s[:, p.load_s] = y[:, p.load_x]
+        bad = np.flatnonzero(((s != 0) & (s != 1)).any(axis=1))  # as ``run``: a state value off {0,1} faults
+        if self.guard and len(bad):
+            fault[:] = bad[0] // width, 0, 1 << (bad[0] % width)
+            return
+        S[...] = s.reshape(len(S), width, -1).transpose(0, 2, 1)
+        for k, layer in enumerate(self.code(width).layers):
+            for g in range(len(S)):
+                bad = layer(y[g * width :].ctypes.data, S[g].ctypes.data, R[g].ctypes.data, y.shape[1])
+                if bad and self.guard and fault[0] < 0:
+                    fault[:] = g, k, bad
+            if fault[0] >= 0:
+                return
+            s, r = (a.transpose(0, 2, 1).reshape(len(y), -1) for a in (S, R))
+            trace.append(materialize(self.layouts[k], self.lowered.places[k], y[:real], s[:real], r[:real]))
+        y[:, p.store_x] = s[:, p.store_s]
+
+    def run_until_event(self, x: np.ndarray, max_passes: int, steps: np.ndarray) -> int:
+        fault = np.full(3, -1, np.int64)
+        y, width = self._padded(x)
+        counted = np.zeros(len(y), np.int64)
+        done = self._run(y, width, max(1, max_passes), counted, fault)
+        steps += counted[: len(x)]
+        if y is not x:
+            x[...] = y[: len(x)].reshape(x.shape)
+        self._raise(fault, width)
+        return done
+
+
+def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` itself when the code can work on it in place, else a copy (the caller writes it back)."""
+    if x.dtype == dtype and x.flags.c_contiguous and x.ndim == 2:
+        return x
+    return np.ascontiguousarray(np.atleast_2d(x), dtype)
