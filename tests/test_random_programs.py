@@ -109,7 +109,7 @@ def test_subleq_unrolled_every_step(program):
 
 
 @needs_numba
-@settings(max_examples=8)
+@examples(8)
 @given(st.lists(programs(SUBLEQ), min_size=1, max_size=100))
 def test_subleq_unrolled_batches_every_step(batch):
     check(Batch(make("unrolled", SUBLEQ), SUBLEQ, batch))

@@ -26,6 +26,7 @@ from mlpvm.errors import MlpvmError
 from mlpvm.files import atomic_write
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import REGISTERS, Fields
+from mlpvm.protocol import EXECUTED, FAULT, HALTED, IN_ACK, IN_WAIT, OUT_VALID
 
 
 def parse_range(text: str) -> range:
@@ -40,7 +41,7 @@ def parse_range(text: str) -> range:
     return range(first, last + 1)
 
 
-DECODED = ("pc", *REGISTERS, "halted", "fault", "executed", "out_valid", "in_ack", "in_wait")
+DECODED = ("pc", *REGISTERS, HALTED, FAULT, EXECUTED, OUT_VALID, IN_ACK, IN_WAIT)
 
 
 @lru_cache(maxsize=8)

@@ -18,12 +18,12 @@ from mlpvm.check.lockstep import Divergence, first_bad_layer
 from mlpvm.debug.expr import Env, Expr, ExprError
 from mlpvm.engines import DEFAULT, Engine, make
 from mlpvm.errors import MlpvmError
-from mlpvm.host.computer import place_input
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import REGISTERS, Fields, decode, encode, from_bits, to_bits
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
+from mlpvm.protocol import place_input
 
 HISTORY_BYTES = 64 << 20  # state snapshots kept for reverse execution
 

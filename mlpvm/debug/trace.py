@@ -17,6 +17,7 @@ from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
+from mlpvm.protocol import OUT_VALID
 
 FIELDS = ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc")
 
@@ -45,7 +46,7 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
             nonlocal before
             values = dump.decoded(engine, config, c.state_of(0))
             line = {"pass": c.passes, "step": int(c.steps[0]), **{k: values[k] for k in FIELDS}}
-            line["out"] = int(c.outputs[0][-1]) if values.get("out_valid") else None
+            line["out"] = int(c.outputs[0][-1]) if values.get(OUT_VALID) else None
             f.write((json.dumps(line) + "\n").encode())
             if plain is not None and c.passes in passes:
                 trace: list[np.ndarray] = []

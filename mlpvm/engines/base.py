@@ -13,9 +13,7 @@ import numpy as np
 from mlpvm.craft.layout import Layout
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
-
-# Flags after which the host has work to do.
-EVENTS = ("out_valid", "in_ack", "in_wait", "halted")
+from mlpvm.protocol import EVENTS, EXECUTED
 
 
 def off_binary(h: np.ndarray) -> bool:
@@ -55,7 +53,7 @@ class Engine:
         executed instructions to ``steps``; returns the passes run. Engines may do this without Python in
         between passes; the host services the event afterwards."""
         events = [self.state[name].offset for name in EVENTS if name in self.state]
-        executed = self.state["executed"].offset
+        executed = self.state[EXECUTED].offset
         for done in range(1, max_passes + 1):
             self.run_pass(x)
             steps += x[:, executed] > 0.5

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpvm.engines.base import EVENTS, Engine
+from mlpvm.engines.base import Engine
 from mlpvm.engines.lowered import Narrow, lower, materialize
 from mlpvm.errors import NetworkFault
 from mlpvm.network import Network
+from mlpvm.protocol import EVENTS, EXECUTED
 
 
 def _kernel():
@@ -80,7 +81,7 @@ class Compiled(Engine):
         self.arrays = self.lowered.kernel_args(self.dtype)
         final = self.lowered.places[-1]
         self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
-        self.executed = self._slot(final, "executed")
+        self.executed = self._slot(final, EXECUTED)
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None
 
     @staticmethod

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpvm.engines.base import EVENTS, Engine, off_binary
+from mlpvm.engines.base import Engine, off_binary
 from mlpvm.errors import ConfigError, MlpvmError, NetworkFault
 from mlpvm.network import onnx as export
 from mlpvm.network.weights import Weights
+from mlpvm.protocol import EVENTS, EXECUTED
 
 MISSING = "the onnx engine needs onnxruntime: pip install 'mlpvm[onnx]'"
 
@@ -85,7 +86,7 @@ class Onnx(Engine):
     def run_until_event(self, x: np.ndarray, max_passes: int, steps: np.ndarray) -> int:
         """One call of the loop model, which stops after the first pass with a host event."""
         final, *per_pass = self.loop.run(None, {"state": x, "passes": np.array(max_passes, np.int64)})
-        executed = per_pass[[f for f in export.PER_PASS if f in self.state].index("executed")]
+        executed = per_pass[[f for f in export.PER_PASS if f in self.state].index(EXECUTED)]
         x[...] = final
         steps += (executed > 0.5).sum(axis=0)
         self._check(x)

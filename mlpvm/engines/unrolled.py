@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpvm.engines.base import EVENTS, Engine
+from mlpvm.engines.base import Engine
 from mlpvm.engines.codegen import source
 from mlpvm.engines.lowered import Narrow, lower, materialize
 from mlpvm.errors import NetworkFault
 from mlpvm.network import Network
+from mlpvm.protocol import EVENTS, EXECUTED
 
 PTR, INT = ctypes.c_void_p, ctypes.c_int64
 RUN = ctypes.CFUNCTYPE(INT, PTR, INT, INT, PTR, INT, PTR, INT, INT, INT, PTR, PTR)
@@ -123,7 +124,7 @@ class Unrolled(Engine):
         self.arrays = self.lowered.kernel_args(self.dtype)
         final = self.lowered.places[-1]
         self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
-        self.executed = self._slot(final, "executed")
+        self.executed = self._slot(final, EXECUTED)
         self._ir: dict[int, str] = {}
         self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._code: dict[int, Code] = {}

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpvm.craft.layout import Layout
 from mlpvm.engines import Engine
-from mlpvm.machines.state import Decoded, decode, from_bits, to_bits
-from mlpvm.program.inputs import EOF, Input
+from mlpvm.machines.state import Decoded, decode
+from mlpvm.program.inputs import Input
+from mlpvm.protocol import HALTED, IN_ACK, IN_WAIT, OUT_VALID, has_io, place_input, serve, stopped
 
 CHUNK = 4096  # passes between checks for Ctrl-C and progress updates, at most
 PACE = 0.05  # seconds between those checks that the host aims for
@@ -39,18 +39,6 @@ class Outcome:
     passes: int | None = None  # network passes (None for the reference interpreter)
     state: np.ndarray | None = None  # the final state vector
     decoded: Decoded | None = None
-
-
-def place_input(state: Layout, x: np.ndarray, value: int | None) -> None:
-    """Puts the next input of one machine (a byte, ``EOF``, or None: nothing yet) into its input fields."""
-    state.view(x, "in_ready")[...] = value is not None
-    state.view(x, "in_eof")[...] = value == EOF
-    state.view(x, "in_byte")[...] = to_bits(value if value is not None and value != EOF else 0, 8)
-
-
-def output_byte(state: Layout, x: np.ndarray) -> int:
-    """The byte in one machine's output field."""
-    return int(from_bits(state.view(x, "out_byte"), signed=False))
 
 
 @contextmanager
@@ -94,7 +82,7 @@ class Computer:
         self.passes = 0
         self.on_output = on_output
         self.done: dict[int, Outcome] = {}
-        self.io = "in_ack" in self.state
+        self.io = has_io(self.state)
         self._at = {f.name: f.offset for f in self.state if not f.shape}
         if self.io:
             for row in range(n):
@@ -116,21 +104,18 @@ class Computer:
         self.passes += self.engine.run_until_event(self.x, max_passes, steps)
         self.steps[self.ids] += steps
         if self.io:
-            for row in np.flatnonzero(self._flags("out_valid")):
-                byte = bytes([output_byte(self.state, self.x[row])])
-                self.outputs[self.ids[row]] += byte
-                if self.on_output:
-                    self.on_output(int(self.ids[row]), byte)
-            for row in np.flatnonzero(self._flags("in_ack")):
-                self.inputs[self.ids[row]].take()
-                self._place(row)
-            for row in np.flatnonzero(self._flags("in_wait")):
+            for row in np.flatnonzero(self._flags(OUT_VALID) | self._flags(IN_ACK)):
+                mid = int(self.ids[row])
+                out = serve(self.state, self.x[row], self.inputs[mid], self.outputs[mid])
+                if out is not None and self.on_output:
+                    self.on_output(mid, bytes([out]))
+            for row in np.flatnonzero(self._flags(IN_WAIT)):
                 if self.inputs[self.ids[row]].wait():
                     self._place(row)
                 else:
                     self._retire(row, "wait")
-        for row in np.flatnonzero(self._flags("halted")):
-            self._retire(row, "fault" if "fault" in self._at and self.x[row, self._at["fault"]] > 0.5 else "halt")
+        for row in np.flatnonzero(self._flags(HALTED)):
+            self._retire(row, stopped(self.state, self.x[row]))
         self._compact()
 
     def state_of(self, mid: int) -> np.ndarray:

@@ -43,6 +43,7 @@ from mlpvm.files import atomic_write
 from mlpvm.machines.config import Config
 from mlpvm.network import exactness
 from mlpvm.network.weights import WeightLayer, Weights
+from mlpvm.protocol import EXECUTED, HALTED, IN_ACK, IN_WAIT, OUT_BYTE, OUT_VALID
 
 OPSET = 17  # ScatterND's reduction needs 16; nothing newer is used
 DENSE_LIMIT = 1 << 20  # entries of W up to which a layer is one MatMul (4 MB of float32)
@@ -50,7 +51,7 @@ HUB = 32  # an input that feeds at least this many rows joins the layer's small 
 BYTES_PER_WEIGHT = 16  # in the model: its input's index (int64), its weight (float32), padding and row indices
 MAX_BYTES = 2**31 - 2**26  # protobuf's limit on one message, less room for the rest
 MAX_PIECES = 64  # runs of copied and computed rows up to which a layer is assembled from slices
-PER_PASS = ("out_valid", "out_byte", "executed")  # the loop model's per-pass outputs, those the machine has
+PER_PASS = (OUT_VALID, OUT_BYTE, EXECUTED)  # the loop model's per-pass outputs, those the machine has
 META_KEY = "mlpvm"
 MODEL_KEY = "mlpvm.model"
 MISSING = "ONNX export needs onnx: pip install 'mlpvm[onnx]'"
@@ -228,7 +229,7 @@ def _stop(g: _Graph, weights: Weights, h: str, consts: _Graph, stop_on: tuple[st
     if present:
         signals.append(_any(g, weights, h, present, consts, "event"))
     if idle:
-        parked = [_rows(g, weights, h, f, consts, "idle") for f in ("halted", "in_wait") if f in weights.state]
+        parked = [_rows(g, weights, h, f, consts, "idle") for f in (HALTED, IN_WAIT) if f in weights.state]
         either = parked[0] if len(parked) == 1 else g.node("Max", parked, g.prefix + "idle/each")
         signals.append(g.node("ReduceMin", [either], g.prefix + "idle/all", keepdims=0))
     worst = signals[0] if len(signals) == 1 else g.node("Max", signals, g.prefix + "stop/any")
@@ -254,7 +255,7 @@ def export(
     loop: bool = False,
     layer_outputs: bool = False,
     dense_limit: int = DENSE_LIMIT,
-    stop_on: tuple[str, ...] = ("in_ack",),
+    stop_on: tuple[str, ...] = (IN_ACK,),
     idle: bool = True,
 ):
     """The one-pass model, or (``loop``) the K-pass model; ``stop_on`` and ``idle`` say when the loop ends
