@@ -23,6 +23,7 @@ COMMANDS = {
     "verify": "verify",
     "bench": "bench",
     "prove": "prove",
+    "plot": "plot",
 }
 
 

@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import codecs
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.debug import dump as dumps
 from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.session import DebugError, Session, Stop
 from mlpvm.errors import MlpvmError
-from mlpvm.network import LAYER_NAMES
 
 
 @dataclass(frozen=True)
@@ -340,44 +335,6 @@ class Debugger:
         start = self.session.address(parts[0]) if parts else max(0, self.session.pc - 2 * step)
         self.console.print(views.disassembly(self.session, start, count))
 
-    # -- the network -------------------------------------------------------------------------------
-
-    @command("layers", usage="layers")
-    def layers(self, arg: str) -> None:
-        """The 23 layers of the last pass: name, stage, width, active units, and the fields each computed."""
-        trace = self._trace()
-        if trace is not None:
-            self.console.print(views.layers(self.session, trace))
-
-    @command("layer", usage="layer NAME|K")
-    def layer(self, arg: str) -> None:
-        """One layer of the last pass: its activations grouped by field, memory-wide fields as a heat strip."""
-        key = arg.strip()
-        k = int(key) if key.isdigit() else (LAYER_NAMES.index(key) if key in LAYER_NAMES else -1)
-        if not 0 <= k < len(LAYER_NAMES):
-            raise DebugError(f"no layer {key!r}: give 0..22 or a name like read.1")
-        trace = self._trace()
-        if trace is not None:
-            self.console.print(views.layer(self.session, k, trace))
-
-    def _trace(self) -> list[np.ndarray] | None:
-        trace = self.session.last_trace()
-        if trace is None:
-            self.say("No pass yet (or it is no longer in the history): step first.")
-        return trace
-
-    @command("dump", usage="dump FILE.npz [--passes RANGE]")
-    def dump(self, arg: str) -> None:
-        """Save per-layer activations (keys like pass12.read.1) and decoded fields of the last pass, or of the
-        passes in RANGE (N, A:B or A-B, still in the history), to a numpy .npz file."""
-        words = shlex.split(arg)
-        if not words:
-            raise DebugError("dump needs a file name")
-        passes = dumps.parse_range(words[words.index("--passes") + 1]) if "--passes" in words else None
-        path = Path(words[0])
-        written = dumps.dump_session(self.session, path, passes)
-        self.say(f"Wrote {len(written)} passes ({written[0]}..{written[-1]}) to {path}")
-
     # -- time and I/O ------------------------------------------------------------------------------
 
     @command("history", "hist", usage="history [N]")
@@ -422,6 +379,10 @@ class Debugger:
             table.add_row(Text(cmd.usage, style="bold"), cmd.help.split(".")[0] + ".")
         self.console.print(table)
         self.say("A blank line repeats the last step-like command; Ctrl-C stops a run; Ctrl-D or quit leaves.")
+
+
+# The commands on the network (layers, layer, diff, flow, picture, dump) live in their own module.
+from mlpvm.debug import netcommands  # noqa: E402, F401
 
 
 def _split(line: str) -> tuple[str, str]:

@@ -72,6 +72,7 @@ class Machine:
     listing_module: str
     generator_module: str
     proof_module: str = ""  # the step as bit-vector formulas, for ``mlpvm prove``: invariant(config, s), step(...)
+    meanings: Callable[[Config], Mapping[str, str]] = dict  # every layer field -> one line on what it holds
 
     @property
     def listing(self) -> ModuleType:

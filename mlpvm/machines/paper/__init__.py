@@ -59,4 +59,5 @@ PAPER = Machine(
     listing_module="mlpvm.machines.paper.listing",
     generator_module="mlpvm.machines.paper.generate",
     proof_module="mlpvm.machines.paper.spec",
+    meanings=layers.meanings,
 )

@@ -58,4 +58,5 @@ SUBLEQ = Machine(
     listing_module="mlpvm.machines.subleq.listing",
     generator_module="mlpvm.machines.subleq.generate",
     proof_module="mlpvm.machines.subleq.spec",
+    meanings=layers.meanings,
 )
