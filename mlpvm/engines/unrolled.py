@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.util
 import os
 import tempfile
 from collections.abc import Callable
@@ -34,11 +35,8 @@ WIDTH = 8  # machines per group in a batch: one vector register of float32 (AVX2
 
 
 def have_llvm() -> bool:
-    try:
-        import llvmlite.binding  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether llvmlite is installed; found without importing it (loading LLVM takes a moment at startup)."""
+    return importlib.util.find_spec("llvmlite") is not None
 
 
 def cache_dir() -> Path:
