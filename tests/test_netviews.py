@@ -176,3 +176,19 @@ def test_netview_commands_reject_bad_arguments():
     assert "expected a pass number" in shown(debugger, console, "layers x")
     assert "diff PASS1 PASS2" in shown(debugger, console, "diff 1")
     assert netviews.layer_index("22") == 22
+
+
+def test_paper_rows_are_slots_and_addresses_unsigned():
+    path = ROOT / "programs" / "paper" / "gcd.pasq"
+    image = load_image(path)
+    config = images.config_for(image)
+    console = Console(width=80, record=True, color_system=None)
+    session = Session(image, config)
+    debugger = Debugger(session, console)
+    debugger.execute("step 2")
+    console.export_text()
+    ref = config.spec.reference.load(config, image.words, image.slots)
+    m = [ref.step(Input()) for _ in range(2)][-1]
+    text = shown(debugger, console, "layer fetch.0")
+    assert f"fetch_a row {m.pc}" in text and f"= {m.a}" in text
+    assert f"a={m.a}; b={m.b}; c={m.c}" in shown(debugger, console, "layers")

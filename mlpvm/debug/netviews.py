@@ -70,11 +70,6 @@ def meanings(config: Config) -> dict[str, str]:
     return dict(config.spec.meanings(config))
 
 
-def produced(layer: Layer) -> list[str]:
-    """The fields the layer computes (not merely carries over), in output order."""
-    return layer.computed
-
-
 # -- one field's value in words -------------------------------------------------------------------
 
 
@@ -87,13 +82,22 @@ def selected_row(layer: Layer, name: str, inputs: np.ndarray) -> int | None:
     return int((from_bits(bits, signed=False) + block.shift) % block.rows)
 
 
+def _from_slots(layer: Layer, name: str) -> bool:
+    """Whether the field's rows are instruction slots (read from ``ins``) rather than memory cells."""
+    block = next((b for b in layer.blocks if b.out == name), None)
+    return isinstance(block, Select) and any(t.src == "ins" for t in block.terms)
+
+
+def row_value(config: Config, layer: Layer, name: str, bits: np.ndarray) -> int:
+    """A row's word: an instruction's address field (signed as the machine's addresses are), else a data word."""
+    return int(from_bits(bits, signed=signed_field(config, "a" if _from_slots(layer, name) else "mem_a")))
+
+
 def row_label(session: Session, layer: Layer, name: str, row: int) -> str:
     """``row 22 <loop>``: the cell (or slot, when the field is read from the instruction slots)."""
     if session.source_map is None:
         return f"row {row}"
-    block = next((b for b in layer.blocks if b.out == name), None)
-    slots = isinstance(block, Select) and any(t.src == "ins" for t in block.terms)
-    labels = session.source_map.labels_at(row, slots)
+    labels = session.source_map.labels_at(row, _from_slots(layer, name))
     return f"row {row}" + (f" <{labels[0]}>" if labels else "")
 
 
@@ -126,17 +130,15 @@ def field_value(session: Session, pt: PassTrace, k: int, name: str) -> str:
     row = selected_row(layer, name, pt.inputs(k))
     if row is not None:
         rest = on - int(np.count_nonzero(values[row]))
-        value = int(from_bits(values[row], signed=signed_field(session.config, "mem_a")))
+        value = row_value(session.config, layer, name, values[row])
         return f"{row_label(session, layer, name, row)} = {value}" + (f"; {rest} units on elsewhere" if rest else "")
     if name in layer.inputs and name not in layer.passed:  # recomputed in place: name the rows that changed
         changed = np.flatnonzero((values != layer.inputs.view(pt.inputs(k), name)).reshape(f.shape[0], -1).any(1))
-        rows = ", ".join(f"{row_label(session, layer, name, int(r))} = {_row(session, values[r])}" for r in changed[:2])
+        cfg = session.config
+        rows = ", ".join(f"{row_label(session, layer, name, int(r))} = {row_value(cfg, layer, name, values[r])}"
+                         for r in changed[:2])  # fmt: skip
         return f"{on} units on; " + (f"changed {rows}" if rows else "no row changed")
     return f"{'x'.join(map(str, f.shape))}, {on} units on"
-
-
-def _row(session: Session, bits: np.ndarray) -> int:
-    return int(from_bits(bits, signed=signed_field(session.config, "mem_a")))
 
 
 def active(layer: Layer, h: np.ndarray) -> tuple[int, int]:
