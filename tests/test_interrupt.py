@@ -44,7 +44,8 @@ def test_step_limit_in_run_keeps_the_output_and_summarises(tmp_path):
     prog.write_text(HI_THEN_LOOP)
     result = CliRunner().invoke(cli, ["run", "--max-steps", "100", str(prog)])
     assert result.exit_code == 3
-    assert (result.stdout, result.stderr) == ("Hi", "mlpvm: step limit reached after 100 steps, pc=6\n")
+    limit = "mlpvm: step limit reached after 100 steps, pc=6; --max-steps N raises the limit (0: none)\n"
+    assert (result.stdout, result.stderr) == ("Hi", limit)
 
 
 def test_ctrl_c_stops_verify_with_what_was_checked(monkeypatch):

@@ -43,6 +43,9 @@ class _Cli(click.Group):
         except MlpvmError as e:
             click.echo(e.report(), err=True)
             ctx.exit(e.exit_code)
+        except (KeyboardInterrupt, click.Abort):  # Ctrl-C outside a run loop: 130, not click's "Aborted!" (1)
+            click.echo("\nmlpvm: interrupted", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -32,7 +32,7 @@ from mlpvm.program.inputs import Input
 from mlpvm.program.load import load_image
 
 # Why a run stopped, from best to worst: a batch's exit code is that of its worst outcome.
-SEVERITY = ("halt", "limit", "wait", "fault", "interrupted")
+SEVERITY = ("halt", "limit", "eof", "wait", "fault", "interrupted")
 
 
 @dataclass
@@ -120,4 +120,6 @@ def run_reference(
     resources.check(config, "reference")
     ref = reference.load(config, program.words, program.slots)
     reason = reference.run(ref, inp, max_steps, on_output)
+    if reason == "wait" and inp.ended:
+        reason = "eof"
     return Outcome(reason, ref.steps, bytes(ref.output), ref.pc, ref.mem)
