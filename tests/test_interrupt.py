@@ -64,7 +64,8 @@ def test_ctrl_c_stops_verify_with_what_was_checked(monkeypatch):
 
 
 def test_ctrl_c_in_the_verify_command_exits_130_with_a_summary():
-    cmd = [sys.executable, "-m", "mlpvm", "verify", "--random", "2000", "--steps", "0", "--bits", "8", "--cells", "32"]
+    cmd = [sys.executable, "-m", "mlpvm", "verify", "--random", "2000", "--max-steps", "0", "--bits", "8"]
+    cmd += ["--cells", "32"]
     for delay in (3, 8):  # long enough for Python to start and the handler to be in place
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
@@ -78,7 +79,7 @@ def test_ctrl_c_in_the_verify_command_exits_130_with_a_summary():
 
 def test_verify_json_records_the_step_limit():
     result = CliRunner().invoke(
-        cli, ["verify", "--random", "5", "--steps", "7", "--bits", "8", "--cells", "32", "--json"]
+        cli, ["verify", "--random", "5", "--max-steps", "7", "--bits", "8", "--cells", "32", "--json"]
     )
     doc = json.loads(result.output)
     assert doc["step_limit"] == 7 and doc["steps"] <= 35 and result.exit_code == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from mlpvm.cli import console
-from mlpvm.cli.options import load_weights, machine_options, max_steps_option, resolve_config
+from mlpvm.cli.options import INPUT_HELP, input_bytes, load_weights, machine_options, max_steps_option, resolve_config
 from mlpvm.engines import ENGINES, NEURAL, Engine, make
 from mlpvm.engines.compiled import announce_compile
 from mlpvm.errors import ConfigError, ImageError
@@ -19,7 +19,7 @@ from mlpvm.host import batch, terminal
 from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
-from mlpvm.program.inputs import EOF_READS, Input, unescape
+from mlpvm.program.inputs import EOF_READS, Input
 from mlpvm.program.load import load_image
 from mlpvm.program.sourcemap import SourceMap
 
@@ -39,14 +39,6 @@ def program_input(text: str | None, path: str | None) -> Input:
     if text is not None:
         return Input(input_bytes(text), eof_reads=EOF_READS)
     return terminal.stdin_input()
-
-
-def input_bytes(text: str) -> bytes:
-    """``--input TEXT`` as bytes, its escapes decoded; a bad escape is bad usage."""
-    try:
-        return unescape(text)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="'--input'") from None
 
 
 def file_bytes(path: str) -> bytes:
@@ -82,7 +74,7 @@ def _interactive(input_text: str | None, input_file: str | None) -> bool:
 )
 @click.option(
     "--input", "input_text", metavar="TEXT",
-    help=r"Program input; \n \r \t \\ \xHH are escapes (default: stdin, read as the program asks).",
+    help=f"{INPUT_HELP} (default: stdin, read as the program asks).",
 )  # fmt: skip
 @click.option("--input-file", type=click.Path(dir_okay=False), help="Program input: the bytes of FILE, as they are.")
 @click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")

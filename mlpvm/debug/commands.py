@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 import shlex
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.session import DebugError, Session, Stop
 from mlpvm.errors import MlpvmError
 from mlpvm.network import LAYER_NAMES
+from mlpvm.program.inputs import unescape
 
 
 @dataclass(frozen=True)
@@ -387,8 +387,11 @@ class Debugger:
 
     @command("input", usage="input TEXT")
     def input(self, arg: str) -> None:
-        """Queue bytes for the program's input (C escapes such as \\n work)."""
-        data = codecs.decode(arg, "unicode_escape").encode("latin-1")
+        """Queue bytes for the program's input (escapes: \\n \\r \\t \\\\ \\xHH)."""
+        try:
+            data = unescape(arg)
+        except ValueError as e:
+            raise DebugError(str(e)) from None
         self.session.feed(data)
         self.say(f"Queued {len(data)} input bytes.")
 
