@@ -176,3 +176,11 @@ def test_in_a_terminal_a_typed_line_appears_once_and_ctrl_c_while_waiting_exits_
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         os.close(fd)
+
+
+def test_a_paper_program_shows_its_result(tmp_path):
+    # gcd.pasq's own comment: it halts with a = b = 21 (gcd(1071, 462)); the library's constants are left out
+    assert invoke("run", "programs/paper/gcd.pasq").stdout == "a = 21  b = 21  t = 0\n"
+    prog = tmp_path / "p.json"
+    prog.write_text('{"slots": [[0, 0, 0]], "data": [5, 0, 3, 0]}')  # mem[0] -= mem[0], then it halts
+    assert invoke("run", str(prog)).stdout == "memory: 0 0 3\n"

@@ -263,10 +263,24 @@ def fault_detail(o: Outcome, config: Config) -> str:
     return text
 
 
+def memory_summary(o: Outcome, smap: SourceMap | None) -> str:
+    """The result of a program that cannot print: the cells its own source labels (not a library's, such as
+    <std>), else memory up to the last nonzero cell."""
+    own = {name: at for name, at in (smap.labels if smap else {}).items() if not str(smap.origin(at)).startswith("<")}
+    if own:
+        return "  ".join(f"{name} = {int(o.memory[at])}" for name, at in sorted(own.items(), key=lambda x: x[1]))
+    words = [int(v) for v in o.memory]
+    while words and not words[-1]:
+        words.pop()
+    return "memory: " + (" ".join(map(str, words)) or "all zero")
+
+
 def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: bool, smap: SourceMap | None) -> None:
     if as_json:
         click.echo(json.dumps(_doc(o, config, engine)))
         return
+    if "out_valid" not in config.spec.io_fields:  # a machine without output: its result is its memory
+        click.echo(memory_summary(o, smap))
     if verbose or o.reason != "halt":
         if o.output and not o.output.endswith(b"\n") and sys.stdout.isatty() and sys.stderr.isatty():
             click.echo(err=True)  # keep the summary off the program's last line
