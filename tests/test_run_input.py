@@ -142,7 +142,7 @@ def _pty_run(args: list[str]) -> tuple[subprocess.Popen, int]:
         stdout=follower,
         stderr=follower,
         preexec_fn=_own_terminal,
-        env={**os.environ, "TERM": "dumb", "COLUMNS": "80"},
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "80"},
     )
     os.close(follower)
     return proc, leader

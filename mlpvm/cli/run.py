@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from mlpvm.errors import ConfigError, ImageError
 from mlpvm.host import batch, terminal
 from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
 from mlpvm.machines.config import Config
-from mlpvm.machines.state import encode
+from mlpvm.machines.state import decode, encode
 from mlpvm.program.inputs import EOF_READS, Input
 from mlpvm.program.load import load_image
 from mlpvm.program.sourcemap import SourceMap
@@ -29,7 +30,7 @@ ENGINE_CHOICES = (NEURAL, *ENGINES, "reference")
 RUN_MAX_STEPS = 100_000_000  # --max-steps when nobody is at a terminal to press Ctrl-C
 
 
-def program_input(text: str | None, path: str | None) -> Input:
+def program_input(text: str | None, path: str | None, before_wait=None) -> Input:
     """``--input TEXT`` (escapes decoded) or ``--input-file FILE`` (bytes as they are), ending there; else
     stdin, read only when the program asks (a terminal key by key). The end-of-input rule applies to all."""
     if text is not None and path is not None:
@@ -38,7 +39,7 @@ def program_input(text: str | None, path: str | None) -> Input:
         return Input(file_bytes(path), eof_reads=EOF_READS)
     if text is not None:
         return Input(input_bytes(text), eof_reads=EOF_READS)
-    return terminal.stdin_input()
+    return terminal.stdin_input(before_wait)
 
 
 def file_bytes(path: str) -> bytes:
@@ -80,10 +81,11 @@ def _interactive(input_text: str | None, input_file: str | None) -> bool:
 @click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Run this weight file (from `mlpvm build`) instead.")
+@click.option("-q", "--quiet", is_flag=True, help="No status line on stderr while the program runs.")
 @click.option("-v", "--verbose", is_flag=True, help="Print a summary line on stderr even when the program halts.")
 def run(
     image, batch_file, machine, bits, cells, slots, engine, max_steps, input_text, input_file, echo, as_json, weights,
-    verbose,
+    quiet, verbose,
 ) -> None:  # fmt: skip
     """Run IMAGE on the looped ReLU network.
 
@@ -118,8 +120,9 @@ def run(
     program = load_image(image[0])
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(program, loaded, machine, bits, cells, slots)
-    inp = program_input(input_text, input_file)
-    stream = None if as_json else _stream
+    status = Status(config, program.source_map, quiet or as_json)
+    inp = program_input(input_text, input_file, status.hide)
+    stream = None if as_json else status.around(_stream)
     with terminal.keys(echo):
         if engine == "reference":
             outcome = _reference(program, config, inp, limit, stream)
@@ -128,12 +131,55 @@ def run(
             x = encode(eng.state, config, program.words, program.slots)
             computer = Computer(eng, x, [inp], (lambda _i, b: stream(b)) if stream else None)
             try:
-                outcome = computer.run(limit)[0]
+                outcome = computer.run(limit, status.update)[0]
             except KeyboardInterrupt:  # Ctrl-C while the program waited for input: the state is whole
                 computer.stop(computer.ids, "interrupted")
                 outcome = computer.done[0]
+            finally:
+                status.hide()
     _report(outcome, config, engine, as_json, verbose, program.source_map)
     sys.exit(EXIT_CODES[outcome.reason])
+
+
+class Status:
+    """A status line on stderr (a terminal's) during a run longer than a second: passes, passes/s, PC and its
+    label. It is taken off the screen before the program writes or waits for input, so it never mixes with
+    them, and comes back after a second of quiet."""
+
+    DELAY = 1.0  # seconds of running (and of no output) before the line shows
+
+    def __init__(self, config: Config, smap: SourceMap | None, quiet: bool):
+        self.config, self.smap = config, smap
+        self.bar = console.progress("{task.description}", counts=False, bar=False, quiet=quiet)
+        self.task = None
+        self.start = self.quiet_since = time.monotonic()
+
+    def update(self, computer: Computer) -> None:
+        now = time.monotonic()
+        if self.bar.disable or now - self.quiet_since < self.DELAY or not len(computer.ids):
+            return
+        pc = decode(computer.state, self.config, computer.state_of(int(computer.ids[0]))).pc
+        where = self.smap.where(pc, slots=self.config.spec.harvard) if self.smap else None
+        rate = computer.passes / max(now - self.start, 1e-9)
+        text = f"running: {computer.passes:,} passes, {rate:,.0f}/s, pc={pc}{f' ({where})' if where else ''}"
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(text, total=None)
+        self.bar.update(self.task, description=text)
+
+    def hide(self) -> None:
+        self.quiet_since = time.monotonic()
+        if self.task is not None:
+            self.bar.stop()
+            self.bar.remove_task(self.task)
+            self.task = None
+
+    def around(self, write: Callable[[bytes], None]) -> Callable[[bytes], None]:
+        def hidden_first(data: bytes) -> None:
+            self.hide()
+            write(data)
+
+        return hidden_first
 
 
 def _reference(program, config: Config, inp: Input, limit: int | None, stream) -> Outcome:

@@ -12,7 +12,7 @@ import select
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from mlpvm.program.inputs import EOF_READS, Input
@@ -23,11 +23,18 @@ except ImportError:  # not a POSIX system: the terminal stays as it is
     termios = None  # type: ignore[assignment]
 
 
-def stdin_input() -> Input:
-    """stdin as the program's input, read only when the program asks; the end-of-input rule applies."""
+def stdin_input(before_wait: Callable[[], None] | None = None) -> Input:
+    """stdin as the program's input, read only when the program asks; the end-of-input rule applies.
+    ``before_wait`` runs before the program waits for input (to take a status line off the screen)."""
     if sys.stdin is None:
         return Input(eof_reads=EOF_READS)
-    return Input(closed=False, more=_read_more, eof_reads=EOF_READS)
+
+    def more() -> bytes:
+        if before_wait is not None:
+            before_wait()
+        return _read_more()
+
+    return Input(closed=False, more=more, eof_reads=EOF_READS)
 
 
 def _read_more() -> bytes:
