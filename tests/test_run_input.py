@@ -184,3 +184,15 @@ def test_a_paper_program_shows_its_result(tmp_path):
     prog = tmp_path / "p.json"
     prog.write_text('{"slots": [[0, 0, 0]], "data": [5, 0, 3, 0]}')  # mem[0] -= mem[0], then it halts
     assert invoke("run", str(prog)).stdout == "memory: 0 0 3\n"
+
+
+def test_ctrl_c_in_any_command_exits_130_not_aborted(monkeypatch):
+    import mlpvm.cli.build as build_cli
+
+    def interrupted(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_cli, "build_network", interrupted)
+    result = invoke("info", "--bits", "8", "--cells", "16")
+    assert result.exit_code == 130
+    assert "Aborted!" not in result.output and result.stderr.strip() == "mlpvm: interrupted"
