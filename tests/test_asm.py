@@ -204,7 +204,7 @@ def test_run_summary_names_the_source_line_and_label(tmp_path):
     src.write_text("start: Z Z ?\nloop: Z 300 loop\n. Z:0\n")  # B = 300 is outside 256 cells: a fault at pc 3
     result = invoke("run", str(src))
     assert result.exit_code == 4
-    assert f"mlpvm: fault after 1 steps, pc=3 (loop, {src}:2)" in result.output
+    assert f"mlpvm: fault after 1 step, pc=3 (loop, {src}:2); operand B = 300 is outside memory" in result.output
     spin = tmp_path / "spin.asq"
     spin.write_text("top: Z Z ?\n Z Z top\n. Z:0\n")
     result = invoke("run", "--max-steps", "5", str(spin))
@@ -272,7 +272,8 @@ def test_a_word_too_wide_for_the_run_names_its_line(tmp_path):
     src.write_text("Z Z (-1)\n. Z: 1000\n")
     result = invoke("run", "--bits", "8", str(src))
     assert result.exit_code == 2
-    assert result.output.splitlines()[:2] == [f"{src}:2:6: error: word 3 (1000) does not fit in 8 bits", "  . Z: 1000"]
+    error = f"{src}:2:6: error: word 3 (1000) does not fit in 8 bits; --bits 11 would hold every word"
+    assert result.output.splitlines()[:2] == [error, "  . Z: 1000"]
 
 
 # --- fuzzing --------------------------------------------------------------------------------------------------

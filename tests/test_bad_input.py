@@ -42,7 +42,11 @@ def refused(*args: str) -> str:
         ("binary.sq", b"\x00\x01\x02\x03", "binary.sq: error: binary data, not a text image"),
         ("latin.dec", b"1 2 \xe9", "latin.dec: error: not UTF-8 text (byte 4)"),
         ("huge.dec", b"1 " + b"9" * 5000, "huge.dec:1:3: error: a word of 5,000 digits is far too large"),
-        ("wide.dec", b"1 2 3\n4 70000 6", "wide.dec:2:3: error: word 4 (70000) does not fit in 16 bits"),
+        (
+            "wide.dec",
+            b"1 2 3\n4 70000 6",
+            "wide.dec:2:3: error: word 4 (70000) does not fit in 16 bits; --bits 18 would hold every word",
+        ),
         ("slots.json", b'{"slots": [[0, 1]]}', "slots.json: error: slot 0 is not [a, b, c] of integers: [0, 1]"),
         ("broken.json", b'{"slots": [', "broken.json:1:12: error: not JSON: Expecting value"),
     ],
@@ -59,7 +63,9 @@ def test_missing_image():
 
 
 def test_words_too_large_for_the_width_asked():
-    assert refused("run", "--bits", "6", HI).endswith("hi.dec:10:1: error: word 9 (72) does not fit in 6 bits")
+    assert refused("run", "--bits", "6", HI).endswith(
+        "hi.dec:10:1: error: word 9 (72) does not fit in 6 bits; --bits 8 would hold every word"
+    )
 
 
 @pytest.mark.parametrize("args", [("--cells", "16"), ("--bits", "4")])

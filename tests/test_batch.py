@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from mlpvm.cli import cli
 from mlpvm.errors import BatchError
-from mlpvm.host.batch import read_batch_file, unescape
+from mlpvm.host.batch import read_batch_file
+from mlpvm.program.inputs import unescape
 from tests.conftest import EXTERNAL
 
 HELLO = str(EXTERNAL / "rosetta/hello.sq")

@@ -99,7 +99,8 @@ def comparable(doc: dict) -> dict:
 def test_json_matches_reference_on_random_programs(tmp_path_factory, program):
     path = tmp_path_factory.mktemp("p") / "p.dec"
     path.write_text(" ".join(map(str, program.words)))
-    args = ["run", "--json", "--max-steps", "200", "--input", program.data.decode("latin-1"), str(path)]
+    text = "".join(f"\\x{byte:02x}" for byte in program.data)  # any bytes, through --input's escapes
+    args = ["run", "--json", "--max-steps", "200", "--input", text, str(path)]
     net = invoke(*args)
     ref = invoke(*args, "--engine", "reference")
     assert net.exit_code == ref.exit_code

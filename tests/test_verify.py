@@ -129,14 +129,14 @@ def test_a_batch_reports_the_same_divergence_as_the_program_alone(weights):
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 @pytest.mark.parametrize("engine", ["structured", "sparse"])
 def test_every_dtype_is_exact_on_random_programs(engine, dtype):
-    args = ["verify", "--random", "20", "--steps", "200", "--bits", "8", "--cells", "32", "--engine", engine]
+    args = ["verify", "--random", "20", "--max-steps", "200", "--bits", "8", "--cells", "32", "--engine", engine]
     args += ["--dtype", dtype, "--json"]
     assert json.loads(invoke(*args).output)["ok"]
 
 
 @needs_numba
 def test_verify_runs_on_the_unrolled_engine():
-    args = ["verify", "--random", "20", "--steps", "200", "--bits", "8", "--cells", "32", "--engine", "unrolled"]
+    args = ["verify", "--random", "20", "--max-steps", "200", "--bits", "8", "--cells", "32", "--engine", "unrolled"]
     doc = json.loads(invoke(*args, "--json").output)
     assert doc["ok"] and doc["engine"] == "unrolled" and doc["steps"] > 20
 

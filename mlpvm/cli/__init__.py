@@ -46,8 +46,8 @@ class _Cli(click.Group):
         except MlpvmError as e:
             click.echo(e.report(), err=True)
             ctx.exit(e.exit_code)
-        except KeyboardInterrupt:  # Ctrl-C before or after the pass loop, which handles its own: still 130
-            click.echo("mlpvm: interrupted", err=True)
+        except (KeyboardInterrupt, click.Abort):  # Ctrl-C outside a run loop: 130, not click's "Aborted!" (1)
+            click.echo("\nmlpvm: interrupted", err=True)
             ctx.exit(130)
 
 

@@ -20,12 +20,14 @@ def stderr() -> Console:
     return Console(stderr=True)
 
 
-def progress(label: str, *extra: ProgressColumn, counts: bool = True, quiet: bool = False) -> Progress:
-    """A transient progress bar on stderr: ``label`` (may use ``{task.description}`` and fields), the bar,
-    ``done/total`` when ``counts``, any ``extra`` columns, the time elapsed. Off when stderr is not a terminal
-    or ``quiet``."""
+def progress(
+    label: str, *extra: ProgressColumn, counts: bool = True, quiet: bool = False, bar: bool = True
+) -> Progress:
+    """A transient progress bar on stderr: ``label`` (may use ``{task.description}`` and fields), the bar (a
+    status line without it: work of no known length), ``done/total`` when ``counts``, any ``extra`` columns,
+    the time elapsed. Off when stderr is not a terminal or ``quiet``."""
     console = stderr()
-    columns = [TextColumn(label), BarColumn(), *([MofNCompleteColumn()] if counts else []), *extra]
+    columns = [TextColumn(label), *([BarColumn()] if bar else []), *([MofNCompleteColumn()] if counts else []), *extra]
     return Progress(
         *columns, TimeElapsedColumn(), console=console, transient=True, disable=quiet or not console.is_terminal
     )

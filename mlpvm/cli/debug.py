@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from mlpvm.cli import console as views
-from mlpvm.cli.options import machine_options, max_steps_option, providers_option, resolve_config
+from mlpvm.cli.options import (
+    INPUT_HELP,
+    input_bytes,
+    machine_options,
+    max_steps_option,
+    providers_option,
+    resolve_config,
+)
 from mlpvm.debug import trace as tracing
 from mlpvm.debug.commands import Debugger
 from mlpvm.debug.dump import parse_range
@@ -27,7 +34,7 @@ def _program(path: str, machine, bits, cells, slots):
 @click.command()
 @click.argument("program", type=click.Path(dir_okay=False))
 @machine_options
-@click.option("--input", "input_text", metavar="TEXT", default="", help="Program input queued at the start.")
+@click.option("--input", "input_text", metavar="TEXT", default="", help=f"{INPUT_HELP}; queued at the start.")
 @click.option(
     "-x",
     "scripts",
@@ -54,7 +61,7 @@ def debug(
     layers, layer read.1, history, reverse-step, watch ADDR, dump FILE.npz, help.
     """
     image, config = _program(program, machine, bits, cells, slots)
-    session = Session(image, config, input_text.encode("latin-1"), engine, check=not no_check)
+    session = Session(image, config, input_bytes(input_text), engine, check=not no_check)
     tty = sys.stdout.isatty()
     debugger = Debugger(session, views.stdout(markup=False), max_steps or None)
     lines = [line for path in scripts for line in Path(path).read_text().splitlines()] + list(commands)
@@ -72,7 +79,7 @@ def debug(
 @click.argument("program", type=click.Path(dir_okay=False))
 @machine_options
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The .jsonl file to write.")
-@click.option("--input", "input_text", metavar="TEXT", default="", help="Program input.")
+@click.option("--input", "input_text", metavar="TEXT", default="", help=f"{INPUT_HELP}.")
 @max_steps_option(1_000_000)
 @click.option("--layers", type=click.Path(dir_okay=False), help="Also save per-layer activations to this .npz.")
 @click.option(
@@ -83,7 +90,7 @@ def trace(program, machine, bits, cells, slots, out, input_text, max_steps, laye
     next_pc, out (the byte output, or null). Files are written to a temporary name and renamed at the end."""
     image, config = _program(program, machine, bits, cells, slots)
     wanted = parse_range(passes) if layers else None
-    summary = tracing.trace(image, config, Path(out), input_text.encode("latin-1"), max_steps or None,
+    summary = tracing.trace(image, config, Path(out), input_bytes(input_text), max_steps or None,
                             Path(layers) if layers else None, wanted)  # fmt: skip
     click.echo(f"mlpvm: {summary.reason} after {summary.steps} steps ({summary.passes} passes); wrote {out}"
                + (f" and {layers}" if layers else ""), err=True)  # fmt: skip

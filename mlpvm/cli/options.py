@@ -9,6 +9,7 @@ from mlpvm.errors import ConfigError
 from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, Config
 from mlpvm.network import weights as weightfile
 from mlpvm.program import image as images
+from mlpvm.program.inputs import unescape
 
 _SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
 
@@ -83,3 +84,14 @@ def resolve_config(
     if program is not None:
         images.check_fits(program, config)
     return config
+
+
+INPUT_HELP = r"Program input; \n \r \t \\ \xHH are escapes"
+
+
+def input_bytes(text: str | None) -> bytes:
+    """``--input TEXT`` as bytes, its escapes decoded (mlpvm.program.inputs); a bad escape is bad usage."""
+    try:
+        return unescape(text or "")
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--input'") from None

@@ -4,39 +4,61 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
 from mlpvm.cli import console
-from mlpvm.cli.options import load_weights, machine_options, max_steps_option, providers_option, resolve_config
+from mlpvm.cli.options import (
+    INPUT_HELP,
+    input_bytes,
+    load_weights,
+    machine_options,
+    max_steps_option,
+    providers_option,
+    resolve_config,
+)
 from mlpvm.engines import ENGINES, NEURAL, Engine, make
 from mlpvm.engines.compiled import announce_compile
-from mlpvm.errors import ConfigError
-from mlpvm.host import batch
+from mlpvm.errors import ConfigError, ImageError
+from mlpvm.host import batch, terminal
 from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
 from mlpvm.machines.config import Config
-from mlpvm.machines.state import encode
-from mlpvm.program.inputs import Input
+from mlpvm.machines.state import decode, encode
+from mlpvm.program.inputs import EOF_READS, Input
 from mlpvm.program.load import load_image
 from mlpvm.program.sourcemap import SourceMap
 
 ENGINE_CHOICES = (NEURAL, *ENGINES, "reference")
 
 
-def program_input(text: str | None) -> Input:
-    """``--input`` as given; else stdin, read only when the program asks (a terminal line by line)."""
+RUN_MAX_STEPS = 100_000_000  # --max-steps when nobody is at a terminal to press Ctrl-C
+
+
+def program_input(text: str | None, path: str | None, before_wait=None) -> Input:
+    """``--input TEXT`` (escapes decoded) or ``--input-file FILE`` (bytes as they are), ending there; else
+    stdin, read only when the program asks (a terminal key by key). The end-of-input rule applies to all."""
+    if text is not None and path is not None:
+        raise click.UsageError("give --input or --input-file, not both")
+    if path is not None:
+        return Input(file_bytes(path), eof_reads=EOF_READS)
     if text is not None:
-        return Input(text.encode("utf-8"))
-    if sys.stdin is None:
-        return Input()
+        return Input(input_bytes(text), eof_reads=EOF_READS)
+    return terminal.stdin_input(before_wait)
 
-    def more() -> bytes:
-        sys.stdout.flush()
-        return sys.stdin.buffer.read1(4096)
 
-    return Input(closed=False, more=more)
+def file_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ImageError(f"cannot read the input file: {e.strerror}", path) from None
+
+
+def _interactive(input_text: str | None, input_file: str | None) -> bool:
+    return input_text is None and input_file is None and sys.stdin is not None and sys.stdin.isatty()
 
 
 @click.command()
@@ -57,14 +79,23 @@ def program_input(text: str | None) -> Input:
     "--weights); reference = the plain interpreter, not the network.",
 )
 @providers_option
-@max_steps_option(10_000_000)
-@click.option("--input", "input_text", metavar="TEXT", help="Program input (default: stdin, read as the program asks).")
+@max_steps_option(
+    None, f"Stop after this many instructions [default: none when stdin is a terminal, else {RUN_MAX_STEPS:,}]"
+)
+@click.option(
+    "--input", "input_text", metavar="TEXT",
+    help=f"{INPUT_HELP} (default: stdin, read as the program asks).",
+)  # fmt: skip
+@click.option("--input-file", type=click.Path(dir_okay=False), help="Program input: the bytes of FILE, as they are.")
+@click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Run this weight file (from `mlpvm build`) instead.")
+@click.option("-q", "--quiet", is_flag=True, help="No status line on stderr while the program runs.")
 @click.option("-v", "--verbose", is_flag=True, help="Print a summary line on stderr even when the program halts.")
 def run(
-    image, batch_file, machine, bits, cells, slots, engine, max_steps, input_text, as_json, weights, verbose
-) -> None:
+    image, batch_file, machine, bits, cells, slots, engine, max_steps, input_text, input_file, echo, as_json, weights,
+    quiet, verbose,
+) -> None:  # fmt: skip
     """Run IMAGE on the looped ReLU network.
 
     IMAGE is a .dec/.sq/.txt file of signed decimal words (subleq), an .asq source (assembled on the
@@ -75,13 +106,22 @@ def run(
     With several IMAGEs, or --batch FILE, the programs run together: those that need the same
     configuration as one batch, one pass of the network for all of them. Each gets --input TEXT (or its
     batch-file input; never stdin), its output is printed under a header when it stops (--json: a
-    list), and the exit code is that of the worst outcome (halt < limit < wait < fault < interrupted).
+    list), and the exit code is that of the worst outcome (halt < limit < eof < wait < fault < interrupted).
+
+    \b
+    Input: on a terminal each key goes to the program as typed, and the program
+    echoes it (eForth does; --echo otherwise). A program that keeps reading after
+    its input ended (a pipe, --input) may read the end (-1) 8 times; the next
+    read stops it: "input ended", exit code 5. Ctrl-C stops it: exit code 130.
     """
     if not image and not batch_file:
         raise click.UsageError("give an IMAGE, several, or --batch FILE")
+    if max_steps is None:
+        max_steps = 0 if _interactive(input_text, input_file) and not batch_file and len(image) == 1 else RUN_MAX_STEPS
     limit = max_steps or None
     if batch_file or len(image) > 1:
-        jobs = [batch.Job(load_image(path), (input_text or "").encode("utf-8")) for path in image]
+        data = file_bytes(input_file) if input_file else input_bytes(input_text or "")
+        jobs = [batch.Job(load_image(path), data) for path in image]
         jobs += batch.read_batch_file(batch_file) if batch_file else []
         loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
         _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json)
@@ -89,16 +129,74 @@ def run(
     program = load_image(image[0])
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(program, loaded, machine, bits, cells, slots)
-    inp = program_input(input_text)
-    stream = None if as_json else _stream
-    if engine == "reference":
-        outcome = batch.run_reference(program, config, inp, limit, stream)
-    else:
-        eng = _engine(engine, config, loaded)
-        x = encode(eng.state, config, program.words, program.slots)
-        outcome = Computer(eng, x, [inp], (lambda _i, b: stream(b)) if stream else None).run(limit)[0]
+    status = Status(config, program.source_map, quiet or as_json)
+    inp = program_input(input_text, input_file, status.hide)
+    stream = None if as_json else status.around(_stream)
+    with terminal.keys(echo):
+        if engine == "reference":
+            outcome = _reference(program, config, inp, limit, stream)
+        else:
+            eng = _engine(engine, config, loaded)
+            x = encode(eng.state, config, program.words, program.slots)
+            computer = Computer(eng, x, [inp], (lambda _i, b: stream(b)) if stream else None)
+            try:
+                outcome = computer.run(limit, status.update)[0]
+            except KeyboardInterrupt:  # Ctrl-C while the program waited for input: the state is whole
+                computer.stop(computer.ids, "interrupted")
+                outcome = computer.done[0]
+            finally:
+                status.hide()
     _report(outcome, config, engine, as_json, verbose, program.source_map)
     sys.exit(EXIT_CODES[outcome.reason])
+
+
+class Status:
+    """A status line on stderr (a terminal's) during a run longer than a second: passes, passes/s, PC and its
+    label. It is taken off the screen before the program writes or waits for input, so it never mixes with
+    them, and comes back after a second of quiet."""
+
+    DELAY = 1.0  # seconds of running (and of no output) before the line shows
+
+    def __init__(self, config: Config, smap: SourceMap | None, quiet: bool):
+        self.config, self.smap = config, smap
+        self.bar = console.progress("{task.description}", counts=False, bar=False, quiet=quiet)
+        self.task = None
+        self.start = self.quiet_since = time.monotonic()
+
+    def update(self, computer: Computer) -> None:
+        now = time.monotonic()
+        if self.bar.disable or now - self.quiet_since < self.DELAY or not len(computer.ids):
+            return
+        pc = decode(computer.state, self.config, computer.state_of(int(computer.ids[0]))).pc
+        where = self.smap.where(pc, slots=self.config.spec.harvard) if self.smap else None
+        rate = computer.passes / max(now - self.start, 1e-9)
+        text = f"running: {computer.passes:,} passes, {rate:,.0f}/s, pc={pc}{f' ({where})' if where else ''}"
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(text, total=None)
+        self.bar.update(self.task, description=text)
+
+    def hide(self) -> None:
+        self.quiet_since = time.monotonic()
+        if self.task is not None:
+            self.bar.stop()
+            self.bar.remove_task(self.task)
+            self.task = None
+
+    def around(self, write: Callable[[bytes], None]) -> Callable[[bytes], None]:
+        def hidden_first(data: bytes) -> None:
+            self.hide()
+            write(data)
+
+        return hidden_first
+
+
+def _reference(program, config: Config, inp: Input, limit: int | None, stream) -> Outcome:
+    try:
+        return batch.run_reference(program, config, inp, limit, stream)
+    except KeyboardInterrupt:
+        click.echo("\nmlpvm: interrupted", err=True)
+        sys.exit(EXIT_CODES["interrupted"])
 
 
 def _engine(name: str, config: Config, loaded) -> Engine:
@@ -177,18 +275,68 @@ def _summary(o: Outcome, config: Config, smap: SourceMap | None) -> str:
         "limit": "step limit reached",
         "fault": "fault",
         "wait": "waiting for input",
+        "eof": "input ended",
         "interrupted": "interrupted",
     }[o.reason]
     # the label and source line of an assembled program
     where = smap.where(o.pc, slots=config.spec.harvard) if smap else None
-    return f"{what} after {o.steps} steps, pc={o.pc}{f' ({where})' if where else ''}"
+    text = f"{what} after {plural(o.steps, 'step')}, pc={o.pc}{f' ({where})' if where else ''}"
+    return text + _advice(o, config)
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 step``, ``10,000,000 steps``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _advice(o: Outcome, config: Config) -> str:
+    """What the stop means and the option that would help."""
+    if o.reason == "limit":
+        return "; --max-steps N raises the limit (0: none)"
+    if o.reason == "eof":
+        return f"; the program kept reading after its input ended (read the end {EOF_READS} times)"
+    if o.reason == "fault":
+        return "; " + fault_detail(o, config)
+    return ""
+
+
+def fault_detail(o: Outcome, config: Config) -> str:
+    """Which operand of the instruction at PC is outside memory, and the --cells that would hold it. Only a
+    machine with addresses in words faults (docs/machines.md 1.3): A = -1 reads input into B, B = -1 outputs A."""
+    if config.spec.harvard or not 0 <= o.pc <= config.cells - config.spec.stride:
+        return f"memory has {config.cells:,} cells"
+    a, b = (int(v) for v in o.memory[o.pc : o.pc + 2])
+    inside = range(config.cells)
+    named = [("B", b)] if a == -1 else [("A", a)] if b == -1 else [("A", a), ("B", b)]
+    bad = [(name, v) for name, v in named if v not in inside]
+    text = ", ".join(f"operand {name} = {v}" for name, v in bad) or "an operand"
+    text += f" is outside memory (0..{config.cells - 1}, {config.cells:,} cells)"
+    far = max((v for _, v in bad), default=-1)
+    need = 1 << far.bit_length() if far >= 0 else 0
+    if need > config.cells and far < 1 << (config.bits - 1):
+        text += f"; --cells {need} would hold it"
+    return text
+
+
+def memory_summary(o: Outcome, smap: SourceMap | None) -> str:
+    """The result of a program that cannot print: the cells its own source labels (not a library's, such as
+    <std>), else memory up to the last nonzero cell."""
+    own = {name: at for name, at in (smap.labels if smap else {}).items() if not str(smap.origin(at)).startswith("<")}
+    if own:
+        return "  ".join(f"{name} = {int(o.memory[at])}" for name, at in sorted(own.items(), key=lambda x: x[1]))
+    words = [int(v) for v in o.memory]
+    while words and not words[-1]:
+        words.pop()
+    return "memory: " + (" ".join(map(str, words)) or "all zero")
 
 
 def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: bool, smap: SourceMap | None) -> None:
     if as_json:
         click.echo(json.dumps(_doc(o, config, engine)))
         return
+    if "out_valid" not in config.spec.io_fields:  # a machine without output: its result is its memory
+        click.echo(memory_summary(o, smap))
     if verbose or o.reason != "halt":
-        if o.output and not o.output.endswith(b"\n") and sys.stdout.isatty():
+        if o.output and not o.output.endswith(b"\n") and sys.stdout.isatty() and sys.stderr.isatty():
             click.echo(err=True)  # keep the summary off the program's last line
         click.echo(f"mlpvm: {_summary(o, config, smap)}", err=True)

@@ -14,7 +14,15 @@ from rich.progress import TextColumn
 from mlpvm.check import verify as verifying
 from mlpvm.cli import console as views
 from mlpvm.cli.mutants import mutation_table
-from mlpvm.cli.options import load_weights, machine_options, providers_option, resolve_config
+from mlpvm.cli.options import (
+    INPUT_HELP,
+    input_bytes,
+    load_weights,
+    machine_options,
+    max_steps_option,
+    providers_option,
+    resolve_config,
+)
 from mlpvm.engines import ENGINES, NEURAL, fastest_name
 from mlpvm.errors import ConfigError
 from mlpvm.host.computer import EXIT_CODES
@@ -27,15 +35,9 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @click.option("--named", is_flag=True, help="The public programs in programs/external and every program in programs/.")
 @click.option("--random", "count", type=click.IntRange(min=0), default=0, metavar="N", help="Check N random programs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random program i has seed SEED + i.")
-@click.option(
-    "--steps",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Check each program for at most this many steps (0 = until it stops).",
-)
+@max_steps_option(1000, "Check each program for at most this many steps")
 @machine_options
-@click.option("--input", "input_text", metavar="TEXT", help="Input for the IMAGES given (default: none, EOF).")
+@click.option("--input", "input_text", metavar="TEXT", help=f"{INPUT_HELP}, for the IMAGES given (default: none).")
 @click.option(
     "--engine",
     type=click.Choice((NEURAL, *ENGINES)),
@@ -48,11 +50,13 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
     "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
 )
 @click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the sparse engine).")
-@click.option("--batch", type=click.IntRange(min=1), default=512, show_default=True, help="Programs run together.")
+@click.option(
+    "--batch-size", "batch", type=click.IntRange(min=1), default=512, show_default=True, help="Programs run together."
+)
 @click.option("--mutants", is_flag=True, help="Print the mutation table instead (see above).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def verify(
-    images, named, count, seed, steps, machine, bits, cells, slots, input_text, engine, dtype, weights, batch,
+    images, named, count, seed, max_steps, machine, bits, cells, slots, input_text, engine, dtype, weights, batch,
     mutants, as_json,
 ) -> None:  # fmt: skip
     """Run programs on the network and on the reference interpreter in lockstep, comparing the whole state
@@ -85,9 +89,9 @@ def verify(
     for path in images:
         if loaded is not None:
             cfg = loaded.config
-            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, (input_text or "").encode())
+            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, input_bytes(input_text))
         else:
-            case = verifying.image_case(path, bits, cells, slots, (input_text or "").encode())
+            case = verifying.image_case(path, bits, cells, slots, input_bytes(input_text))
         if machine and case.config.machine != machine:
             raise ConfigError(f"{path} is a {case.config.machine} program, not {machine}")
         cases.append(case)
@@ -100,11 +104,11 @@ def verify(
         cases += verifying.random_cases(config, count, seed)
     if not cases:
         raise click.UsageError("nothing to verify: give IMAGES, --named or --random N")
-    report = _run(cases, engine, dtype, loaded, steps or None, batch, as_json)
+    report = _run(cases, engine, dtype, loaded, max_steps or None, batch, as_json)
     if as_json:
-        click.echo(json.dumps(_doc(report, engine, dtype, steps)))
+        click.echo(json.dumps(_doc(report, engine, dtype, max_steps)))
     else:
-        _print(report, engine, dtype, steps)
+        _print(report, engine, dtype, max_steps)
     sys.exit(_exit_code(report))
 
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.session import DebugError, Session, Stop
 from mlpvm.errors import MlpvmError
+from mlpvm.program.inputs import unescape
 
 
 @dataclass(frozen=True)
@@ -344,8 +344,11 @@ class Debugger:
 
     @command("input", usage="input TEXT")
     def input(self, arg: str) -> None:
-        """Queue bytes for the program's input (C escapes such as \\n work)."""
-        data = codecs.decode(arg, "unicode_escape").encode("latin-1")
+        """Queue bytes for the program's input (escapes: \\n \\r \\t \\\\ \\xHH)."""
+        try:
+            data = unescape(arg)
+        except ValueError as e:
+            raise DebugError(str(e)) from None
         self.session.feed(data)
         self.say(f"Queued {len(data)} input bytes.")
 

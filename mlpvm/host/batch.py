@@ -5,8 +5,8 @@ pass of the 23 layers for all of them. Each program runs on the configuration it
 result is the same as ``mlpvm run IMAGE``.
 
 A batch file holds one job per line: an image path (relative to the batch file), optionally followed by
-``--input TEXT``; TEXT is one shell word (quote it) in which ``\\n``, ``\\t``, ``\\r``, ``\\\\`` and ``\\xHH``
-are escapes. ``#`` starts a comment; blank lines are skipped::
+``--input TEXT``; TEXT is one shell word (quote it) with the escapes of ``mlpvm.program.inputs.unescape``.
+``#`` starts a comment; blank lines are skipped::
 
     programs/hello.sq
     programs/external/howerj-subleq-vhdl/echo.dec  --input "abc\\n"
@@ -28,11 +28,11 @@ from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
 from mlpvm.program.image import Image
-from mlpvm.program.inputs import Input
+from mlpvm.program.inputs import Input, unescape
 from mlpvm.program.load import load_image
 
 # Why a run stopped, from best to worst: a batch's exit code is that of its worst outcome.
-SEVERITY = ("halt", "limit", "wait", "fault", "interrupted")
+SEVERITY = ("halt", "limit", "eof", "wait", "fault", "interrupted")
 
 
 @dataclass
@@ -50,11 +50,6 @@ class Result:
 
 def worst(results: list[Result]) -> str:
     return max((r.outcome.reason for r in results), key=SEVERITY.index, default="halt")
-
-
-def unescape(text: str) -> bytes:
-    """``--input`` text of a batch file as bytes: UTF-8, with backslash escapes."""
-    return text.encode("utf-8").decode("unicode_escape").encode("latin-1")
 
 
 def read_batch_file(path: str | Path) -> list[Job]:
@@ -75,8 +70,8 @@ def read_batch_file(path: str | Path) -> list[Job]:
         if len(words) == 3 and words[1] == "--input":
             try:
                 data = unescape(words[2])
-            except UnicodeDecodeError as e:
-                raise BatchError(f"bad escape in the input text: {e.reason}", name, number) from None
+            except ValueError as e:
+                raise BatchError(f"the input text: {e}", name, number) from None
         elif len(words) != 1:
             raise BatchError("expected IMAGE or IMAGE --input TEXT", name, number)
         try:
@@ -120,4 +115,6 @@ def run_reference(
     resources.check(config, "reference")
     ref = reference.load(config, program.words, program.slots)
     reason = reference.run(ref, inp, max_steps, on_output)
+    if reason == "wait" and inp.ended:
+        reason = "eof"
     return Outcome(reason, ref.steps, bytes(ref.output), ref.pc, ref.mem)

@@ -24,14 +24,15 @@ CHUNK = 4096  # passes between checks for Ctrl-C and progress updates, at most
 PACE = 0.05  # seconds between those checks that the host aims for
 
 # Why a machine stopped, and the exit code ``mlpvm run`` gives for it.
-EXIT_CODES = {"halt": 0, "limit": 3, "fault": 4, "wait": 5, "interrupted": 130}
+# eof: it kept reading after its input ended (the rule in mlpvm/program/inputs.py), input that cannot come too.
+EXIT_CODES = {"halt": 0, "limit": 3, "fault": 4, "wait": 5, "eof": 5, "interrupted": 130}
 
 
 @dataclass
 class Outcome:
     """How one machine's run ended."""
 
-    reason: str  # halt | fault | limit | wait | interrupted
+    reason: str  # halt | fault | limit | wait | eof | interrupted
     steps: int
     output: bytes
     pc: int
@@ -132,6 +133,8 @@ class Computer:
 
     def _retire(self, row: int, reason: str) -> None:
         mid = int(self.ids[row])
+        if reason == "wait" and self.inputs[mid].ended:
+            reason = "eof"
         if mid not in self.done:
             self.done[mid] = self._outcome(row, reason)
 

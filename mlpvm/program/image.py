@@ -86,7 +86,9 @@ def check_fits(image: Image, config: Config) -> None:
         if not fits(w, config.bits):
             origin = image.source_map.origin(i) if image.source_map else None
             text = origin.text if origin else None
-            raise ImageError(f"word {i} ({w}) does not fit in {config.bits} bits", where, *image.locate(i), text)
+            need = max((int(v) if v >= 0 else ~int(v)).bit_length() + 1 for v in image.words)  # and a sign bit
+            message = f"word {i} ({w}) does not fit in {config.bits} bits; --bits {need} would hold every word"
+            raise ImageError(message, where, *image.locate(i), text)
     if image.slots is not None:
         if len(image.slots) > config.slots:
             raise ImageError(f"{len(image.slots)} instructions do not fit in {config.slots} slots", where)

@@ -1,0 +1,198 @@
+"""Running programs as people do (issue 10): input typed at a terminal, piped input that ends, one escape
+decoder for input text, and stops that say what to do."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from mlpvm.cli import cli
+from mlpvm.program.inputs import EOF_READS, Input, unescape
+
+# Like eForth: prints a prompt, echoes every byte it reads, ignores -1 (the end) and asks again, forever.
+READER = """
+        gt (-1)
+loop:   (-1) c
+        m1 c loop           # c = c + 1 <= 0 only for -1: ignore it, read again
+        one c
+        c (-1)
+        Z Z loop
+. c: 0  m1: -1  one: 1  Z: 0  gt: 62
+"""
+
+
+@pytest.fixture
+def reader(tmp_path):
+    path = tmp_path / "reader.asq"
+    path.write_text(READER)
+    return str(path)
+
+
+def invoke(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+@pytest.mark.parametrize(
+    "text, data",
+    [
+        (r"a\nb", b"a\nb"),
+        (r"\r\t\\", b"\r\t\\"),
+        (r"\x00\xff\x41", b"\x00\xffA"),
+        ("é", "é".encode()),
+        (r"\\n", b"\\n"),
+    ],
+)
+def test_unescape_decodes_the_five_escapes(text, data):
+    assert unescape(text) == data
+
+
+@pytest.mark.parametrize("text", [r"\q", "\\", r"\x4", r"\xzz", r"\u0041"])
+def test_unescape_names_a_bad_escape(text):
+    with pytest.raises(ValueError, match="bad escape"):
+        unescape(text)
+
+
+def test_an_input_gives_the_end_eof_reads_times_then_nothing():
+    inp = Input(b"a", eof_reads=2)
+    assert inp.peek() == ord("a")
+    inp.take()
+    for _ in range(2):
+        assert inp.peek() == -1 and not inp.ended
+        inp.take()
+    assert inp.ended and inp.peek() is None and not inp.wait()
+    assert Input(b"", eof_reads=None).peek() == -1  # the debugger's and the checks' inputs: forever
+
+
+@pytest.mark.parametrize("engine", ["neural", "reference"])
+@pytest.mark.parametrize("how", ["pipe", "option"])
+def test_a_program_that_keeps_reading_after_its_input_ended_stops_by_itself(reader, engine, how):
+    args = ["run", "--engine", engine, reader] + (["--input", r"2 2\n"] if how == "option" else [])
+    result = invoke(*args, input="2 2\n" if how == "pipe" else None)
+    assert result.exit_code == 5
+    assert result.stdout == ">2 2\n"
+    # the prompt, 4 bytes echoed (5 instructions each), the end read EOF_READS times (2 each)
+    steps = 1 + 4 * 5 + EOF_READS * 2
+    assert result.stderr.startswith(f"mlpvm: input ended after {steps} steps, pc=3 (loop, ")
+    assert f"kept reading after its input ended (read the end {EOF_READS} times)" in result.stderr
+
+
+def test_input_file_is_read_as_bytes_as_they_are(reader, tmp_path):
+    data = tmp_path / "in.bin"
+    data.write_bytes(b"\\n\x00\xff")
+    result = CliRunner().invoke(cli, ["run", "--input-file", str(data), reader])
+    assert result.stdout_bytes == b">\\n\x00\xff"
+    both = invoke("run", "--input", "x", "--input-file", str(data), reader)
+    assert both.exit_code == 2 and "not both" in both.output
+    missing = invoke("run", "--input-file", str(tmp_path / "none"), reader)
+    assert missing.exit_code == 2 and "none: error: cannot read the input file" in missing.stderr
+
+
+def test_a_bad_escape_in_input_is_bad_usage(reader):
+    result = invoke("run", "--input", r"a\q", reader)
+    assert result.exit_code == 2 and r"bad escape '\q'" in result.stderr and "Traceback" not in result.output
+
+
+def test_the_step_limit_names_the_option_with_separators_and_plurals(tmp_path, reader):
+    result = invoke("run", "--max-steps", "1", "--input", "abc", reader)
+    assert result.exit_code == 3
+    assert result.stderr.startswith("mlpvm: step limit reached after 1 step, pc=3 (loop, ")
+    assert "--max-steps N raises the limit" in result.stderr
+    loop = tmp_path / "loop.dec"
+    loop.write_text("3 3 0 0")
+    big = invoke("run", "--max-steps", "12345", str(loop))
+    assert big.stderr.startswith("mlpvm: step limit reached after 12,345 steps, pc=0;")
+
+
+def test_a_fault_names_the_operand_its_value_memory_and_the_cells_that_would_hold_it(tmp_path):
+    prog = tmp_path / "far.dec"
+    prog.write_text("1000 0 -1")  # mem[0] -= mem[1000]: A is outside 256 cells
+    result = invoke("run", str(prog))
+    assert result.exit_code == 4
+    assert result.stderr == (
+        "mlpvm: fault after 0 steps, pc=0; operand A = 1000 is outside memory (0..255, 256 cells); "
+        "--cells 1024 would hold it\n"
+    )
+    out = tmp_path / "out.dec"
+    out.write_text("0 0 3 -300 -1 0")  # at 3: output mem[-300]
+    result = invoke("run", str(out))
+    assert "operand A = -300 is outside memory (0..255, 256 cells)\n" in result.stderr
+
+
+def _own_terminal() -> None:
+    """In the child: a session whose controlling terminal is the pty, so that Ctrl-C there sends SIGINT."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _pty_run(args: list[str]) -> tuple[subprocess.Popen, int]:
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlpvm", "run", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        preexec_fn=_own_terminal,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "80"},
+    )
+    os.close(follower)
+    return proc, leader
+
+
+def _read_until(fd: int, wanted: bytes, timeout: float = 120) -> bytes:
+    seen = b""
+    end = time.monotonic() + timeout
+    while wanted not in seen and time.monotonic() < end:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+    return seen
+
+
+def test_in_a_terminal_a_typed_line_appears_once_and_ctrl_c_while_waiting_exits_130(reader):
+    proc, fd = _pty_run([reader])  # no option: no step limit on a terminal
+    try:
+        assert _read_until(fd, b">").endswith(b">")  # running, and waiting for input
+        os.write(fd, b"2 2 + . cr\n")
+        seen = _read_until(fd, b"cr\r\n")
+        assert seen.count(b"2 2 + . cr") == 1, seen  # the program's echo only, not the terminal's too
+        time.sleep(1)  # the program now waits for input
+        os.write(fd, b"\x03")  # Ctrl-C, through the terminal
+        rest = _read_until(fd, b"interrupted after", timeout=60)
+        assert proc.wait(timeout=60) == 130, rest
+        assert b"mlpvm: interrupted after" in rest and b"Traceback" not in rest
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        os.close(fd)
+
+
+def test_a_paper_program_shows_its_result(tmp_path):
+    # gcd.pasq's own comment: it halts with a = b = 21 (gcd(1071, 462)); the library's constants are left out
+    assert invoke("run", "programs/paper/gcd.pasq").stdout == "a = 21  b = 21  t = 0\n"
+    prog = tmp_path / "p.json"
+    prog.write_text('{"slots": [[0, 0, 0]], "data": [5, 0, 3, 0]}')  # mem[0] -= mem[0], then it halts
+    assert invoke("run", str(prog)).stdout == "memory: 0 0 3\n"
+
+
+def test_ctrl_c_in_any_command_exits_130_not_aborted(monkeypatch):
+    import mlpvm.cli.build as build_cli
+
+    def interrupted(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_cli, "build_network", interrupted)
+    result = invoke("info", "--bits", "8", "--cells", "16")
+    assert result.exit_code == 130
+    assert "Aborted!" not in result.output and result.stderr.strip() == "mlpvm: interrupted"
