@@ -79,7 +79,7 @@ def env(tmp_path):
 def test_interactive_session_in_a_pty(env, tmp_path):
     term = Terminal(["debug", "programs/hello.sq"], env)
     term.read_until(PROMPT)
-    assert b"Breakpoint 1 at 12" in term.command("break 12")
+    assert b"Breakpoint 1 at 12" in term.command("break *12")
     shown = term.command("continue")
     assert b"Breakpoint 1, pc=12" in shown and b"H" in shown
     again = term.command("")  # a blank line repeats continue
@@ -90,7 +90,7 @@ def test_interactive_session_in_a_pty(env, tmp_path):
     os.write(term.fd, b"\x04")  # Ctrl-D leaves
     assert term.wait() == 0
     history = (tmp_path / "history").read_text()
-    assert "break 12" in history and "layers" in history
+    assert "break *12" in history and "layers" in history
 
 
 def test_ctrl_c_interrupts_a_run_back_to_the_prompt(env, tmp_path):

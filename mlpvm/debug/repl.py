@@ -45,15 +45,18 @@ def interrupts_to(debugger: Debugger) -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False) -> bool:
-    """Batch mode: runs command lines in order; False once ``quit`` was given."""
+def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False, stop_on_error: bool = False) -> bool:
+    """Batch mode: runs command lines in order; False once ``quit`` was given, or (``stop_on_error``, as gdb
+    runs a -x script) at the first line that fails."""
     for line in lines:
         if echo and line.strip():
             debugger.console.print(Text(f"{PROMPT}{line.rstrip()}", style="dim"))
         try:
             with interrupts_to(debugger):
-                debugger.execute(line)
+                ok = debugger.execute(line)
         except Quit:
+            return False
+        if stop_on_error and not ok:
             return False
     return True
 
