@@ -68,6 +68,11 @@ def command(name: str, *aliases: str, usage: str = "", repeats: bool = False, to
     return register
 
 
+def lookup(name: str) -> Command | None:
+    """The command a name or alias means."""
+    return _BY_NAME.get(name)
+
+
 class Quit(Exception):
     """Raised by ``quit``: the REPL or batch run ends."""
 

@@ -146,14 +146,15 @@ def rows(session: Session) -> list[Instruction]:
 def disassembly(session: Session, start: int, count: int) -> Table:
     """``count`` rows from the one holding ``start``, the current instruction marked =>."""
     table = Table.grid(padding=(0, 1))  # at 80 columns the source, then labels and text shrink; never the words
-    table.add_column("mark", no_wrap=True, min_width=2)
-    table.add_column("addr", style="cyan", no_wrap=True, justify="right")
-    table.add_column("labels", style="magenta", no_wrap=True, overflow="ellipsis", max_width=14)
-    table.add_column("words", style="dim", no_wrap=True)
-    table.add_column("text", no_wrap=True, overflow="ellipsis", min_width=8)
-    table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60, ratio=1)
     harvard = session.config.spec.harvard  # a row is one slot, or as many cells as it has words
     listing = [r for r in rows(session) if r.address + (1 if harvard else max(r.size, 1)) > start][:count]
+    words = max((len(" ".join(str(w) for w in ins.words)) for ins in listing), default=1)
+    table.add_column("mark", no_wrap=True, min_width=2)
+    table.add_column("addr", style="cyan", no_wrap=True, justify="right", min_width=len(str(session.config.cells)))
+    table.add_column("labels", style="magenta", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("words", style="dim", no_wrap=True, min_width=min(words, 24), overflow="ellipsis")
+    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=28)
+    table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60)
     for ins in listing:
         mark = "=>" if ins.address == session.pc and ins.kind != "data" else ""
         source = f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else ""
@@ -165,28 +166,30 @@ def disassembly(session: Session, start: int, count: int) -> Table:
 # -- state ---------------------------------------------------------------------------------------
 
 
-def registers(session: Session) -> Table:
-    """PC and flags now, and the registers the last pass computed (they describe the instruction it ran)."""
+def registers(session: Session) -> Text:
+    """PC and flags now, and the registers the last pass computed (they describe the instruction it ran). Lines
+    of ``name value`` pairs that wrap between pairs, never inside one: readable at 80 columns."""
     regs = session.registers()
     last = session.last
-    table = Table.grid(padding=(0, 2))
-    table.add_column(no_wrap=True)
-    now = ["pc", "halted", "fault", "step", "passes"]
-    table.add_row(
-        Text("now", style="bold"), *(Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in now)
-    )
-    if last is not None and last.kind == "idle":
-        table.add_row(Text(f"last pass (pc {last.pc})", style="bold"), Text("executed nothing", style="dim"))
-        return table
+
+    def pairs(items: list[tuple[str, object]]) -> Text:
+        return Text("  ").join(Text.assemble((f"{name}\u00a0", "dim"), str(value)) for name, value in items)
+
+    now = pairs([(NAMES.get(k, k), regs[k]) for k in ("pc", "halted", "fault", "step", "passes")])
+    lines = [Text.assemble(("now  ", "bold"), now)]
     ran = f"last pass (pc {last.pc})" if last else "last pass"
-    keys = ["a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc"]
-    cells = [Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in keys]
-    went = last.new_pc if last is not None else regs["pc"]  # where execution went: the jump or PC+3
-    cells.append(Text.assemble(("next PC ", "dim"), str(went)))
-    table.add_row(Text(ran, style="bold"), *cells[:4])
-    table.add_row("", *cells[4:8])
-    table.add_row("", cells[8])
-    return table
+    if last is None:
+        lines.append(Text.assemble((ran, "bold"), ("  nothing yet", "dim")))
+    elif last.kind == "idle":
+        lines.append(Text.assemble((ran, "bold"), ("  executed nothing", "dim")))
+    else:
+        ops = pairs([(NAMES[k], regs[k]) for k in ("a", "b", "c", "mem_a", "mem_b")])
+        lines.append(Text.assemble((ran + "  ", "bold"), ops))
+        # next_pc is the adder's PC+3; where execution went is the jump target when the branch was taken
+        flow = [("result", regs["result"]), ("branch", regs["branch"]), ("PC+3", regs["next_pc"]),
+                ("next PC", last.new_pc)]  # fmt: skip
+        lines.append(Text.assemble("     ", pairs(flow)))
+    return Text("\n").join(lines)
 
 
 def memory(session: Session, addresses: list[int], changed: set[int] = frozenset()) -> Table:
@@ -206,7 +209,7 @@ def memory(session: Session, addresses: list[int], changed: set[int] = frozenset
     labels = session.source_map.labels if session.source_map else {}
     for base, row in sorted(rows.items()):
         table.add_row(f"{base:>5}:", *row)
-        named = [f"{name}@{a}" for name, a in labels.items() if base <= a < base + 8 and a in cells]
+        named = [f"{name}@{a}" for name, a in labels.items() if base <= a < base + 8 and a in cells and "@" not in name]
         if named:
             table.add_row("", Text(" ".join(named), style="magenta dim", overflow="ellipsis", no_wrap=True))
     return table
