@@ -392,7 +392,7 @@ class Session:
         for name, address in self.source_map.labels.items():
             origin = self.source_map.origin(address - 3)
             if origin is not None and origin.macro.startswith("PROC "):
-                entries[address] = name
+                entries.setdefault(address, name)  # the PROC's own label, not a later one
         return entries
 
     @property
@@ -476,6 +476,8 @@ class Session:
                 start, expr = self.evaluate(cell), None
             elif kind != "watch":
                 raise DebugError(f"{kind} needs a cell: a label, mem[E], START:END, or -l ADDR")
+            elif not expr.names():
+                raise DebugError(f"Cannot watch constant value `{spec.strip()}' (a cell: watch -l {spec.strip()})")
             else:
                 start = 0
             stop = start + 1

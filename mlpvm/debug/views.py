@@ -173,7 +173,10 @@ def registers(session: Session) -> Text:
     last = session.last
 
     def pairs(items: list[tuple[str, object]]) -> Text:
-        return Text("  ").join(Text.assemble((f"{name}\u00a0", "dim"), str(value)) for name, value in items)
+        nb = "\u00a0"  # no break inside a pair
+        return Text("  ").join(
+            Text.assemble((f"{name.replace(' ', nb)}{nb}", "dim"), str(value)) for name, value in items
+        )
 
     now = pairs([(NAMES.get(k, k), regs[k]) for k in ("pc", "halted", "fault", "step", "passes")])
     lines = [Text.assemble(("now  ", "bold"), now)]
