@@ -278,3 +278,54 @@ def test_debug_a_weight_file_with_a_planted_fault(tmp_path):
     assert CliRunner().invoke(cli, ["build", "-o", str(bad), "--plant", "read.9:0:drop"]).exit_code == 2
     code, out = batch("stepi", "info program", extra=("--engine", "sparse"))
     assert code == 0 and "engine sparse" in out
+
+
+# -- 8. deep history ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shallow(monkeypatch):
+    """A history of 16 recent snapshots and room for 6 checkpoints: going back means replaying, and the
+    checkpoints are thinned (every 4 passes, then 8, 16, ...) as the run goes on."""
+    from mlpvm.debug import session as sessions
+
+    monkeypatch.setattr(sessions, "HISTORY_BYTES", 0)
+    monkeypatch.setattr(sessions, "FIRST_EVERY", 4)
+    monkeypatch.setattr(sessions, "CHECKPOINT_BYTES", 6 * 531)  # hello's state packs into 532 bytes
+
+
+def _fresh(passes: int) -> Session:
+    image = load_image(HELLO)
+    s = Session(image, config_for(image, None, None, None))
+    if passes:
+        s.step(passes)
+    return s
+
+
+def test_reverse_step_far_back_replays_to_the_exact_state(shallow):
+    d, _ = debugger(HELLO)
+    s = d.session
+    s.cont()
+    assert s.halted and s.passes == 85 and len(s.history) == 16 and s._every > 4
+    for back in (1, 16, 17, 40, 3, 30):  # the last goes past the start: to pass 0
+        s.reverse_step(back)
+        want = _fresh(s.passes)
+        assert (s.x == want.x).all() and bytes(s.output) == bytes(want.output) and s.steps == want.steps
+        assert s.last == want.last and s.ref.mem == want.ref.mem and s.ref.pc == want.ref.pc
+    s.cont()
+    assert bytes(s.output) == b"Hello, world!\n" and s.halted
+
+
+def test_reverse_continue_honours_watchpoints_and_breakpoints(shallow):
+    d, out = debugger(HELLO)
+    s = d.session
+    s.cont()
+    d.execute("watch ptr")
+    d.execute("reverse-continue")  # back to just before the last write of ptr: 38 -> 39
+    assert "Watchpoint 1: mem[0] <loop> 38 -> 39" in out.getvalue() and s.mem(0) == 38
+    assert (s.x == _fresh(s.passes).x).all()
+    d.execute("delete")
+    d.execute("break done")  # never reached before the halt: back to the start of the history
+    d.execute("break loop if ptr == &msg + 2")
+    d.execute("reverse-continue")
+    assert "Breakpoint 3, pc=0 <loop>" in out.getvalue() and s.mem(0) == 27 and bytes(s.output) == b"He"

@@ -83,6 +83,9 @@ def _engines(doc: dict) -> Table:
             name, _rate(single), f"{single['median'] / ref:.2f}", _rate(batched), f"{batched['median'] / ref:.2f}"
         )
     t.add_row("reference (steps/s)", _rate(e["reference"]), "1", "", "")
+    if "debug_continue" in e:  # the debugger's continue: the default engine, the reference checked every pass
+        d = e["debug_continue"]
+        t.add_row("debug continue (checked)", _rate(d), f"{d['median'] / ref:.2f}", "", "")
     return t
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
 
 HISTORY_BYTES = 64 << 20  # state snapshots kept for reverse execution
+CHECKPOINT_BYTES = 128 << 20  # states every ``_every`` passes, replayed from to go back further than that
+FIRST_EVERY = 64  # passes between checkpoints at first; doubled (and every other one dropped) when full
 
 
 class DebugError(MlpvmError):
@@ -153,6 +155,10 @@ class Session:
         self.history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
         self._place()
         self._sync_reference_bits()
+        self.checkpoints: list[_Snapshot] = []
+        self._edits: set[int] = set()  # passes at which the user edited the state: their checkpoints stay
+        self._every, self._replaying = FIRST_EVERY, False
+        self._checkpoint()
 
     def _sync_reference_bits(self) -> None:
         """The reference's memory as bits, kept beside it so that comparing all of memory is one array test."""
@@ -207,7 +213,7 @@ class Session:
         while True:
             if self.halted:
                 return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
-            stop = self._pass()
+            stop = self._advance()
             count += 1
             if stop is not None:
                 return stop
@@ -282,6 +288,8 @@ class Session:
             return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
         if now.get("in_wait"):
             return Stop("wait", self.pc, last=self.last)
+        if self._replaying:
+            return None  # going back in time: no stops, and no hit counts
         try:
             hits = self._watch_hits(self.last)
         except MlpvmError as e:
@@ -555,6 +563,7 @@ class Session:
         word = self.config.wrap(value)
         self.engine.state.view(self.x[0], "mem")[address] = self._ref_bits[address] = to_bits(word, self.config.bits)
         self.ref.mem[address] = word
+        self._edited()
 
     def set_pc(self, value: int) -> None:
         bits = self.engine.state["pc"].shape[0]
@@ -564,6 +573,12 @@ class Session:
         self.engine.state.view(self.x[0], "pc")[...] = to_bits(value, bits)
         self.ref.pc = self.config.spec.pc(self.config, value)
         self._read()
+        self._edited()
+
+    def _edited(self) -> None:
+        """An edit is not a pass: replaying passes cannot redo it, so the edited state is a checkpoint."""
+        self._edits.add(self.passes)
+        self._checkpoint()
 
     # -- time ------------------------------------------------------------------------------------
 
@@ -586,24 +601,123 @@ class Session:
         self._sync_reference_bits()
         self._read()
 
+    # Going back: the recent passes are full snapshots (``history``); further back, the state is rebuilt from
+    # the latest checkpoint before the wanted pass by running the passes again on the network (with the
+    # reference in lockstep), which gives exactly the same states: the network is deterministic and the input
+    # bytes are replayed from the same positions.
+
+    def _advance(self) -> Stop | None:
+        stop = self._pass()
+        if self.passes % self._every == 0:
+            self._checkpoint()
+        return stop
+
+    def _checkpoint(self) -> None:
+        """Keeps the state now for replaying from; when the checkpoints are full, every other one goes."""
+        oldest = self.history[0] if len(self.history) == self.history.maxlen else None
+        self._remember(self.x)
+        self.checkpoints.append(self.history.pop())
+        if oldest is not None:
+            self.history.appendleft(oldest)
+        if len(self.checkpoints) * self.checkpoints[0].bits.nbytes > CHECKPOINT_BYTES:
+            self._every *= 2
+            self.checkpoints = [c for c in self.checkpoints if c.passes % self._every == 0 or c.passes in self._edits]
+
+    def _goto(self, target: int) -> None:
+        """The exact state after pass ``target`` (at or before the current one), replayed from a checkpoint."""
+        k = max(i for i, c in enumerate(self.checkpoints) if c.passes <= target)
+        del self.checkpoints[k + 1 :]
+        self._edits = {e for e in self._edits if e <= self.checkpoints[k].passes}
+        self.history.clear()
+        self._restore(self.checkpoints[k])
+        self._replaying = True
+        try:
+            while self.passes < target and not self.halted:
+                self._advance()
+        finally:
+            self._replaying = False
+        self._watch_values()
+
+    def _watch_values(self) -> None:
+        """Value watchpoints compare with the value at the state now, wherever that is in time."""
+        for wp in self.watchpoints.values():
+            if wp.expr is not None:
+                try:
+                    wp.value = self.evaluate(wp.expr)
+                except MlpvmError:
+                    wp.value = None
+
     def reverse_step(self, n: int = 1) -> Stop:
-        """Back ``n`` passes, to the exact earlier state."""
-        if not self.history:
-            return Stop("history", self.pc, last=self.last)
-        for _ in range(min(n, len(self.history))):
-            snap = self.history.pop()
-        self._restore(snap)
-        return Stop("step" if self.history or n == 1 else "history", self.pc, last=self.last)
+        """Back ``n`` passes (or edits), to the exact earlier state."""
+        if n <= len(self.history):
+            for _ in range(n):
+                snap = self.history.pop()
+            self._restore(snap)
+            self._watch_values()
+            return Stop("step", self.pc, last=self.last)
+        target = (self.history[0].passes if self.history else self.passes) - (n - len(self.history))
+        self._goto(max(0, target))
+        return Stop("step" if target > 0 else "history", self.pc, last=self.last)
 
     def reverse_continue(self) -> Stop:
-        """Back to the most recent earlier state at an enabled breakpoint (whose condition holds there)."""
-        while self.history:
-            self._restore(self.history.pop())
-            pc = self.pc
-            for bp in self.breakpoints.values():
-                if bp.enabled and bp.address == pc and (bp.condition is None or self.evaluate(bp.condition)):
-                    return Stop("breakpoint", pc, breakpoint=bp, last=self.last)
+        """Back to the most recent earlier pass where an enabled breakpoint (whose condition holds) or
+        watchpoint would have stopped the program: at a breakpoint with PC there, at a watchpoint just before
+        the pass that triggered it (the cell still holds its old value)."""
+        end = self.passes
+        for k in range(len(self.checkpoints) - 1, -1, -1):
+            start = self.checkpoints[k].passes
+            if start >= end:
+                continue
+            found = self._last_stop(k, end)
+            if found is not None:
+                target, stop = found
+                self._goto(target)
+                return replace(stop, pc=self.pc, last=self.last)
+            end = start
+        self._goto(0)
         return Stop("history", self.pc, last=self.last)
+
+    def _last_stop(self, k: int, end: int) -> tuple[int, Stop] | None:
+        """Replays checkpoint ``k`` up to pass ``end``: the last (pass, stop) before ``end`` that a breakpoint
+        or watchpoint would make, without counting hits."""
+        self._goto(self.checkpoints[k].passes)
+        values = {n: wp.value for n, wp in self.watchpoints.items() if wp.expr is not None}
+        found = None
+        self._replaying = True
+        try:
+            while self.passes < end and not self.halted:
+                self._advance()
+                hits = self._watched(self.last, values)
+                if hits:
+                    found = (self.passes - 1, Stop("watchpoint", self.pc, watch=hits))
+                for bp in self.breakpoints.values():
+                    if bp.enabled and bp.address == self.pc and self.passes < end and (
+                            bp.condition is None or self.evaluate(bp.condition)):  # fmt: skip
+                        found = (self.passes, Stop("breakpoint", self.pc, breakpoint=bp))
+        except MlpvmError:
+            pass  # a condition that cannot be evaluated here does not stop
+        finally:
+            self._replaying = False
+        return found
+
+    def _watched(self, p: Pass, values: dict[int, int | None]) -> list:
+        """What the enabled watchpoints see in pass ``p``, with no side effects (``values``: value
+        watchpoints' last values, updated)."""
+        hits = []
+        for number, wp in self.watchpoints.items():
+            if not wp.enabled:
+                continue
+            if wp.expr is not None:
+                value = self.evaluate(wp.expr)
+                if value != values[number]:
+                    hits.append((wp, -1, "value", values[number], value))
+                values[number] = value
+            elif wp.kind in ("watch", "awatch") and p.written is not None and wp.start <= p.written < wp.stop and (
+                    p.old != p.new or wp.kind == "awatch"):  # fmt: skip
+                hits.append((wp, p.written, "write", p.old, p.new))
+            elif wp.kind in ("rwatch", "awatch") and any(wp.start <= a < wp.stop for a in p.reads):
+                hits.append((wp, next(a for a in p.reads if wp.start <= a < wp.stop), "read", None, None))
+        return hits
 
     def records(self, n: int | None = None) -> list[Pass]:
         """The last ``n`` passes still in the history, oldest first."""
