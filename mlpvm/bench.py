@@ -7,6 +7,7 @@ and reports the median and the best of those runs. Nothing here is asserted; spe
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
 from collections.abc import Callable
@@ -152,6 +153,8 @@ def available(config: Config) -> dict[str, str | None]:
     why: dict[str, str | None] = {name: None for name in ENGINES}
     if not have_numba():
         why["compiled"] = "numba is not installed (pip install 'mlpvm[fast]')"
+    if importlib.util.find_spec("onnxruntime") is None:
+        why["onnx"] = "onnxruntime is not installed (pip install 'mlpvm[onnx]')"
     dense = compile_network(build(config)).dense_params
     if dense > MAX_DENSE:
         why["dense"] = f"{dense:,} dense weights"
@@ -228,7 +231,7 @@ def scaling_table(cells: tuple[int, ...], seconds: float, repeats: int, sparse_u
         rows.append(weights_row(m) | {"us_per_pass": {}})
     for j, name in enumerate(ENGINES):
         sizes = [m for m in cells if available(Config("subleq", 16, m))[name] is None]
-        sizes = [m for m in sizes if name != "sparse" or m <= sparse_upto]
+        sizes = [m for m in sizes if name not in ("sparse", "onnx") or m <= sparse_upto]
         chunks = {(name, f"M = {m}"): engine_chunk(make(name, Config("subleq", 16, m)), 1) for m in sizes}
         share = span(progress, 1 / 4 + 3 / 4 * j / len(ENGINES), 1 / 4 + 3 / 4 * (j + 1) / len(ENGINES))
         rates = timed(chunks, seconds, repeats, share)

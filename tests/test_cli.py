@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import given
 
 from mlpvm.cli import cli
 from mlpvm.machines.config import Config
-from tests.conftest import EXTERNAL
+from tests.conftest import EXTERNAL, examples
 from tests.strategies import programs
 
 HELLO = str(EXTERNAL / "rosetta/hello.sq")
@@ -94,7 +94,7 @@ def comparable(doc: dict) -> dict:
     return {k: doc[k] for k in ("output", "steps", "reason", "pc", "memory")}
 
 
-@settings(max_examples=15)
+@examples(15)
 @given(programs(Config("subleq", 16, 256)))
 def test_json_matches_reference_on_random_programs(tmp_path_factory, program):
     path = tmp_path_factory.mktemp("p") / "p.dec"
@@ -106,7 +106,7 @@ def test_json_matches_reference_on_random_programs(tmp_path_factory, program):
     assert comparable(json.loads(net.output)) == comparable(json.loads(ref.output))
 
 
-@settings(max_examples=10)
+@examples(10)
 @given(programs(Config("paper", 16, 16, 16)))
 def test_paper_json_matches_reference_on_random_programs(tmp_path_factory, program):
     path = tmp_path_factory.mktemp("p") / "p.json"

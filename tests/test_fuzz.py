@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mlpvm.errors import MlpvmError
 from mlpvm.program import image as images
 from mlpvm.program.load import load_image
+from tests.conftest import examples
 
 SUFFIXES = st.sampled_from([".dec", ".sq", ".txt", ".json", ""])
 
@@ -79,7 +80,7 @@ def test_any_json(tmp_path_factory, doc, config):
     load_and_fit(path, config)
 
 
-@settings(max_examples=200)
+@examples(200)
 @given(text=st.text(max_size=300) | IMAGE_TEXT)
 def test_the_assembler_never_crashes(tmp_path_factory, text):
     """Enabled once the assembler (``mlpvm.program.asm``) has landed: ``.asq`` sources load through ``image.load``."""

@@ -3,14 +3,14 @@ memory, PC, output, flags, stop reason and the decoded registers."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mlpvm.check.generate import random_program
 from mlpvm.check.lockstep import Batch, Lockstep, Program
 from mlpvm.engines import make
 from mlpvm.machines.config import Config
-from tests.conftest import needs_numba
+from tests.conftest import examples, needs_numba
 from tests.strategies import programs
 
 SUBLEQ = Config("subleq", 8, 32)
@@ -42,7 +42,7 @@ def test_subleq_structured_every_step(program):
     check(lockstep(ENGINES["structured"], SUBLEQ, program))
 
 
-@settings(max_examples=25)
+@examples(25)
 @given(programs(SUBLEQ))
 def test_subleq_stored_matrices_every_step(program):
     check(lockstep(ENGINES["sparse"], SUBLEQ, program))
@@ -53,13 +53,13 @@ def test_paper_structured_every_step(program):
     check(lockstep(PAPER_ENGINES["structured"], PAPER, program))
 
 
-@settings(max_examples=25)
+@examples(25)
 @given(programs(PAPER))
 def test_paper_stored_matrices_every_step(program):
     check(lockstep(PAPER_ENGINES["sparse"], PAPER, program))
 
 
-@settings(max_examples=20)
+@examples(20)
 @given(programs(Config("subleq", 16, 64), max_instructions=12))
 def test_subleq_16_bit_every_step(program):
     cfg = Config("subleq", 16, 64)
@@ -88,13 +88,13 @@ def test_paper_compiled_every_step(program):
 # Fuzzing in batches: many random programs advanced together by one pass, each compared with its own
 # reference at every step. Batches of more than one tile exercise the compiled engine's batch-minor path.
 @needs_numba
-@settings(max_examples=8)
+@examples(8)
 @given(st.lists(programs(SUBLEQ), min_size=1, max_size=300))
 def test_subleq_batches_every_step(batch):
     check(Batch(make("compiled", SUBLEQ), SUBLEQ, batch))
 
 
-@settings(max_examples=8)
+@examples(8)
 @given(st.lists(programs(PAPER), min_size=1, max_size=60))
 def test_paper_batches_every_step(batch):
     check(Batch(make("neural", PAPER), PAPER, batch))

@@ -19,6 +19,7 @@ COMMANDS = {
     "disasm": "asm",
     "build": "build",
     "info": "build",
+    "export": "export",
     "verify": "verify",
     "bench": "bench",
 }
@@ -43,6 +44,9 @@ class _Cli(click.Group):
         except MlpvmError as e:
             click.echo(e.report(), err=True)
             ctx.exit(e.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C before or after the pass loop, which handles its own: still 130
+            click.echo("mlpvm: interrupted", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

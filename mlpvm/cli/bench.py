@@ -10,6 +10,7 @@ from rich.table import Table
 
 from mlpvm import bench as measure
 from mlpvm.cli import console as views
+from mlpvm.cli.options import providers_option
 from mlpvm.engines import ENGINES
 
 
@@ -24,6 +25,7 @@ from mlpvm.engines import ENGINES
 )
 @click.option("--eforth-line", metavar="TEXT", help="After the boot, type this line (e.g. '2 2 + . cr') and run it.")
 @click.option("--eforth-only", is_flag=True, help="Only the eForth run (with --eforth).")
+@providers_option
 def bench(quick, as_json, eforth_image, eforth_line, eforth_only) -> None:
     """Measure the engines: passes per second on one program and on a batch of 256, the reference
     interpreter's steps per second in the same run, a scaling table over M = 64 ... 8192 cells (N = 16),

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from mlpvm.cli import console as views
-from mlpvm.cli.options import load_weights, machine_options, max_steps_option, resolve_config
+from mlpvm.cli.options import load_weights, machine_options, max_steps_option, providers_option, resolve_config
 from mlpvm.debug import trace as tracing
 from mlpvm.debug.commands import Debugger
 from mlpvm.debug.dump import parse_range
@@ -44,12 +44,13 @@ def _program(path: str, machine, bits, cells, slots):  # for trace
 @click.option("--no-check", is_flag=True, help="Do not run the reference interpreter in lockstep.")
 @click.option(
     "--engine", type=click.Choice((NEURAL, *ENGINES)), default=DEFAULT, show_default=True,
-    help="The network engine (sparse or dense for --weights).",
+    help="The network engine (neural = the fastest exact one; sparse, dense or onnx for --weights).",
 )  # fmt: skip
 @click.option(
     "--weights", type=click.Path(dir_okay=False),
     help="Run this weight file (from `mlpvm build`, or `mlpvm build --plant` for a planted fault).",
 )  # fmt: skip
+@providers_option
 def debug(
     program, machine, bits, cells, slots, input_text, scripts, commands, batch, max_steps, no_check, engine, weights
 ) -> None:

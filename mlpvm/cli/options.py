@@ -42,6 +42,22 @@ def load_weights(path: str, machine, bits, cells, slots) -> weightfile.Weights:
     return loaded
 
 
+def providers_option(f):
+    """--providers LIST: ONNX Runtime's execution providers for ``--engine onnx``, checked when given."""
+
+    def apply(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value:
+            from mlpvm.engines import onnx as onnx_engine
+
+            onnx_engine.set_providers([name.strip() for name in value.split(",") if name.strip()])
+
+    return click.option(
+        "--providers", metavar="LIST", expose_value=False, callback=apply,
+        help="For --engine onnx: ONNX Runtime execution providers, in order of preference (default "
+        "CPUExecutionProvider; e.g. CUDAExecutionProvider,CPUExecutionProvider with onnxruntime-gpu).",
+    )(f)  # fmt: skip
+
+
 def max_steps_option(default: int, what: str = "Stop after this many instructions"):
     """--max-steps N, 0 meaning no limit."""
     return click.option(

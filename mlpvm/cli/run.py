@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import click
 
 from mlpvm.cli import console
-from mlpvm.cli.options import load_weights, machine_options, max_steps_option, resolve_config
+from mlpvm.cli.options import load_weights, machine_options, max_steps_option, providers_option, resolve_config
 from mlpvm.engines import ENGINES, NEURAL, Engine, make
 from mlpvm.engines.compiled import announce_compile
 from mlpvm.errors import ConfigError
@@ -56,6 +56,7 @@ def program_input(text: str | None) -> Input:
     help="neural = the fastest exact network engine (compiled with numba, else structured; sparse for "
     "--weights); reference = the plain interpreter, not the network.",
 )
+@providers_option
 @max_steps_option(10_000_000)
 @click.option("--input", "input_text", metavar="TEXT", help="Program input (default: stdin, read as the program asks).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")

@@ -14,7 +14,7 @@ from rich.progress import TextColumn
 from mlpvm.check import verify as verifying
 from mlpvm.cli import console as views
 from mlpvm.cli.mutants import mutation_table
-from mlpvm.cli.options import load_weights, machine_options, resolve_config
+from mlpvm.cli.options import load_weights, machine_options, providers_option, resolve_config
 from mlpvm.engines import ENGINES, NEURAL, fastest_name
 from mlpvm.errors import ConfigError
 from mlpvm.host.computer import EXIT_CODES
@@ -43,6 +43,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
     show_default=True,
     help="The network engine (neural = the fastest exact one; sparse for --weights).",
 )
+@providers_option
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
 )

@@ -5,6 +5,7 @@
 - ``structured``: block by block, exploiting the weights' structure; numpy.
 - ``sparse``: the stored CSR matrices, ``ReLU(W x + b)``; runs any weight file.
 - ``dense``: the stored matrices materialised; the executable specification, small configurations only.
+- ``onnx``: the stored matrices exported to ONNX and run by ONNX Runtime; needs the optional ``onnx`` extra.
 
 ``neural`` names the fastest exact engine available, chosen by ``fastest_name`` here and nowhere else:
 ``compiled`` when numba is installed, else ``structured``; a weight file always runs on ``sparse``.
@@ -22,9 +23,10 @@ from mlpvm.engines.sparse import Sparse
 from mlpvm.engines.structured import Structured
 from mlpvm.machines.config import Config
 from mlpvm.network import build, exactness
+from mlpvm.network import onnx as onnx_export
 from mlpvm.network.weights import Weights, compile_network
 
-ENGINES = ("compiled", "structured", "sparse", "dense")
+ENGINES = ("compiled", "structured", "sparse", "dense", "onnx")
 NEURAL = "neural"  # the fastest exact engine available
 DEFAULT = NEURAL
 
@@ -74,6 +76,12 @@ def make(name: str, config: Config | None = None, weights: Weights | None = None
             raise ValueError("the compiled engine needs numba: pip install 'mlpvm[fast]'")
         return (Compiled if name == "compiled" else Structured)(build(config), dtype)
     if weights is None:
+        if name == "onnx":
+            onnx_export.check_size(config, resources.estimate(config).nonzeros)
         weights = compile_network(build(config))
     exactness.check(weights, dtype)
+    if name == "onnx":
+        from mlpvm.engines.onnx import Onnx  # imports onnxruntime: only when asked for
+
+        return Onnx(weights, dtype)
     return (Sparse if name == "sparse" else Dense)(weights, dtype)

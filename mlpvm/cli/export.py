@@ -1,0 +1,44 @@
+"""``mlpvm export``: the network as an ONNX model, for ONNX Runtime and anything else that reads ONNX."""
+
+from __future__ import annotations
+
+import click
+
+from mlpvm import resources
+from mlpvm.cli.options import load_weights, machine_options, resolve_config
+from mlpvm.network import build as build_network
+from mlpvm.network import onnx as onnx_export
+from mlpvm.network import weights as weightfile
+
+
+@click.command()
+@machine_options
+@click.option("--onnx", "output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Export this weight file instead of building one.")
+@click.option("--loop", is_flag=True, help="A K-pass model (ONNX Loop): inputs state and passes, per-pass I/O outputs.")
+@click.option("--layer-outputs", is_flag=True, help="Also output every layer's activations, named by layer.")
+def export(machine, bits, cells, slots, output, weights, loop, layer_outputs) -> None:
+    """Export the network of a configuration (or of --weights FILE) as an ONNX model.
+
+    \b
+    One pass (default): input state, float32 [batch, state_size]; output
+    next_state; the 23 layers are nodes named as in `mlpvm info`.
+    --loop: inputs state and passes (int64); outputs final_state and, per
+    pass, out_valid [passes, batch], out_byte [passes, batch, 8] and
+    executed [passes, batch]. It stops early after a pass in which a
+    machine took input, or when every machine is stopped or waiting.
+
+    The weight file's meta (fields, I/O fields, layers, configuration) is in
+    the model's metadata under "mlpvm". Standard operators only (opset 17).
+    """
+    if loop and layer_outputs:
+        raise click.UsageError("--layer-outputs is for the one-pass model, not --loop")
+    loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
+    config = resolve_config(None, loaded, machine, bits, cells, slots)
+    if loaded is None:
+        onnx_export.check_size(config, resources.check(config, "build").nonzeros)
+        loaded = weightfile.compile_network(build_network(config))
+    model = onnx_export.export(loaded, loop=loop, layer_outputs=layer_outputs)
+    onnx_export.save(model, output)
+    what = "a loop of passes" if loop else "one pass" + (", every layer's outputs" if layer_outputs else "")
+    click.echo(f"wrote {output}: {config.describe()}, {what}, {model.ByteSize() / 1e6:,.1f} MB")
