@@ -4,3 +4,11 @@ Data flows one way: source -> image -> encoded state -> network passes -> decode
 """
 
 __version__ = "0.1.0"
+
+
+def load_dump(path):
+    """A dump (``dump`` in the debugger, ``mlpvm trace --layers``) with every field by name:
+    ``load_dump(path)["pass40"]["read.0"]["read_a"]`` (see ``mlpvm.debug.dump``)."""
+    from mlpvm.debug.dump import load_dump as load
+
+    return load(path)

@@ -22,6 +22,8 @@ COMMANDS = {
     "export": "export",
     "verify": "verify",
     "bench": "bench",
+    "prove": "prove",
+    "plot": "plot",
 }
 
 

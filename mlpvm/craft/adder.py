@@ -119,3 +119,31 @@ class Adder:
             b.map(self.out, (self.n,), *terms, (1, self.gate), bias=-1)
         else:
             b.map(self.out, (self.n,), *terms)
+
+    def meanings(self) -> dict[str, str]:
+        """One line per field this adder computes: what each step holds, for the views."""
+        y = self.y if isinstance(self.y, str) else str(self.y)
+        what = f"{self.x} + {y}" + (f" + {self.cin}" if self.cin else "")
+
+        def at(fam: _Family) -> str:  # the bit positions a family has units for, when not all
+            b = fam.bits
+            if not b or len(b) == self.n:
+                return ""
+            return (
+                f" (bits {b[0]}..{b[-1]})" if b == list(range(b[0], b[-1] + 1)) else f" (bits {','.join(map(str, b))})"
+            )
+
+        steps = {
+            self.g: f"step 0: generate, {self.x} AND {y} per bit{at(self.g)}",
+            self.d1: f"step 0: {self.x} AND NOT {y} (half of XOR){at(self.d1)}",
+            self.d2: f"step 0: {y} AND NOT {self.x} (half of XOR){at(self.d2)}",
+            self.p: f"step 1: propagate, {self.x} XOR {y} per bit",
+            self.c: f"step 3: the carry into each bit{at(self.c)}",
+            self.u: f"step 4: propagate AND NOT carry (half of the sum){at(self.u)}",
+            self.v: f"step 4: carry AND NOT propagate (half of the sum){at(self.v)}",
+        }
+        lines = {fam.name: f"adder {what}, {text}" for fam, text in steps.items() if fam.bits}  # units that exist
+        if self.terms:
+            lines[f"{self.prefix}_t"] = f"adder {what}, step 2: lookahead terms, one per (carry bit, source bit)"
+        lines[self.out] = f"adder {what}, step 5: the sum" + (f", gated by {self.gate}" if self.gate else "")
+        return lines

@@ -7,6 +7,14 @@ import numpy as np
 from mlpvm.craft.adder import STEPS, Adder
 from mlpvm.craft.builder import Sequencer
 
+# What the fields these shared stages compute hold (the views show one line per field).
+MEANINGS = {
+    "write_old": "memory gated by the match with the write address: the old row, subtracted (0: no write)",
+    "write_new": "the new word at the write address's row, added (0 when nothing is written)",
+    "mem": "memory: one row of bits per cell, least significant first (the state)",
+    "zero": "1 when the result word is 0",
+}
+
 
 def adder_steps(net: Sequencer, stage: str, adder: Adder, steps: range, first: int = 0) -> None:
     """Adder steps, one layer each (``stage.{first + step}``)."""

@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import codecs
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.debug import dump as dumps
 from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.session import DebugError, Session, Stop
 from mlpvm.errors import MlpvmError
-from mlpvm.network import LAYER_NAMES
 
 TOPICS = {
     "running": "Running the program",
@@ -36,7 +32,8 @@ TOPICS = {
     "network": "The network's layers",
     "support": "The debugger itself",
 }
-_TOPIC_OF = {"layers": "network", "layer": "network", "dump": "network"}  # commands registered without a topic
+# commands registered without a topic (the network's, in netcommands)
+_TOPIC_OF = dict.fromkeys(("layers", "layer", "dump", "diff", "flow", "picture"), "network")
 
 
 @dataclass(frozen=True)
@@ -592,44 +589,6 @@ class Debugger:
             raise DebugError(f"Cannot access memory at address {start}")
         self.console.print(views.disassembly(self.session, start, count))
 
-    # -- the network -------------------------------------------------------------------------------
-
-    @command("layers", usage="layers")
-    def layers(self, arg: str) -> None:
-        """The 23 layers of the last pass: name, stage, width, active units, and the fields each computed."""
-        trace = self._trace()
-        if trace is not None:
-            self.console.print(views.layers(self.session, trace))
-
-    @command("layer", usage="layer NAME|K")
-    def layer(self, arg: str) -> None:
-        """One layer of the last pass: its activations grouped by field, memory-wide fields as a heat strip."""
-        key = arg.strip()
-        k = int(key) if key.isdigit() else (LAYER_NAMES.index(key) if key in LAYER_NAMES else -1)
-        if not 0 <= k < len(LAYER_NAMES):
-            raise DebugError(f"no layer {key!r}: give 0..22 or a name like read.1")
-        trace = self._trace()
-        if trace is not None:
-            self.console.print(views.layer(self.session, k, trace))
-
-    def _trace(self) -> list[np.ndarray] | None:
-        trace = self.session.last_trace()
-        if trace is None:
-            self.say("No pass yet (or it is no longer in the history): step first.")
-        return trace
-
-    @command("dump", usage="dump FILE.npz [--passes RANGE]")
-    def dump(self, arg: str) -> None:
-        """Save per-layer activations (keys like pass12.read.1) and decoded fields of the last pass, or of the
-        passes in RANGE (N, A:B or A-B, still in the history), to a numpy .npz file."""
-        words = shlex.split(arg)
-        if not words:
-            raise DebugError("dump needs a file name")
-        passes = dumps.parse_range(words[words.index("--passes") + 1]) if "--passes" in words else None
-        path = Path(words[0])
-        written = dumps.dump_session(self.session, path, passes)
-        self.say(f"Wrote {len(written)} passes ({written[0]}..{written[-1]}) to {path}")
-
     # -- time and I/O ------------------------------------------------------------------------------
 
     @command("history", "hist", usage="history [N]", topic="history")
@@ -687,6 +646,10 @@ def _format(arg: str) -> tuple[str, str]:
     if not m or not m.group(2):
         raise DebugError("expected [/F] EXPR, F one of d u x o t c")
     return m.group(1) or "", m.group(2)
+
+
+# The commands on the network (layers, layer, diff, flow, picture, dump) live in their own module.
+from mlpvm.debug import netcommands  # noqa: E402, F401
 
 
 def _split(line: str) -> tuple[str, str]:

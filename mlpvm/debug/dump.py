@@ -1,9 +1,14 @@
 """Per-layer activations saved for analysis: ``dump`` in the debugger and ``mlpvm trace --layers``.
 
-An ``.npz`` (loads with ``allow_pickle=False``) with one array per pass and layer, keyed ``pass12.read.1``
-(the layer's output activations, in its layout), ``pass12.decoded`` (a JSON string: PC, registers and flags
-after the pass), and ``meta`` (JSON: configuration, layer names, and each layer's fields as name, offset and
-shape, so an activation vector can be cut into named fields).
+An ``.npz`` (loads with ``allow_pickle=False``) holding, for every pass N saved and every layer:
+
+- ``passN.LAYER`` (``pass12.read.1``): the layer's output activations, uint8, one per unit in its layout;
+- ``passN.decoded``: a JSON string: PC, the registers and flags after the pass (``DECODED``);
+- ``meta``: JSON: ``config`` (machine, bits, cells, slots), ``layers`` (the 23 names in order) and ``fields``
+  (for each layer, each output field as [name, offset, shape]), so a vector can be cut into named fields.
+
+``load_dump(path)`` does that cutting: ``load_dump(p)["pass40"]["read.0"]["read_a"]`` is the (M, N) array of
+that field, ``load_dump(p)["pass40"]["decoded"]["pc"]`` a number, ``load_dump(p)["meta"]`` the meta.
 """
 
 from __future__ import annotations
@@ -82,3 +87,27 @@ def dump_session(session, path: str | Path, passes: range | None = None) -> list
         written.append(number)
     save(path, arrays, meta(session.plain, session.config))
     return written
+
+
+def load_dump(path: str | Path) -> dict:
+    """A dump as nested dicts: ``["passN"][layer][field]`` numpy arrays in the field's shape, ``["passN"]
+    ["decoded"]`` a dict of numbers, and ``["meta"]``."""
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise MlpvmError(f"{path}: not a dump ({e})") from None
+    with z:
+        info = json.loads(str(z["meta"]))
+        out: dict = {"meta": info}
+        for key in z.files:
+            number, _, layer = key.partition(".")
+            if key == "meta":
+                continue
+            entry = out.setdefault(number, {})
+            if layer == "decoded":
+                entry["decoded"] = json.loads(str(z[key]))
+                continue
+            vector = z[key]
+            entry[layer] = {name: vector[offset : offset + int(np.prod(shape))].reshape(shape)
+                            for name, offset, shape in info["fields"][layer]}  # fmt: skip
+    return out

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.craft.layout import Field, Layout
 from mlpvm.debug.session import Frame, Pass, Session, Stop
-from mlpvm.machines.state import from_bits, signed_field
-from mlpvm.network import build
 from mlpvm.program.asm.disasm import Instruction
 
-SHADES = " ░▒▓█"
 NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",
          "next_pc": "PC+3", "branch": "branch"}  # fmt: skip
-WORDS = {"a", "b", "c", "mem_a", "mem_b", "result", "pc", "next_pc"}  # shown as numbers, not bit strings
 
 
 # -- stops ---------------------------------------------------------------------------------------
@@ -287,67 +281,3 @@ def history(records: list[Pass]) -> Table:
         table.add_row(str(r.number), str(r.step), str(r.pc), str(r.a), str(r.b), str(r.c),
                       "" if r.old is None else str(r.old), "" if r.new is None else str(r.new), note)  # fmt: skip
     return table
-
-
-# -- the network -------------------------------------------------------------------------------
-
-
-def produced(session: Session, k: int) -> list[str]:
-    """The fields layer ``k`` computes (not merely carries over)."""
-    return build(session.config).layers[k].computed
-
-
-def field_value(session: Session, f: Field, values: np.ndarray) -> str:
-    """A field's activations in words: a register's value, a flag, the active row of a memory-wide field."""
-    if not f.shape:
-        return str(int(values))
-    if len(f.shape) == 2 and f.shape[0] > 1:
-        rows = np.flatnonzero(values.any(axis=1))
-        if not len(rows):
-            return "no row active"
-        shown = ", ".join(f"row {r} = {int(from_bits(values[r]))}" for r in rows[:3])
-        return shown + (f" (+{len(rows) - 3} rows)" if len(rows) > 3 else "")
-    if f.name in WORDS:
-        return str(int(from_bits(values, signed=signed_field(session.config, f.name))))
-    if f.name in ("out_byte", "in_byte"):
-        v = int(from_bits(values, signed=False))
-        return f"{v} {chr(v)!r}"
-    return "".join(str(int(b)) for b in values.ravel()[::-1])  # bits, most significant first
-
-
-def layers(session: Session, trace: list[np.ndarray]) -> Table:
-    table = Table("#", "layer", "stage", "width", "active", "produces", box=None, header_style="bold")
-    net = build(session.config)
-    for k, (layer, h) in enumerate(zip(net.layers, trace)):
-        layout = layer.outputs
-        fields = [f"{NAMES.get(n, n)} = {field_value(session, layout[n], layout.view(h[0], n))}"
-                  for n in produced(session, k)]  # fmt: skip
-        table.add_row(str(k), layer.name, layer.stage, str(layout.size), str(int(h[0].sum())), "; ".join(fields))
-    return table
-
-
-def layer(session: Session, k: int, trace: list[np.ndarray]) -> RenderableType:
-    """One layer's activations grouped by field: values for registers, a heat strip for memory-wide fields."""
-    net = build(session.config)
-    lay: Layout = net.layers[k].outputs
-    h = trace[k][0]
-    made = set(produced(session, k))
-    table = Table("field", "", "shape", "active", "value", box=None, header_style="bold")
-    strips: list[RenderableType] = []
-    for f in lay:
-        values = lay.view(h, f.name)
-        how, style = ("computed", "") if f.name in made else ("carried", "dim")
-        table.add_row(Text(f.name, style=style), Text(how, style=style), str(f.shape), str(int(values.sum())),
-                      field_value(session, f, values))  # fmt: skip
-        if len(f.shape) == 2 and f.shape[0] > 1 and f.name in made:
-            strips.append(heat_strip(f.name, values))
-    title = f"layer {k}: {net.layers[k].name} ({net.layers[k].stage})"
-    return Group(Text(title, style="bold"), table, *strips)
-
-
-def heat_strip(name: str, values: np.ndarray, width: int = 64) -> Text:
-    """Active units per row of a memory-wide field, one character per row, darker = more."""
-    counts = values.sum(axis=1) / max(1, values.shape[1])
-    chars = "".join(SHADES[min(len(SHADES) - 1, int(np.ceil(c * (len(SHADES) - 1))))] for c in counts)
-    lines = [f"{i:>5} {chars[i : i + width]}" for i in range(0, len(chars), width)]
-    return Text(f"{name} (rows, {SHADES[1]}..{SHADES[-1]} = share of units active)\n" + "\n".join(lines))

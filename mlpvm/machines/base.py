@@ -71,6 +71,8 @@ class Machine:
     estimate: Callable[[Config], int]  # nonzero weights of what grows with memory and slots (mlpvm.resources)
     listing_module: str
     generator_module: str
+    proof_module: str = ""  # the step as bit-vector formulas, for ``mlpvm prove``: invariant(config, s), step(...)
+    meanings: Callable[[Config], Mapping[str, str]] = dict  # every layer field -> one line on what it holds
 
     @property
     def listing(self) -> ModuleType:
@@ -79,6 +81,10 @@ class Machine:
     @property
     def generator(self) -> ModuleType:
         return import_module(self.generator_module)
+
+    @property
+    def proof(self) -> ModuleType:
+        return import_module(self.proof_module)
 
     def pcs(self, config: Config) -> range:
         """The PCs that hold a whole instruction."""

@@ -58,4 +58,6 @@ PAPER = Machine(
     estimate=estimate,
     listing_module="mlpvm.machines.paper.listing",
     generator_module="mlpvm.machines.paper.generate",
+    proof_module="mlpvm.machines.paper.spec",
+    meanings=layers.meanings,
 )

@@ -13,11 +13,55 @@ from mlpvm.craft.adder import STEPS, Adder
 from mlpvm.craft.blocks import Layer
 from mlpvm.craft.builder import Sequencer
 from mlpvm.craft.layout import Layout
+from mlpvm.craft.stages import MEANINGS as SHARED
 from mlpvm.craft.stages import adder_steps, commit_write, next_pc, result_is_zero
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import register_fields
 
 IO_FIELDS = {"executed": "network -> host: 1 when the pass executed an instruction (a step)"}
+
+# What each field the stages below compute is for, one line each (the debugger's layer views show them).
+MEANINGS = {
+    "ins": "the instruction slots: a, b, c of each, least significant bit first (the state)",
+    "pc": "PC: the slot of the next instruction",
+    "halted": "1 once the machine reached a fixed point; it then writes nothing and keeps PC",
+    "fetch_a": "the slots' a fields gated by the match with PC: the row holding a",
+    "fetch_b": "the slots' b fields gated by the match with PC: the row holding b",
+    "fetch_c": "the slots' c fields gated by the match with PC: the row holding c",
+    "run": "1 unless halted",
+    "a": "a, the cell subtracted",
+    "b": "b, the cell written",
+    "c": "c, the slot to jump to when the result <= 0",
+    "read_a": "memory gated by the match with a: the row mem[a]",
+    "read_b": "memory gated by the match with b: the row mem[b]",
+    "c_gt": "bits where c is 1 and PC is 0 (half of c XOR PC)",
+    "c_lt": "bits where PC is 1 and c is 0 (half of c XOR PC)",
+    "mem_a": "mem[a], read out of read_a",
+    "mem_b": "mem[b], read out of read_b",
+    "c_ne": "c XOR PC per bit",
+    "na": "NOT mem[a]: mem[b] - mem[a] = mem[b] + NOT mem[a] + 1",
+    "a_zero": "1 when mem[a] = 0 (for the fixed-point test)",
+    "c_is_pc": "1 when c = PC (for the fixed-point test)",
+    "result": "mem[b] - mem[a], the word written to mem[b]",
+    "branch": "1 when the result <= 0: jump to c",
+    "to_c": "c when running and branching, else 0",
+    "to_next": "PC + 1 when running without branching, else 0",
+    "stay": "PC when halted, else 0",
+    "stop": "1 when the step would change nothing (a fixed point): halt instead",
+}
+
+
+def _sub(cfg: Config) -> Adder:
+    return Adder("sub", "mem_b", "na", 1, cfg.bits, "result")
+
+
+def _pc1(cfg: Config) -> Adder:
+    return Adder("pc1", "pc", 0, 1, cfg.slot_bits, "next_pc")
+
+
+def meanings(cfg: Config) -> dict[str, str]:
+    """Every field of every layer, with what it holds."""
+    return {**SHARED, **_sub(cfg).meanings(), **_pc1(cfg).meanings(), **IO_FIELDS, **MEANINGS}
 
 
 def state_fields(cfg: Config) -> list[tuple[str, tuple[int, ...]]]:
@@ -38,7 +82,7 @@ def build(cfg: Config) -> list[Layer]:
     read(net, cfg)
     subtract(net, cfg)
     write(net, cfg)
-    next_pc(net, Adder("pc1", "pc", 0, 1, cfg.slot_bits, "next_pc"))
+    next_pc(net, _pc1(cfg))
     branch(net, cfg)
     return net.finish()
 
@@ -79,7 +123,7 @@ def subtract(net: Sequencer, cfg: Config) -> None:
     b.map("na", (n,), (-1, "mem_a"), bias=1)
     b.map("a_zero", (), (-1, "mem_a", np.arange(n)), bias=1)
     b.map("c_is_pc", (), (-1, "c_ne", np.arange(lc)), bias=1)
-    adder_steps(net, "subtract", Adder("sub", "mem_b", "na", 1, n, "result"), range(STEPS), first=1)
+    adder_steps(net, "subtract", _sub(cfg), range(STEPS), first=1)
 
 
 def write(net: Sequencer, cfg: Config) -> None:

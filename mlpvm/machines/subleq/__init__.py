@@ -57,4 +57,6 @@ SUBLEQ = Machine(
     estimate=estimate,
     listing_module="mlpvm.machines.subleq.listing",
     generator_module="mlpvm.machines.subleq.generate",
+    proof_module="mlpvm.machines.subleq.spec",
+    meanings=layers.meanings,
 )

@@ -19,6 +19,7 @@ from mlpvm.craft.adder import STEPS, Adder
 from mlpvm.craft.blocks import Layer
 from mlpvm.craft.builder import Sequencer
 from mlpvm.craft.layout import Layout
+from mlpvm.craft.stages import MEANINGS as SHARED
 from mlpvm.craft.stages import adder_steps, commit_write, next_pc, result_is_zero
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import register_fields
@@ -59,6 +60,56 @@ def state_fields(cfg: Config) -> list[tuple[str, tuple[int, ...]]]:
 
 HOST_IN = ("in_byte", "in_ready", "in_eof")
 
+# What each field the stages below compute is for, one line each (the debugger's layer views show them).
+MEANINGS = {
+    "pc": "PC: the address of the instruction's first word A",
+    "halted": "1 once the machine halted (PC out of range); it then executes nothing",
+    "fault": "1 once an operand was outside memory; the machine then executes nothing",
+    "fetch_a": "memory gated by the match with PC: the row holding A",
+    "fetch_b": "memory gated by the match with PC + 1: the row holding B",
+    "fetch_c": "memory gated by the match with PC + 2: the row holding C",
+    "pc_ok": "1 when 0 <= PC < M (PC's bits above the address are 0)",
+    "pc_top": "1 when PC mod M >= M - 2: the instruction would run past memory",
+    "a": "A, the word at PC: the cell subtracted (-1: input)",
+    "b": "B, the word at PC + 1: the cell written (-1: output)",
+    "c": "C, the word at PC + 2: where to jump when the result <= 0",
+    "run": "1 when PC is in range and the machine has neither halted nor faulted",
+    "read_a": "memory gated by the match with A: the row mem[A]",
+    "read_b": "memory gated by the match with B: the row mem[B]",
+    "a_m1": "1 when A = -1 (all ones): an input instruction",
+    "b_m1": "1 when B = -1 (all ones): an output instruction",
+    "a_ok": "1 when 0 <= A < M",
+    "b_ok": "1 when 0 <= B < M",
+    "mem_a": "mem[A], read out of read_a",
+    "mem_b": "mem[B], read out of read_b",
+    "is_in": "an input instruction: A = -1, B in memory, running",
+    "is_out": "an output instruction: B = -1, A in memory, running",
+    "is_sub": "a subtraction: A and B in memory, running",
+    "na": "NOT mem[A]: mem[B] - mem[A] = mem[B] + NOT mem[A] + 1",
+    "fcond": "running, but no kind matched: an operand is outside memory (a fault)",
+    "we": "1 when something is written to mem[B]: a subtraction or a consumed input",
+    "in_bits": "the input word's low bits: the byte, or all ones at end of input",
+    "in_neg": "1 at end of input: the input word is -1 (its high bits are ones)",
+    "result": "the word written to mem[B]: mem[B] - mem[A], or the input word",
+    "branch": "1 when a subtraction's result <= 0: jump to C",
+    "to_c": "C when branching, else 0",
+    "to_next": "PC + 3 when an instruction ran without branching, else 0",
+    "stay": "PC when the pass executed nothing, else 0",
+}
+
+
+def _sub(cfg: Config) -> Adder:
+    return Adder("sub", "mem_b", "na", 1, cfg.bits, "sub_r", gate="is_sub")
+
+
+def _pc3(cfg: Config) -> Adder:
+    return Adder("pc3", "pc", 3, 0, cfg.bits, "next_pc")
+
+
+def meanings(cfg: Config) -> dict[str, str]:
+    """Every field of every layer, with what it holds."""
+    return {**SHARED, **_sub(cfg).meanings(), **_pc3(cfg).meanings(), **IO_FIELDS, **MEANINGS}
+
 
 def build(cfg: Config) -> list[Layer]:
     net = Sequencer(Layout(state_fields(cfg)))
@@ -66,7 +117,7 @@ def build(cfg: Config) -> list[Layer]:
     read(net, cfg)
     subtract(net, cfg)
     write(net, cfg)
-    next_pc(net, Adder("pc3", "pc", 3, 0, cfg.bits, "next_pc"))
+    next_pc(net, _pc3(cfg))
     branch(net, cfg)
     return net.finish()
 
@@ -116,7 +167,7 @@ def subtract(net: Sequencer, cfg: Config) -> None:
     """NOT mem[A], then mem[B] + NOT mem[A] + 1; alongside, the I/O handshake, the fault and halt flags, and
     the word an input instruction stores."""
     n = cfg.bits
-    sub = Adder("sub", "mem_b", "na", 1, n, "sub_r", gate="is_sub")
+    sub = _sub(cfg)
     b = net.layer("subtract.0", "subtract")
     b.map("na", (n,), (-1, "mem_a"), bias=1)
     b.map("fcond", (), (1, "run"), (-1, "is_in"), (-1, "is_out"), (-1, "is_sub"))

@@ -1,0 +1,88 @@
+"""``mlpvm plot``: pictures of the network computing a program (PNG or SVG), drawn with matplotlib."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from mlpvm.cli.options import machine_options, max_steps_option, resolve_config
+from mlpvm.errors import MlpvmError
+from mlpvm.host.computer import EXIT_CODES
+from mlpvm.program.load import load_image
+
+
+@click.command()
+@click.argument("program", type=click.Path(dir_okay=False))
+@machine_options
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              help="The picture to write: FILE.png or FILE.svg.")  # fmt: skip
+@click.option("--pass", "number", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Draw this pass (1-based): its 23 layers side by side.")  # fmt: skip
+@click.option(
+    "--run", "run", is_flag=True, help="Draw the whole run instead: PC against pass, reads and writes per cell."
+)
+@click.option(
+    "--flow", is_flag=True, help="Draw the data-flow matrix instead: where each field is computed, carried, read."
+)
+@click.option("--input", "input_text", metavar="TEXT", default="", help="Program input queued at the start.")
+@max_steps_option(100_000, "With --run: stop after this many instructions")
+def plot(program, machine, bits, cells, slots, out, number, run, flow, input_text, max_steps) -> None:
+    """Draw PROGRAM on the network as a picture (needs the extra: pip install 'mlpvm[plot]').
+
+    \b
+    By default one pass: the 23 layers side by side, units coloured by
+    activation, computed fields in orange and carried ones in grey, the row
+    each address selected marked in red, fields labelled. --run: the run
+    over time (Ctrl-C ends it early and draws what ran, exit 130);
+    --flow: the construction's data-flow matrix.
+    """
+    from mlpvm.debug import picture
+
+    image = load_image(program)
+    config = resolve_config(image, None, machine, bits, cells, slots)
+    data, path = input_text.encode("latin-1"), Path(out)
+    if run and flow:
+        raise MlpvmError("choose one of --run and --flow")
+    if flow:
+        picture.flow_picture(config, path)
+    elif run:
+        records, reason = _records(image, config, data, max_steps or None)
+        picture.run_picture(config, records, path, image.source_map)
+        click.echo(f"mlpvm: wrote {out} ({len(records)} passes, {reason})", err=True)
+        if reason == "interrupted":
+            sys.exit(EXIT_CODES[reason])
+        return
+    else:
+        try:
+            trace = _pass(image, config, data, number)
+        except KeyboardInterrupt:
+            click.echo(f"mlpvm: interrupted before pass {number}; nothing drawn", err=True)
+            sys.exit(EXIT_CODES["interrupted"])
+        picture.pass_picture(config, trace, path, image.source_map)
+    click.echo(f"mlpvm: wrote {out}", err=True)
+
+
+def _pass(image, config, data: bytes, number: int):
+    from mlpvm.debug import netviews
+    from mlpvm.debug.session import Session
+    from mlpvm.engines import DEFAULT
+
+    session = Session(image, config, data, DEFAULT, check=False)
+    session.step(number)
+    if session.passes < number:
+        raise MlpvmError(f"{image.path}: the machine stopped after {session.passes} passes, before pass {number}")
+    return netviews.pass_trace(session, number)
+
+
+def _records(image, config, data: bytes, max_steps: int | None) -> tuple[list[dict], str]:
+    """The run's passes as ``mlpvm trace`` writes them, and why it ended."""
+    from mlpvm.debug import trace as tracing
+
+    with tempfile.TemporaryDirectory() as tmp:
+        jsonl = Path(tmp) / "run.jsonl"
+        summary = tracing.trace(image, config, jsonl, data, max_steps)
+        return [json.loads(line) for line in jsonl.read_text().splitlines()], summary.reason
