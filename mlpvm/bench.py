@@ -131,6 +131,23 @@ def reference_chunk(config: Config) -> Chunk:
     return chunk
 
 
+def debug_chunk(config: Config) -> Chunk:
+    """``continue`` in the debugger, the reference checked after every pass (a breakpoint that never stops
+    it, so the per-pass test runs too); counts passes."""
+    from mlpvm.debug.session import Session  # the debugger is not needed by the other measurements
+    from mlpvm.program.image import Image
+
+    session = Session(Image(config.machine, counter_loop(1000)), config)
+    session.add_breakpoint("1", address=1)  # never reached: instructions start at 0, 3, 6, 9
+
+    def chunk(n: int) -> int:
+        before = session.passes
+        session.cont(n)
+        return session.passes - before
+
+    return chunk
+
+
 def available(config: Config) -> dict[str, str | None]:
     """Each engine, and why it cannot run this configuration (None if it can)."""
     why: dict[str, str | None] = {name: None for name in ENGINES}
@@ -149,7 +166,7 @@ def available(config: Config) -> dict[str, str | None]:
 def engines_table(config: Config, batch: int, seconds: float, repeats: int, progress: Progress) -> dict:
     """Every engine on one program and on ``batch`` programs, and the reference interpreter."""
     why = available(config)
-    chunks: dict = {"reference": reference_chunk(config)}
+    chunks: dict = {"reference": reference_chunk(config), "debug continue": debug_chunk(config)}
     for name in ENGINES:
         if why[name] is None:
             for key, b in (("single", 1), ("batched", batch)):
@@ -160,7 +177,8 @@ def engines_table(config: Config, batch: int, seconds: float, repeats: int, prog
         rows[name] = {"skipped": why[name]}
         if why[name] is None:
             rows[name].update({key: asdict(rates[name, key]) for key in ("single", "batched")})
-    return {"config": config.to_meta(), "batch": batch, "engines": rows, "reference": asdict(rates["reference"])}
+    return {"config": config.to_meta(), "batch": batch, "engines": rows, "reference": asdict(rates["reference"]),
+            "debug_continue": asdict(rates["debug continue"])}  # fmt: skip
 
 
 def blocks_bytes(config: Config) -> int:

@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import os
 import pty
+import re
 import select
 import struct
 import sys
@@ -21,12 +22,12 @@ PROMPT = b"(mlpvm)"
 
 
 class Terminal:
-    def __init__(self, args: list[str], env: dict[str, str]):
+    def __init__(self, args: list[str], env: dict[str, str], columns: int = 140):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: the debugger, on the pty's slave side
             os.chdir(ROOT)
             os.execve(sys.executable, [sys.executable, "-m", "mlpvm", *args], env)
-        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 140, 0, 0))
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
         self.seen = b""
         self.pos = 0  # where the next search starts: just past the last marker found
 
@@ -79,7 +80,7 @@ def env(tmp_path):
 def test_interactive_session_in_a_pty(env, tmp_path):
     term = Terminal(["debug", "programs/hello.sq"], env)
     term.read_until(PROMPT)
-    assert b"Breakpoint 1 at 12" in term.command("break 12")
+    assert b"Breakpoint 1 at 12" in term.command("break *12")
     shown = term.command("continue")
     assert b"Breakpoint 1, pc=12" in shown and b"H" in shown
     again = term.command("")  # a blank line repeats continue
@@ -90,7 +91,7 @@ def test_interactive_session_in_a_pty(env, tmp_path):
     os.write(term.fd, b"\x04")  # Ctrl-D leaves
     assert term.wait() == 0
     history = (tmp_path / "history").read_text()
-    assert "break 12" in history and "layers" in history
+    assert "break *12" in history and "layers" in history
 
 
 def test_ctrl_c_interrupts_a_run_back_to_the_prompt(env, tmp_path):
@@ -105,5 +106,39 @@ def test_ctrl_c_interrupts_a_run_back_to_the_prompt(env, tmp_path):
     shown = term.read_until(b"Interrupted")
     assert b"pc=" in shown + term.read_until(PROMPT)
     assert b"running" in term.command("info program")
+    term.command("quit")
+    assert term.wait() == 0
+
+
+def test_tab_completes_a_label_at_80_columns_with_no_popup_while_typing(env):
+    term = Terminal(["debug", "programs/hello.asq"], env, columns=80)
+    term.read_until(PROMPT)
+    os.write(term.fd, b"break do")  # no pop-up while typing: nothing but the echo comes back
+    time.sleep(0.5)
+    typed = term.read_until(b"do")
+    assert b"done" not in typed
+    os.write(term.fd, b"\t")  # Tab: the only label starting with "do"
+    term.read_until(b"ne")
+    shown = term.command("")
+    assert b"Breakpoint 1 at 18 <done>" in shown
+    shown = term.command("run")
+    assert b"Breakpoint 1, pc=18 <done>" in shown
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r", "", shown.decode("utf-8", "replace"))
+    assert "╭─ pass" in plain and max(len(line) for line in plain.splitlines()) <= 80  # the panel fits
+    term.command("quit")
+    assert term.wait() == 0
+
+
+def test_ctrl_c_stops_a_long_continue_at_80_columns(env, tmp_path):
+    loop = tmp_path / "loop.dec"
+    loop.write_text("3 4 0 0 0")
+    term = Terminal(["debug", str(loop)], env, columns=80)
+    term.read_until(PROMPT)
+    os.write(term.fd, b"continue\r")
+    term.read_until(b"continue")
+    time.sleep(1.0)
+    os.write(term.fd, b"\x03")
+    shown = term.read_until(b"Interrupted") + term.read_until(PROMPT)
+    assert b"pc=0" in shown and b"running" in term.command("info program")
     term.command("quit")
     assert term.wait() == 0

@@ -42,7 +42,7 @@ def test_breakpoints_on_addresses_and_labels_with_hit_counts():
 
 def test_condition_ignore_and_tbreak():
     s = hello()
-    bp = s.add_breakpoint("test", condition="mem[ptr] == 30")  # the pointer passed "Hello" (cells 25..29)
+    bp = s.add_breakpoint("test", condition="ptr == 30")  # the pointer passed "Hello" (cells 25..29)
     stop = s.cont()
     assert stop.breakpoint is bp and s.mem(0) == 30 and bytes(s.output) == b"Hello"
     s.delete(bp.number)

@@ -185,7 +185,7 @@ def test_paper_rows_are_slots_and_addresses_unsigned():
     console = Console(width=80, record=True, color_system=None)
     session = Session(image, config)
     debugger = Debugger(session, console)
-    debugger.execute("step 2")
+    debugger.execute("stepi 2")
     console.export_text()
     ref = config.spec.reference.load(config, image.words, image.slots)
     m = [ref.step(Input()) for _ in range(2)][-1]

@@ -91,6 +91,9 @@ def _engines(doc: dict) -> Table:
             f"unrolled against compiled, same run: {new['single']['median'] / old['single']['median']:.1f}x on one "
             f"program, {new['batched']['median'] / old['batched']['median']:.1f}x on the batch"
         )
+    if "debug_continue" in e:  # the debugger's continue: the default engine, the reference checked every pass
+        d = e["debug_continue"]
+        t.add_row("debug continue (checked)", _rate(d), f"{d['median'] / ref:.2f}", "", "")
     return t
 
 

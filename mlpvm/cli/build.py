@@ -9,10 +9,11 @@ import click
 from rich.table import Table
 
 from mlpvm import resources
+from mlpvm.check import mutate
 from mlpvm.cli import console as views
 from mlpvm.cli.options import machine_options, resolve_config
+from mlpvm.network import LAYER_NAMES, exactness
 from mlpvm.network import build as build_network
-from mlpvm.network import exactness
 from mlpvm.network import weights as weightfile
 
 
@@ -20,18 +21,51 @@ from mlpvm.network import weights as weightfile
 @machine_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz file to write.")
 @click.option("--dense", is_flag=True, help="Store each W dense instead of CSR (small configurations).")
-def build(machine, bits, cells, slots, output, dense) -> None:
+@click.option(
+    "--plant", metavar="LAYER:UNIT:KIND",
+    help="Plant one fault, to try the debugger's divergence stop (mlpvm debug --weights): LAYER a name (read.1) "
+    "or 0..22, UNIT a row of its W, KIND weight (its first weight negated), bias+1, bias-1 or drop.",
+)  # fmt: skip
+def build(machine, bits, cells, slots, output, dense, plant) -> None:
     """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
     config = resolve_config(None, None, machine, bits, cells, slots)
     resources.check(config, "build")
     start = time.perf_counter()
     w = weightfile.compile_network(build_network(config))
     seconds = time.perf_counter() - start
+    fault = ""
+    if plant:
+        mutant = _mutant(w, plant)
+        w = mutate.plant(w, mutant)
+        fault = f", planted fault: {mutant.describe(w)}"
     weightfile.save(w, output, dense=dense)
     click.echo(
         f"wrote {output}: {config.describe()}, 23 layers, {w.nnz:,} nonzero weights, "
-        f"state {w.state.size:,} (built in {seconds:.2f}s)"
+        f"state {w.state.size:,} (built in {seconds:.2f}s){fault}"
     )
+
+
+def _mutant(w: weightfile.Weights, spec: str) -> mutate.Mutant:
+    """``LAYER:UNIT:KIND`` as one of mutate's mutants."""
+    parts = spec.split(":")
+    if len(parts) != 3:
+        raise click.BadParameter(f"{spec!r} is not LAYER:UNIT:KIND", param_hint="--plant")
+    layer, unit, kind = parts
+    k = int(layer) if layer.isdigit() else (LAYER_NAMES.index(layer) if layer in LAYER_NAMES else -1)
+    if not 0 <= k < len(w.layers):
+        raise click.BadParameter(f"no layer {layer!r}: 0..22 or a name like read.1", param_hint="--plant")
+    W = w.layers[k].W
+    if not unit.isdigit() or not int(unit) < W.shape[0]:
+        bad = f"unit {unit!r} is not a row 0..{W.shape[0] - 1} of {LAYER_NAMES[k]}"
+        raise click.BadParameter(bad, param_hint="--plant")
+    if kind not in mutate.KINDS:
+        raise click.BadParameter(f"kind {kind!r} is not one of {', '.join(mutate.KINDS)}", param_hint="--plant")
+    row = int(unit)
+    cols = W.indices[W.indptr[row] : W.indptr[row + 1]]
+    if kind == "weight" and not len(cols):
+        raise click.BadParameter(f"unit {row} of {LAYER_NAMES[k]} has no weight to negate", param_hint="--plant")
+    column = int(cols[0]) if kind == "weight" else None
+    return mutate.Mutant(k, row, mutate.unit_name(w.layers[k].outputs, row), kind, column)
 
 
 @click.command()

@@ -11,6 +11,7 @@ from mlpvm.cli import console as views
 from mlpvm.cli.options import (
     INPUT_HELP,
     input_bytes,
+    load_weights,
     machine_options,
     max_steps_option,
     providers_option,
@@ -21,12 +22,15 @@ from mlpvm.debug.commands import Debugger
 from mlpvm.debug.dump import parse_range
 from mlpvm.debug.repl import interact, run_lines
 from mlpvm.debug.session import Session
-from mlpvm.engines import DEFAULT, ENGINES, NEURAL
+from mlpvm.engines import DEFAULT, ENGINES, NEURAL, make
+from mlpvm.errors import ConfigError, MlpvmError
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
 
+FAILED = 2  # batch mode: a command failed (bad input), as gdb exits non-zero
 
-def _program(path: str, machine, bits, cells, slots):
+
+def _program(path: str, machine, bits, cells, slots):  # for trace
     program = load_image(path)
     return program, resolve_config(program, None, machine, bits, cells, slots)
 
@@ -44,35 +48,63 @@ def _program(path: str, machine, bits, cells, slots):
 )
 @click.option("--ex", "commands", multiple=True, metavar="CMD", help="Run CMD (repeatable; after -x files).")
 @click.option("--batch", is_flag=True, help="Exit after the -x and --ex commands instead of prompting.")
-@max_steps_option(0, "Stop continue/run after this many instructions")
+@max_steps_option(0, "Each continue/run stops after this many more instructions")
 @click.option("--no-check", is_flag=True, help="Do not run the reference interpreter in lockstep.")
 @click.option(
     "--engine", type=click.Choice((NEURAL, *ENGINES)), default=DEFAULT, show_default=True,
-    help="The network engine (neural = the fastest exact one).",
+    help="The network engine (neural = the fastest exact one; sparse, dense or onnx for --weights).",
+)  # fmt: skip
+@click.option(
+    "--weights", type=click.Path(dir_okay=False),
+    help="Run this weight file (from `mlpvm build`, or `mlpvm build --plant` for a planted fault).",
 )  # fmt: skip
 @providers_option
 def debug(
-    program, machine, bits, cells, slots, input_text, scripts, commands, batch, max_steps, no_check, engine
+    program, machine, bits, cells, slots, input_text, scripts, commands, batch, max_steps, no_check, engine, weights
 ) -> None:
     """Step through PROGRAM (an image or .asq source) on the network, gdb style.
 
     After every loop pass the state vector is decoded back into memory, registers and PC, and compared
-    with the reference interpreter. Try: break LABEL, continue, step, regs, x/8d ADDR, disassemble,
-    layers, layer read.1, history, reverse-step, watch ADDR, dump FILE.npz, help.
+    with the reference interpreter. Try: break LABEL, run, next, step, finish, bt, info registers,
+    x/8d ADDR, print LABEL, watch LABEL, disassemble, layers, reverse-step, help.
+
+    Batch mode (-x FILE, --ex CMD, --batch, or commands on a pipe) works as gdb's: a -x script stops at its
+    first failing line, and the exit status is 2 if any command failed (else 0).
     """
-    image, config = _program(program, machine, bits, cells, slots)
-    session = Session(image, config, input_bytes(input_text), engine, check=not no_check)
+    image = load_image(program)
+    loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
+    config = resolve_config(image, loaded, machine, bits, cells, slots)
+    try:
+        eng = make(engine, config, loaded) if loaded is not None or engine != DEFAULT else DEFAULT
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    session = Session(image, config, input_bytes(input_text), eng, check=not no_check)
     tty = sys.stdout.isatty()
-    debugger = Debugger(session, views.stdout(markup=False), max_steps or None)
-    lines = [line for path in scripts for line in Path(path).read_text().splitlines()] + list(commands)
-    if not run_lines(debugger, lines, echo=not tty):
-        return
-    if batch:
-        return
+    debugger = Debugger(session, views.stdout(markup=False), max_steps or None, confirm=_ask if tty else None)
+    for path in scripts:
+        if not run_lines(debugger, _script(path), echo=not tty, stop_on_error=True):
+            sys.exit(FAILED if debugger.failures else 0)
+    if not run_lines(debugger, commands, echo=not tty) or batch:
+        sys.exit(FAILED if debugger.failures else 0)
     if sys.stdin.isatty():
         interact(debugger)
     else:
         run_lines(debugger, sys.stdin, echo=True)
+    sys.exit(FAILED if debugger.failures else 0)
+
+
+def _script(path: str) -> list[str]:
+    """A -x file's lines; one that is not UTF-8 text is bad input, named with the line."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise MlpvmError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from None
+
+
+def _ask(question: str) -> bool:
+    return click.confirm(question.removesuffix(" (y or n) ").removesuffix("?") + "?", default=False)
 
 
 @click.command()

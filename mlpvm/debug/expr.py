@@ -1,10 +1,12 @@
 """Expressions in breakpoint conditions, ``print``, ``display`` and ``set``.
 
-A small, safe language over the machine: integers and 'c' characters, ``pc``, the registers (``a``, ``b``,
-``c``, ``mem_a``, ``mem_b``, ``result``, ``branch``, ``next_pc``), ``halted``, ``fault``, ``step``,
-``passes``, ``mem[i]``, labels (their addresses), arithmetic, comparisons, and C or Python boolean operators
-(``&&``, ``||``, ``!``, ``and``, ``or``, ``not``). Parsed with ``ast`` and walked over a whitelist: nothing is
-ever handed to ``eval``.
+A small, safe language over the machine, with gdb's meanings: integers and 'c' characters, ``mem[i]``, labels
+as variables (``t`` is the value of the cell labelled t, ``&t`` its address), the registers as ``$pc``, ``$a``,
+``$b``, ``$c``, ``$mem_a``, ``$mem_b``, ``$result``, ``$branch``, ``$next_pc`` (``$`` may be left out when no
+label has the name), ``halted``, ``fault``, ``step``, ``passes``, arithmetic, comparisons, and C or Python
+boolean operators (``&&``, ``||``, ``!``, ``and``, ``or``, ``not``). Parsed with ``ast`` and walked over a
+whitelist: nothing is ever handed to ``eval``. Sizes are bounded (text, nesting, shifts, magnitudes) so that no
+expression can exhaust the machine.
 """
 
 from __future__ import annotations
@@ -28,21 +30,60 @@ _COMPARE: dict[type, Callable[[int, int], bool]] = {
 _UNARY: dict[type, Callable[[int], int]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
 
 
+MAX_TEXT = 2000  # characters of an expression
+MAX_DEPTH = 64  # nesting of its syntax tree
+MAX_SHIFT = 256  # bits a shift may move
+MAX_BITS = 4096  # magnitude of any intermediate value
+ADDR, REG = "__addr_", "__reg_"  # how &label and $register reach the evaluator
+
+
 class ExprError(MlpvmError):
     """An expression that does not parse or cannot be evaluated."""
 
 
 class Env:
-    """What names and ``mem[i]`` mean while an expression is evaluated."""
+    """What names and ``mem[i]`` mean while an expression is evaluated. ``labels`` are label addresses;
+    with ``addresses`` a bare label means its address (locations: break, x, watch -l), else its cell's value."""
 
-    def __init__(self, names: Mapping[str, int], mem: Callable[[int], int]):
-        self.names, self.mem = names, mem
+    def __init__(
+        self, names: Mapping[str, int], mem: Callable[[int], int], labels: Mapping[str, int] | None = None,
+        addresses: bool = False,
+    ):  # fmt: skip
+        self.names, self.mem, self.labels, self.addresses = names, mem, labels or {}, addresses
+
+    def known(self, name: str) -> bool:
+        if name.startswith(ADDR):
+            return name[len(ADDR) :] in self.labels
+        if name.startswith(REG):
+            return name[len(REG) :] in self.names
+        return name in self.labels or name in self.names
+
+    def lookup(self, name: str) -> int:
+        if name.startswith(ADDR) and name[len(ADDR) :] in self.labels:
+            return self.labels[name[len(ADDR) :]]
+        if name.startswith(REG) and name[len(REG) :] in self.names:
+            return self.names[name[len(REG) :]]
+        if name in self.labels:
+            return self.labels[name] if self.addresses else self.mem(self.labels[name])
+        if name in self.names:
+            return self.names[name]
+        shown = "&" + name[len(ADDR) :] if name.startswith(ADDR) else name.replace(REG, "$")
+        raise ExprError(f'No symbol "{shown}" in current context.')
 
 
 def _c_style(text: str) -> str:
     text = text.replace("&&", " and ").replace("||", " or ")
     text = re.sub(r"!(?!=)", " not ", text)
+    text = re.sub(r"\$([A-Za-z_]\w*)", lambda m: REG + m.group(1), text)
+    text = re.sub(r"(^|[-+*/%<>=(\[,~^|&]|\band|\bor|\bnot)(\s*)&\s*([A-Za-z_]\w*)",
+                  lambda m: m.group(1) + m.group(2) + ADDR + m.group(3), text)  # unary & only  # fmt: skip
     return re.sub(r"'(\\?.)'", lambda m: str(ord(m.group(1).encode().decode("unicode_escape"))), text)
+
+
+def _bounded(value: int, text: str) -> int:
+    if value.bit_length() > MAX_BITS:
+        raise ExprError(f"value too large (over {MAX_BITS} bits) in {text}")
+    return value
 
 
 class Expr:
@@ -50,10 +91,16 @@ class Expr:
         self.text = text.strip()
         if not self.text:
             raise ExprError("empty expression")
+        if len(self.text) > MAX_TEXT:
+            raise ExprError(f"expression too long ({len(self.text)} characters, at most {MAX_TEXT})")
+        if self.text.count("(") + self.text.count("[") > MAX_DEPTH:
+            raise ExprError(f"expression nested too deeply (at most {MAX_DEPTH} brackets)")
         try:
             self.tree = ast.parse(_c_style(self.text).strip(), mode="eval").body
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
             raise ExprError(f"cannot parse expression: {self.text}") from None
+        if _depth(self.tree) > MAX_DEPTH:
+            raise ExprError(f"expression nested too deeply (at most {MAX_DEPTH} levels)")
         self._check(self.tree)
 
     def _check(self, node: ast.AST) -> None:
@@ -68,7 +115,22 @@ class Expr:
                 raise ExprError(f"only mem[...] can be indexed: {self.text}")
 
     def names(self) -> set[str]:
+        """The names used (``mem`` of ``mem[i]`` included)."""
         return {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
+
+    def check_names(self, env: Env) -> None:
+        """Raises for the first name the environment does not know (``condition`` checks when set)."""
+        for name in sorted(self.names() - {"mem"}):
+            if not env.known(name):
+                env.lookup(name)
+
+    def location(self) -> Expr | None:
+        """For ``watch mem[E]``: the expression E giving the cell; None if this is not a ``mem[...]``."""
+        if isinstance(self.tree, ast.Subscript):
+            inner = Expr.__new__(Expr)
+            inner.text, inner.tree = ast.unparse(self.tree.slice), self.tree.slice
+            return inner
+        return None
 
     def __call__(self, env: Env) -> int:
         return int(self._eval(self.tree, env))
@@ -77,9 +139,7 @@ class Expr:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
-            if node.id not in env.names:
-                raise ExprError(f"unknown name {node.id!r} in {self.text}")
-            return env.names[node.id]
+            return env.lookup(node.id)
         if isinstance(node, ast.Subscript):
             return env.mem(self._eval(node.slice, env))
         if isinstance(node, ast.UnaryOp):
@@ -89,7 +149,9 @@ class Expr:
             left, right = self._eval(node.left, env), self._eval(node.right, env)
             if isinstance(node.op, (ast.FloorDiv, ast.Div, ast.Mod)) and right == 0:
                 raise ExprError(f"division by zero in {self.text}")
-            return _BINARY[type(node.op)](left, right)
+            if isinstance(node.op, (ast.LShift, ast.RShift)) and not 0 <= right <= MAX_SHIFT:
+                raise ExprError(f"shift count {right} outside 0..{MAX_SHIFT} in {self.text}")
+            return _bounded(_BINARY[type(node.op)](left, right), self.text)
         if isinstance(node, ast.BoolOp):
             values = (self._eval(v, env) for v in node.values)
             return int(all(values) if isinstance(node.op, ast.And) else any(values))
@@ -103,11 +165,21 @@ class Expr:
         return 1
 
 
+def _depth(node: ast.AST) -> int:
+    """The syntax tree's depth, without recursion (a long chain like 1+1+...+1 is deep too)."""
+    deepest, todo = 0, [(node, 1)]
+    while todo:
+        n, d = todo.pop()
+        deepest = max(deepest, d)
+        todo.extend((child, d + 1) for child in ast.iter_child_nodes(n))
+    return deepest
+
+
 def parse_assignment(text: str) -> tuple[str, Expr | None, Expr]:
     """``mem[i] = v`` or ``pc = v``: (target, index expression or None, value expression)."""
-    m = re.fullmatch(r"\s*(mem\s*\[(?P<index>.+)\]|(?P<name>[A-Za-z_]\w*))\s*=(?!=)\s*(?P<value>.+)", text)
+    m = re.fullmatch(r"\s*(mem\s*\[(?P<index>.+)\]|(?P<name>\$?[A-Za-z_]\w*))\s*=(?!=)\s*(?P<value>.+)", text)
     if not m:
-        raise ExprError(f"expected 'mem[i] = value' or 'pc = value', not: {text.strip()}")
+        raise ExprError(f"expected 'mem[i] = value', 'LABEL = value' or '$pc = value', not: {text.strip()}")
     if m.group("name"):
         return m.group("name"), None, Expr(m.group("value"))
     return "mem", Expr(m.group("index")), Expr(m.group("value"))

@@ -8,6 +8,7 @@ with the state intact; Ctrl-D or ``quit`` leaves.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 from collections.abc import Iterable, Iterator
@@ -15,11 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import WordCompleter
-from prompt_toolkit.history import FileHistory, InMemoryHistory
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from rich.text import Text
 
-from mlpvm.debug.commands import COMMANDS, Debugger, Quit
+from mlpvm.debug.commands import COMMANDS, TOPICS, Debugger, Quit, lookup
 from mlpvm.network import LAYER_NAMES
 
 PROMPT = "(mlpvm) "
@@ -30,6 +32,29 @@ def history_path() -> Path:
         return Path(os.environ["MLPVM_HISTORY"])
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     return state / "mlpvm" / "history"
+
+
+class SafeHistory(History):
+    """A history whose file cannot be written (read-only, disk full) warns once and goes on in memory."""
+
+    def __init__(self, inner: History):
+        super().__init__()
+        self.inner, self.failed = inner, False
+
+    def load_history_strings(self) -> Iterable[str]:
+        try:
+            yield from self.inner.load_history_strings()
+        except OSError:
+            return
+
+    def store_string(self, string: str) -> None:
+        if self.failed:
+            return
+        try:
+            self.inner.store_string(string)
+        except OSError as e:
+            self.failed = True
+            print(f"warning: command history not saved ({e.strerror}: {e.filename})")
 
 
 @contextmanager
@@ -45,23 +70,62 @@ def interrupts_to(debugger: Debugger) -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False) -> bool:
-    """Batch mode: runs command lines in order; False once ``quit`` was given."""
+def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False, stop_on_error: bool = False) -> bool:
+    """Batch mode: runs command lines in order; False once ``quit`` was given, or (``stop_on_error``, as gdb
+    runs a -x script) at the first line that fails."""
     for line in lines:
         if echo and line.strip():
             debugger.console.print(Text(f"{PROMPT}{line.rstrip()}", style="dim"))
         try:
             with interrupts_to(debugger):
-                debugger.execute(line)
+                ok = debugger.execute(line)
         except Quit:
+            return False
+        if stop_on_error and not ok:
             return False
     return True
 
 
-def words(debugger: Debugger) -> list[str]:
-    names = [alias for cmd in COMMANDS.values() for alias in (cmd.name, *cmd.aliases)]
-    labels = list(debugger.session.source_map.labels) if debugger.session.source_map else []
-    return sorted(set(names)) + labels + list(LAYER_NAMES) + ["registers", "breakpoints", "watchpoints", "display"]
+LOCATIONS = {"break", "tbreak", "until", "x", "print", "output", "display", "watch", "rwatch", "awatch",
+             "disassemble", "set", "info symbol", "info line"}  # fmt: skip
+
+
+def candidates(debugger: Debugger, line: str) -> list[str]:
+    """What may complete the last word of ``line``: command names first, then the command's arguments (labels,
+    layer names, ``info``/``set``/``help`` subcommands)."""
+    words = line.split()
+    if len(words) == 0 or (len(words) == 1 and not line.endswith(" ")):
+        return sorted({alias for cmd in COMMANDS.values() for alias in (cmd.name, *cmd.aliases)})
+    cmd = lookup(words[0].split("/")[0])
+    if cmd is None:
+        return []
+    s = debugger.session
+    labels = sorted(s.source_map.labels) + sorted(s.source_map.slot_labels) if s.source_map else []
+    labels = [name for name in labels if "@" not in name]  # macros' own labels
+    first = len(words) == 1 or (len(words) == 2 and not line.endswith(" "))
+    if cmd.name == "info":
+        return list(Debugger.INFO) if first else labels
+    if cmd.name == "help":
+        return sorted(TOPICS) + sorted(COMMANDS)
+    if cmd.name == "layer":
+        return list(LAYER_NAMES)
+    if cmd.name == "set":
+        return list(Debugger.SETTINGS) + labels if first else labels
+    return labels if cmd.name in LOCATIONS or cmd.topic in ("breakpoints", "data", "running") else []
+
+
+class Completions(Completer):
+    """Tab completes the word under the cursor from ``candidates``."""
+
+    def __init__(self, debugger: Debugger):
+        self.debugger = debugger
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent):
+        before = document.text_before_cursor
+        word = re.split(r"[\s*&\[\](),+\-=<>!/]", before)[-1]
+        for name in candidates(self.debugger, before):
+            if name.startswith(word) and name != word:
+                yield Completion(name, start_position=-len(word))
 
 
 def interact(debugger: Debugger, history: Path | None = None) -> None:
@@ -72,7 +136,8 @@ def interact(debugger: Debugger, history: Path | None = None) -> None:
         store = FileHistory(str(path))
     except OSError:
         store = InMemoryHistory()
-    prompt = PromptSession(history=store, completer=WordCompleter(words(debugger), sentence=True))
+    # completion on Tab only: no pop-up opening on every letter typed
+    prompt = PromptSession(history=SafeHistory(store), completer=Completions(debugger), complete_while_typing=False)
     debugger.say('mlpvm debugger: "help" lists the commands.')
     while True:
         try:

@@ -10,7 +10,8 @@ touched; it never feeds anything it decoded back into the network, except what t
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,6 +27,8 @@ from mlpvm.program.inputs import Input
 from mlpvm.protocol import place_input
 
 HISTORY_BYTES = 64 << 20  # state snapshots kept for reverse execution
+CHECKPOINT_BYTES = 128 << 20  # states every ``_every`` passes, replayed from to go back further than that
+FIRST_EVERY = 64  # passes between checkpoints at first; doubled (and every other one dropped) when full
 
 
 class DebugError(MlpvmError):
@@ -53,6 +56,18 @@ class Watchpoint:
     spec: str
     hits: int = 0
     enabled: bool = True
+    ignore: int = 0
+    expr: Expr | None = None  # a value watchpoint (``watch EXPR``): stops when the expression's value changes
+    value: int | None = None  # its value when last tested
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An active standard-library subroutine: entered by ``CALL entry``, returns to ``ret``."""
+
+    entry: int
+    ret: int
+    site: int  # PC of the call's jump
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,7 @@ class Pass:
     old: int | None  # its value before and after
     new: int | None
     out: int | None  # the byte output, if any
+    frames: tuple[Frame, ...] = ()  # the CALL chain after this pass, innermost last
 
 
 @dataclass
@@ -91,6 +107,7 @@ class Stop:
     watch: list[tuple[Watchpoint, int, str, int | None, int | None]] = field(default_factory=list)
     divergence: Divergence | None = None
     last: Pass | None = None
+    error: str = ""  # why testing a breakpoint's condition failed (reason "condition")
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,8 @@ class Session:
         self.watchpoints: dict[int, Watchpoint] = {}
         self._numbers = 0
         self._interrupted = False
+        self._testing: Breakpoint | None = None  # the breakpoint whose condition is being tested
+        self.entries = self._subroutines()
         self.restart()
 
     # -- running ---------------------------------------------------------------------------------
@@ -136,6 +155,10 @@ class Session:
         self.history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
         self._place()
         self._sync_reference_bits()
+        self.checkpoints: list[_Snapshot] = []
+        self._edits: set[int] = set()  # passes at which the user edited the state: their checkpoints stay
+        self._every, self._replaying = FIRST_EVERY, False
+        self._checkpoint()
 
     def _sync_reference_bits(self) -> None:
         """The reference's memory as bits, kept beside it so that comparing all of memory is one array test."""
@@ -171,29 +194,73 @@ class Session:
         return self._run(n)
 
     def cont(self, max_steps: int | None = None) -> Stop:
+        """Runs on; ``max_steps`` counts from here (``set max-steps``)."""
         return self._run(None, max_steps=max_steps)
 
     def until(self, address: int, max_steps: int | None = None) -> Stop:
         return self._run(None, until=address, max_steps=max_steps)
 
-    def _run(self, passes: int | None, until: int | None = None, max_steps: int | None = None) -> Stop:
+    def run_while(self, going: Callable[[], bool], max_steps: int | None = None) -> Stop:
+        """Passes until ``going()`` is false after one (source-level stepping), or another reason to stop."""
+        return self._run(None, max_steps=max_steps, done=lambda: not going())
+
+    def _run(
+        self, passes: int | None, until: int | None = None, max_steps: int | None = None,
+        done: Callable[[], bool] | None = None,
+    ) -> Stop:  # fmt: skip
         self._interrupted = False
-        done = 0
+        count, limit = 0, None if max_steps is None else self.steps + max_steps
         while True:
             if self.halted:
                 return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
-            stop = self._pass()
-            done += 1
+            stop = self._advance()
+            count += 1
             if stop is not None:
                 return stop
             if until is not None and self.pc == until:
                 return Stop("until", self.pc, last=self.last)
-            if passes is not None and done >= passes:
+            if (passes is not None and count >= passes) or (done is not None and done()):
                 return Stop("step", self.pc, last=self.last)
-            if max_steps is not None and self.steps >= max_steps:
+            if limit is not None and self.steps >= limit:
                 return Stop("limit", self.pc, last=self.last)
             if self._interrupted:
                 return Stop("interrupt", self.pc, last=self.last)
+
+    def step_line(self, over: bool, max_steps: int | None = None) -> Stop:
+        """To the next source line (``step``), or with ``over`` not stopping inside subroutines this line calls
+        (``next``). Returning from a subroutine ends the line too."""
+        line, depth = self.line(), len(self.frames)
+
+        def going() -> bool:
+            if over and len(self.frames) > depth:
+                return True
+            here = self.line()
+            return here is None or (here == line and len(self.frames) == depth)
+
+        return self.run_while(going, max_steps)
+
+    def step_over(self, max_steps: int | None = None) -> Stop:
+        """One instruction; a CALL's jump into a subroutine runs on until it returns (``nexti``)."""
+        depth = len(self.frames)
+        stop = self.step(1)
+        if stop.reason == "step" and len(self.frames) > depth:
+            return self.run_while(lambda: len(self.frames) > depth, max_steps)
+        return stop
+
+    def finish(self, max_steps: int | None = None) -> Stop:
+        """Until the innermost subroutine returns to its caller."""
+        depth = len(self.frames)
+        if not depth:
+            raise DebugError('"finish" not meaningful in the outermost frame.')
+        return self.run_while(lambda: len(self.frames) >= depth, max_steps)
+
+    def entry_stop(self) -> Stop | None:
+        """A breakpoint at the current PC, tested as if arriving there (``run`` stops at one at the entry)."""
+        try:
+            bp = self._breakpoint_hit()
+        except MlpvmError as e:
+            return Stop("condition", self.pc, breakpoint=self._testing, error=str(e), last=self.last)
+        return None if bp is None else Stop("breakpoint", self.pc, breakpoint=bp, last=self.last)
 
     def _pass(self) -> Stop | None:
         before = self.x.copy()
@@ -211,7 +278,7 @@ class Session:
             self._place()
         self.steps += now["executed"]
         micro = self.ref.step(self.ref_input) if self.check else None
-        self.last = self._describe(before[0], old_pc, out)
+        self.last = self._describe(before[0], old_pc, out, self._frames_after(old_pc))
         diff = self._disagreement(micro) if micro is not None else None
         if diff is not None:
             trace = self.trace_of(before)
@@ -221,13 +288,15 @@ class Session:
             return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
         if now.get("in_wait"):
             return Stop("wait", self.pc, last=self.last)
-        hits = self._watch_hits(self.last)
+        if self._replaying:
+            return None  # going back in time: no stops, and no hit counts
+        try:
+            hits = self._watch_hits(self.last)
+        except MlpvmError as e:
+            return Stop("watch-error", self.pc, error=str(e), last=self.last)
         if hits:
             return Stop("watchpoint", self.pc, watch=hits, last=self.last)
-        bp = self._breakpoint_hit()
-        if bp is not None:
-            return Stop("breakpoint", self.pc, breakpoint=bp, last=self.last)
-        return None
+        return self.entry_stop()
 
     def _disagreement(self, micro) -> tuple[str, object, object] | None:
         """The first field where the state differs from the reference after a step, as (field, network,
@@ -297,25 +366,62 @@ class Session:
         widths = (cfg.addr_bits, cfg.addr_bits, cfg.slot_bits)
         return tuple(int(from_bits(v[:w], signed=False)) for v, w in zip((a, b, c), widths))
 
-    def env(self) -> Env:
-        names = dict(self.source_map.labels) if self.source_map else {}
-        names.update(self.registers())
+    def env(self, addresses: bool = False) -> Env:
+        """Names for expressions: labels are variables (their cells' values), or addresses for locations."""
+        names = self.registers()
         names["steps"] = self.steps
-        return Env(names, self.mem)
+        labels = dict(self.source_map.labels) if self.source_map else {}
+        return Env(names, self.mem, labels, addresses)
 
     def evaluate(self, text: str | Expr) -> int:
         return (text if isinstance(text, Expr) else Expr(text))(self.env())
 
     def address(self, spec: str) -> int:
-        """An address from a label, a number or an expression (a label wins over a register's name)."""
-        if self.source_map and spec.strip() in self.source_map.labels:
-            return self.source_map.labels[spec.strip()]
+        """A location: a number, a label (its address) or an expression in which labels are addresses."""
         try:
-            return self.evaluate(spec)
+            return Expr(spec)(self.env(addresses=True))
         except ExprError as e:
             raise DebugError(str(e)) from None
 
-    def _describe(self, before: np.ndarray, old_pc: int, out: int | None) -> Pass:
+    # -- source lines and subroutines ----------------------------------------------------------------
+
+    def line(self, pc: int | None = None) -> tuple[str, int] | None:
+        """The source file and line of the instruction at ``pc`` (default: PC), if the map knows it."""
+        if not self.source_map:
+            return None
+        origin = self.source_map.origin(self.pc if pc is None else pc, self.config.spec.harvard)
+        return None if origin is None else (origin.file, origin.line)
+
+    def _subroutines(self) -> dict[int, str]:
+        """Entry points of the standard library's subroutines: labels just after a ``PROC`` return jump."""
+        if not self.source_map or self.config.spec.harvard:
+            return {}
+        entries = {}
+        for name, address in self.source_map.labels.items():
+            origin = self.source_map.origin(address - 3)
+            if origin is not None and origin.macro.startswith("PROC "):
+                entries.setdefault(address, name)  # the PROC's own label, not a later one
+        return entries
+
+    @property
+    def frames(self) -> tuple[Frame, ...]:
+        return self.last.frames if self.last else ()
+
+    def _frames_after(self, old_pc: int) -> tuple[Frame, ...]:
+        """The CALL chain after the pass from ``old_pc``: a CALL's jump into an entry pushes, the return jump
+        to the caller pops."""
+        frames, pc = self.frames, self.pc
+        if not self.entries:
+            return frames
+        if frames and pc == frames[-1].ret and old_pc == frames[-1].entry - 3:
+            return frames[:-1]
+        if pc in self.entries:
+            origin = self.source_map.origin(old_pc)
+            if origin is not None and any(part.startswith("CALL ") for part in origin.macro.split(" > ")):
+                return (*frames, Frame(pc, self.mem(pc - 1), old_pc))
+        return frames
+
+    def _describe(self, before: np.ndarray, old_pc: int, out: int | None, frames: tuple[Frame, ...] = ()) -> Pass:
         """The pass just run, from the registers it left in the state."""
         state, regs = self.engine.state, self._now
         if not regs["executed"]:
@@ -338,7 +444,7 @@ class Session:
                 new = self.mem(written)
         return Pass(self.passes, self.steps, old_pc, kind, regs["a"], regs["b"], regs["c"], regs["mem_a"],
                     regs["mem_b"], regs["result"], bool(regs["branch"]), regs["next_pc"], self.pc, reads,
-                    written, old, new, out)  # fmt: skip
+                    written, old, new, out, frames)  # fmt: skip
 
     # -- breakpoints and watchpoints ---------------------------------------------------------------
 
@@ -346,20 +452,48 @@ class Session:
         self._numbers += 1
         return self._numbers
 
-    def add_breakpoint(self, spec: str, condition: str | None = None, temporary: bool = False) -> Breakpoint:
-        address = self.address(spec)
-        bp = Breakpoint(self._number(), address, spec, temporary, Expr(condition) if condition else None)
+    def add_breakpoint(
+        self, spec: str, condition: str | None = None, temporary: bool = False, address: int | None = None
+    ) -> Breakpoint:
+        address = self.address(spec) if address is None else address
+        cond = self.condition(condition) if condition else None
+        bp = Breakpoint(self._number(), address, spec, temporary, cond)
         self.breakpoints[bp.number] = bp
         return bp
 
-    def add_watchpoint(self, spec: str, kind: str = "watch") -> Watchpoint:
-        """``spec`` is a cell (number, label, expression) or a range ``START:END`` (end exclusive)."""
-        first, _, last = spec.partition(":")
-        start = self.address(first)
-        stop = self.address(last) if last else start + 1
-        if not 0 <= start < stop <= self.config.cells:
+    def condition(self, text: str) -> Expr:
+        """A breakpoint condition, its names checked now rather than when first tested."""
+        cond = Expr(text)
+        cond.check_names(self.env())
+        return cond
+
+    def add_watchpoint(self, spec: str, kind: str = "watch", location: bool = False) -> Watchpoint:
+        """``spec``: a range ``START:END`` (end exclusive), ``mem[E]`` or a label (that cell), any other
+        expression (its value, for ``watch``), or with ``location`` an address expression (``watch -l``)."""
+        first, sep, last = spec.partition(":")
+        expr = None
+        if sep:
+            start, stop = self.address(first), self.address(last)
+        elif location or spec.strip() in (self.source_map.labels if self.source_map else {}):
+            start = self.address(spec)
+            stop = start + 1
+        else:
+            expr = Expr(spec)
+            cell = expr.location()
+            if cell is not None:
+                start, expr = self.evaluate(cell), None
+            elif kind != "watch":
+                raise DebugError(f"{kind} needs a cell: a label, mem[E], START:END, or -l ADDR")
+            elif not expr.names():
+                raise DebugError(f"Cannot watch constant value `{spec.strip()}' (a cell: watch -l {spec.strip()})")
+            else:
+                start = 0
+            stop = start + 1
+        if expr is None and not 0 <= start < stop <= self.config.cells:
             raise DebugError(f"watch range {start}..{stop - 1} is outside memory (0..{self.config.cells - 1})")
-        wp = Watchpoint(self._number(), start, stop, kind, spec)
+        wp = Watchpoint(self._number(), start, stop, kind, spec, expr=expr)
+        if expr is not None:
+            wp.value = self.evaluate(expr)
         self.watchpoints[wp.number] = wp
         return wp
 
@@ -383,6 +517,7 @@ class Session:
         for bp in list(self.breakpoints.values()):
             if not bp.enabled or bp.address != pc:
                 continue
+            self._testing = bp
             if bp.condition is not None and not self.evaluate(bp.condition):
                 continue
             bp.hits += 1
@@ -399,6 +534,12 @@ class Session:
         for wp in self.watchpoints.values():
             if not wp.enabled:
                 continue
+            if wp.expr is not None:
+                value = self.evaluate(wp.expr)
+                if value != wp.value:
+                    hits.append((wp, -1, "value", wp.value, value))
+                    wp.value = value
+                continue
             inside = range(wp.start, wp.stop)
             if wp.kind in ("watch", "awatch") and p.written in inside and (p.old != p.new or wp.kind == "awatch"):
                 hits.append((wp, p.written, "write", p.old, p.new))
@@ -408,7 +549,11 @@ class Session:
                     hits.append((wp, read, "read", self.mem(read), None))
         for wp, *_ in hits:
             wp.hits += 1
-        return hits
+        ignored = {id(wp) for wp, *_ in hits if wp.ignore > 0}
+        for wp, *_ in hits:
+            if id(wp) in ignored and wp.ignore > 0:
+                wp.ignore -= 1
+        return [h for h in hits if id(h[0]) not in ignored]
 
     # -- editing the state -------------------------------------------------------------------------
 
@@ -418,6 +563,7 @@ class Session:
         word = self.config.wrap(value)
         self.engine.state.view(self.x[0], "mem")[address] = self._ref_bits[address] = to_bits(word, self.config.bits)
         self.ref.mem[address] = word
+        self._edited()
 
     def set_pc(self, value: int) -> None:
         bits = self.engine.state["pc"].shape[0]
@@ -427,6 +573,12 @@ class Session:
         self.engine.state.view(self.x[0], "pc")[...] = to_bits(value, bits)
         self.ref.pc = self.config.spec.pc(self.config, value)
         self._read()
+        self._edited()
+
+    def _edited(self) -> None:
+        """An edit is not a pass: replaying passes cannot redo it, so the edited state is a checkpoint."""
+        self._edits.add(self.passes)
+        self._checkpoint()
 
     # -- time ------------------------------------------------------------------------------------
 
@@ -449,24 +601,123 @@ class Session:
         self._sync_reference_bits()
         self._read()
 
+    # Going back: the recent passes are full snapshots (``history``); further back, the state is rebuilt from
+    # the latest checkpoint before the wanted pass by running the passes again on the network (with the
+    # reference in lockstep), which gives exactly the same states: the network is deterministic and the input
+    # bytes are replayed from the same positions.
+
+    def _advance(self) -> Stop | None:
+        stop = self._pass()
+        if self.passes % self._every == 0:
+            self._checkpoint()
+        return stop
+
+    def _checkpoint(self) -> None:
+        """Keeps the state now for replaying from; when the checkpoints are full, every other one goes."""
+        oldest = self.history[0] if len(self.history) == self.history.maxlen else None
+        self._remember(self.x)
+        self.checkpoints.append(self.history.pop())
+        if oldest is not None:
+            self.history.appendleft(oldest)
+        if len(self.checkpoints) * self.checkpoints[0].bits.nbytes > CHECKPOINT_BYTES:
+            self._every *= 2
+            self.checkpoints = [c for c in self.checkpoints if c.passes % self._every == 0 or c.passes in self._edits]
+
+    def _goto(self, target: int) -> None:
+        """The exact state after pass ``target`` (at or before the current one), replayed from a checkpoint."""
+        k = max(i for i, c in enumerate(self.checkpoints) if c.passes <= target)
+        del self.checkpoints[k + 1 :]
+        self._edits = {e for e in self._edits if e <= self.checkpoints[k].passes}
+        self.history.clear()
+        self._restore(self.checkpoints[k])
+        self._replaying = True
+        try:
+            while self.passes < target and not self.halted:
+                self._advance()
+        finally:
+            self._replaying = False
+        self._watch_values()
+
+    def _watch_values(self) -> None:
+        """Value watchpoints compare with the value at the state now, wherever that is in time."""
+        for wp in self.watchpoints.values():
+            if wp.expr is not None:
+                try:
+                    wp.value = self.evaluate(wp.expr)
+                except MlpvmError:
+                    wp.value = None
+
     def reverse_step(self, n: int = 1) -> Stop:
-        """Back ``n`` passes, to the exact earlier state."""
-        if not self.history:
-            return Stop("history", self.pc, last=self.last)
-        for _ in range(min(n, len(self.history))):
-            snap = self.history.pop()
-        self._restore(snap)
-        return Stop("step" if self.history or n == 1 else "history", self.pc, last=self.last)
+        """Back ``n`` passes (or edits), to the exact earlier state."""
+        if n <= len(self.history):
+            for _ in range(n):
+                snap = self.history.pop()
+            self._restore(snap)
+            self._watch_values()
+            return Stop("step", self.pc, last=self.last)
+        target = (self.history[0].passes if self.history else self.passes) - (n - len(self.history))
+        self._goto(max(0, target))
+        return Stop("step" if target > 0 else "history", self.pc, last=self.last)
 
     def reverse_continue(self) -> Stop:
-        """Back to the most recent earlier state at an enabled breakpoint (whose condition holds there)."""
-        while self.history:
-            self._restore(self.history.pop())
-            pc = self.pc
-            for bp in self.breakpoints.values():
-                if bp.enabled and bp.address == pc and (bp.condition is None or self.evaluate(bp.condition)):
-                    return Stop("breakpoint", pc, breakpoint=bp, last=self.last)
+        """Back to the most recent earlier pass where an enabled breakpoint (whose condition holds) or
+        watchpoint would have stopped the program: at a breakpoint with PC there, at a watchpoint just before
+        the pass that triggered it (the cell still holds its old value)."""
+        end = self.passes
+        for k in range(len(self.checkpoints) - 1, -1, -1):
+            start = self.checkpoints[k].passes
+            if start >= end:
+                continue
+            found = self._last_stop(k, end)
+            if found is not None:
+                target, stop = found
+                self._goto(target)
+                return replace(stop, pc=self.pc, last=self.last)
+            end = start
+        self._goto(0)
         return Stop("history", self.pc, last=self.last)
+
+    def _last_stop(self, k: int, end: int) -> tuple[int, Stop] | None:
+        """Replays checkpoint ``k`` up to pass ``end``: the last (pass, stop) before ``end`` that a breakpoint
+        or watchpoint would make, without counting hits."""
+        self._goto(self.checkpoints[k].passes)
+        values = {n: wp.value for n, wp in self.watchpoints.items() if wp.expr is not None}
+        found = None
+        self._replaying = True
+        try:
+            while self.passes < end and not self.halted:
+                self._advance()
+                hits = self._watched(self.last, values)
+                if hits:
+                    found = (self.passes - 1, Stop("watchpoint", self.pc, watch=hits))
+                for bp in self.breakpoints.values():
+                    if bp.enabled and bp.address == self.pc and self.passes < end and (
+                            bp.condition is None or self.evaluate(bp.condition)):  # fmt: skip
+                        found = (self.passes, Stop("breakpoint", self.pc, breakpoint=bp))
+        except MlpvmError:
+            pass  # a condition that cannot be evaluated here does not stop
+        finally:
+            self._replaying = False
+        return found
+
+    def _watched(self, p: Pass, values: dict[int, int | None]) -> list:
+        """What the enabled watchpoints see in pass ``p``, with no side effects (``values``: value
+        watchpoints' last values, updated)."""
+        hits = []
+        for number, wp in self.watchpoints.items():
+            if not wp.enabled:
+                continue
+            if wp.expr is not None:
+                value = self.evaluate(wp.expr)
+                if value != values[number]:
+                    hits.append((wp, -1, "value", values[number], value))
+                values[number] = value
+            elif wp.kind in ("watch", "awatch") and p.written is not None and wp.start <= p.written < wp.stop and (
+                    p.old != p.new or wp.kind == "awatch"):  # fmt: skip
+                hits.append((wp, p.written, "write", p.old, p.new))
+            elif wp.kind in ("rwatch", "awatch") and any(wp.start <= a < wp.stop for a in p.reads):
+                hits.append((wp, next(a for a in p.reads if wp.start <= a < wp.stop), "read", None, None))
+        return hits
 
     def records(self, n: int | None = None) -> list[Pass]:
         """The last ``n`` passes still in the history, oldest first."""

@@ -7,11 +7,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.debug.session import Pass, Session, Stop
+from mlpvm.debug.session import Frame, Pass, Session, Stop
 from mlpvm.program.asm.disasm import Instruction
 
 NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",
-         "next_pc": "next PC", "branch": "branch"}  # fmt: skip
+         "next_pc": "PC+3", "branch": "branch"}  # fmt: skip
 
 
 # -- stops ---------------------------------------------------------------------------------------
@@ -28,8 +28,11 @@ def banner(session: Session, stop: Stop) -> Text:
         parts = []
         for wp, address, access, old, new in stop.watch:
             cell = _cell_name(session, address)
-            parts.append(f"Watchpoint {wp.number}: {cell} {old} -> {new}" if access == "write"
-                         else f"Watchpoint {wp.number}: {cell} read (= {old})")  # fmt: skip
+            if access == "value":
+                parts.append(f"Watchpoint {wp.number}: {wp.spec} {old} -> {new}")
+            else:
+                parts.append(f"Watchpoint {wp.number}: {cell} {old} -> {new}" if access == "write"
+                             else f"Watchpoint {wp.number}: {cell} read (= {old})")  # fmt: skip
         return Text("; ".join(parts) + f", now {where}", style="bold yellow")
     if r == "halt":
         return Text(f"Halted after {session.steps} steps ({session.passes} passes), {where}", style="bold green")
@@ -37,11 +40,17 @@ def banner(session: Session, stop: Stop) -> Text:
         last = stop.last
         ops = f" (A={last.a}, B={last.b})" if last else ""
         return Text(f"Fault at {where}{ops}: an operand is outside memory", style="bold red")
+    if r == "condition":
+        number = stop.breakpoint.number if stop.breakpoint else "?"
+        return Text(f"Error in testing condition for breakpoint {number}: {stop.error}; stopped at {where}",
+                    style="bold red")  # fmt: skip
+    if r == "watch-error":
+        return Text(f"Error evaluating a watchpoint: {stop.error}; stopped at {where}", style="bold red")
     if r == "divergence":
         return Text(f"Divergence from the reference at {stop.divergence}", style="bold red")
     if r == "wait":
         return Text(f"Waiting for input at {where}: queue some with `input TEXT` (or `eof`)", style="bold cyan")
-    text = {"limit": "Step limit reached", "interrupt": "Interrupted", "until": "Reached",
+    text = {"limit": "Step limit reached", "interrupt": "Interrupted", "until": "Reached", "entry": "At the entry",
             "history": "At the start of the recorded history", "step": "Stepped to"}[r]  # fmt: skip
     return Text(f"{text}: {where}", style="bold")
 
@@ -49,6 +58,65 @@ def banner(session: Session, stop: Stop) -> Text:
 def _where(session: Session, pc: int) -> str:
     labels = session.source_map.labels_at(pc, session.config.spec.harvard) if session.source_map else []
     return f"pc={pc}" + (f" <{labels[0]}>" if labels else "")
+
+
+def where(session: Session, address: int) -> str:
+    """An address for a message: ``12 <loop>: prog.asq:7`` (label and line when the map knows them)."""
+    text = _where(session, address)[3:]
+    line = session.line(address)
+    return text + (f": {line[0]}:{line[1]}" if line else "")
+
+
+def symbol(session: Session, address: int, code: bool = True) -> str:
+    """``info symbol``: the nearest label at or before the address (a slot's, for code on a Harvard machine)."""
+    slots = code and session.config.spec.harvard
+    table = (session.source_map.slot_labels if slots else session.source_map.labels) if session.source_map else {}
+    below = [(a, name) for name, a in table.items() if a <= address]
+    if not below:
+        return f"No symbol matches {address}."
+    a, name = max(below, key=lambda p: p[0])
+    return f"{name} + {address - a}" if address > a else name
+
+
+def line_info(session: Session, address: int) -> str:
+    """``info line``: which source line the address belongs to and where that line's code starts and ends."""
+    line = session.line(address)
+    if line is None:
+        return f"No line number information available for address {address}"
+    harvard = session.config.spec.harvard
+    table = session.source_map.slots if harvard else session.source_map.cells
+    same = sorted(a for a, o in table.items() if (o.file, o.line) == line)
+    return (f'Line {line[1]} of "{line[0]}" starts at address {_where(session, same[0])[3:]} and ends at '
+            f"{_where(session, same[-1] + 1)[3:]}.")  # fmt: skip
+
+
+def frame_text(session: Session, pc: int, frame: Frame | None) -> str:
+    """``in f (prog.asq:12) at pc=14``: a frame's place, for bt and finish."""
+    name = session.entries.get(frame.entry, "?") if frame else "main"
+    line = session.line(pc)
+    return f"{name} at {_where(session, pc)}" + (f" ({line[0]}:{line[1]})" if line else "")
+
+
+def backtrace(session: Session) -> Text:
+    """``bt``: the current place in the innermost subroutine, then each call site, outermost last."""
+    frames = session.frames
+    places = [(session.pc, frames[-1] if frames else None)]
+    for k in range(len(frames) - 1, -1, -1):
+        places.append((frames[k].site, frames[k - 1] if k else None))
+    return Text("\n".join(f"#{i:<2} {frame_text(session, pc, f)}" for i, (pc, f) in enumerate(places)))
+
+
+def frame(session: Session) -> Text:
+    """``info frame``: the innermost frame, where it was called from and where it returns to."""
+    frames = session.frames
+    lines = [f"Stack level 0, {frame_text(session, session.pc, frames[-1] if frames else None)}"]
+    if frames:
+        f = frames[-1]
+        lines.append(f" called by frame at {_where(session, f.site)}; returns to {_where(session, f.ret)}")
+        lines.append(f" subroutine entry {_where(session, f.entry)}, return jump at {f.entry - 3}")
+    else:
+        lines.append(" outermost frame" + (" (no CALL/RET subroutines known)" if not session.entries else ""))
+    return Text("\n".join(lines))
 
 
 def _cell_name(session: Session, address: int) -> str:
@@ -71,16 +139,20 @@ def rows(session: Session) -> list[Instruction]:
 
 def disassembly(session: Session, start: int, count: int) -> Table:
     """``count`` rows from the one holding ``start``, the current instruction marked =>."""
-    table = Table.grid(padding=(0, 1))
-    for col in ("mark", "addr", "labels", "words", "text"):
-        table.add_column(col, style={"addr": "cyan", "labels": "magenta", "words": "dim"}.get(col))
-    table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60)
+    table = Table.grid(padding=(0, 1))  # at 80 columns the source, then labels and text shrink; never the words
     harvard = session.config.spec.harvard  # a row is one slot, or as many cells as it has words
     listing = [r for r in rows(session) if r.address + (1 if harvard else max(r.size, 1)) > start][:count]
+    words = max((len(" ".join(str(w) for w in ins.words)) for ins in listing), default=1)
+    table.add_column("mark", no_wrap=True, min_width=2)
+    table.add_column("addr", style="cyan", no_wrap=True, justify="right", min_width=len(str(session.config.cells)))
+    table.add_column("labels", style="magenta", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("words", style="dim", no_wrap=True, min_width=min(words, 24), overflow="ellipsis")
+    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=28)
+    table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60)
     for ins in listing:
         mark = "=>" if ins.address == session.pc and ins.kind != "data" else ""
         source = f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else ""
-        table.add_row(mark, f"{ins.address:>5}", ",".join(ins.labels) + (":" if ins.labels else ""),
+        table.add_row(mark, str(ins.address), ",".join(ins.labels) + (":" if ins.labels else ""),
                       " ".join(str(w) for w in ins.words), ins.text, source)  # fmt: skip
     return table
 
@@ -88,24 +160,33 @@ def disassembly(session: Session, start: int, count: int) -> Table:
 # -- state ---------------------------------------------------------------------------------------
 
 
-def registers(session: Session) -> Table:
-    """PC and flags now, and the registers the last pass computed (they describe the instruction it ran)."""
+def registers(session: Session) -> Text:
+    """PC and flags now, and the registers the last pass computed (they describe the instruction it ran). Lines
+    of ``name value`` pairs that wrap between pairs, never inside one: readable at 80 columns."""
     regs = session.registers()
     last = session.last
-    table = Table.grid(padding=(0, 2))
-    now = ["pc", "halted", "fault", "step", "passes"]
-    table.add_row(
-        Text("now", style="bold"), *(Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in now)
-    )
-    if last is not None and last.kind == "idle":
-        table.add_row(Text(f"last pass (pc {last.pc})", style="bold"), Text("executed nothing", style="dim"))
-        return table
+
+    def pairs(items: list[tuple[str, object]]) -> Text:
+        nb = "\u00a0"  # no break inside a pair
+        return Text("  ").join(
+            Text.assemble((f"{name.replace(' ', nb)}{nb}", "dim"), str(value)) for name, value in items
+        )
+
+    now = pairs([(NAMES.get(k, k), regs[k]) for k in ("pc", "halted", "fault", "step", "passes")])
+    lines = [Text.assemble(("now  ", "bold"), now)]
     ran = f"last pass (pc {last.pc})" if last else "last pass"
-    keys = ["a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc"]
-    cells = [Text.assemble((f"{NAMES.get(k, k)} ", "dim"), str(regs[k])) for k in keys]
-    table.add_row(Text(ran, style="bold"), *cells[:5])
-    table.add_row("", *cells[5:])
-    return table
+    if last is None:
+        lines.append(Text.assemble((ran, "bold"), ("  nothing yet", "dim")))
+    elif last.kind == "idle":
+        lines.append(Text.assemble((ran, "bold"), ("  executed nothing", "dim")))
+    else:
+        ops = pairs([(NAMES[k], regs[k]) for k in ("a", "b", "c", "mem_a", "mem_b")])
+        lines.append(Text.assemble((ran + "  ", "bold"), ops))
+        # next_pc is the adder's PC+3; where execution went is the jump target when the branch was taken
+        flow = [("result", regs["result"]), ("branch", regs["branch"]), ("PC+3", regs["next_pc"]),
+                ("next PC", last.new_pc)]  # fmt: skip
+        lines.append(Text.assemble("     ", pairs(flow)))
+    return Text("\n").join(lines)
 
 
 def memory(session: Session, addresses: list[int], changed: set[int] = frozenset()) -> Table:
@@ -122,8 +203,12 @@ def memory(session: Session, addresses: list[int], changed: set[int] = frozenset
         base = a - a % 8
         row = rows.setdefault(base, [Text("") for _ in range(8)])
         row[a - base] = Text(str(int(mem[a])), style="bold reverse" if a in changed else "")
+    labels = session.source_map.labels if session.source_map else {}
     for base, row in sorted(rows.items()):
         table.add_row(f"{base:>5}:", *row)
+        named = [f"{name}@{a}" for name, a in labels.items() if base <= a < base + 8 and a in cells and "@" not in name]
+        if named:
+            table.add_row("", Text(" ".join(named), style="magenta dim", overflow="ellipsis", no_wrap=True))
     return table
 
 
@@ -160,12 +245,20 @@ def examine(session: Session, address: int, count: int, fmt: str) -> RenderableT
             chars.append(chr(int(mem[a]) & 0xFF))
         return Text(f"{address}: {''.join(chars)!r}")
     mask = (1 << session.config.bits) - 1
-    show = {"d": str, "u": lambda v: str(v & mask), "x": lambda v: hex(v & mask),
-            "c": lambda v: repr(chr(v & 0xFF))}[fmt]  # fmt: skip
+    show = {"d": str, "u": lambda v: str(v & mask), "x": lambda v: hex(v & mask), "o": lambda v: oct(v & mask),
+            "t": lambda v: bin(v & mask)[2:], "c": lambda v: repr(chr(v & 0xFF))}[fmt]  # fmt: skip
+    per_row = {"t": 2, "x": 6, "o": 6}.get(fmt, 8)  # wide formats fewer to a row: 80 columns
     table = Table.grid(padding=(0, 1))
-    for base in range(address, end, 8):
-        table.add_row(Text(f"{base:>5}:", style="cyan"), *(show(int(mem[a])) for a in range(base, min(end, base + 8))))
+    for base in range(address, end, per_row):
+        table.add_row(Text(f"{_label_of(session, base)}:", style="cyan"),
+                      *(show(int(mem[a])) for a in range(base, min(end, base + per_row))))  # fmt: skip
     return table
+
+
+def _label_of(session: Session, address: int) -> str:
+    """``16 <msg+2>``: an address with the nearest label at or before it, as gdb's x shows."""
+    name = symbol(session, address, code=False) if session.source_map else ""
+    return f"{address}" + (f" <{name.replace(' ', '')}>" if name and not name.startswith("No symbol") else "")
 
 
 def breakpoints(session: Session) -> Table:

@@ -45,7 +45,9 @@ class Counterexample:
         name = f"counterexample{self.suffix}"
         where = f"--weights {shlex.quote(weights_path)}" if weights_path else config_options
         given = f" --input {_shell_bytes(self.input)}" if self.input is not None else ""
-        return f"printf '%s\\n' {shlex.quote(self.program)} > {name} && mlpvm verify {where}{given} --max-steps 1 {name}"
+        return (
+            f"printf '%s\\n' {shlex.quote(self.program)} > {name} && mlpvm verify {where}{given} --max-steps 1 {name}"
+        )
 
     def to_json(self) -> dict:
         b = self.before
