@@ -3,7 +3,11 @@ that command runs, so that ``mlpvm run`` pays for nothing the debugger or the be
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
+import os
+import sys
 
 import click
 
@@ -57,5 +61,60 @@ def cli() -> None:
     """
 
 
-def main() -> None:
-    cli()
+BROKEN_PIPE = 141  # what a shell reports for a process that SIGPIPE ended (128 + 13)
+INTERRUPTED = 130
+
+
+def main(args: list[str] | None = None) -> None:
+    """The ``mlpvm`` command: exits with the command's code. Outside the commands' own handling, Ctrl-C is 130
+    (not click's "Aborted!" and 1), a reader that closed the pipe ends it quietly (141), and a failed write to
+    stdout (a full disk, /dev/full) is one line and 2, never a traceback."""
+    if sys.stdout is None:  # started with stdout closed: nothing could be shown
+        _fail("standard output is closed")
+        sys.exit(2)
+    try:
+        try:
+            code = cli.main(args, standalone_mode=False)
+        finally:
+            sys.stdout.flush()
+    except click.Abort:
+        _fail("interrupted")
+        code = INTERRUPTED
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except OSError as e:
+        _quiet_stdout()
+        if e.errno != errno.EPIPE:
+            _fail(f"cannot write to standard output ({e.strerror or e})")
+        code = BROKEN_PIPE if e.errno == errno.EPIPE else 2
+    except SystemExit as e:
+        code = _flushed(e.code)
+    sys.exit(code)
+
+
+def _flushed(code):
+    """The exit code, once stdout is flushed: a write that fails now is still reported."""
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        _quiet_stdout()
+        if e.errno == errno.EPIPE:
+            return BROKEN_PIPE
+        _fail(f"cannot write to standard output ({e.strerror or e})")
+        return 2
+    return code
+
+
+def _quiet_stdout() -> None:
+    """Points stdout at /dev/null so that Python's final flush cannot fail a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _fail(message: str) -> None:
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError):
+            click.echo(f"mlpvm: {message}", err=True)

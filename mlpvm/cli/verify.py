@@ -14,7 +14,7 @@ from rich.progress import TextColumn
 from mlpvm.check import verify as verifying
 from mlpvm.cli import console as views
 from mlpvm.cli.mutants import mutation_table
-from mlpvm.cli.options import load_weights, machine_options, resolve_config
+from mlpvm.cli.options import MAX_COUNT, bounded, load_weights, machine_options, resolve_config
 from mlpvm.engines import ENGINES, NEURAL, fastest_name
 from mlpvm.errors import ConfigError
 from mlpvm.host.computer import EXIT_CODES
@@ -25,11 +25,13 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @click.command()
 @click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--named", is_flag=True, help="The public programs in programs/external and every program in programs/.")
-@click.option("--random", "count", type=click.IntRange(min=0), default=0, metavar="N", help="Check N random programs.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random program i has seed SEED + i.")
+@click.option("--random", "count", type=bounded(), default=0, metavar="N", help="Check N random programs.")
+@click.option(
+    "--seed", type=bounded(-MAX_COUNT), default=0, show_default=True, help="Random program i has seed SEED + i."
+)
 @click.option(
     "--steps",
-    type=click.IntRange(min=0),
+    type=bounded(),
     default=1000,
     show_default=True,
     help="Check each program for at most this many steps (0 = until it stops).",
@@ -47,7 +49,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
     "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
 )
 @click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the sparse engine).")
-@click.option("--batch", type=click.IntRange(min=1), default=512, show_default=True, help="Programs run together.")
+@click.option("--batch", type=bounded(1, 1 << 16), default=512, show_default=True, help="Programs run together.")
 @click.option("--mutants", is_flag=True, help="Print the mutation table instead (see above).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def verify(
