@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from mlpvm import resources
 from mlpvm.cli import console as views
 from mlpvm.cli.options import machine_options, max_steps_option, resolve_config
 from mlpvm.debug import trace as tracing
@@ -15,6 +16,7 @@ from mlpvm.debug.dump import parse_range
 from mlpvm.debug.repl import interact, run_lines
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT
+from mlpvm.files import arg_bytes, read_text
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
 
@@ -47,10 +49,10 @@ def debug(program, machine, bits, cells, slots, input_text, scripts, commands, b
     layers, layer read.1, history, reverse-step, watch ADDR, dump FILE.npz, help.
     """
     image, config = _program(program, machine, bits, cells, slots)
-    session = Session(image, config, input_text.encode("latin-1"), DEFAULT, check=not no_check)
+    session = Session(image, config, arg_bytes(input_text), DEFAULT, check=not no_check)
     tty = sys.stdout.isatty()
     debugger = Debugger(session, views.stdout(markup=False), max_steps or None)
-    lines = [line for path in scripts for line in Path(path).read_text().splitlines()] + list(commands)
+    lines = [line for path in scripts for line in read_text(path, "debugger script").splitlines()] + list(commands)
     if not run_lines(debugger, lines, echo=not tty):
         return
     if batch:
@@ -76,7 +78,9 @@ def trace(program, machine, bits, cells, slots, out, input_text, max_steps, laye
     next_pc, out (the byte output, or null). Files are written to a temporary name and renamed at the end."""
     image, config = _program(program, machine, bits, cells, slots)
     wanted = parse_range(passes) if layers else None
-    summary = tracing.trace(image, config, Path(out), input_text.encode("latin-1"), max_steps or None,
+    if wanted is not None:
+        resources.check_trace(config, len(range(max(wanted.start, 1), min(wanted.stop, (max_steps or 2**62) + 1))))
+    summary = tracing.trace(image, config, Path(out), arg_bytes(input_text), max_steps or None,
                             Path(layers) if layers else None, wanted)  # fmt: skip
     click.echo(f"mlpvm: {summary.reason} after {summary.steps} steps ({summary.passes} passes); wrote {out}"
                + (f" and {layers}" if layers else ""), err=True)  # fmt: skip

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import sys
 import time
+from itertools import chain
 
 import click
 import numpy as np
 from rich.progress import TextColumn
 
+from mlpvm import resources
 from mlpvm.check import verify as verifying
 from mlpvm.cli import console as views
 from mlpvm.cli.mutants import mutation_table
@@ -96,12 +98,10 @@ def verify(
         if loaded is not None:
             raise ConfigError("--named programs each need their own configuration; drop --weights")
         cases += verifying.named_cases()
-    if count:
-        config = loaded.config if loaded is not None else resolve_config(None, None, machine, bits, cells, slots)
-        cases += verifying.random_cases(config, count, seed)
-    if not cases:
+    randoms = verifying.random_cases(_random_config(loaded, machine, bits, cells, slots), count, seed) if count else []
+    if not cases and not randoms:
         raise click.UsageError("nothing to verify: give IMAGES, --named or --random N")
-    report = _run(cases, engine, dtype, loaded, steps or None, batch, as_json)
+    report = _run(cases, randoms, engine, dtype, loaded, steps or None, batch, as_json)
     if as_json:
         click.echo(json.dumps(_doc(report, engine, dtype, steps)))
     else:
@@ -109,9 +109,17 @@ def verify(
     sys.exit(_exit_code(report))
 
 
-def _run(cases, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
+def _random_config(loaded, machine, bits, cells, slots):
+    config = loaded.config if loaded is not None else resolve_config(None, None, machine, bits, cells, slots)
+    resources.check(config, "reference")  # each random program is a full memory image
+    return config
+
+
+def _run(cases, randoms, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
+    """The cases, then the random programs, drawn as they are reached."""
+    total = len(cases) + len(randoms)
     with views.progress("verifying", TextColumn("programs, {task.fields[steps]:,} steps"), quiet=quiet) as bar:
-        task = bar.add_task("verify", total=len(cases), steps=0)
+        task = bar.add_task("verify", total=total, steps=0)
         shown = [0.0]
 
         def progress(r: verifying.Report) -> None:
@@ -120,7 +128,8 @@ def _run(cases, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
                 shown[0] = now
                 bar.update(task, completed=r.checked, steps=r.steps)
 
-        return verifying.verify(cases, engine, DTYPES[dtype], loaded, steps, batch, progress)
+        every = chain(cases, randoms)
+        return verifying.verify(every, engine, DTYPES[dtype], loaded, steps, batch, progress, total)
 
 
 def _exit_code(r: verifying.Report) -> int:
