@@ -13,7 +13,8 @@ from mlpvm.cli import console
 from mlpvm.cli.options import load_weights, machine_options, max_steps_option, resolve_config
 from mlpvm.engines import ENGINES, NEURAL, Engine, make
 from mlpvm.engines.compiled import announce_compile
-from mlpvm.errors import ConfigError
+from mlpvm.errors import ConfigError, shown
+from mlpvm.files import arg_bytes
 from mlpvm.host import batch
 from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
 from mlpvm.machines.config import Config
@@ -28,7 +29,7 @@ ENGINE_CHOICES = (NEURAL, *ENGINES, "reference")
 def program_input(text: str | None) -> Input:
     """``--input`` as given; else stdin, read only when the program asks (a terminal line by line)."""
     if text is not None:
-        return Input(text.encode("utf-8"))
+        return Input(arg_bytes(text))
     if sys.stdin is None:
         return Input()
 
@@ -80,7 +81,7 @@ def run(
         raise click.UsageError("give an IMAGE, several, or --batch FILE")
     limit = max_steps or None
     if batch_file or len(image) > 1:
-        jobs = [batch.Job(load_image(path), (input_text or "").encode("utf-8")) for path in image]
+        jobs = [batch.Job(load_image(path), arg_bytes(input_text or "")) for path in image]
         jobs += batch.read_batch_file(batch_file) if batch_file else []
         loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
         _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json)
@@ -120,7 +121,7 @@ def _run_many(jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine
         out = sys.stdout.buffer
         for r in results:
             summary = _summary(r.outcome, r.config, r.job.image.source_map)
-            out.write(f"==> {r.job.image.path} ({summary}) <==\n".encode())
+            out.write(f"==> {shown(r.job.image.path)} ({shown(summary)}) <==\n".encode())
             out.write(r.outcome.output)
             if r.outcome.output and not r.outcome.output.endswith(b"\n"):
                 out.write(b"\n")

@@ -19,6 +19,7 @@ from mlpvm.cli.mutants import mutation_table
 from mlpvm.cli.options import MAX_COUNT, bounded, load_weights, machine_options, resolve_config
 from mlpvm.engines import ENGINES, NEURAL, fastest_name
 from mlpvm.errors import ConfigError
+from mlpvm.files import arg_bytes
 from mlpvm.host.computer import EXIT_CODES
 
 DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
@@ -88,9 +89,9 @@ def verify(
     for path in images:
         if loaded is not None:
             cfg = loaded.config
-            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, (input_text or "").encode())
+            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, arg_bytes(input_text or ""))
         else:
-            case = verifying.image_case(path, bits, cells, slots, (input_text or "").encode())
+            case = verifying.image_case(path, bits, cells, slots, arg_bytes(input_text or ""))
         if machine and case.config.machine != machine:
             raise ConfigError(f"{path} is a {case.config.machine} program, not {machine}")
         cases.append(case)
