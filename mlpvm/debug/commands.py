@@ -283,7 +283,9 @@ class Debugger:
     @command("x", usage="x/NF ADDR")
     def examine(self, arg: str) -> None:
         """Examine memory: N units in format F (d signed, u unsigned, x hex, c char, s string, i instructions)."""
-        m = re.fullmatch(r"(?:/(\d*)([duxcsi]?))?\s*(.*)", arg.strip())
+        m = re.fullmatch(r"(?:/([0-9]{0,9})([duxcsi]?))?\s*(.*)", arg.strip())
+        if m is None:
+            raise DebugError(f"expected x/NF ADDR, not x{arg}")
         count, fmt, where = int(m.group(1) or 1), m.group(2) or "d", m.group(3)
         address = self.session.address(where) if where else self.session.pc
         self.console.print(views.examine(self.session, address, count, fmt))
@@ -319,6 +321,9 @@ class Debugger:
         """Change a memory cell or PC in the network's state (as bits); the reference follows."""
         target, index, value = parse_assignment(re.sub(r"^var\s+", "", arg.strip()))
         v = self.session.evaluate(value)
+        bits = self.session.config.bits
+        if not -(1 << (bits - 1)) <= v < 1 << bits:
+            raise DebugError(f"{v} does not fit a {bits}-bit word")
         if target == "mem":
             address = self.session.evaluate(index)
             self.session.set_mem(address, v)
@@ -438,6 +443,6 @@ def _count(text: str, default: int | None = 1) -> int:
         if default is None:
             raise DebugError("a number is needed")
         return default
-    if not re.fullmatch(r"\d+", text):
+    if not re.fullmatch(r"[0-9]{1,18}", text):
         raise DebugError(f"expected a number, not {text!r}")
     return int(text)

@@ -28,6 +28,10 @@ _COMPARE: dict[type, Callable[[int, int], bool]] = {
 _UNARY: dict[type, Callable[[int], int]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
 
 
+MAX_TEXT = 1000  # characters of an expression
+LIMIT = 1 << 64  # |value| of every constant and intermediate result: far beyond any word, far below a memory bomb
+
+
 class ExprError(MlpvmError):
     """An expression that does not parse or cannot be evaluated."""
 
@@ -50,9 +54,11 @@ class Expr:
         self.text = text.strip()
         if not self.text:
             raise ExprError("empty expression")
+        if len(self.text) > MAX_TEXT:
+            raise ExprError(f"an expression of {len(self.text):,} characters is longer than {MAX_TEXT:,}")
         try:
             self.tree = ast.parse(_c_style(self.text).strip(), mode="eval").body
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # also too deep, or a literal too long
             raise ExprError(f"cannot parse expression: {self.text}") from None
         self._check(self.tree)
 
@@ -71,9 +77,18 @@ class Expr:
         return {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
 
     def __call__(self, env: Env) -> int:
-        return int(self._eval(self.tree, env))
+        try:
+            return int(self._eval(self.tree, env))
+        except RecursionError:
+            raise ExprError(f"expression nested too deeply: {self.text}") from None
 
     def _eval(self, node: ast.AST, env: Env) -> int:
+        value = self._value(node, env)
+        if not -LIMIT <= value <= LIMIT:
+            raise ExprError(f"a value beyond +-2**64 in {self.text}")
+        return value
+
+    def _value(self, node: ast.AST, env: Env) -> int:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
@@ -89,6 +104,8 @@ class Expr:
             left, right = self._eval(node.left, env), self._eval(node.right, env)
             if isinstance(node.op, (ast.FloorDiv, ast.Div, ast.Mod)) and right == 0:
                 raise ExprError(f"division by zero in {self.text}")
+            if isinstance(node.op, (ast.LShift, ast.RShift)) and not 0 <= right <= 64:
+                raise ExprError(f"a shift by {right} in {self.text}: shifts are by 0 to 64")
             return _BINARY[type(node.op)](left, right)
         if isinstance(node, ast.BoolOp):
             values = (self._eval(v, env) for v in node.values)
