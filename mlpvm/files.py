@@ -22,7 +22,8 @@ from typing import Any, BinaryIO
 
 from mlpvm.errors import ImageError, MlpvmError, shown
 
-MAX_TEXT = 16 << 20  # bytes of an image, source, map or script: the parsers take ~100 bytes of memory per byte
+MAX_TEXT = 4 << 20  # bytes of an image, source, map or script: the parsers take ~100 bytes of memory per byte
+# (the largest image a network within the memory ceiling can hold, 2^18 cells of 16-bit words, is under 2 MiB)
 MAX_JSON_DEPTH = 32  # nesting of a JSON document (a paper image, a source map, a weight file's meta)
 MAX_JSON_DIGITS = 40  # digits of a JSON integer: every value mlpvm reads fits in far fewer
 
@@ -48,13 +49,13 @@ def read_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
         raise ImageError(f"is a directory, not a {what}", name) from None
     except OSError as e:
         raise ImageError(f"cannot read ({e.strerror})", name) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ImageError(f"is a directory, not a {what}" if stat.S_ISDIR(mode) else
+                         f"is a {_kind(mode)}, not a regular file", name)  # fmt: skip
+    os.set_blocking(fd, True)
     with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise ImageError(f"is a directory, not a {what}", name)
-        if not stat.S_ISREG(mode):
-            raise ImageError(f"is a {_kind(mode)}, not a regular file", name)
-        os.set_blocking(fd, True)
         try:
             data = f.read(limit + 1)
         except OSError as e:
@@ -122,12 +123,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], inputs: tu
     followed (the file it names is replaced, the link stays); anything but a regular file is refused, and so
     is a file that is one of ``inputs``. An existing file keeps its permissions."""
     name = shown(path)
-    target = Path(os.path.realpath(path))
-    mode = _existing_mode(target, name)
-    for source in inputs:
-        with suppress(OSError):
-            if os.path.samefile(target, source):
-                raise WriteError(f"cannot write {name}: it is also an input ({shown(source)}); write elsewhere")
+    target, mode = writable(path, inputs)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as e:  # no such directory, no permission: the user's to fix, not a traceback
@@ -144,6 +140,19 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], inputs: tu
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def writable(path: str | Path, inputs: tuple[str | Path, ...] = ()) -> tuple[Path, int]:
+    """Where ``atomic_write`` would write ``path`` and with what permissions; refuses (``WriteError``) what it
+    would refuse, so a command can check its outputs before long work."""
+    name = shown(path)
+    target = Path(os.path.realpath(path))
+    mode = _existing_mode(target, name)
+    for source in inputs:
+        with suppress(OSError):
+            if os.path.samefile(target, source):
+                raise WriteError(f"cannot write {name}: it is also an input ({shown(source)}); write elsewhere")
+    return target, mode
 
 
 def _existing_mode(target: Path, name: str) -> int:

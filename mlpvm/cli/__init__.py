@@ -12,7 +12,7 @@ import sys
 import click
 
 from mlpvm import __version__
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import MlpvmError, shown
 
 # Each command, in the order ``--help`` lists them, and the module that defines it.
 COMMANDS = {
@@ -47,6 +47,9 @@ class _Cli(click.Group):
         except MlpvmError as e:
             click.echo(e.report(), err=True)
             ctx.exit(e.exit_code)
+        except BrokenPipeError:  # the reader went away (`| head`): end quietly, before click calls it an error
+            _quiet_stdout()
+            ctx.exit(BROKEN_PIPE)
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -63,6 +66,8 @@ def cli() -> None:
 
 BROKEN_PIPE = 141  # what a shell reports for a process that SIGPIPE ended (128 + 13)
 INTERRUPTED = 130
+_WRITE_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EBADF, errno.EIO, errno.EFBIG, errno.EDQUOT}
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
 def main(args: list[str] | None = None) -> None:
@@ -80,10 +85,19 @@ def main(args: list[str] | None = None) -> None:
     except click.Abort:
         _fail("interrupted")
         code = INTERRUPTED
+    except _NO_ARGS as e:  # `mlpvm` alone: the help
+        e.show()
+        code = e.exit_code
+    except click.UsageError as e:  # one line, like every other error, with where to look
+        where = f"; see '{e.ctx.command_path} --help'" if e.ctx is not None else ""
+        _fail(f"error: {shown(e.format_message())}{where}")
+        code = e.exit_code
     except click.ClickException as e:
         e.show()
         code = e.exit_code
     except OSError as e:
+        if e.filename is not None or e.errno not in _WRITE_ERRORS:
+            raise  # not the output's failure: a bug, to be seen
         _quiet_stdout()
         if e.errno != errno.EPIPE:
             _fail(f"cannot write to standard output ({e.strerror or e})")
@@ -98,6 +112,8 @@ def _flushed(code):
     try:
         sys.stdout.flush()
     except OSError as e:
+        if e.filename is not None or e.errno not in _WRITE_ERRORS:
+            raise  # not the output's failure: a bug, to be seen
         _quiet_stdout()
         if e.errno == errno.EPIPE:
             return BROKEN_PIPE

@@ -119,17 +119,25 @@ def load(path: str | Path) -> Weights:
         raise WeightsError(f"{name}: {e}") from None
     except (ConfigError, ImageError) as e:
         raise WeightsError(f"{name}: bad configuration: {e}") from None
-    except (OSError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as e:
+    except OSError as e:
+        raise WeightsError(f"{name}: cannot read ({e.strerror or e})") from None
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as e:
         raise WeightsError(f"{name}: not a readable .npz archive (truncated or corrupt: {e})") from None
 
 
 @contextmanager
 def _archive(path: str | Path) -> Iterator[dict[str, zipfile.ZipFile]]:
     """The archive's ``.npy`` members by key, from a regular file that starts like a zip archive."""
-    with open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise WeightsError("not a regular file")
+    # O_NONBLOCK: a FIFO with no writer must not hang the open; it is refused just below
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        raise WeightsError("not a regular file (a device, FIFO or socket)")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as f:
         if f.read(4) not in ZIP_MAGIC:  # np.load would try anything else as a pickle
             raise WeightsError("not an .npz archive")
         f.seek(0)
