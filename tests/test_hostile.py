@@ -13,6 +13,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -445,11 +446,30 @@ def test_ctrl_c_outside_the_pass_loop_is_130_not_aborted(monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(assembler, "assemble_file", interrupted)
-    with pytest.raises(SystemExit) as e:
-        main(["asm", HELLO_ASQ])
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as e:
+            main(["asm", HELLO_ASQ])
+    finally:
+        signal.signal(signal.SIGINT, handler)  # main ignores a late Ctrl-C once the outcome is decided
     assert e.value.code == 130
     err = capsys.readouterr().err
     assert err.strip() == "mlpvm: interrupted" and "Aborted" not in err
+
+
+def test_ctrl_c_while_waiting_for_input_stops_with_the_summary():
+    """A program blocked reading stdin: one Ctrl-C stops it at once, with its output and summary."""
+    proc = subprocess.Popen([sys.executable, "-m", "mlpvm", "run", "--engine", "structured",
+                             str(ROOT / "programs/echo.asq")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdin.write(b"ab")
+    proc.stdin.flush()
+    assert proc.stdout.read(2) == b"ab"  # echoed: in a moment it blocks reading more
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)  # one Ctrl-C is enough: it used to be ignored until more input came
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (130, b""), err
+    assert err.decode().startswith("mlpvm: interrupted after 10 steps, pc=0 (loop, "), err
 
 
 def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path):

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import importlib
 import os
+import signal
 import sys
 
 import click
@@ -78,6 +79,16 @@ def main(args: list[str] | None = None) -> None:
         _fail("standard output is closed")
         sys.exit(2)
     try:
+        code = _run(args)
+    except KeyboardInterrupt:  # a Ctrl-C after the command's own summary, while it was ending
+        code = INTERRUPTED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the outcome is decided: a late Ctrl-C must not change it
+    sys.exit(code)
+
+
+def _run(args: list[str] | None) -> int:
+    """The command's exit code, with every way it can end outside the command's own handling mapped to one."""
+    try:
         try:
             code = cli.main(args, standalone_mode=False)
         finally:
@@ -104,7 +115,7 @@ def main(args: list[str] | None = None) -> None:
         code = BROKEN_PIPE if e.errno == errno.EPIPE else 2
     except SystemExit as e:
         code = _flushed(e.code)
-    sys.exit(code)
+    return code
 
 
 def _flushed(code):

@@ -53,6 +53,9 @@ def output_byte(state: Layout, x: np.ndarray) -> int:
     return int(from_bits(state.view(x, "out_byte"), signed=False))
 
 
+_waiting: list[int] = []  # non-empty while the host blocks reading input (where Ctrl-C must not wait)
+
+
 @contextmanager
 def deferred_interrupt() -> Iterator[Callable[[], bool]]:
     """Ctrl-C sets a flag that the loop checks between passes, so a pass is never cut in half.
@@ -63,7 +66,8 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
         return
 
     def handler(signum, frame):
-        if hit:
+        if hit or _waiting:  # a second Ctrl-C, or one while blocked reading input: stop waiting now
+            hit.append(True)
             raise KeyboardInterrupt
         hit.append(True)
 
@@ -125,7 +129,14 @@ class Computer:
                 self.inputs[self.ids[row]].take()
                 self._place(row)
             for row in np.flatnonzero(self._flags("in_wait")):
-                if self.inputs[self.ids[row]].wait():
+                _waiting.append(row)
+                try:
+                    ready = self.inputs[self.ids[row]].wait()
+                except KeyboardInterrupt:  # Ctrl-C while blocked on input: the run loop stops, with a summary
+                    return
+                finally:
+                    _waiting.pop()
+                if ready:
                     self._place(row)
                 else:
                     self._retire(row, "wait")
