@@ -57,16 +57,16 @@ def clean(call, *args) -> None:
 
 
 @pytest.fixture(scope="module")
-def good_weights(tmp_path_factory) -> bytes:
+def good_weights(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("w") / "good.npz"
     weightfile.save(weightfile.compile_network(build(Config("subleq", 4, 8))), path)
-    return path.read_bytes()
+    return path
 
 
 @FILES
 @given(data=st.data())
 def test_weight_files_with_bytes_changed(tmp_path, good_weights, data):
-    raw = bytearray(good_weights)
+    raw = bytearray(good_weights.read_bytes())
     for _ in range(data.draw(st.integers(1, 8))):
         i = data.draw(st.integers(0, len(raw) - 1))
         raw[i] = data.draw(st.integers(0, 255))
@@ -89,8 +89,7 @@ NPY_HEADERS = st.fixed_dictionaries(
 @given(data=st.data())
 def test_weight_files_with_members_replaced(tmp_path, good_weights, data):
     """A member (needed or not) replaced by an array header declaring any type and shape, and a few bytes."""
-    src = tmp_path / "src.npz"
-    src.write_bytes(good_weights)
+    src = good_weights
     path = tmp_path / "w.npz"
     with zipfile.ZipFile(src) as z:
         names = z.namelist()

@@ -288,6 +288,8 @@ class Debugger:
             raise DebugError(f"expected x/NF ADDR, not x{arg}")
         count, fmt, where = int(m.group(1) or 1), m.group(2) or "d", m.group(3)
         address = self.session.address(where) if where else self.session.pc
+        if not 0 <= address < len(self.session.memory()):
+            raise DebugError(f"Cannot access memory at address {address}")
         self.console.print(views.examine(self.session, address, count, fmt))
 
     @command("print", "p", "output-value", usage="print EXPR")

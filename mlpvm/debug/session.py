@@ -451,7 +451,7 @@ class Session:
 
     def reverse_step(self, n: int = 1) -> Stop:
         """Back ``n`` passes, to the exact earlier state."""
-        if not self.history:
+        if not self.history or n < 1:
             return Stop("history", self.pc, last=self.last)
         for _ in range(min(n, len(self.history))):
             snap = self.history.pop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -153,7 +154,7 @@ def _member(members: dict, key: str, limit: int) -> np.ndarray:
     with z.open(info) as f:
         shape, fortran, dtype = _header(f, key)
         size = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if size > limit:
+        if size > limit or any(d > limit for d in shape):  # (a huge dimension beside a 0 is no array either)
             raise WeightsError(f"{key} declares {size:,} bytes {shape}, more than the {limit:,} it can need")
         data = f.read(size)
     if len(data) != size:
@@ -169,7 +170,7 @@ def _header(f, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    except ValueError as e:
+    except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as e:  # numpy parses the header's dict
         raise WeightsError(f"{key} is not a numpy array ({shown(e)})") from None
     if dtype.hasobject:
         raise WeightsError("holds pickled objects, which are never loaded")
