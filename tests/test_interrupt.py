@@ -64,12 +64,12 @@ def test_ctrl_c_stops_verify_with_what_was_checked(monkeypatch):
 
 def test_ctrl_c_in_the_verify_command_exits_130_with_a_summary():
     cmd = [sys.executable, "-m", "mlpvm", "verify", "--random", "2000", "--steps", "0", "--bits", "8", "--cells", "32"]
-    for delay in (3, 8):  # long enough for Python to start and the handler to be in place
+    for delay in (3, 8, 20):  # long enough for Python to start and verification to begin, on a busy machine
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
-        if proc.returncode != -signal.SIGINT:  # not interrupted before the handler was installed
+        if proc.returncode not in (-signal.SIGINT, 130) or out:  # not interrupted before verification began
             break
     assert proc.returncode == 130, err
     assert out.startswith("interrupted: ") and "steps checked" in out and "no divergence so far" in out
