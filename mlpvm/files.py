@@ -37,7 +37,7 @@ def arg_bytes(text: str) -> bytes:
     return os.fsencode(text)
 
 
-def read_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
+def read_bytes(path: str | Path, limit: int, what: str = "a file") -> bytes:
     """At most ``limit`` bytes of a regular file; a device, FIFO or socket is refused before it is read."""
     name = str(path)
     try:
@@ -46,13 +46,13 @@ def read_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
     except FileNotFoundError:
         raise ImageError("no such file", name) from None
     except IsADirectoryError:
-        raise ImageError(f"is a directory, not a {what}", name) from None
+        raise ImageError(f"is a directory, not {what}", name) from None
     except OSError as e:
         raise ImageError(f"cannot read ({e.strerror})", name) from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise ImageError(f"is a directory, not a {what}" if stat.S_ISDIR(mode) else
+        raise ImageError(f"is a directory, not {what}" if stat.S_ISDIR(mode) else
                          f"is a {_kind(mode)}, not a regular file", name)  # fmt: skip
     os.set_blocking(fd, True)
     with os.fdopen(fd, "rb") as f:
@@ -61,16 +61,16 @@ def read_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
         except OSError as e:
             raise ImageError(f"cannot read ({e.strerror})", name) from None
     if len(data) > limit:
-        raise ImageError(f"larger than {limit:,} bytes, the most mlpvm reads as a {what}", name)
+        raise ImageError(f"larger than {limit:,} bytes, the most mlpvm reads as {what}", name)
     return data
 
 
-def read_text(path: str | Path, what: str = "text image") -> str:
+def read_text(path: str | Path, what: str = "an image") -> str:
     """A UTF-8 text file (an image, a source, a map, a script); ImageError naming the file if it cannot be one."""
     name = str(path)
     data = read_bytes(path, MAX_TEXT, what)
     if b"\0" in data:
-        raise ImageError(f"binary data, not a {what}", name)
+        raise ImageError("binary data, not a text image" if what == "an image" else f"binary data, not {what}", name)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

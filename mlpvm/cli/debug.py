@@ -52,7 +52,7 @@ def debug(program, machine, bits, cells, slots, input_text, scripts, commands, b
     session = Session(image, config, arg_bytes(input_text), DEFAULT, check=not no_check)
     tty = sys.stdout.isatty()
     debugger = Debugger(session, views.stdout(markup=False), max_steps or None)
-    lines = [line for path in scripts for line in read_text(path, "debugger script").splitlines()] + list(commands)
+    lines = [line for path in scripts for line in read_text(path, "a debugger script").splitlines()] + list(commands)
     if not run_lines(debugger, lines, echo=not tty):
         return
     if batch:

@@ -141,5 +141,5 @@ def save(source_map: SourceMap, path: str | Path, inputs: tuple[str | Path, ...]
 def load(path: str | Path) -> SourceMap:
     """Reads a map written by ``save`` (``mlpvm asm --map``)."""
 
-    doc = parse_json(read_text(path, "source map"), str(path))
+    doc = parse_json(read_text(path, "a source map"), str(path))
     return SourceMap.from_json(doc, str(path))
