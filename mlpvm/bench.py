@@ -26,7 +26,9 @@ from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
 from mlpvm.network import build
 from mlpvm.network.weights import compile_network
-from mlpvm.program.inputs import Input
+from mlpvm.program import image as images
+from mlpvm.program.image import Image
+from mlpvm.program.inputs import Input, unescape
 from mlpvm.program.load import load_image
 
 SCALING_CELLS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
@@ -290,11 +292,21 @@ def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress)
     return doc
 
 
+EFORTH_CONFIG = Config("subleq", 16, 8192)
+
+
+def eforth_image(path: str | Path) -> Image:
+    """The image ``--eforth`` boots, refused (one line) unless it fits 16-bit words and 8,192 cells."""
+    program = load_image(path)
+    images.check_fits(program, EFORTH_CONFIG)
+    return program
+
+
 def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
     """Boots an eForth image on the network (M = 8192) to its first request for input, optionally types
     ``line`` and runs until it asks for more. Output and time of each part."""
-    program = load_image(path)
-    config = Config("subleq", 16, 8192)
+    program = eforth_image(path)
+    config = EFORTH_CONFIG
     start = time.perf_counter()
     engine = make("neural", config)
     engine.run_pass(engine.new_batch(encode(engine.state, config, program.words)))  # loads the kernel: setup
@@ -304,7 +316,7 @@ def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
     parts = []
     for text in [None, line] if line else [None]:
         if text is not None:
-            inp.feed(text.encode() + b"\n")
+            inp.feed(unescape(text) + b"\n")
             computer = Computer(engine, computer.done[0].state, [inp])
         progress("eForth: " + ("boot" if text is None else f"typing {text!r}"), 0.0)
         start = time.perf_counter()

@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 
+def shown(name: object) -> str:
+    """``name`` safe to print: control characters and bytes that are not UTF-8 become ``\\xHH`` escapes, so a
+    file name cannot move the cursor, change colours or retitle the terminal."""
+    text = str(name)
+    return "".join(c if c.isprintable() or c == "\t" else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        code -= 0xDC00
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 class MlpvmError(Exception):
     """Base of every error that is the input's fault, not a bug."""
 
@@ -10,7 +24,7 @@ class MlpvmError(Exception):
 
     def report(self) -> str:
         """The one line the CLI prints."""
-        return f"mlpvm: error: {self}"
+        return f"mlpvm: error: {shown(self)}"
 
 
 class ConfigError(MlpvmError):
@@ -35,14 +49,14 @@ class ImageError(MlpvmError):
 
     def report(self) -> str:
         """The line naming the problem, then the source line and a caret under the column, when known."""
-        head = f"{self.where}: error: {self.message}" if self.where else super().report()
+        head = shown(f"{self.where}: error: {self.message}") if self.where else super().report()
         if self.text is None or self.col is None:
             return head
         # Control characters would garble the terminal: show them as '?', one column each, like the rest.
-        shown = "".join(c if c == "\t" or c.isprintable() else "?" for c in self.text)
+        line = "".join(c if c == "\t" or c.isprintable() else "?" for c in self.text)
         # Keep the line's tabs in the caret's indent so the caret lines up in any terminal.
-        indent = "".join(c if c == "\t" else " " for c in shown[: self.col - 1])
-        return f"{head}\n  {shown}\n  {indent}^"
+        indent = "".join(c if c == "\t" else " " for c in line[: self.col - 1])
+        return f"{head}\n  {line}\n  {indent}^"
 
 
 class AsmError(ImageError):

@@ -38,5 +38,34 @@ def test_the_ceiling():
     resources.check(Config("subleq", 16, 65536), "sparse")
     with pytest.raises(ConfigError, match=r"about 14\.6 GiB of memory to build \(355,344,182 nonzero weights"):
         resources.check(Config("subleq", 17, 1 << 17), "sparse")
-    with pytest.raises(ConfigError, match=r"reference interpreter would need about 32\.0 GiB"):
+    with pytest.raises(ConfigError, match=r"reference interpreter would need about 256\.0 GiB"):
         resources.check(Config("subleq", 32, 1 << 32), "reference")
+
+
+def test_the_reference_fits_its_estimate():
+    """Its cells are Python ints: the widest words (not cached small ints) are the worst case."""
+    import random
+    import tracemalloc
+
+    from mlpvm.machines import reference
+
+    cfg = Config("subleq", 32, 1 << 14)
+    words = [random.Random(0).randrange(-(1 << 31), 1 << 31) for _ in range(cfg.cells)]
+    tracemalloc.start()
+    try:
+        reference.load(cfg, words, None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= resources.estimate(cfg).bytes("reference")
+
+
+def test_dense_builds_and_mutants_are_counted():
+    """Dense matrices grow with the square of the state: refused long before the sparse ones would be."""
+    cfg = Config("subleq", 16, 4096)
+    resources.check(cfg, "build")
+    with pytest.raises(ConfigError, match=r"GiB of memory to build"):
+        resources.check(cfg, "build-dense")
+    with pytest.raises(ConfigError, match=r"mutation testing would need about [\d.,]+ GiB"):
+        resources.check_mutants(Config("subleq", 16, 1024))
+    resources.check_mutants(Config("subleq", 8, 32))

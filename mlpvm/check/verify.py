@@ -13,10 +13,10 @@ import os
 import shlex
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import as_file, files
-from itertools import groupby
+from itertools import groupby, islice
 from pathlib import Path
 
 import numpy as np
@@ -73,11 +73,27 @@ class Case:
         return f"mlpvm verify {shlex.quote(os.path.relpath(str(self.path)))} {opts}{data}"
 
 
-def random_cases(config: Config, count: int, seed: int = 0) -> list[Case]:
-    return [
-        Case(f"random program, seed {seed + i}", config, random_program(config, seed + i), seed + i)
-        for i in range(count)
-    ]
+class RandomCases(Sequence):
+    """``count`` random programs, each drawn only when it is reached: ``verify --random N`` holds one batch of
+    them at a time, not N."""
+
+    def __init__(self, config: Config, count: int, seed: int = 0):
+        self.config, self.count, self.seed = config, count, seed
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.count))]
+        if not -self.count <= i < self.count:
+            raise IndexError(i)
+        s = self.seed + i % self.count
+        return Case(f"random program, seed {s}", self.config, random_program(self.config, s), s)
+
+
+def random_cases(config: Config, count: int, seed: int = 0) -> RandomCases:
+    return RandomCases(config, count, seed)
 
 
 def image_case(
@@ -137,17 +153,18 @@ class Report:
 
 
 def verify(
-    cases: list[Case],
+    cases: Iterable[Case],
     engine: str = "neural",
     dtype=np.float32,
     weights: Weights | None = None,
     max_steps: int | None = 1000,
     batch: int = 512,
     progress: Callable[[Report], None] | None = None,
+    total: int | None = None,
 ) -> Report:
     """Checks every case in lockstep, up to ``batch`` programs of one configuration at a time, until each
     stops or reaches ``max_steps``; stops at the first divergence or at Ctrl-C (keeping what was checked)."""
-    report = Report(len(cases))
+    report = Report(len(cases) if total is None else total)  # type: ignore[arg-type]
     start = time.perf_counter()
 
     def tick(lock: Batch, steps: int, passes: int) -> None:
@@ -163,7 +180,7 @@ def verify(
                 eng = make(engine, config, weights, dtype)
             except ValueError as e:  # an engine that cannot run this configuration
                 raise ConfigError(str(e)) from None
-            for chunk in _chunks(list(group), min(batch, max(1, BATCH_BYTES // (UNIT_BYTES * eng.state.size)))):
+            for chunk in _chunks(group, min(batch, max(1, BATCH_BYTES // (UNIT_BYTES * eng.state.size)))):
                 lock = Batch(eng, config, [c.program for c in chunk])
                 steps, passes = report.steps, report.passes
                 _, div = lock.run(max_steps, interrupted, lambda b, s=steps, p=passes: tick(b, s, p))
@@ -181,6 +198,8 @@ def verify(
     return report
 
 
-def _chunks(cases: list[Case], size: int) -> Iterator[list[Case]]:
-    for i in range(0, len(cases), size):
-        yield cases[i : i + size]
+def _chunks(cases: Iterable[Case], size: int) -> Iterator[list[Case]]:
+    """``size`` cases at a time, drawing each only now (random programs are made as they are reached)."""
+    it = iter(cases)
+    while chunk := list(islice(it, size)):
+        yield chunk

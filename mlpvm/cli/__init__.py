@@ -3,12 +3,17 @@ that command runs, so that ``mlpvm run`` pays for nothing the debugger or the be
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
+import os
+import signal
+import sys
 
 import click
 
 from mlpvm import __version__
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import MlpvmError, shown
 
 # Each command, in the order ``--help`` lists them, and the module that defines it.
 COMMANDS = {
@@ -49,6 +54,9 @@ class _Cli(click.Group):
         except (KeyboardInterrupt, click.Abort):  # Ctrl-C outside a run loop: 130, not click's "Aborted!" (1)
             click.echo("\nmlpvm: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # the reader went away (`| head`): end quietly, before click calls it an error
+            _quiet_stdout()
+            ctx.exit(BROKEN_PIPE)
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -63,5 +71,83 @@ def cli() -> None:
     """
 
 
-def main() -> None:
-    cli()
+BROKEN_PIPE = 141  # what a shell reports for a process that SIGPIPE ended (128 + 13)
+INTERRUPTED = 130
+_WRITE_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EBADF, errno.EIO, errno.EFBIG, errno.EDQUOT}
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
+def main(args: list[str] | None = None) -> None:
+    """The ``mlpvm`` command: exits with the command's code. Outside the commands' own handling, Ctrl-C is 130
+    (not click's "Aborted!" and 1), a reader that closed the pipe ends it quietly (141), and a failed write to
+    stdout (a full disk, /dev/full) is one line and 2, never a traceback."""
+    if sys.stdout is None:  # started with stdout closed: nothing could be shown
+        _fail("standard output is closed")
+        sys.exit(2)
+    try:
+        code = _run(args)
+    except KeyboardInterrupt:  # a Ctrl-C after the command's own summary, while it was ending
+        code = INTERRUPTED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the outcome is decided: a late Ctrl-C must not change it
+    sys.exit(code)
+
+
+def _run(args: list[str] | None) -> int:
+    """The command's exit code, with every way it can end outside the command's own handling mapped to one."""
+    try:
+        try:
+            code = cli.main(args, standalone_mode=False)
+        finally:
+            sys.stdout.flush()
+    except click.Abort:
+        _fail("interrupted")
+        code = INTERRUPTED
+    except _NO_ARGS as e:  # `mlpvm` alone: the help
+        e.show()
+        code = e.exit_code
+    except click.UsageError as e:  # one line, like every other error, with where to look
+        where = f"; see '{e.ctx.command_path} --help'" if e.ctx is not None else ""
+        _fail(f"error: {shown(e.format_message())}{where}")
+        code = e.exit_code
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except OSError as e:
+        if e.filename is not None or e.errno not in _WRITE_ERRORS:
+            raise  # not the output's failure: a bug, to be seen
+        _quiet_stdout()
+        if e.errno != errno.EPIPE:
+            _fail(f"cannot write to standard output ({e.strerror or e})")
+        code = BROKEN_PIPE if e.errno == errno.EPIPE else 2
+    except SystemExit as e:
+        code = _flushed(e.code)
+    return code
+
+
+def _flushed(code):
+    """The exit code, once stdout is flushed: a write that fails now is still reported."""
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        if e.filename is not None or e.errno not in _WRITE_ERRORS:
+            raise  # not the output's failure: a bug, to be seen
+        _quiet_stdout()
+        if e.errno == errno.EPIPE:
+            return BROKEN_PIPE
+        _fail(f"cannot write to standard output ({e.strerror or e})")
+        return 2
+    return code
+
+
+def _quiet_stdout() -> None:
+    """Points stdout at /dev/null so that Python's final flush cannot fail a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _fail(message: str) -> None:
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError):
+            click.echo(f"mlpvm: {message}", err=True)

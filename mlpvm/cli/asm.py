@@ -49,9 +49,11 @@ def asm(source, output, map_path, bits, cells) -> None:
     shown = program.spec.listing
     text, size = shown.image_text(program, smap, bits), shown.size(program)
     if map_path:
-        sourcemap.save(smap, map_path)
+        sourcemap.save(smap, map_path, inputs=(source,))
     if output:
-        atomic_write(output, lambda f: f.write(text.encode("utf-8")))
+        atomic_write(
+            output, lambda f: f.write(text.encode("utf-8")), inputs=(source, *((map_path,) if map_path else ()))
+        )
         click.echo(f"wrote {output}: {size}, {len(smap.labels) + len(smap.slot_labels)} labels", err=True)
     else:
         click.echo(text, nl=False)

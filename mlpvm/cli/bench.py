@@ -36,6 +36,8 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only) -> None:
     """
     if eforth_only and not eforth_image:
         raise click.UsageError("--eforth-only needs --eforth IMAGE")
+    if eforth_image:
+        measure.eforth_image(eforth_image)  # before minutes of other measurements
     with views.progress("{task.description:<36}", counts=False) as bar:
         task = bar.add_task("benchmark", total=1.0)
         doc = measure.run(

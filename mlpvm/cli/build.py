@@ -29,7 +29,7 @@ from mlpvm.network import weights as weightfile
 def build(machine, bits, cells, slots, output, dense, plant) -> None:
     """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
     config = resolve_config(None, None, machine, bits, cells, slots)
-    resources.check(config, "build")
+    resources.check(config, "build-dense" if dense else "build")
     start = time.perf_counter()
     w = weightfile.compile_network(build_network(config))
     seconds = time.perf_counter() - start

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from mlpvm import resources
 from mlpvm.cli import console as views
 from mlpvm.cli.options import (
     INPUT_HELP,
@@ -24,6 +25,7 @@ from mlpvm.debug.repl import interact, run_lines
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT, ENGINES, NEURAL, make
 from mlpvm.errors import ConfigError, MlpvmError
+from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
 
@@ -95,7 +97,7 @@ def debug(
 
 def _script(path: str) -> list[str]:
     """A -x file's lines; one that is not UTF-8 text is bad input, named with the line."""
-    data = Path(path).read_bytes()
+    data = read_bytes(path, MAX_TEXT, "a debugger script")  # a regular file, bounded: never /dev/zero
     try:
         return data.decode("utf-8").splitlines()
     except UnicodeDecodeError as e:
@@ -122,6 +124,8 @@ def trace(program, machine, bits, cells, slots, out, input_text, max_steps, laye
     next_pc, out (the byte output, or null). Files are written to a temporary name and renamed at the end."""
     image, config = _program(program, machine, bits, cells, slots)
     wanted = parse_range(passes) if layers else None
+    if wanted is not None:
+        resources.check_trace(config, len(range(max(wanted.start, 1), min(wanted.stop, (max_steps or 2**62) + 1))))
     summary = tracing.trace(image, config, Path(out), input_bytes(input_text), max_steps or None,
                             Path(layers) if layers else None, wanted)  # fmt: skip
     click.echo(f"mlpvm: {summary.reason} after {summary.steps} steps ({summary.passes} passes); wrote {out}"

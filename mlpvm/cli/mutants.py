@@ -8,8 +8,10 @@ import sys
 import click
 from rich.table import Table
 
+from mlpvm import resources
 from mlpvm.check import mutate
 from mlpvm.cli import console as views
+from mlpvm.errors import ConfigError
 from mlpvm.machines.config import Config
 from mlpvm.network import build
 from mlpvm.network.weights import compile_network
@@ -24,8 +26,14 @@ def mutation_table(machine, bits, cells, slots, seed: int, as_json: bool) -> Non
         configs = [Config(base.machine, bits or base.bits, cells or base.cells, slots or base.slots)]
     docs, survivors = [], 0
     for config in configs:
+        resources.check_mutants(config)
         weights = compile_network(build(config))
-        battery = mutate.battery(weights, seed)
+        try:
+            battery = mutate.battery(weights, seed)
+        except ValueError:  # the sweep finds no cells for an instruction's operands besides its own words
+            raise ConfigError(
+                f"{config.describe()}: too small for the mutation battery; use --cells 8 or more"
+            ) from None
         mutants = mutate.choose(weights, seed)
         with views.progress(f"mutants of {config.describe()}", quiet=as_json) as bar:
             task = bar.add_task("mutants", total=len(mutants))

@@ -6,21 +6,58 @@ import click
 
 from mlpvm import machines
 from mlpvm.errors import ConfigError
-from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, Config
+from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, MAX_BITS, MIN_BITS, MIN_CELLS, Config
 from mlpvm.network import weights as weightfile
 from mlpvm.program import image as images
 from mlpvm.program.inputs import unescape
+
+MAX_COUNT = 2**62  # steps, programs, seeds: anything larger is a typo, and would overflow numpy's integers
+MAX_CELLS = 2**32  # memory cells: 32-bit addresses (the memory ceiling refuses far less)
+
+
+class Bounded(click.ParamType):
+    """An integer option checked where it is parsed: anything else is one line, exit 2, naming the option,
+    the range and the value (as ``MlpvmError`` does), never a Python integer that breaks something later."""
+
+    name = "integer"
+
+    def __init__(self, min: int, max: int):
+        self.min, self.max = min, max
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int):
+            number = value
+        else:
+            text = str(value).strip()
+            if not text.lstrip("+-").isdigit() or not text.isascii() or len(text) > 30:
+                raise ConfigError(f"{_name(param)} must be an integer, not {value!r}")
+            number = int(text)
+        if not self.min <= number <= self.max:
+            raise ConfigError(f"{_name(param)} must be between {self.min} and {self.max:,}, not {number}")
+        return number
+
+
+def _name(param) -> str:
+    return param.opts[0] if param is not None and param.opts else "the value"
+
+
+def bounded(min: int = 0, max: int = MAX_COUNT) -> Bounded:
+    """A range-checked integer option type."""
+    return Bounded(min, max)
+
 
 _SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
 
 
 def machine_options(f):
     """--machine, --bits, --cells, --slots: the configuration the weights are built for."""
-    f = click.option("--slots", type=int, help=_SLOTS)(f)
+    f = click.option("--slots", type=bounded(1, MAX_CELLS), help=_SLOTS)(f)
     f = click.option(
-        "--cells", type=int, help="Memory cells M, a power of two (default 256, or what the image needs)."
+        "--cells",
+        type=bounded(MIN_CELLS, MAX_CELLS),
+        help="Memory cells M, a power of two (default 256, or what the image needs).",
     )(f)
-    f = click.option("--bits", type=int, help="Word width N, 4..32 (default 16).")(f)
+    f = click.option("--bits", type=bounded(MIN_BITS, MAX_BITS), help="Word width N, 4..32 (default 16).")(f)
     f = click.option("--machine", type=click.Choice(machines.names()), help=_machine_help())(f)
     return f
 
@@ -62,7 +99,7 @@ def providers_option(f):
 def max_steps_option(default: int, what: str = "Stop after this many instructions"):
     """--max-steps N, 0 meaning no limit."""
     return click.option(
-        "--max-steps", type=click.IntRange(min=0), default=default, show_default=bool(default),
+        "--max-steps", type=bounded(), default=default, show_default=bool(default),
         help=f"{what} (0 = no limit).",
     )  # fmt: skip
 
@@ -76,7 +113,12 @@ def resolve_config(
     if loaded is not None:
         config = loaded.config
     elif program is None:
-        return Config(machine or machines.DEFAULT_MACHINE, bits or DEFAULT_BITS, cells or DEFAULT_CELLS, slots or 0)
+        return Config(
+            machine or machines.DEFAULT_MACHINE,
+            DEFAULT_BITS if bits is None else bits,
+            DEFAULT_CELLS if cells is None else cells,
+            slots or 0,
+        )
     else:
         if machine and machine != program.machine:
             raise ConfigError(f"{program.path} is a {program.machine} program, not {machine}")

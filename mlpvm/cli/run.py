@@ -23,7 +23,7 @@ from mlpvm.cli.options import (
 )
 from mlpvm.engines import ENGINES, NEURAL, Engine, make
 from mlpvm.engines.compiled import announce_compile
-from mlpvm.errors import ConfigError, ImageError
+from mlpvm.errors import ConfigError, ImageError, shown
 from mlpvm.host import batch, terminal
 from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
 from mlpvm.machines.config import Config
@@ -219,7 +219,7 @@ def _run_many(jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine
         out = sys.stdout.buffer
         for r in results:
             summary = _summary(r.outcome, r.config, r.job.image.source_map)
-            out.write(f"==> {r.job.image.path} ({summary}) <==\n".encode())
+            out.write(f"==> {shown(r.job.image.path)} ({shown(summary)}) <==\n".encode())
             out.write(r.outcome.output)
             if r.outcome.output and not r.outcome.output.endswith(b"\n"):
                 out.write(b"\n")

@@ -6,16 +6,20 @@ from __future__ import annotations
 import json
 import sys
 import time
+from itertools import chain
 
 import click
 import numpy as np
 from rich.progress import TextColumn
 
+from mlpvm import resources
 from mlpvm.check import verify as verifying
 from mlpvm.cli import console as views
 from mlpvm.cli.mutants import mutation_table
 from mlpvm.cli.options import (
     INPUT_HELP,
+    MAX_COUNT,
+    bounded,
     input_bytes,
     load_weights,
     machine_options,
@@ -33,8 +37,10 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @click.command()
 @click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--named", is_flag=True, help="The public programs in programs/external and every program in programs/.")
-@click.option("--random", "count", type=click.IntRange(min=0), default=0, metavar="N", help="Check N random programs.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random program i has seed SEED + i.")
+@click.option("--random", "count", type=bounded(), default=0, metavar="N", help="Check N random programs.")
+@click.option(
+    "--seed", type=bounded(-MAX_COUNT), default=0, show_default=True, help="Random program i has seed SEED + i."
+)
 @max_steps_option(1000, "Check each program for at most this many steps")
 @machine_options
 @click.option("--input", "input_text", metavar="TEXT", help=f"{INPUT_HELP}, for the IMAGES given (default: none).")
@@ -51,7 +57,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 )
 @click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the sparse engine).")
 @click.option(
-    "--batch-size", "batch", type=click.IntRange(min=1), default=512, show_default=True, help="Programs run together."
+    "--batch-size", "batch", type=bounded(1, 1 << 16), default=512, show_default=True, help="Programs run together."
 )
 @click.option("--mutants", is_flag=True, help="Print the mutation table instead (see above).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
@@ -99,12 +105,10 @@ def verify(
         if loaded is not None:
             raise ConfigError("--named programs each need their own configuration; drop --weights")
         cases += verifying.named_cases()
-    if count:
-        config = loaded.config if loaded is not None else resolve_config(None, None, machine, bits, cells, slots)
-        cases += verifying.random_cases(config, count, seed)
-    if not cases:
+    randoms = verifying.random_cases(_random_config(loaded, machine, bits, cells, slots), count, seed) if count else []
+    if not cases and not randoms:
         raise click.UsageError("nothing to verify: give IMAGES, --named or --random N")
-    report = _run(cases, engine, dtype, loaded, max_steps or None, batch, as_json)
+    report = _run(cases, randoms, engine, dtype, loaded, max_steps or None, batch, as_json)
     if as_json:
         click.echo(json.dumps(_doc(report, engine, dtype, max_steps)))
     else:
@@ -112,9 +116,17 @@ def verify(
     sys.exit(_exit_code(report))
 
 
-def _run(cases, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
+def _random_config(loaded, machine, bits, cells, slots):
+    config = loaded.config if loaded is not None else resolve_config(None, None, machine, bits, cells, slots)
+    resources.check(config, "reference")  # each random program is a full memory image
+    return config
+
+
+def _run(cases, randoms, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
+    """The cases, then the random programs, drawn as they are reached."""
+    total = len(cases) + len(randoms)
     with views.progress("verifying", TextColumn("programs, {task.fields[steps]:,} steps"), quiet=quiet) as bar:
-        task = bar.add_task("verify", total=len(cases), steps=0)
+        task = bar.add_task("verify", total=total, steps=0)
         shown = [0.0]
 
         def progress(r: verifying.Report) -> None:
@@ -123,7 +135,8 @@ def _run(cases, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
                 shown[0] = now
                 bar.update(task, completed=r.checked, steps=r.steps)
 
-        return verifying.verify(cases, engine, DTYPES[dtype], loaded, steps, batch, progress)
+        every = chain(cases, randoms)
+        return verifying.verify(every, engine, DTYPES[dtype], loaded, steps, batch, progress, total)
 
 
 def _exit_code(r: verifying.Report) -> int:

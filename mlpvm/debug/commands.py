@@ -669,6 +669,6 @@ def _count(text: str, default: int | None = 1) -> int:
         if default is None:
             raise DebugError("a number is needed")
         return default
-    if not re.fullmatch(r"\d+", text):
+    if not re.fullmatch(r"[0-9]{1,18}", text):
         raise DebugError(f"expected a number, not {text!r}")
     return int(text)

@@ -31,7 +31,7 @@ from mlpvm.protocol import EXECUTED, FAULT, HALTED, IN_ACK, IN_WAIT, OUT_VALID
 
 def parse_range(text: str) -> range:
     """``12`` or ``10:20`` / ``10-20`` (both ends included) as a range of 1-based pass numbers."""
-    m = re.fullmatch(r"\s*(\d+)\s*(?:[:-]\s*(\d+))?\s*", text)
+    m = re.fullmatch(r"\s*([0-9]{1,18})\s*(?:[:-]\s*([0-9]{1,18}))?\s*", text)
     if not m:
         raise MlpvmError(f"a pass range is N or A:B, not {text!r}")
     first = int(m.group(1))

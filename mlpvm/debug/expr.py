@@ -133,9 +133,18 @@ class Expr:
         return None
 
     def __call__(self, env: Env) -> int:
-        return int(self._eval(self.tree, env))
+        try:
+            return int(self._eval(self.tree, env))
+        except RecursionError:
+            raise ExprError(f"expression nested too deeply: {self.text}") from None
 
     def _eval(self, node: ast.AST, env: Env) -> int:
+        value = self._value(node, env)
+        if value.bit_length() > MAX_BITS:
+            raise ExprError(f"a value beyond {MAX_BITS} bits in {self.text}")
+        return value
+
+    def _value(self, node: ast.AST, env: Env) -> int:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):

@@ -11,7 +11,7 @@ import numpy as np
 
 from mlpvm.debug import dump
 from mlpvm.engines import DEFAULT, make
-from mlpvm.files import atomic_write
+from mlpvm.files import atomic_write, writable
 from mlpvm.host.computer import Computer, Outcome
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
@@ -34,6 +34,8 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
     """Runs ``image`` on the fastest engine, writing a JSON line per pass to ``out``; with ``layers``, also
     every layer's activations for the ``passes`` wanted (re-run on the stored matrices). Ctrl-C and the step
     limit end the run cleanly; the files are complete either way."""
+    for path in (out, layers) if layers is not None else (out,):
+        writable(path, (image.path,))  # before the run, not after it
     engine = make(DEFAULT, config)
     plain = make("sparse", config) if layers else None
     computer = Computer(engine, encode(engine.state, config, image.words, image.slots), [Input(data)])
@@ -57,7 +59,7 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
 
         ended.extend(computer.run(max_steps, progress=record, chunk=1))
 
-    atomic_write(out, write)
+    atomic_write(out, write, (image.path,))
     if layers is not None:
         dump.save(layers, arrays, dump.meta(plain, config))
     return Summary(ended[0].reason, ended[0].steps, computer.passes)

@@ -52,7 +52,8 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
         return
 
     def handler(signum, frame):
-        if hit:
+        if hit:  # a second Ctrl-C stops at once
+            hit.append(True)
             raise KeyboardInterrupt
         hit.append(True)
 

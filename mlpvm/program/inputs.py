@@ -24,18 +24,18 @@ _SIMPLE = {"n": 10, "r": 13, "t": 9, "\\": 92}
 
 
 def unescape(text: str) -> bytes:
-    """Input text as bytes: UTF-8, with ``\\n`` ``\\r`` ``\\t`` ``\\\\`` ``\\xHH``; any other backslash is a
-    ``ValueError`` naming it."""
+    """Input text as bytes: UTF-8 (or whatever bytes the shell passed, through Python's surrogate escapes), with
+    ``\\n`` ``\\r`` ``\\t`` ``\\\\`` ``\\xHH``; any other backslash is a ``ValueError`` naming it."""
     out = bytearray()
     at = 0
     for m in _ESCAPE.finditer(text):
-        out += text[at : m.start()].encode("utf-8")
+        out += text[at : m.start()].encode("utf-8", "surrogateescape")
         if m.group(2) is not None:
             raise ValueError(f"bad escape '\\{m.group(2)}' (use \\n, \\r, \\t, \\\\ or \\xHH)")
         code = m.group(1)
         out.append(int(code[1:], 16) if code[0] == "x" else _SIMPLE[code])
         at = m.end()
-    return bytes(out + text[at:].encode("utf-8"))
+    return bytes(out + text[at:].encode("utf-8", "surrogateescape"))
 
 
 class Input:

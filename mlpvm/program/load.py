@@ -4,12 +4,11 @@ neither imports the other."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mlpvm import machines
 from mlpvm.errors import ImageError
-from mlpvm.files import read_text
+from mlpvm.files import parse_json, read_text
 from mlpvm.machines.config import MAX_BITS
 from mlpvm.program.asm import assemble
 from mlpvm.program.image import Image, parse_words, require_code
@@ -35,10 +34,7 @@ def load_image(path: str | Path) -> Image:
 
 
 def _slots(text: str, path: str, machine: str) -> Image:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ImageError(f"not JSON: {e.msg}", path, e.lineno, e.colno) from None
+    doc = parse_json(text, path)
     if not isinstance(doc, dict) or not isinstance(doc.get("slots"), list):
         raise ImageError(f'a {machine} program is a JSON object with "slots": [[a, b, c], ...]', path)
     slots = []

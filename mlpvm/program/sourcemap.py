@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mlpvm.errors import ImageError
-from mlpvm.files import atomic_write, read_text
+from mlpvm.files import atomic_write, parse_json, read_text
 
 FORMAT = "mlpvm-sourcemap/1"
 
@@ -132,18 +132,14 @@ def _addresses(table: dict) -> dict[str, int]:
     return {str(name): _int(a) for name, a in table.items()}
 
 
-def save(source_map: SourceMap, path: str | Path) -> None:
-    """Writes ``source_map`` as JSON, atomically."""
+def save(source_map: SourceMap, path: str | Path, inputs: tuple[str | Path, ...] = ()) -> None:
+    """Writes ``source_map`` as JSON, atomically (never over one of ``inputs``)."""
     data = json.dumps(source_map.to_json(), indent=1).encode("utf-8") + b"\n"
-    atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data), inputs)
 
 
 def load(path: str | Path) -> SourceMap:
     """Reads a map written by ``save`` (``mlpvm asm --map``)."""
 
-    text = read_text(path)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ImageError(f"not JSON: {e.msg}", str(path), e.lineno, e.colno) from None
+    doc = parse_json(read_text(path, "a source map"), str(path))
     return SourceMap.from_json(doc, str(path))
