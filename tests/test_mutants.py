@@ -120,3 +120,10 @@ def test_the_command_prints_the_table(monkeypatch):
 
 
 CHOOSE = mutate.choose
+
+
+def test_the_unmutated_network_passes_every_check_of_the_battery(battery):
+    """The baseline: "every mutant caught" means something only if the network itself passes each check."""
+    engine = Sparse(battery.weights)
+    for check in battery.checks:
+        assert check.run(engine) is None, check.name

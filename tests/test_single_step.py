@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
+from mlpvm.check.lockstep import Batch
 from mlpvm.engines import make
 from mlpvm.machines.config import Config
+from mlpvm.machines.state import REGISTERS
 from tests.conftest import COMPILED
 from tests.helpers import one_pass_divergence
 
@@ -115,3 +118,26 @@ def test_paper_every_pair_n6(engine):
     cfg = Config("paper", 6, 64, 16)
     programs = paper_pairs(cfg, 33, 62, 9, pc=9) + paper_pairs(cfg, 33, 62, 14, pc=3)
     assert one_pass_divergence(make(engine, cfg), cfg, programs) is None
+
+
+@pytest.mark.parametrize("engine", ["unrolled", *ENGINES])
+@pytest.mark.parametrize("cfg", [Config("subleq", 8, 32), Config("paper", 8, 16, 8)], ids=str)
+def test_a_stopped_machine_stays_exactly_as_it_is(engine, cfg):
+    """Halted (or faulted) machines, many passes later: not one unit of the state changes, and no pass counts
+    as a step. Behavioural, on every engine, apart from the mutation battery."""
+    eng = make(engine, cfg)
+    rng = np.random.default_rng(5)
+    stopped = [cfg.spec.generator.stopped(cfg, rng) for _ in range(16)]
+    x = Batch(eng, cfg, stopped).computer.x.copy()
+    assert (x[:, eng.state["halted"].offset] == 1).all()
+    machine = [f for f in eng.state if f.name not in REGISTERS]  # the registers show the last pass, not state
+    before = x.copy()
+    eng.run_pass(x)
+    for f in machine:
+        assert np.array_equal(x[:, f.offset : f.stop], before[:, f.offset : f.stop]), f.name
+    first = x.copy()  # from here on the whole vector is a fixed point
+    steps = np.zeros(len(x), np.int64)
+    for _ in range(5):
+        eng.run_pass(x)
+    eng.run_until_event(x, 50, steps)
+    assert np.array_equal(x, first) and not steps.any()
