@@ -109,7 +109,10 @@ def paper_pairs(cfg: Config, a: int, b: int, c: int, pc: int = 0) -> list[dict]:
 def test_paper_every_pair_n4(engine):
     cfg = Config("paper", 4, 16, 8)
     programs = paper_pairs(cfg, 3, 5, 6) + paper_pairs(cfg, 3, 5, 7, pc=7) + paper_pairs(cfg, 4, 2, 2, pc=2)
-    programs += [p for p in paper_pairs(cfg, 6, 6, 1, pc=1)[:: 1 << cfg.bits]]  # a = b: every value
+    # a = b: the cell holds the last value assigned (vb), so the first 1 << bits pairs give it every value
+    same = paper_pairs(cfg, 6, 6, 1, pc=1)[: 1 << cfg.bits]
+    assert sorted(p["words"][6] for p in same) == list(values(cfg.bits))  # every value, once
+    programs += same
     assert one_pass_divergence(make(engine, cfg), cfg, programs) is None
 
 
