@@ -76,16 +76,22 @@ def test_compiled_equals_stored_matrices_per_layer(cfg):
 def test_compiled_runs_many_passes_like_the_structured_engine(cfg, dtype):
     """``run_until_event`` inside the kernel (state carried in the scratch from pass to pass, events, step
     counts) against one pass at a time, for one machine and for batches of one and several tiles."""
+    assert longest_run_like_structured(Compiled, cfg, dtype, seed=5, batches=(1, 100, 300)) > 1  # carried in the kernel
+
+
+def longest_run_like_structured(engine: type, cfg: Config, dtype, seed: int, batches: tuple[int, ...]) -> int:
+    """Runs random programs (long runs, some halt) on ``engine`` many passes per call and on the structured
+    engine, comparing the states, step counts and passes after every call; returns the longest call."""
     net = build(cfg)
-    rng = np.random.default_rng(5)
-    words = [rng.integers(0, cfg.cells - 3, cfg.cells).tolist() for _ in range(300)]  # long runs, some halt
+    rng = np.random.default_rng(seed)
+    words = [rng.integers(0, cfg.cells - 3, cfg.cells).tolist() for _ in range(max(batches))]
     slots = [
         [tuple(rng.integers(0, [cfg.cells, cfg.cells, max(cfg.slots, 1)])) for _ in range(cfg.slots)] for _ in words
     ]
     states = np.array([encode(net.state, cfg, w, s if cfg.slots else None) for w, s in zip(words, slots)])
     longest = 0
-    for batch in (1, 100, 300):
-        fast, slow = Compiled(net, dtype), Structured(net, dtype)
+    for batch in batches:
+        fast, slow = engine(net, dtype), Structured(net, dtype)
         xf, xs = fast.new_batch(states[:batch]), slow.new_batch(states[:batch])
         for _ in range(6):
             sf, ss = np.zeros(batch, np.int64), np.zeros(batch, np.int64)
@@ -93,7 +99,7 @@ def test_compiled_runs_many_passes_like_the_structured_engine(cfg, dtype):
             assert passes == slow.run_until_event(xs, 40, ss)
             assert np.array_equal(xf, xs) and np.array_equal(sf, ss)
             longest = max(longest, passes)
-    assert longest > 1  # the state was carried from pass to pass inside the kernel
+    return longest
 
 
 @needs_numba
@@ -209,24 +215,7 @@ def test_unrolled_runs_many_passes_like_the_structured_engine(cfg, dtype):
     one pass at a time, for one machine and for batches of one group, several, and a padded last group."""
     if dtype == np.float64 and cfg.machine == "paper":
         pytest.skip("float64 is covered on subleq: one compilation fewer")
-    net = build(cfg)
-    rng = np.random.default_rng(7)
-    words = [rng.integers(0, cfg.cells - 3, cfg.cells).tolist() for _ in range(100)]
-    slots = [
-        [tuple(rng.integers(0, [cfg.cells, cfg.cells, max(cfg.slots, 1)])) for _ in range(cfg.slots)] for _ in words
-    ]
-    states = np.array([encode(net.state, cfg, w, s if cfg.slots else None) for w, s in zip(words, slots)])
-    longest = 0
-    for batch in (1, 8, 100):
-        fast, slow = Unrolled(net, dtype), Structured(net, dtype)
-        xf, xs = fast.new_batch(states[:batch]), slow.new_batch(states[:batch])
-        for _ in range(6):
-            sf, ss = np.zeros(batch, np.int64), np.zeros(batch, np.int64)
-            passes = fast.run_until_event(xf, 40, sf)
-            assert passes == slow.run_until_event(xs, 40, ss)
-            assert np.array_equal(xf, xs) and np.array_equal(sf, ss)
-            longest = max(longest, passes)
-    assert longest > 1  # the state was carried from pass to pass inside the code
+    assert longest_run_like_structured(Unrolled, cfg, dtype, seed=7, batches=(1, 8, 100)) > 1  # carried in the code
 
 
 @needs_numba
