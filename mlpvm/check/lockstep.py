@@ -23,11 +23,8 @@ from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.reference import Micro
 from mlpvm.machines.state import REGISTERS, encode, from_bits, register, to_bits, word
-from mlpvm.program.inputs import EOF, Input
-
-# The host's input fields and the handshake flag each micro-operation kind must raise.
-HOST_INPUTS = ("in_byte", "in_ready", "in_eof")
-KIND_FLAGS = {"in_ack": "in", "in_wait": "wait", "out_valid": "out"}
+from mlpvm.program.inputs import Input
+from mlpvm.protocol import INPUTS, KIND_FLAGS, placed
 
 
 @dataclass
@@ -235,7 +232,7 @@ class Batch:
             outputs, inputs = self.computer.outputs, self.computer.inputs
             checks.append(("output", np.array([outputs[i] != self.refs[i].output for i in mids])))
             checks.append(("input", np.array([inputs[i].consumed != self.ref_inputs[i].consumed for i in mids])))
-            for name, values in zip(HOST_INPUTS, _placed([inputs[i].peek() for i in mids])):
+            for name, values in zip(INPUTS, _placed([inputs[i].peek() for i in mids])):
                 bits(name, values)
         checks.append(("mem", (state.view(x, "mem") != self.mem_bits[mids]).any(axis=(1, 2))))
         if self.ins_bits is not None:
@@ -260,8 +257,8 @@ class Batch:
             return field, bytes(self.computer.outputs[mid]), bytes(ref.output)
         if field == "input":
             return "input consumed", self.computer.inputs[mid].consumed, self.ref_inputs[mid].consumed
-        if field in HOST_INPUTS:
-            want = dict(zip(HOST_INPUTS, (v[0] for v in _placed([self.computer.inputs[mid].peek()]))))
+        if field in INPUTS:
+            want = dict(zip(INPUTS, (v[0] for v in _placed([self.computer.inputs[mid].peek()]))))
             return field, word(state, x, field, signed=False), int(want[field])
         if field == "out_byte":
             return field, word(state, x, field, signed=False), m.out
@@ -305,7 +302,7 @@ class Batch:
         if self.ins_bits is not None:
             carried["ins"] = (self.ins_bits[mid], self.ins_bits[mid])
         if "in_byte" in state:
-            for name, values in zip(HOST_INPUTS, _placed([placed])):
+            for name, values in zip(INPUTS, _placed([placed])):
                 bits = to_bits(values, state[name].size).ravel()
                 carried[name] = (bits, bits)
         return carried
@@ -319,13 +316,10 @@ class Batch:
         return Divergence(step, "network fault", None, None, layer, mid, fault=True)
 
 
-def _placed(values: list[int | None]) -> tuple[list[int], list[bool], list[bool]]:
-    """What the host places in ``in_byte``, ``in_ready`` and ``in_eof`` for each next input."""
-    return (
-        [v if v is not None and v != EOF else 0 for v in values],
-        [v is not None for v in values],
-        [v == EOF for v in values],
-    )
+def _placed(values: list[int | None]) -> tuple[list[int], ...]:
+    """What the host places in each of the input fields (``protocol.INPUTS``) for each next input."""
+    rows = [placed(v) for v in values]
+    return tuple([row[name] for row in rows] for name in INPUTS)
 
 
 class Lockstep(Batch):
