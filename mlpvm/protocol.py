@@ -9,8 +9,6 @@ machines' construction names these fields through this one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from mlpvm.craft.layout import Layout
@@ -39,15 +37,8 @@ MEANINGS = {
 }
 
 INPUTS = (IN_BYTE, IN_READY, IN_EOF)  # what the host writes
-IO = (*INPUTS, IN_ACK, IN_WAIT, OUT_VALID, OUT_BYTE, EXECUTED)  # the I/O fields of a machine with input/output
-BYTES = (IN_BYTE, OUT_BYTE)  # unsigned bytes; every other protocol field is a one-unit flag
 EVENTS = (OUT_VALID, IN_ACK, IN_WAIT, HALTED)  # flags after which the host has work to do
 KIND_FLAGS = {IN_ACK: "in", IN_WAIT: "wait", OUT_VALID: "out"}  # the flag each kind of pass raises (Micro.kind)
-
-
-def meanings(names: tuple[str, ...]) -> dict[str, str]:
-    """The one-line meaning of each of ``names``, for a machine's ``IO_FIELDS`` and the weight file."""
-    return {name: MEANINGS[name] for name in names}
 
 
 def has_io(state: Layout) -> bool:
@@ -93,10 +84,3 @@ def stopped(state: Layout, x: np.ndarray) -> str | None:
     if not flag(state, x, HALTED):
         return None
     return "fault" if FAULT in state and flag(state, x, FAULT) else "halt"
-
-
-def pass_kind(flags: Mapping[str, int]) -> str:
-    """What a pass did, from its flags (decoded fields): "in", "out" or "sub" for a step, else "idle"."""
-    if not flags[EXECUTED]:
-        return "idle"
-    return next((kind for name, kind in KIND_FLAGS.items() if flags.get(name)), "sub")
