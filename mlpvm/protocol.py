@@ -1,10 +1,11 @@
-"""The host-network protocol (docs: machines.md section 3): the fields of the state that the host may touch
+"""The host-network protocol (docs/machines.md, sections 3.4 and 3.5): the fields of the state that the host may touch
 between passes, and everything the host does with them.
 
 Before a pass the host places the next input (``place_input``); after it, it reads the stop and handshake
 flags, takes the output byte (``output_byte``) and, once an input byte was consumed, places the next one
-(``serve``). It never computes anything of the program's data or control flow. Every module outside the
-machines' construction names these fields through this one.
+(``serve``). It never computes anything of the program's data or control flow. The host loop, the engines,
+the checks and the dumps name these fields through this module (the debugger session and state decoding still
+spell a few of them).
 """
 
 from __future__ import annotations
