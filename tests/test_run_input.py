@@ -8,6 +8,7 @@ import os
 import pty
 import select
 import signal
+import struct
 import subprocess
 import sys
 import termios
@@ -134,18 +135,108 @@ def _own_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def _pty_run(args: list[str]) -> tuple[subprocess.Popen, int]:
+def _pty_run(args: list[str], command: str = "run") -> tuple[subprocess.Popen, int]:
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", Screen.HEIGHT, Screen.WIDTH, 0, 0))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlpvm", "run", *args],
+        [sys.executable, "-m", "mlpvm", command, *args],
         stdin=follower,
         stdout=follower,
         stderr=follower,
         preexec_fn=_own_terminal,
-        env={**os.environ, "TERM": "xterm", "COLUMNS": "80"},
+        env={**os.environ, "TERM": "xterm", "COLUMNS": str(Screen.WIDTH), "LINES": str(Screen.HEIGHT)},
     )
     os.close(follower)
     return proc, leader
+
+
+class Screen:
+    """What a terminal shows for the bytes written to it: the few controls a terminal's line discipline and the
+    status line use (CR, LF, BS, save/restore cursor, index/reverse index, erase line, cursor up/column);
+    colours and cursor visibility are ignored. Lines that scroll off the top are kept in ``gone``."""
+
+    WIDTH, HEIGHT = 80, 24
+
+    def __init__(self):
+        self.rows = [[" "] * self.WIDTH for _ in range(self.HEIGHT)]
+        self.gone: list[str] = []
+        self.r = self.c = 0
+        self.saved = (0, 0)
+
+    def feed(self, data: bytes) -> Screen:
+        text, i = data.decode("utf-8", "replace"), 0
+        while i < len(text):
+            ch = text[i]
+            if ch == "\x1b" and text[i + 1 : i + 2] == "[":
+                j = i + 2
+                while not text[j].isalpha() and text[j] not in "@`~":
+                    j += 1
+                self._csi(text[i + 2 : j], text[j])
+                i = j + 1
+                continue
+            if ch == "\x1b":
+                self._esc(text[i + 1])
+                i += 2
+                continue
+            if ch == "\r":
+                self.c = 0
+            elif ch == "\n":
+                self._down()
+            elif ch == "\b":
+                self.c = max(self.c - 1, 0)
+            elif ch >= " ":
+                if self.c >= self.WIDTH:
+                    self.c = 0
+                    self._down()
+                self.rows[self.r][self.c] = ch
+                self.c += 1
+            i += 1
+        return self
+
+    def _down(self) -> None:
+        if self.r == self.HEIGHT - 1:
+            self.gone.append("".join(self.rows.pop(0)).rstrip())
+            self.rows.append([" "] * self.WIDTH)
+        else:
+            self.r += 1
+
+    def _esc(self, ch: str) -> None:
+        if ch == "7":
+            self.saved = (self.r, self.c)
+        elif ch == "8":
+            self.r, self.c = self.saved
+        elif ch == "D":
+            self._down()
+        elif ch == "M":
+            if self.r == 0:
+                self.rows.insert(0, [" "] * self.WIDTH)
+                self.rows.pop()
+            else:
+                self.r -= 1
+
+    def _csi(self, params: str, final: str) -> None:
+        n = int(params) if params.isdigit() else None
+        if final == "K":
+            lo, hi = {0: (self.c, self.WIDTH), 1: (0, self.c + 1), 2: (0, self.WIDTH)}[n or 0]
+            self.rows[self.r][lo:hi] = [" "] * (hi - lo)
+        elif final == "A":
+            self.r = max(self.r - (n or 1), 0)
+        elif final == "G":
+            self.c = (n or 1) - 1
+
+    def lines(self) -> list[str]:
+        """Every line shown, those scrolled off first, without the blank ones at the end."""
+        shown = self.gone + ["".join(row).rstrip() for row in self.rows]
+        while shown and not shown[-1]:
+            shown.pop()
+        return shown
+
+
+def test_the_screen_model_follows_the_controls_the_status_line_uses():
+    screen = Screen().feed(b"ok\r\nabc\x1bD\x1bM\x1b7\x1bD\r\x1b[2Kstatus\x1b8")
+    assert screen.lines() == ["ok", "abc", "status"] and (screen.r, screen.c) == (1, 3)
+    screen.feed(b"\x1b7\x1bD\r\x1b[2K\x1b8d\r\n")
+    assert screen.lines() == ["ok", "abcd"] and (screen.r, screen.c) == (2, 0)
 
 
 def _read_until(fd: int, wanted: bytes, timeout: float = 120) -> bytes:
@@ -172,6 +263,41 @@ def test_in_a_terminal_a_typed_line_appears_once_and_ctrl_c_while_waiting_exits_
         rest = _read_until(fd, b"interrupted after", timeout=60)
         assert proc.wait(timeout=60) == 130, rest
         assert b"mlpvm: interrupted after" in rest and b"Traceback" not in rest
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        os.close(fd)
+
+
+EFORTH = "programs/external/howerj-subleq-vhdl/eforth-8k.dec"
+
+
+@pytest.mark.timeout(600)
+def test_real_eforth_typed_at_in_a_terminal_answers_and_ctrl_c_keeps_the_screen():
+    """The headline program as a user meets it: no option, a terminal. Its boot takes about a million passes,
+    the line about 12.7 million more (seconds at the unrolled engine's rate; minutes on a loaded machine), so
+    the status line shows while it works, and must leave the echoed line as it was."""
+    proc, fd = _pty_run([EFORTH])
+    screen = Screen()
+    try:
+        boot = _read_until(fd, b" ok", timeout=300)
+        assert b" ok" in boot, boot  # booted
+        boot += _read_until(fd, b"never", timeout=1)  # and waiting for a line
+        os.write(fd, b"2 2 + . cr\n")
+        answer = _read_until(fd, b" ok", timeout=500)
+        assert b" ok" in answer, answer[-300:]
+        answer += _read_until(fd, b"never", timeout=1)  # the rest of the line; the status line taken off
+        lines = screen.feed(boot + answer).lines()
+        typed = [line for line in lines if "2 2 + . cr" in line]
+        assert typed == ["2 2 + . cr 4"], lines  # the echo once, the answer after it, on the line it was typed
+        assert lines[-1] == " ok" and not any("running:" in line for line in lines), lines
+        os.write(fd, b"\x03")  # Ctrl-C while it waits for the next line
+        rest = _read_until(fd, b"\n", timeout=60)
+        rest += _read_until(fd, b"\n", timeout=5) if rest.endswith(b"\r\r\n") else b""  # the summary's line
+        assert proc.wait(timeout=60) == 130, rest
+        lines = screen.feed(rest).lines()
+        assert lines[-2:] == [" ok", lines[-1]] and lines[-1].startswith("mlpvm: interrupted after 13,"), lines
+        assert typed[0] in lines and b"Traceback" not in rest
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -3,6 +3,9 @@ not a terminal), and progress bars on stderr that show only on a terminal and va
 
 from __future__ import annotations
 
+import sys
+import time
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 
@@ -31,3 +34,53 @@ def progress(
     return Progress(
         *columns, TimeElapsedColumn(), console=console, transient=True, disable=quiet or not console.is_terminal
     )
+
+
+class StatusLine:
+    """One line of live status on a terminal's stderr, drawn on the line below the cursor and the cursor put
+    back: the program's output (a prompt, an echoed line still without its newline) stays as it is on the
+    screen, and what the program writes next goes where it would have gone. It shows after ``delay`` seconds
+    without output; ``hide`` takes it off before the program writes or waits for input."""
+
+    SAVE, RESTORE, DOWN, UP, CLEAR = "\x1b7", "\x1b8", "\x1bD", "\x1bM", "\r\x1b[2K"
+    REFRESH = 0.1  # seconds between redraws, as Rich's progress bars
+
+    def __init__(self, quiet: bool = False, delay: float = 1.0):
+        self.console = stderr()
+        self.disable = quiet or not self.console.is_terminal
+        self.delay = delay
+        self.shown = False
+        self.quiet_since = self.drawn = time.monotonic()
+
+    def due(self) -> bool:
+        """Whether ``show`` would draw now (callers skip composing the text otherwise): on, ``delay`` seconds
+        since the last output or input, and ``REFRESH`` since the last redraw."""
+        now = time.monotonic()
+        return not self.disable and now - self.quiet_since >= self.delay and now - self.drawn >= self.REFRESH
+
+    def show(self, text: str) -> None:
+        if not self.due():
+            return
+        self.drawn = time.monotonic()
+        width = max(self.console.width - 1, 1)  # never wrap: one line to clear
+        if not self.shown:  # a line below the cursor (scrolling now, if at the bottom), the cursor where it was
+            self._write(self.DOWN + self.UP)
+            self.shown = True
+        self._write(self.SAVE + self.DOWN + self.CLEAR + text[:width] + self.RESTORE)
+
+    def hide(self) -> None:
+        self.quiet_since = time.monotonic()
+        if self.shown:
+            self.shown = False
+            self._write(self.SAVE + self.DOWN + self.CLEAR + self.RESTORE)
+
+    def _write(self, text: str) -> None:
+        sys.stdout.flush()  # the program's bytes first: the cursor must be after them
+        self.console.file.write(text)
+        self.console.file.flush()
+
+
+def elapsed(seconds: float) -> str:
+    """``0:01:05``, as the progress bars show the time elapsed."""
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"

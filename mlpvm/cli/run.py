@@ -151,37 +151,25 @@ def run(
 
 
 class Status:
-    """A status line on stderr (a terminal's) during a run longer than a second: passes, passes/s, PC and its
-    label. It is taken off the screen before the program writes or waits for input, so it never mixes with
-    them, and comes back after a second of quiet."""
-
-    DELAY = 1.0  # seconds of running (and of no output) before the line shows
+    """The run's status line (mlpvm.cli.console.StatusLine): passes, passes/s, PC and its label, the time
+    elapsed. It is taken off the screen before the program writes or waits for input, and comes back after a
+    second of quiet."""
 
     def __init__(self, config: Config, smap: SourceMap | None, quiet: bool):
         self.config, self.smap = config, smap
-        self.bar = console.progress("{task.description}", counts=False, bar=False, quiet=quiet)
-        self.task = None
-        self.start = self.quiet_since = time.monotonic()
+        self.line = console.StatusLine(quiet)
+        self.hide = self.line.hide
+        self.start = time.monotonic()
 
     def update(self, computer: Computer) -> None:
-        now = time.monotonic()
-        if self.bar.disable or now - self.quiet_since < self.DELAY or not len(computer.ids):
+        if not self.line.due() or not len(computer.ids):
             return
         pc = decode(computer.state, self.config, computer.state_of(int(computer.ids[0]))).pc
         where = self.smap.where(pc, slots=self.config.spec.harvard) if self.smap else None
-        rate = computer.passes / max(now - self.start, 1e-9)
-        text = f"running: {computer.passes:,} passes, {rate:,.0f}/s, pc={pc}{f' ({where})' if where else ''}"
-        if self.task is None:
-            self.bar.start()
-            self.task = self.bar.add_task(text, total=None)
-        self.bar.update(self.task, description=text)
-
-    def hide(self) -> None:
-        self.quiet_since = time.monotonic()
-        if self.task is not None:
-            self.bar.stop()
-            self.bar.remove_task(self.task)
-            self.task = None
+        took = time.monotonic() - self.start
+        rate = computer.passes / max(took, 1e-9)
+        at = f"pc={pc}{f' ({where})' if where else ''}"
+        self.line.show(f"running: {computer.passes:,} passes, {rate:,.0f}/s, {at}  {console.elapsed(took)}")
 
     def around(self, write: Callable[[bytes], None]) -> Callable[[bytes], None]:
         def hidden_first(data: bytes) -> None:
