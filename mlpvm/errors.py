@@ -73,7 +73,7 @@ class AsmError(ImageError):
 
 
 class BatchError(ImageError):
-    """A batch file (``mlpvm run --batch``) that cannot be read; names the file and line."""
+    """A batch file (``mlpvm run --batch-file``) that cannot be read; names the file and line."""
 
 
 class WeightsError(MlpvmError):

@@ -64,9 +64,9 @@ def test_batch_file(tmp_path):
     batch.write_text(
         f"# two echoes and a hello\nsub/echo.dec --input 'a\\tb\\n'\n\n{HELLO}\nsub/echo.dec --input '\\xff'\n"
     )
-    docs = json.loads(invoke("run", "--json", "--batch", str(batch)).output)
+    docs = json.loads(invoke("run", "--json", "--batch-file", str(batch)).output)
     assert [d["output"] for d in docs] == ["a\tb\n", "Hello, world!\n", "\xff"]
-    both = json.loads(invoke("run", "--json", "--batch", str(batch), HI).output)
+    both = json.loads(invoke("run", "--json", "--batch-file", str(batch), HI).output)
     assert [d["output"] for d in both] == ["Hi", "a\tb\n", "Hello, world!\n", "\xff"]
 
 
@@ -86,7 +86,7 @@ def test_bad_batch_file_names_the_line(tmp_path, text, problem):
     with pytest.raises(BatchError) as e:
         read_batch_file(batch)
     assert problem in str(e.value) and str(batch) in e.value.report()
-    result = invoke("run", "--batch", str(batch))
+    result = invoke("run", "--batch-file", str(batch))
     assert result.exit_code == 2 and problem in result.output and "Traceback" not in result.output
 
 

@@ -244,7 +244,7 @@ def _cases() -> list[tuple[str, list[str], int, str | None]]:
         add(f"disasm {path}", ["disasm", path], 2, what)
         add(f"asm {path}", ["asm", path], 2, what)
         add(f"info --weights {path}", ["info", "--weights", path], 2, f"{what}|not a regular file|no such file")
-        add(f"run --batch {path}", ["run", "--batch", path], 2, what)
+        add(f"run --batch-file {path}", ["run", "--batch-file", path], 2, what)
         add(f"debug -x {path}", ["debug", "hello.sq", "-x", path, "--batch"], 2, what)
     add("disasm --map /dev/zero", ["disasm", "hello.sq", "--map", "/dev/zero"], 2, "character device")
     add("not-utf8 name", ["run", os.fsdecode(b"\xff\xfe.dec")], 2, r"\\xff\\xfe\.dec")
@@ -253,7 +253,7 @@ def _cases() -> list[tuple[str, list[str], int, str | None]]:
     add("not-utf8 name missing", ["run", os.fsdecode(b"\xff.dec")], 2, r"\\xff\.dec: error: no such file")
     # batch files and source maps
     for name in BATCHES:
-        add(f"run --batch {name}", ["run", "--batch", name], 2, re.escape(name))
+        add(f"run --batch-file {name}", ["run", "--batch-file", name], 2, re.escape(name))
     for name in MAPS:
         add(f"disasm --map {name}", ["disasm", "hello.sq", "--map", name], 2, re.escape(name))
     # weight files

@@ -23,7 +23,7 @@ import numpy as np
 
 from mlpvm.check.generate import random_program
 from mlpvm.check.lockstep import Batch, Divergence, Program
-from mlpvm.engines import make
+from mlpvm.engines import Engine, make
 from mlpvm.errors import ConfigError, ImageError
 from mlpvm.host.computer import deferred_interrupt
 from mlpvm.machines.config import Config
@@ -161,9 +161,11 @@ def verify(
     batch: int = 512,
     progress: Callable[[Report], None] | None = None,
     total: int | None = None,
+    prepare: Callable[[Engine], None] | None = None,
 ) -> Report:
     """Checks every case in lockstep, up to ``batch`` programs of one configuration at a time, until each
-    stops or reaches ``max_steps``; stops at the first divergence or at Ctrl-C (keeping what was checked)."""
+    stops or reaches ``max_steps``; stops at the first divergence or at Ctrl-C (keeping what was checked).
+    ``prepare`` sees each engine before it runs (the command line tells it whom to tell of a compilation)."""
     report = Report(len(cases) if total is None else total)  # type: ignore[arg-type]
     start = time.perf_counter()
 
@@ -180,6 +182,8 @@ def verify(
                 eng = make(engine, config, weights, dtype)
             except ValueError as e:  # an engine that cannot run this configuration
                 raise ConfigError(str(e)) from None
+            if prepare is not None:
+                prepare(eng)
             for chunk in _chunks(group, min(batch, max(1, BATCH_BYTES // (UNIT_BYTES * eng.state.size)))):
                 lock = Batch(eng, config, [c.program for c in chunk])
                 steps, passes = report.steps, report.passes

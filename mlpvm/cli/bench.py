@@ -10,7 +10,7 @@ from rich.table import Table
 
 from mlpvm import bench as measure
 from mlpvm.cli import console as views
-from mlpvm.cli.options import providers_option
+from mlpvm.cli.options import providers_option, quiet_option
 from mlpvm.engines import ENGINES
 
 
@@ -26,7 +26,8 @@ from mlpvm.engines import ENGINES
 @click.option("--eforth-line", metavar="TEXT", help="After the boot, type this line (e.g. '2 2 + . cr') and run it.")
 @click.option("--eforth-only", is_flag=True, help="Only the eForth run (with --eforth).")
 @providers_option
-def bench(quick, as_json, eforth_image, eforth_line, eforth_only) -> None:
+@quiet_option
+def bench(quick, as_json, eforth_image, eforth_line, eforth_only, quiet) -> None:
     """Measure the engines: passes per second on one program and on a batch of 256, the reference
     interpreter's steps per second in the same run, a scaling table over M = 64 ... 8192 cells (N = 16),
     weight build time and memory, and the multiply-adds a pass must do against what the kernel achieves.
@@ -38,7 +39,7 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only) -> None:
         raise click.UsageError("--eforth-only needs --eforth IMAGE")
     if eforth_image:
         measure.eforth_image(eforth_image)  # before minutes of other measurements
-    with views.progress("{task.description:<36}", counts=False) as bar:
+    with views.progress("{task.description:<36}", counts=False, quiet=quiet or as_json) as bar:
         task = bar.add_task("benchmark", total=1.0)
         doc = measure.run(
             quick,

@@ -11,7 +11,7 @@ from rich.table import Table
 from mlpvm import resources
 from mlpvm.check import mutate
 from mlpvm.cli import console as views
-from mlpvm.cli.options import machine_options, resolve_config
+from mlpvm.cli.options import machine_options, quiet_option, resolve_config
 from mlpvm.network import LAYER_NAMES, exactness
 from mlpvm.network import build as build_network
 from mlpvm.network import weights as weightfile
@@ -26,12 +26,13 @@ from mlpvm.network import weights as weightfile
     help="Plant one fault, to try the debugger's divergence stop (mlpvm debug --weights): LAYER a name (read.1) "
     "or 0..22, UNIT a row of its W, KIND weight (its first weight negated), bias+1, bias-1 or drop.",
 )  # fmt: skip
-def build(machine, bits, cells, slots, output, dense, plant) -> None:
+@quiet_option
+def build(machine, bits, cells, slots, output, dense, plant, quiet) -> None:
     """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
     config = resolve_config(None, None, machine, bits, cells, slots)
     resources.check(config, "build-dense" if dense else "build")
     start = time.perf_counter()
-    w = weightfile.compile_network(build_network(config))
+    w = _built(config, quiet)
     seconds = time.perf_counter() - start
     fault = ""
     if plant:
@@ -43,6 +44,14 @@ def build(machine, bits, cells, slots, output, dense, plant) -> None:
         f"wrote {output}: {config.describe()}, 23 layers, {w.nnz:,} nonzero weights, "
         f"state {w.state.size:,} (built in {seconds:.2f}s){fault}"
     )
+
+
+def _built(config, quiet: bool) -> weightfile.Weights:
+    """The weights of ``config``, with a status line on a terminal's stderr while they are built (seconds for
+    large configurations)."""
+    with views.progress(f"building {config.describe()}", counts=False, bar=False, quiet=quiet) as bar:
+        bar.add_task("build", total=None)
+        return weightfile.compile_network(build_network(config))
 
 
 def _mutant(w: weightfile.Weights, spec: str) -> mutate.Mutant:
@@ -72,7 +81,8 @@ def _mutant(w: weightfile.Weights, spec: str) -> mutate.Mutant:
 @machine_options
 @click.option("--weights", type=click.Path(dir_okay=False), help="Describe this weight file instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
-def info(machine, bits, cells, slots, weights, as_json) -> None:
+@quiet_option
+def info(machine, bits, cells, slots, weights, as_json, quiet) -> None:
     """Show the 23 layers: name, stage, widths and nonzero weights, with totals.
 
     "max |sum|" is the largest sum |w| + |b| of a unit: every partial sum of its pre-activation is an
@@ -83,7 +93,7 @@ def info(machine, bits, cells, slots, weights, as_json) -> None:
     else:
         config = resolve_config(None, None, machine, bits, cells, slots)
         resources.check(config, "info")
-        w = weightfile.compile_network(build_network(config))
+        w = _built(config, quiet or as_json)
     bounds = exactness.bounds(w)
     rows = [
         {

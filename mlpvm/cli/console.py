@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
@@ -84,3 +85,48 @@ def elapsed(seconds: float) -> str:
     """``0:01:05``, as the progress bars show the time elapsed."""
     s = int(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def notice(quiet: bool = False) -> Callable[[str], None]:
+    """Prints ``mlpvm: TEXT`` on stderr when it is a terminal (a person waits there), else nothing."""
+    console = stderr()
+    if quiet or not console.is_terminal:
+        return lambda text: None
+    return lambda text: console.print(f"mlpvm: {text}", markup=False, highlight=False)
+
+
+def announce(engine, quiet: bool = False) -> None:
+    """Says so on a terminal's stderr when ``engine``'s first run compiles its code (the first run after
+    installing, or a new configuration of the unrolled engine), in every command that runs the network."""
+    from mlpvm.engines.compiled import announce_compile
+
+    announce_compile(engine, notice(quiet))
+
+
+def throttled(update: Callable[..., None], seconds: float = 0.1) -> Callable[..., None]:
+    """``update``, called at most every ``seconds`` (a progress bar need not hear of every pass)."""
+    last = [0.0]
+
+    def call(*args) -> None:
+        now = time.monotonic()
+        if now - last[0] >= seconds:
+            last[0] = now
+            update(*args)
+
+    return call
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 step``, ``10,000,000 steps``, ``2 passes`` (``nouns``: the plural, if not ``noun`` + s)."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
+# How each stop reads in a summary line (run, trace, batch headers).
+STOPS = {
+    "halt": "halted",
+    "limit": "step limit reached",
+    "fault": "fault",
+    "wait": "waiting for input",
+    "eof": "input ended",
+    "interrupted": "interrupted",
+}

@@ -11,11 +11,13 @@ from mlpvm import resources
 from mlpvm.cli import console as views
 from mlpvm.cli.options import (
     INPUT_HELP,
+    engine_option,
     input_bytes,
     load_weights,
     machine_options,
     max_steps_option,
     providers_option,
+    quiet_option,
     resolve_config,
 )
 from mlpvm.debug import trace as tracing
@@ -23,7 +25,7 @@ from mlpvm.debug.commands import Debugger
 from mlpvm.debug.dump import parse_range
 from mlpvm.debug.repl import interact, run_lines
 from mlpvm.debug.session import Session
-from mlpvm.engines import DEFAULT, ENGINES, NEURAL, make
+from mlpvm.engines import DEFAULT, make
 from mlpvm.errors import ConfigError, MlpvmError
 from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.host.computer import EXIT_CODES
@@ -50,12 +52,9 @@ def _program(path: str, machine, bits, cells, slots):  # for trace
 )
 @click.option("--ex", "commands", multiple=True, metavar="CMD", help="Run CMD (repeatable; after -x files).")
 @click.option("--batch", is_flag=True, help="Exit after the -x and --ex commands instead of prompting.")
-@max_steps_option(0, "Each continue/run stops after this many more instructions")
+@max_steps_option(0, "Each continue or run stops after this many more instructions")
 @click.option("--no-check", is_flag=True, help="Do not run the reference interpreter in lockstep.")
-@click.option(
-    "--engine", type=click.Choice((NEURAL, *ENGINES)), default=DEFAULT, show_default=True,
-    help="The network engine (neural = the fastest exact one; sparse, dense or onnx for --weights).",
-)  # fmt: skip
+@engine_option(weights="sparse, dense or onnx for --weights")
 @click.option(
     "--weights", type=click.Path(dir_okay=False),
     help="Run this weight file (from `mlpvm build`, or `mlpvm build --plant` for a planted fault).",
@@ -76,10 +75,7 @@ def debug(
     image = load_image(program)
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(image, loaded, machine, bits, cells, slots)
-    try:
-        eng = make(engine, config, loaded) if loaded is not None or engine != DEFAULT else DEFAULT
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    eng = _make(engine, config, loaded) if loaded is not None or engine != DEFAULT else DEFAULT
     session = Session(image, config, input_bytes(input_text), eng, check=not no_check)
     tty = sys.stdout.isatty()
     debugger = Debugger(session, views.stdout(markup=False), max_steps or None, confirm=_ask if tty else None)
@@ -115,19 +111,37 @@ def _ask(question: str) -> bool:
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The .jsonl file to write.")
 @click.option("--input", "input_text", metavar="TEXT", default="", help=f"{INPUT_HELP}.")
 @max_steps_option(1_000_000)
+@engine_option()
+@providers_option
 @click.option("--layers", type=click.Path(dir_okay=False), help="Also save per-layer activations to this .npz.")
 @click.option(
     "--passes", default="1", show_default=True, help="Which passes --layers saves: N or A:B (1-based, inclusive)."
 )
-def trace(program, machine, bits, cells, slots, out, input_text, max_steps, layers, passes) -> None:
+@quiet_option
+def trace(program, machine, bits, cells, slots, out, input_text, max_steps, engine, layers, passes, quiet) -> None:
     """Run PROGRAM and write one JSON line per pass: pass, step, pc, a, b, c, mem_a, mem_b, result, branch,
     next_pc, out (the byte output, or null). Files are written to a temporary name and renamed at the end."""
     image, config = _program(program, machine, bits, cells, slots)
     wanted = parse_range(passes) if layers else None
     if wanted is not None:
         resources.check_trace(config, len(range(max(wanted.start, 1), min(wanted.stop, (max_steps or 2**62) + 1))))
-    summary = tracing.trace(image, config, Path(out), input_bytes(input_text), max_steps or None,
-                            Path(layers) if layers else None, wanted)  # fmt: skip
-    click.echo(f"mlpvm: {summary.reason} after {summary.steps} steps ({summary.passes} passes); wrote {out}"
-               + (f" and {layers}" if layers else ""), err=True)  # fmt: skip
+    eng = _make(engine, config, None)
+    views.announce(eng, quiet)
+    label = "tracing: {task.completed:,.0f} passes" + (f" of at most {max_steps:,}" if max_steps else "")
+    with views.progress(label, counts=False, bar=bool(max_steps), quiet=quiet) as bar:
+        task = bar.add_task("trace", total=max_steps or None)
+        tick = views.throttled(lambda c: bar.update(task, completed=c.passes))
+        summary = tracing.trace(image, config, Path(out), input_bytes(input_text), max_steps or None,
+                                Path(layers) if layers else None, wanted, eng, tick)  # fmt: skip
+    wrote = f"{out} and {layers}" if layers else out
+    steps, passes_run = views.plural(summary.steps, "step"), views.plural(summary.passes, "pass", "passes")
+    click.echo(f"mlpvm: {views.STOPS[summary.reason]} after {steps} ({passes_run}); wrote {wrote}", err=True)
     sys.exit(EXIT_CODES[summary.reason])
+
+
+def _make(engine: str, config, loaded):
+    """The engine by name; one that cannot run this configuration is bad usage, in one line."""
+    try:
+        return make(engine, config, loaded)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None

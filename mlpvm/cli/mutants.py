@@ -17,7 +17,7 @@ from mlpvm.network import build
 from mlpvm.network.weights import compile_network
 
 
-def mutation_table(machine, bits, cells, slots, seed: int, as_json: bool) -> None:
+def mutation_table(machine, bits, cells, slots, seed: int, as_json: bool, quiet: bool = False) -> None:
     """Plants the mutants of each configuration, runs the battery on them and prints the table; exits 1 if any
     mutant survives."""
     configs = [c for c in mutate.CONFIGS if machine in (None, c.machine)]
@@ -35,7 +35,7 @@ def mutation_table(machine, bits, cells, slots, seed: int, as_json: bool) -> Non
                 f"{config.describe()}: too small for the mutation battery; use --cells 8 or more"
             ) from None
         mutants = mutate.choose(weights, seed)
-        with views.progress(f"mutants of {config.describe()}", quiet=as_json) as bar:
+        with views.progress(f"mutants of {config.describe()}", quiet=as_json or quiet) as bar:
             task = bar.add_task("mutants", total=len(mutants))
             results = []
             for result in mutate.run(battery, mutants):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mlpvm import machines
+from mlpvm.engines import ENGINES, NEURAL
 from mlpvm.errors import ConfigError
 from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, MAX_BITS, MIN_BITS, MIN_CELLS, Config
 from mlpvm.network import weights as weightfile
@@ -96,11 +97,31 @@ def providers_option(f):
     )(f)  # fmt: skip
 
 
-def max_steps_option(default: int, what: str = "Stop after this many instructions"):
-    """--max-steps N, 0 meaning no limit."""
+MAX_STEPS_RULE = (
+    "--max-steps N stops a program after N instructions, 0 = no limit. Its default: none where you can watch "
+    "and press Ctrl-C (run with stdin a terminal, debug), 100,000,000 for run otherwise, and a bound where every "
+    "pass is recorded or compared (trace 1,000,000, plot 100,000, verify 1,000 per program)."
+)  # the one rule, as README's "Running programs" states it
+
+
+def max_steps_option(default: int | None, what: str = "Stop after this many instructions", shown: str | None = None):
+    """--max-steps N, 0 meaning no limit; ``shown`` is the default as --help says it (else ``default``)."""
+    shown = shown or (f"{default:,}" if default else "none")
     return click.option(
-        "--max-steps", type=bounded(), default=default, show_default=bool(default),
-        help=f"{what} (0 = no limit).",
+        "--max-steps", type=bounded(), default=default, metavar="N", help=f"{what} (0 = no limit; default: {shown}).",
+    )  # fmt: skip
+
+
+def quiet_option(f):
+    """-q/--quiet: no live progress (which shows only when stderr is a terminal, and never with --json)."""
+    return click.option("-q", "--quiet", is_flag=True, help="No live progress on stderr (shown only on a terminal).")(f)
+
+
+def engine_option(*extra: str, weights: str = "sparse for --weights", more: str = ""):
+    """--engine NAME: the network engines, the same names wherever one runs (``extra``: run's reference)."""
+    return click.option(
+        "--engine", type=click.Choice((NEURAL, *ENGINES, *extra)), default=NEURAL, show_default=True,
+        help=f"The network engine (neural = the fastest exact one; {weights}){more}.",
     )  # fmt: skip
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from mlpvm.cli.options import machine_options, max_steps_option, resolve_config
+from mlpvm.cli.console import STOPS, plural
+from mlpvm.cli.options import INPUT_HELP, input_bytes, machine_options, max_steps_option, resolve_config
 from mlpvm.errors import MlpvmError
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
@@ -28,7 +29,7 @@ from mlpvm.program.load import load_image
 @click.option(
     "--flow", is_flag=True, help="Draw the data-flow matrix instead: where each field is computed, carried, read."
 )
-@click.option("--input", "input_text", metavar="TEXT", default="", help="Program input queued at the start.")
+@click.option("--input", "input_text", metavar="TEXT", default="", help=f"{INPUT_HELP}; queued at the start.")
 @max_steps_option(100_000, "With --run: stop after this many instructions")
 def plot(program, machine, bits, cells, slots, out, number, run, flow, input_text, max_steps) -> None:
     """Draw PROGRAM on the network as a picture (needs the extra: pip install 'mlpvm[plot]').
@@ -44,7 +45,7 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
 
     image = load_image(program)
     config = resolve_config(image, None, machine, bits, cells, slots)
-    data, path = input_text.encode("latin-1"), Path(out)
+    data, path = input_bytes(input_text), Path(out)
     if run and flow:
         raise MlpvmError("choose one of --run and --flow")
     if flow:
@@ -52,7 +53,7 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
     elif run:
         records, reason = _records(image, config, data, max_steps or None)
         picture.run_picture(config, records, path, image.source_map)
-        click.echo(f"mlpvm: wrote {out} ({len(records)} passes, {reason})", err=True)
+        click.echo(f"mlpvm: wrote {out} ({plural(len(records), 'pass', 'passes')}, {STOPS[reason]})", err=True)
         if reason == "interrupted":
             sys.exit(EXIT_CODES[reason])
         return

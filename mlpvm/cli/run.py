@@ -14,15 +14,16 @@ import click
 from mlpvm.cli import console
 from mlpvm.cli.options import (
     INPUT_HELP,
+    engine_option,
     input_bytes,
     load_weights,
     machine_options,
     max_steps_option,
     providers_option,
+    quiet_option,
     resolve_config,
 )
-from mlpvm.engines import ENGINES, NEURAL, Engine, make
-from mlpvm.engines.compiled import announce_compile
+from mlpvm.engines import Engine, make
 from mlpvm.errors import ConfigError, ImageError, shown
 from mlpvm.host import batch, terminal
 from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
@@ -31,9 +32,6 @@ from mlpvm.machines.state import decode, encode
 from mlpvm.program.inputs import EOF_READS, Input
 from mlpvm.program.load import load_image
 from mlpvm.program.sourcemap import SourceMap
-
-ENGINE_CHOICES = (NEURAL, *ENGINES, "reference")
-
 
 RUN_MAX_STEPS = 100_000_000  # --max-steps when nobody is at a terminal to press Ctrl-C
 
@@ -61,27 +59,25 @@ def _interactive(input_text: str | None, input_file: str | None) -> bool:
     return input_text is None and input_file is None and sys.stdin is not None and sys.stdin.isatty()
 
 
+def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``run --batch FILE``, the old name: still works, and says the new one (``--batch`` is debug's flag)."""
+    if value is not None:
+        click.echo("mlpvm: run --batch FILE is now --batch-file FILE (--batch is debug's gdb-style flag)", err=True)
+    return value
+
+
 @click.command()
 @click.argument("image", nargs=-1, type=click.Path(dir_okay=False))
 @click.option(
-    "--batch",
-    "batch_file",
+    "--batch-file",
     type=click.Path(dir_okay=False),
     help="Run the programs listed in FILE, one 'IMAGE [--input TEXT]' per line (paths relative to FILE).",
 )
+@click.option("--batch", "old_batch_file", type=click.Path(dir_okay=False), hidden=True, callback=_renamed_batch)
 @machine_options
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINE_CHOICES),
-    default="neural",
-    show_default=True,
-    help="neural = the fastest exact network engine (compiled with numba, else structured; sparse for "
-    "--weights); reference = the plain interpreter, not the network.",
-)
+@engine_option("reference", more="; reference = the plain interpreter, not the network")
 @providers_option
-@max_steps_option(
-    None, f"Stop after this many instructions [default: none when stdin is a terminal, else {RUN_MAX_STEPS:,}]"
-)
+@max_steps_option(None, shown=f"none when stdin is a terminal, else {RUN_MAX_STEPS:,}")
 @click.option(
     "--input", "input_text", metavar="TEXT",
     help=f"{INPUT_HELP} (default: stdin, read as the program asks).",
@@ -90,11 +86,11 @@ def _interactive(input_text: str | None, input_file: str | None) -> bool:
 @click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Run this weight file (from `mlpvm build`) instead.")
-@click.option("-q", "--quiet", is_flag=True, help="No status line on stderr while the program runs.")
+@quiet_option
 @click.option("-v", "--verbose", is_flag=True, help="Print a summary line on stderr even when the program halts.")
 def run(
-    image, batch_file, machine, bits, cells, slots, engine, max_steps, input_text, input_file, echo, as_json, weights,
-    quiet, verbose,
+    image, batch_file, old_batch_file, machine, bits, cells, slots, engine, max_steps, input_text, input_file, echo,
+    as_json, weights, quiet, verbose,
 ) -> None:  # fmt: skip
     """Run IMAGE on the looped ReLU network.
 
@@ -103,7 +99,7 @@ def run(
     ({"slots": [[a, b, c], ...], "data": [...]}) or .pasq source. Program output goes to stdout as it
     is produced.
 
-    With several IMAGEs, or --batch FILE, the programs run together: those that need the same
+    With several IMAGEs, or --batch-file FILE, the programs run together: those that need the same
     configuration as one batch, one pass of the network for all of them. Each gets --input TEXT (or its
     batch-file input; never stdin), its output is printed under a header when it stops (--json: a
     list), and the exit code is that of the worst outcome (halt < limit < eof < wait < fault < interrupted).
@@ -114,8 +110,9 @@ def run(
     its input ended (a pipe, --input) may read the end (-1) 8 times; the next
     read stops it: "input ended", exit code 5. Ctrl-C stops it: exit code 130.
     """
+    batch_file = batch_file or old_batch_file
     if not image and not batch_file:
-        raise click.UsageError("give an IMAGE, several, or --batch FILE")
+        raise click.UsageError("give an IMAGE, several, or --batch-file FILE")
     if max_steps is None:
         max_steps = 0 if _interactive(input_text, input_file) and not batch_file and len(image) == 1 else RUN_MAX_STEPS
     limit = max_steps or None
@@ -124,7 +121,7 @@ def run(
         jobs = [batch.Job(load_image(path), data) for path in image]
         jobs += batch.read_batch_file(batch_file) if batch_file else []
         loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
-        _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json)
+        _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json, quiet)
         return
     program = load_image(image[0])
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
@@ -136,7 +133,7 @@ def run(
         if engine == "reference":
             outcome = _reference(program, config, inp, limit, stream)
         else:
-            eng = _engine(engine, config, loaded)
+            eng = _engine(engine, config, loaded, quiet or as_json)
             x = encode(eng.state, config, program.words, program.slots)
             computer = Computer(eng, x, [inp], (lambda _i, b: stream(b)) if stream else None)
             try:
@@ -187,19 +184,20 @@ def _reference(program, config: Config, inp: Input, limit: int | None, stream) -
         sys.exit(EXIT_CODES["interrupted"])
 
 
-def _engine(name: str, config: Config, loaded) -> Engine:
+def _engine(name: str, config: Config, loaded, quiet: bool) -> Engine:
     try:
         eng = make(name, config, loaded)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    announce_compile(eng, lambda text: click.echo(f"mlpvm: {text}", err=True) if sys.stderr.isatty() else None)
+    console.announce(eng, quiet)
     return eng
 
 
-def _run_many(jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine, limit, as_json) -> None:
+def _run_many(jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine, limit, as_json, quiet) -> None:
     configs = [resolve_config(job.image, loaded, machine, bits, cells, slots) for job in jobs]
-    make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded))
-    with _progress(len(jobs)) as progress:
+    quiet = quiet or as_json
+    make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded, quiet))
+    with _progress(len(jobs), quiet) as progress:
         results = batch.run_jobs(jobs, configs, make_engine, limit, progress)
     if as_json:
         click.echo(json.dumps([{"image": r.job.image.path, **_doc(r.outcome, r.config, engine)} for r in results]))
@@ -222,9 +220,9 @@ def _stream(data: bytes) -> None:
 
 
 @contextmanager
-def _progress(total: int) -> Iterator[Callable[[Computer], None] | None]:
+def _progress(total: int, quiet: bool) -> Iterator[Callable[[Computer], None] | None]:
     """A progress bar on a terminal's stderr: programs finished, steps run."""
-    bar = console.progress("{task.description}")
+    bar = console.progress("{task.description}", quiet=quiet)
     if bar.disable:
         yield None
         return
@@ -258,23 +256,11 @@ def _doc(o: Outcome, config: Config, engine: str) -> dict:
 
 
 def _summary(o: Outcome, config: Config, smap: SourceMap | None) -> str:
-    what = {
-        "halt": "halted",
-        "limit": "step limit reached",
-        "fault": "fault",
-        "wait": "waiting for input",
-        "eof": "input ended",
-        "interrupted": "interrupted",
-    }[o.reason]
+    what = console.STOPS[o.reason]
     # the label and source line of an assembled program
     where = smap.where(o.pc, slots=config.spec.harvard) if smap else None
-    text = f"{what} after {plural(o.steps, 'step')}, pc={o.pc}{f' ({where})' if where else ''}"
+    text = f"{what} after {console.plural(o.steps, 'step')}, pc={o.pc}{f' ({where})' if where else ''}"
     return text + _advice(o, config)
-
-
-def plural(n: int, noun: str) -> str:
-    """``1 step``, ``10,000,000 steps``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _advice(o: Outcome, config: Config) -> str:

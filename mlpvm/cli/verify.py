@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from itertools import chain
 
 import click
@@ -20,14 +19,16 @@ from mlpvm.cli.options import (
     INPUT_HELP,
     MAX_COUNT,
     bounded,
+    engine_option,
     input_bytes,
     load_weights,
     machine_options,
     max_steps_option,
     providers_option,
+    quiet_option,
     resolve_config,
 )
-from mlpvm.engines import ENGINES, NEURAL, fastest_name
+from mlpvm.engines import NEURAL, fastest_name
 from mlpvm.errors import ConfigError
 from mlpvm.host.computer import EXIT_CODES
 
@@ -44,13 +45,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @max_steps_option(1000, "Check each program for at most this many steps")
 @machine_options
 @click.option("--input", "input_text", metavar="TEXT", help=f"{INPUT_HELP}, for the IMAGES given (default: none).")
-@click.option(
-    "--engine",
-    type=click.Choice((NEURAL, *ENGINES)),
-    default=NEURAL,
-    show_default=True,
-    help="The network engine (neural = the fastest exact one; sparse for --weights).",
-)
+@engine_option()
 @providers_option
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
@@ -61,9 +56,10 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 )
 @click.option("--mutants", is_flag=True, help="Print the mutation table instead (see above).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@quiet_option
 def verify(
     images, named, count, seed, max_steps, machine, bits, cells, slots, input_text, engine, dtype, weights, batch,
-    mutants, as_json,
+    mutants, as_json, quiet,
 ) -> None:  # fmt: skip
     """Run programs on the network and on the reference interpreter in lockstep, comparing the whole state
     (every memory cell, PC, flags, I/O fields, output, decoded registers) after every pass.
@@ -86,7 +82,7 @@ def verify(
     and paper 8-bit x 16 cells x 8 slots; --seed picks the units).
     """
     if mutants:
-        mutation_table(machine, bits, cells, slots, seed, as_json)
+        mutation_table(machine, bits, cells, slots, seed, as_json, quiet)
         return
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     if engine == NEURAL:
@@ -108,7 +104,7 @@ def verify(
     randoms = verifying.random_cases(_random_config(loaded, machine, bits, cells, slots), count, seed) if count else []
     if not cases and not randoms:
         raise click.UsageError("nothing to verify: give IMAGES, --named or --random N")
-    report = _run(cases, randoms, engine, dtype, loaded, max_steps or None, batch, as_json)
+    report = _run(cases, randoms, engine, dtype, loaded, max_steps or None, batch, as_json or quiet)
     if as_json:
         click.echo(json.dumps(_doc(report, engine, dtype, max_steps)))
     else:
@@ -127,16 +123,10 @@ def _run(cases, randoms, engine, dtype, loaded, steps, batch, quiet) -> verifyin
     total = len(cases) + len(randoms)
     with views.progress("verifying", TextColumn("programs, {task.fields[steps]:,} steps"), quiet=quiet) as bar:
         task = bar.add_task("verify", total=total, steps=0)
-        shown = [0.0]
-
-        def progress(r: verifying.Report) -> None:
-            now = time.monotonic()
-            if now - shown[0] > 0.1:
-                shown[0] = now
-                bar.update(task, completed=r.checked, steps=r.steps)
-
+        progress = views.throttled(lambda r: bar.update(task, completed=r.checked, steps=r.steps))
         every = chain(cases, randoms)
-        return verifying.verify(every, engine, DTYPES[dtype], loaded, steps, batch, progress, total)
+        return verifying.verify(every, engine, DTYPES[dtype], loaded, steps, batch, progress, total,
+                                lambda eng: views.announce(eng, quiet))  # fmt: skip
 
 
 def _exit_code(r: verifying.Report) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -10,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 
 from mlpvm.debug import dump
-from mlpvm.engines import DEFAULT, make
+from mlpvm.engines import DEFAULT, Engine, make
 from mlpvm.files import atomic_write, writable
 from mlpvm.host.computer import Computer, Outcome
 from mlpvm.machines.config import Config
@@ -30,13 +31,14 @@ class Summary:
 
 
 def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps: int | None = None,
-          layers: Path | None = None, passes: range | None = None) -> Summary:  # fmt: skip
-    """Runs ``image`` on the fastest engine, writing a JSON line per pass to ``out``; with ``layers``, also
-    every layer's activations for the ``passes`` wanted (re-run on the stored matrices). Ctrl-C and the step
-    limit end the run cleanly; the files are complete either way."""
+          layers: Path | None = None, passes: range | None = None, engine: str | Engine = DEFAULT,
+          progress: Callable[[Computer], None] | None = None) -> Summary:  # fmt: skip
+    """Runs ``image`` on ``engine`` (default: the fastest), writing a JSON line per pass to ``out``; with
+    ``layers``, also every layer's activations for the ``passes`` wanted (re-run on the stored matrices). Ctrl-C
+    and the step limit end the run cleanly; the files are complete either way. ``progress`` hears of each pass."""
     for path in (out, layers) if layers is not None else (out,):
         writable(path, (image.path,))  # before the run, not after it
-    engine = make(DEFAULT, config)
+    engine = make(engine, config) if isinstance(engine, str) else engine
     plain = make("sparse", config) if layers else None
     computer = Computer(engine, encode(engine.state, config, image.words, image.slots), [Input(data)])
     arrays: dict[str, np.ndarray] = {}
@@ -56,6 +58,8 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
                 arrays.update(dump.pass_arrays(plain, config, c.passes, trace))
             if plain is not None and c.passes + 1 in passes:
                 before = c.state_of(0)[None].copy()
+            if progress is not None:
+                progress(c)
 
         ended.extend(computer.run(max_steps, progress=record, chunk=1))
 
