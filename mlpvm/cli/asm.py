@@ -7,6 +7,7 @@ import json
 
 import click
 
+from mlpvm.cli.options import MAX_CELLS, bounded
 from mlpvm.files import atomic_write
 from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, MIN_BITS
 from mlpvm.program import asm as assembler
@@ -25,12 +26,14 @@ MIN_WORDS_COLUMN = 14
 @click.option("--map", "map_path", type=click.Path(dir_okay=False), help="Write the source map (JSON) here.")
 @click.option(
     "--bits",
-    type=click.IntRange(MIN_BITS, MAX_BITS),
+    type=bounded(MIN_BITS, MAX_BITS),
     default=DEFAULT_BITS,
     show_default=True,
-    help="Word width: every value must fit a word of this many bits (signed or unsigned).",
+    help="Word width N, 4..32: every value must fit a word of this many bits (signed or unsigned).",
 )
-@click.option("--cells", type=click.IntRange(min=1), help="Memory size the program must fit (default 2**bits).")
+@click.option(
+    "--cells", type=bounded(1, MAX_CELLS), help="Memory cells the program must fit, any number (default 2**bits)."
+)
 def asm(source, output, map_path, bits, cells) -> None:
     """Assemble SOURCE (sqasm syntax) into an image of signed decimal words; a .pasq SOURCE (paper
     assembly) into a paper JSON image.
@@ -63,7 +66,7 @@ def asm(source, output, map_path, bits, cells) -> None:
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.option("--map", "map_path", type=click.Path(dir_okay=False), help="Source map (from `mlpvm asm --map`).")
 @click.option("--asm", "as_asm", is_flag=True, help="Print sqasm source that reassembles to the same words.")
-@click.option("--bits", type=click.IntRange(MIN_BITS, MAX_BITS), help="Word width (default 16).")
+@click.option("--bits", type=bounded(MIN_BITS, MAX_BITS), help="Word width N, 4..32 (default 16).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def disasm(image, map_path, as_asm, bits, as_json) -> None:
     """List IMAGE one instruction per line: address, words, labels and the idiom.
