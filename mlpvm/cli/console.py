@@ -92,7 +92,7 @@ def notice(quiet: bool = False) -> Callable[[str], None]:
     console = stderr()
     if quiet or not console.is_terminal:
         return lambda text: None
-    return lambda text: console.print(f"mlpvm: {text}", markup=False, highlight=False)
+    return lambda text: console.print(f"mlpvm: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
 def announce(engine, quiet: bool = False) -> None:

@@ -127,7 +127,7 @@ def trace(program, machine, bits, cells, slots, out, input_text, max_steps, engi
         resources.check_trace(config, len(range(max(wanted.start, 1), min(wanted.stop, (max_steps or 2**62) + 1))))
     eng = _make(engine, config, None)
     views.announce(eng, quiet)
-    label = "tracing: {task.completed:,.0f} passes" + (f" of at most {max_steps:,}" if max_steps else "")
+    label = "tracing: pass {task.completed:,.0f}" + (f" of at most {max_steps:,}" if max_steps else "")
     with views.progress(label, counts=False, bar=bool(max_steps), quiet=quiet) as bar:
         task = bar.add_task("trace", total=max_steps or None)
         tick = views.throttled(lambda c: bar.update(task, completed=c.passes))

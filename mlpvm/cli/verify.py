@@ -121,7 +121,7 @@ def _random_config(loaded, machine, bits, cells, slots):
 def _run(cases, randoms, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
     """The cases, then the random programs, drawn as they are reached."""
     total = len(cases) + len(randoms)
-    with views.progress("verifying", TextColumn("programs, {task.fields[steps]:,} steps"), quiet=quiet) as bar:
+    with views.progress("verifying", TextColumn("programs; steps: {task.fields[steps]:,}"), quiet=quiet) as bar:
         task = bar.add_task("verify", total=total, steps=0)
         progress = views.throttled(lambda r: bar.update(task, completed=r.checked, steps=r.steps))
         every = chain(cases, randoms)
