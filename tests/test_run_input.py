@@ -322,3 +322,37 @@ def test_ctrl_c_in_any_command_exits_130_not_aborted(monkeypatch):
     result = invoke("info", "--bits", "8", "--cells", "16")
     assert result.exit_code == 130
     assert "Aborted!" not in result.output and result.stderr.strip() == "mlpvm: interrupted"
+
+
+NO_NEWLINE = "9 -1 3 10 10 0 0 0 0 72 0"  # prints "H" forever, never a newline
+
+
+def test_the_summary_starts_on_its_own_line_when_both_streams_go_to_one_file(tmp_path):
+    (tmp_path / "h.dec").write_text(NO_NEWLINE)
+    with open(tmp_path / "log", "wb") as log:  # `> log 2>&1`
+        code = subprocess.run([sys.executable, "-m", "mlpvm", "run", "--max-steps", "5", "h.dec"], cwd=tmp_path,
+                              stdout=log, stderr=log, stdin=subprocess.DEVNULL, timeout=120).returncode  # fmt: skip
+    assert code == 3
+    assert (tmp_path / "log").read_bytes() == (
+        b"HHH\nmlpvm: step limit reached after 5 steps, pc=3; --max-steps N raises the limit (0: none)\n"
+    )
+    apart = subprocess.run([sys.executable, "-m", "mlpvm", "run", "--max-steps", "5", "h.dec"], cwd=tmp_path,
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
+    assert apart.stdout == b"HHH" and apart.stderr.startswith(b"mlpvm: step limit")  # each stream as it was
+
+
+def test_counts_are_singular_or_plural_with_separators_in_trace_verify_and_debug(tmp_path):
+    (tmp_path / "h.dec").write_text(NO_NEWLINE)
+    h, out = str(tmp_path / "h.dec"), str(tmp_path / "t.jsonl")
+    one = invoke("trace", h, "-o", out, "--max-steps", "1")
+    assert one.exit_code == 3 and one.stderr == f"mlpvm: step limit reached after 1 step (1 pass); wrote {out}\n"
+    many = invoke("trace", h, "-o", out, "--max-steps", "1234")
+    assert many.stderr == f"mlpvm: step limit reached after 1,234 steps (1,234 passes); wrote {out}\n"
+    checked = invoke("verify", h, "--max-steps", "1").stdout
+    assert "OK: 1 program (" in checked and "\n  1 step checked in " in checked and "first 1 step)" in checked
+    halt = tmp_path / "halt.dec"
+    halt.write_text("0 0 -1")  # one step, then PC -1
+    debugged = invoke("debug", str(halt), "--ex", "continue", "--ex", "info program", "--batch").stdout
+    assert "Halted after 1 step (2 passes), pc=-1" in debugged and "1 step, 2 passes" in debugged
+    limited = invoke("debug", h, "--max-steps", "1000", "--ex", "continue", "--batch").stdout
+    assert "Step limit reached (--max-steps N, or set max-steps N; 0: none)" in limited

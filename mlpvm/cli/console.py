@@ -3,6 +3,7 @@ not a terminal), and progress bars on stderr that show only on a terminal and va
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -85,6 +86,18 @@ def elapsed(seconds: float) -> str:
     """``0:01:05``, as the progress bars show the time elapsed."""
     s = int(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def same_place(out, err) -> bool:
+    """Whether what ``out`` and ``err`` print ends up one after the other: both terminals, or one file or pipe
+    (``> log 2>&1``). A summary on ``err`` then starts a line of its own after output without a newline."""
+    try:
+        if out.isatty() and err.isatty():
+            return True
+        a, b = os.fstat(out.fileno()), os.fstat(err.fileno())
+    except (AttributeError, OSError, ValueError):  # not files (a test's streams)
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def notice(quiet: bool = False) -> Callable[[str], None]:

@@ -137,14 +137,14 @@ def _exit_code(r: verifying.Report) -> int:
 
 def _what(r: verifying.Report) -> str:
     configs = "; ".join(c.describe() for c in r.configs)
-    return f"{r.programs:,} program{'s' if r.programs != 1 else ''} ({configs})"
+    return f"{views.plural(r.programs, 'program')} ({configs})"
 
 
 def _print(r: verifying.Report, engine: str, dtype: str, steps: int) -> None:
     out = views.stdout()
     rate = f"{r.steps / r.seconds:,.0f} steps/s" if r.seconds else ""
     stops = ", ".join(f"{n:,} {'step limit' if k == 'limit' else k}" for k, n in sorted(r.stops.items()))
-    line = f"{r.steps:,} steps checked in {r.seconds:.1f} s ({rate}) on the {engine} engine, {dtype}"
+    line = f"{views.plural(r.steps, 'step')} checked in {r.seconds:.1f} s ({rate}) on the {engine} engine, {dtype}"
     if r.failure is not None:
         case, div = r.failure
         if div.fault:
@@ -164,7 +164,8 @@ def _print(r: verifying.Report, engine: str, dtype: str, steps: int) -> None:
     out.print(f"  {line}")
     out.print(f"  every field of every state after every pass matched the reference; stops: {stops}")
     if r.stops.get("limit"):
-        out.print(f"  (a step limit is not a failure: those programs were checked for their first {steps:,} steps)")
+        first = views.plural(steps, "step")
+        out.print(f"  (a step limit is not a failure: those programs were checked for their first {first})")
 
 
 def _doc(r: verifying.Report, engine: str, dtype: str, steps: int) -> dict:

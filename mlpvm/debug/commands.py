@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mlpvm.cli.console import plural
 from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.session import DebugError, Session, Stop
@@ -451,8 +452,8 @@ class Debugger:
                 self.say(f"{number}: {expr.text}")
         elif "program".startswith(what):
             state = "halted" if s.halted else "running"
-            self.say(f"{s.image.path}: {s.config.describe()}; {state}, pc={s.pc}, {s.steps} steps, {s.passes} passes, "
-                     f"engine {s.engine.name}")  # fmt: skip
+            counts = f"{plural(s.steps, 'step')}, {plural(s.passes, 'pass', 'passes')}"
+            self.say(f"{s.image.path}: {s.config.describe()}; {state}, pc={s.pc}, {counts}, engine {s.engine.name}")
         elif "frame".startswith(what):
             self.console.print(views.frame(s))
         elif "line".startswith(what):
@@ -553,7 +554,7 @@ class Debugger:
         m = re.fullmatch(r"max-steps\s+(\S+)", text)
         if m:
             self.max_steps = _count(m.group(1), default=None) or None
-            self.say(f"continue now stops after {self.max_steps} more steps." if self.max_steps
+            self.say(f"continue now stops after {plural(self.max_steps, 'more step')}." if self.max_steps
                      else "continue now has no step limit.")  # fmt: skip
             return
         target, index, value = parse_assignment(text)

@@ -7,6 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from mlpvm.cli.console import plural
 from mlpvm.debug.session import Frame, Pass, Session, Stop
 from mlpvm.program.asm.disasm import Instruction
 
@@ -35,7 +36,8 @@ def banner(session: Session, stop: Stop) -> Text:
                              else f"Watchpoint {wp.number}: {cell} read (= {old})")  # fmt: skip
         return Text("; ".join(parts) + f", now {where}", style="bold yellow")
     if r == "halt":
-        return Text(f"Halted after {session.steps} steps ({session.passes} passes), {where}", style="bold green")
+        counts = f"{plural(session.steps, 'step')} ({plural(session.passes, 'pass', 'passes')})"
+        return Text(f"Halted after {counts}, {where}", style="bold green")
     if r == "fault":
         last = stop.last
         ops = f" (A={last.a}, B={last.b})" if last else ""
@@ -50,7 +52,8 @@ def banner(session: Session, stop: Stop) -> Text:
         return Text(f"Divergence from the reference at {stop.divergence}", style="bold red")
     if r == "wait":
         return Text(f"Waiting for input at {where}: queue some with `input TEXT` (or `eof`)", style="bold cyan")
-    text = {"limit": "Step limit reached", "interrupt": "Interrupted", "until": "Reached", "entry": "At the entry",
+    text = {"limit": "Step limit reached (--max-steps N, or set max-steps N; 0: none)",
+            "interrupt": "Interrupted", "until": "Reached", "entry": "At the entry",
             "history": "At the start of the recorded history", "step": "Stepped to"}[r]  # fmt: skip
     return Text(f"{text}: {where}", style="bold")
 
