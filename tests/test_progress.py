@@ -102,19 +102,29 @@ def test_verify_shows_programs_checked_on_stderr(loop):
     assert code == 0 and b"verifying" not in err
 
 
-@pytest.mark.parametrize("command", ["run", "trace", "verify"])
-def test_the_first_run_that_compiles_the_network_says_so(loop, command):
+SMALL = ["loop.dec", "--bits", "8", "--cells", "16", "--engine", "unrolled"]
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["run", *SMALL, "--max-steps", "10"], 3),
+        (["trace", *SMALL, "--max-steps", "10", "-o", "t.jsonl"], 3),
+        (["verify", *SMALL, "--max-steps", "10"], 0),
+        (["debug", *SMALL, "--ex", "stepi 3", "--batch"], 0),
+    ],
+    ids=["run", "trace", "verify", "debug"],
+)
+def test_the_first_run_that_compiles_the_network_says_so(loop, args, code):
     """A fresh code cache: the unrolled engine compiles this configuration, and every command that runs the
     network says so on the terminal, on one line; the next run loads it and says nothing."""
     os.environ["MLPVM_CACHE"] = str(loop / "cache")
     try:
-        args = [command, "loop.dec", "--bits", "8", "--cells", "16", "--max-steps", "10", "--engine", "unrolled"]
-        args += ["-o", "t.jsonl"] if command == "trace" else []
         first, second = _run(args, loop), _run(args, loop)
     finally:
         del os.environ["MLPVM_CACHE"]
-    assert first[0] == second[0] == (0 if command == "verify" else 3)
+    assert first[0] == second[0] == code
     said = b"mlpvm: compiling the network's code for "
     assert said in first[2] and b"(LLVM); once per configuration\r\n" in first[2], first[2]
     assert said not in second[2]
-    _clean(first[1])
+    assert b"compiling" not in first[1]

@@ -77,6 +77,7 @@ def debug(
     config = resolve_config(image, loaded, machine, bits, cells, slots)
     eng = _make(engine, config, loaded) if loaded is not None or engine != DEFAULT else DEFAULT
     session = Session(image, config, input_bytes(input_text), eng, check=not no_check)
+    views.announce(session.engine)  # the first pass compiles the network's code: say so, on a terminal
     tty = sys.stdout.isatty()
     debugger = Debugger(session, views.stdout(markup=False), max_steps or None, confirm=_ask if tty else None)
     for path in scripts:
