@@ -4,6 +4,7 @@ decoder for input text, and stops that say what to do."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import select
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import termios
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -356,3 +358,28 @@ def test_counts_are_singular_or_plural_with_separators_in_trace_verify_and_debug
     assert "Halted after 1 step (2 passes), pc=-1" in debugged and "1 step, 2 passes" in debugged
     limited = invoke("debug", h, "--max-steps", "1000", "--ex", "continue", "--batch").stdout
     assert "Step limit reached (--max-steps N, or set max-steps N; 0: none)" in limited
+
+
+def test_input_file_is_the_same_option_in_every_command_with_input(reader, tmp_path):
+    data = tmp_path / "in.bin"
+    data.write_bytes(b"ab")
+    out = str(tmp_path / "t.jsonl")
+    traced = invoke("trace", reader, "-o", out, "--input-file", str(data))
+    assert traced.exit_code == 5 and traced.stderr.startswith("mlpvm: input ended after ")
+    outs = [json.loads(line)["out"] for line in Path(out).read_text().splitlines()]
+    assert bytes(o for o in outs if o is not None) == b">ab"  # the prompt, then each byte echoed
+    debugged = invoke("debug", reader, "--input-file", str(data), "--ex", "continue", "--batch")
+    assert "│ >ab" in debugged.stdout
+    checked = invoke("verify", reader, "--input-file", str(data), "--max-steps", "200")
+    assert checked.exit_code == 0 and "OK: 1 program" in checked.stdout
+    for command in (["trace", reader, "-o", out], ["debug", reader, "--batch"], ["verify", reader]):
+        both = invoke(*command, "--input", "x", "--input-file", str(data))
+        assert both.exit_code == 2 and "give --input or --input-file, not both" in both.stderr
+
+
+def test_an_endless_input_file_is_refused_in_one_line_not_read_until_memory_runs_out(reader):
+    result = invoke("run", "--input-file", "/dev/zero", reader)
+    assert result.exit_code == 2
+    assert result.stderr == "/dev/zero: error: the input file has more than 67,108,864 bytes, the most mlpvm reads\n"
+    empty = invoke("run", "--input-file", "/dev/null", reader)
+    assert empty.exit_code == 5 and empty.stdout == ">"

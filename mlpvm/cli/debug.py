@@ -12,7 +12,8 @@ from mlpvm.cli import console as views
 from mlpvm.cli.options import (
     INPUT_HELP,
     engine_option,
-    input_bytes,
+    input_data,
+    input_options,
     load_weights,
     machine_options,
     max_steps_option,
@@ -42,7 +43,7 @@ def _program(path: str, machine, bits, cells, slots):  # for trace
 @click.command()
 @click.argument("program", type=click.Path(dir_okay=False))
 @machine_options
-@click.option("--input", "input_text", metavar="TEXT", default="", help=f"{INPUT_HELP}; queued at the start.")
+@input_options(f"{INPUT_HELP}; queued at the start.")
 @click.option(
     "-x",
     "scripts",
@@ -61,7 +62,20 @@ def _program(path: str, machine, bits, cells, slots):  # for trace
 )  # fmt: skip
 @providers_option
 def debug(
-    program, machine, bits, cells, slots, input_text, scripts, commands, batch, max_steps, no_check, engine, weights
+    program,
+    machine,
+    bits,
+    cells,
+    slots,
+    input_text,
+    input_file,
+    scripts,
+    commands,
+    batch,
+    max_steps,
+    no_check,
+    engine,
+    weights,
 ) -> None:
     """Step through PROGRAM (an image or .asq source) on the network, gdb style.
 
@@ -76,7 +90,7 @@ def debug(
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(image, loaded, machine, bits, cells, slots)
     eng = _make(engine, config, loaded) if loaded is not None or engine != DEFAULT else DEFAULT
-    session = Session(image, config, input_bytes(input_text), eng, check=not no_check)
+    session = Session(image, config, input_data(input_text, input_file), eng, check=not no_check)
     views.announce(session.engine)  # the first pass compiles the network's code: say so, on a terminal
     tty = sys.stdout.isatty()
     debugger = Debugger(session, views.stdout(markup=False), max_steps or None, confirm=_ask if tty else None)
@@ -110,7 +124,7 @@ def _ask(question: str) -> bool:
 @click.argument("program", type=click.Path(dir_okay=False))
 @machine_options
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The .jsonl file to write.")
-@click.option("--input", "input_text", metavar="TEXT", default="", help=f"{INPUT_HELP}.")
+@input_options()
 @max_steps_option(1_000_000)
 @engine_option()
 @providers_option
@@ -119,7 +133,9 @@ def _ask(question: str) -> bool:
     "--passes", default="1", show_default=True, help="Which passes --layers saves: N or A:B (1-based, inclusive)."
 )
 @quiet_option
-def trace(program, machine, bits, cells, slots, out, input_text, max_steps, engine, layers, passes, quiet) -> None:
+def trace(
+    program, machine, bits, cells, slots, out, input_text, input_file, max_steps, engine, layers, passes, quiet
+) -> None:
     """Run PROGRAM and write one JSON line per pass: pass, step, pc, a, b, c, mem_a, mem_b, result, branch,
     next_pc, out (the byte output, or null). Files are written to a temporary name and renamed at the end."""
     image, config = _program(program, machine, bits, cells, slots)
@@ -132,7 +148,7 @@ def trace(program, machine, bits, cells, slots, out, input_text, max_steps, engi
     with views.progress(label, counts=False, bar=bool(max_steps), quiet=quiet) as bar:
         task = bar.add_task("trace", total=max_steps or None)
         tick = views.throttled(lambda c: bar.update(task, completed=c.passes))
-        summary = tracing.trace(image, config, Path(out), input_bytes(input_text), max_steps or None,
+        summary = tracing.trace(image, config, Path(out), input_data(input_text, input_file), max_steps or None,
                                 Path(layers) if layers else None, wanted, eng, tick)  # fmt: skip
     wrote = f"{out} and {layers}" if layers else out
     steps, passes_run = views.plural(summary.steps, "step"), views.plural(summary.passes, "pass", "passes")

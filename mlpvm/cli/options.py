@@ -6,7 +6,7 @@ import click
 
 from mlpvm import machines
 from mlpvm.engines import ENGINES, NEURAL
-from mlpvm.errors import ConfigError
+from mlpvm.errors import ConfigError, ImageError
 from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, MAX_BITS, MIN_BITS, MIN_CELLS, Config
 from mlpvm.network import weights as weightfile
 from mlpvm.program import image as images
@@ -150,6 +150,8 @@ def resolve_config(
 
 
 INPUT_HELP = r"Program input; \n \r \t \\ \xHH are escapes"
+INPUT_FILE_HELP = "Program input: the bytes of FILE, as they are."
+MAX_INPUT = 64 << 20  # bytes of --input-file: more than any program reads in a run; /dev/zero must not fill memory
 
 
 def input_bytes(text: str | None) -> bytes:
@@ -158,3 +160,32 @@ def input_bytes(text: str | None) -> bytes:
         return unescape(text or "")
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--input'") from None
+
+
+def input_file_bytes(path: str) -> bytes:
+    """``--input-file FILE``: its bytes as they are (a file, a pipe, /dev/null), at most MAX_INPUT of them."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_INPUT + 1)
+    except OSError as e:
+        raise ImageError(f"cannot read the input file: {e.strerror}", path) from None
+    if len(data) > MAX_INPUT:
+        raise ImageError(f"the input file has more than {MAX_INPUT:,} bytes, the most mlpvm reads", path)
+    return data
+
+
+def input_options(text_help: str = f"{INPUT_HELP}."):
+    """--input TEXT and --input-file FILE, for commands whose program gets its input at the start."""
+
+    def apply(f):
+        f = click.option("--input-file", type=click.Path(dir_okay=False), help=INPUT_FILE_HELP)(f)
+        return click.option("--input", "input_text", metavar="TEXT", help=text_help)(f)
+
+    return apply
+
+
+def input_data(text: str | None, path: str | None) -> bytes:
+    """The program's input from ``--input TEXT`` or ``--input-file FILE`` (not both), else none."""
+    if text is not None and path is not None:
+        raise click.UsageError("give --input or --input-file, not both")
+    return input_file_bytes(path) if path is not None else input_bytes(text)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from mlpvm.cli.console import STOPS, plural
-from mlpvm.cli.options import INPUT_HELP, input_bytes, machine_options, max_steps_option, resolve_config
+from mlpvm.cli.options import INPUT_HELP, input_data, input_options, machine_options, max_steps_option, resolve_config
 from mlpvm.errors import MlpvmError
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
@@ -29,9 +29,9 @@ from mlpvm.program.load import load_image
 @click.option(
     "--flow", is_flag=True, help="Draw the data-flow matrix instead: where each field is computed, carried, read."
 )
-@click.option("--input", "input_text", metavar="TEXT", default="", help=f"{INPUT_HELP}; queued at the start.")
+@input_options(f"{INPUT_HELP}; queued at the start.")
 @max_steps_option(100_000, "With --run: stop after this many instructions")
-def plot(program, machine, bits, cells, slots, out, number, run, flow, input_text, max_steps) -> None:
+def plot(program, machine, bits, cells, slots, out, number, run, flow, input_text, input_file, max_steps) -> None:
     """Draw PROGRAM on the network as a picture (needs the extra: pip install 'mlpvm[plot]').
 
     \b
@@ -45,7 +45,7 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
 
     image = load_image(program)
     config = resolve_config(image, None, machine, bits, cells, slots)
-    data, path = input_bytes(input_text), Path(out)
+    data, path = input_data(input_text, input_file), Path(out)
     if run and flow:
         raise MlpvmError("choose one of --run and --flow")
     if flow:

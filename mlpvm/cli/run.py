@@ -7,15 +7,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 
 from mlpvm.cli import console
 from mlpvm.cli.options import (
+    INPUT_FILE_HELP,
     INPUT_HELP,
     engine_option,
-    input_bytes,
+    input_data,
     load_weights,
     machine_options,
     max_steps_option,
@@ -24,7 +24,7 @@ from mlpvm.cli.options import (
     resolve_config,
 )
 from mlpvm.engines import Engine, make
-from mlpvm.errors import ConfigError, ImageError, shown
+from mlpvm.errors import ConfigError, shown
 from mlpvm.host import batch, terminal
 from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
 from mlpvm.machines.config import Config
@@ -39,20 +39,9 @@ RUN_MAX_STEPS = 100_000_000  # --max-steps when nobody is at a terminal to press
 def program_input(text: str | None, path: str | None, before_wait=None) -> Input:
     """``--input TEXT`` (escapes decoded) or ``--input-file FILE`` (bytes as they are), ending there; else
     stdin, read only when the program asks (a terminal key by key). The end-of-input rule applies to all."""
-    if text is not None and path is not None:
-        raise click.UsageError("give --input or --input-file, not both")
-    if path is not None:
-        return Input(file_bytes(path), eof_reads=EOF_READS)
-    if text is not None:
-        return Input(input_bytes(text), eof_reads=EOF_READS)
-    return terminal.stdin_input(before_wait)
-
-
-def file_bytes(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise ImageError(f"cannot read the input file: {e.strerror}", path) from None
+    if text is None and path is None:
+        return terminal.stdin_input(before_wait)
+    return Input(input_data(text, path), eof_reads=EOF_READS)
 
 
 def _interactive(input_text: str | None, input_file: str | None) -> bool:
@@ -82,7 +71,7 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
     "--input", "input_text", metavar="TEXT",
     help=f"{INPUT_HELP} (default: stdin, read as the program asks).",
 )  # fmt: skip
-@click.option("--input-file", type=click.Path(dir_okay=False), help="Program input: the bytes of FILE, as they are.")
+@click.option("--input-file", type=click.Path(dir_okay=False), help=INPUT_FILE_HELP)
 @click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Run this weight file (from `mlpvm build`) instead.")
@@ -117,7 +106,7 @@ def run(
         max_steps = 0 if _interactive(input_text, input_file) and not batch_file and len(image) == 1 else RUN_MAX_STEPS
     limit = max_steps or None
     if batch_file or len(image) > 1:
-        data = file_bytes(input_file) if input_file else input_bytes(input_text or "")
+        data = input_data(input_text, input_file)
         jobs = [batch.Job(load_image(path), data) for path in image]
         jobs += batch.read_batch_file(batch_file) if batch_file else []
         loaded = load_weights(weights, machine, bits, cells, slots) if weights else None

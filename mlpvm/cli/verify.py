@@ -20,7 +20,8 @@ from mlpvm.cli.options import (
     MAX_COUNT,
     bounded,
     engine_option,
-    input_bytes,
+    input_data,
+    input_options,
     load_weights,
     machine_options,
     max_steps_option,
@@ -44,7 +45,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 )
 @max_steps_option(1000, "Check each program for at most this many steps")
 @machine_options
-@click.option("--input", "input_text", metavar="TEXT", help=f"{INPUT_HELP}, for the IMAGES given (default: none).")
+@input_options(f"{INPUT_HELP}, for the IMAGES given (default: none).")
 @engine_option()
 @providers_option
 @click.option(
@@ -58,8 +59,8 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @quiet_option
 def verify(
-    images, named, count, seed, max_steps, machine, bits, cells, slots, input_text, engine, dtype, weights, batch,
-    mutants, as_json, quiet,
+    images, named, count, seed, max_steps, machine, bits, cells, slots, input_text, input_file, engine, dtype, weights,
+    batch, mutants, as_json, quiet,
 ) -> None:  # fmt: skip
     """Run programs on the network and on the reference interpreter in lockstep, comparing the whole state
     (every memory cell, PC, flags, I/O fields, output, decoded registers) after every pass.
@@ -87,13 +88,13 @@ def verify(
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     if engine == NEURAL:
         engine = fastest_name(weights=loaded is not None)
-    cases = []
+    cases, data = [], input_data(input_text, input_file)
     for path in images:
         if loaded is not None:
             cfg = loaded.config
-            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, input_bytes(input_text))
+            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, data)
         else:
-            case = verifying.image_case(path, bits, cells, slots, input_bytes(input_text))
+            case = verifying.image_case(path, bits, cells, slots, data)
         if machine and case.config.machine != machine:
             raise ConfigError(f"{path} is a {case.config.machine} program, not {machine}")
         cases.append(case)

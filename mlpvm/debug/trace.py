@@ -17,7 +17,7 @@ from mlpvm.host.computer import Computer, Outcome
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
 from mlpvm.program.image import Image
-from mlpvm.program.inputs import Input
+from mlpvm.program.inputs import EOF_READS, Input
 from mlpvm.protocol import OUT_VALID
 
 FIELDS = ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc")
@@ -40,7 +40,9 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
         writable(path, (image.path,))  # before the run, not after it
     engine = make(engine, config) if isinstance(engine, str) else engine
     plain = make("sparse", config) if layers else None
-    computer = Computer(engine, encode(engine.state, config, image.words, image.slots), [Input(data)])
+    computer = Computer(
+        engine, encode(engine.state, config, image.words, image.slots), [Input(data, eof_reads=EOF_READS)]
+    )
     arrays: dict[str, np.ndarray] = {}
     before = computer.x.copy()
     ended: list[Outcome] = []
