@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mlpvm.cli.console import STOPS, plural
+from mlpvm.cli.console import STOPS, announce, plural
 from mlpvm.cli.options import INPUT_HELP, input_data, input_options, machine_options, max_steps_option, resolve_config
 from mlpvm.errors import MlpvmError
 from mlpvm.host.computer import EXIT_CODES
@@ -73,6 +73,7 @@ def _pass(image, config, data: bytes, number: int):
     from mlpvm.engines import DEFAULT
 
     session = Session(image, config, data, DEFAULT, check=False)
+    announce(session.engine)
     session.step(number)
     if session.passes < number:
         raise MlpvmError(f"{image.path}: the machine stopped after {session.passes} passes, before pass {number}")
@@ -82,8 +83,11 @@ def _pass(image, config, data: bytes, number: int):
 def _records(image, config, data: bytes, max_steps: int | None) -> tuple[list[dict], str]:
     """The run's passes as ``mlpvm trace`` writes them, and why it ended."""
     from mlpvm.debug import trace as tracing
+    from mlpvm.engines import DEFAULT, make
 
     with tempfile.TemporaryDirectory() as tmp:
         jsonl = Path(tmp) / "run.jsonl"
-        summary = tracing.trace(image, config, jsonl, data, max_steps)
+        engine = make(DEFAULT, config)
+        announce(engine)
+        summary = tracing.trace(image, config, jsonl, data, max_steps, engine=engine)
         return [json.loads(line) for line in jsonl.read_text().splitlines()], summary.reason
