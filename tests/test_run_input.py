@@ -383,3 +383,26 @@ def test_an_endless_input_file_is_refused_in_one_line_not_read_until_memory_runs
     assert result.stderr == "/dev/zero: error: the input file has more than 67,108,864 bytes, the most mlpvm reads\n"
     empty = invoke("run", "--input-file", "/dev/null", reader)
     assert empty.exit_code == 5 and empty.stdout == ">"
+
+
+@pytest.mark.parametrize("above", [0, 5, Screen.HEIGHT + 3])  # the cursor at the top, in the middle, at the bottom
+def test_the_status_line_shows_below_the_cursor_and_leaves_the_line_it_is_on_as_it_was(monkeypatch, above):
+    import io
+
+    from rich.console import Console
+
+    from mlpvm.cli import console
+
+    err = io.StringIO()
+    monkeypatch.setattr(console, "stderr", lambda: Console(file=err, force_terminal=True, width=Screen.WIDTH))
+    screen = Screen().feed(b"".join(b"line %d\r\n" % i for i in range(above)) + b"ok 2 2 +")
+    status = console.StatusLine(delay=0)
+    status.REFRESH = 0
+    for n in range(3):
+        status.show(f"running: {n} passes " + "x" * 100)  # cropped to the width: never wraps
+    shown = err.getvalue()
+    lines = screen.feed(shown.encode()).lines()
+    assert lines[-2:] == ["ok 2 2 +", "running: 2 passes " + "x" * (Screen.WIDTH - 19)], lines
+    status.hide()
+    screen.feed(err.getvalue()[len(shown) :].encode() + b" 4\r\n ok")  # the program goes on where it was
+    assert screen.lines()[-2:] == ["ok 2 2 + 4", " ok"] and "running" not in "".join(screen.lines())
