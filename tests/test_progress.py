@@ -53,31 +53,31 @@ def _clean(out: bytes) -> None:
 
 def test_run_shows_its_status_line_on_stderr_and_stdout_has_only_the_program_output(loop):
     hello = os.path.abspath("programs/hello.sq")
-    code, out, err = _run(["run", "--max-steps", "3000000", "loop.dec"], loop)
+    code, out, err = _run(["run", "--max-steps", "2000000", "loop.dec"], loop)
     assert code == 3 and out == b""
     assert b"running: " in err and b" passes, " in err and b"pc=" in err, err[-300:]
     assert err.rstrip().endswith(
-        b"mlpvm: step limit reached after 3,000,000 steps, pc=0; --max-steps N raises the limit (0: none)"
+        b"mlpvm: step limit reached after 2,000,000 steps, pc=0; --max-steps N raises the limit (0: none)"
     )
     code, out, err = _run(["run", hello], loop)
     assert code == 0 and out == b"Hello, world!\n" and err == b""
 
 
-@pytest.mark.parametrize("quiet", [["-q"], ["--quiet"], ["--json"]])
+@pytest.mark.parametrize("quiet", [["-q"], ["--json"]])
 def test_quiet_and_json_silence_the_status_line(loop, quiet):
-    code, out, err = _run(["run", "--max-steps", "3000000", *quiet, "loop.dec"], loop)
+    code, out, err = _run(["run", "--max-steps", "2000000", *quiet, "loop.dec"], loop)
     assert code == 3 and b"running:" not in err
     if quiet == ["--json"]:
         assert json.loads(out)["reason"] == "limit"
 
 
 def test_trace_shows_passes_on_stderr_and_writes_only_its_file(loop):
-    code, out, err = _run(["trace", "loop.dec", "-o", "t.jsonl", "--max-steps", "30000"], loop)
+    code, out, err = _run(["trace", "loop.dec", "-o", "t.jsonl", "--max-steps", "3000"], loop)
     assert code == 3 and out == b""
-    assert b"tracing: pass " in err and b" of at most 30,000" in err, err[-300:]
-    assert err.rstrip().endswith(b"mlpvm: step limit reached after 30,000 steps (30,000 passes); wrote t.jsonl")
-    assert len((loop / "t.jsonl").read_text().splitlines()) == 30_000
-    code, out, err = _run(["trace", "loop.dec", "-o", "t.jsonl", "--max-steps", "30000", "-q"], loop)
+    assert b"tracing: pass " in err and b" of at most 3,000" in err, err[-300:]
+    assert err.rstrip().endswith(b"mlpvm: step limit reached after 3,000 steps (3,000 passes); wrote t.jsonl")
+    assert len((loop / "t.jsonl").read_text().splitlines()) == 3_000
+    code, out, err = _run(["trace", "loop.dec", "-o", "t.jsonl", "--max-steps", "3000", "-q"], loop)
     assert code == 3 and b"tracing" not in err
 
 
@@ -94,11 +94,11 @@ def test_info_and_build_show_the_build_on_stderr_and_stdout_stays_clean(loop):
 
 
 def test_verify_shows_programs_checked_on_stderr(loop):
-    code, out, err = _run(["verify", "--random", "20"], loop)
+    code, out, err = _run(["verify", "--random", "5"], loop)
     assert code == 0 and b"verifying" in err and b"programs; steps: " in err
     _clean(out)
-    assert out.startswith(b"OK: 20 programs")
-    code, out, err = _run(["verify", "--random", "20", "--quiet"], loop)
+    assert out.startswith(b"OK: 5 programs")
+    code, out, err = _run(["verify", "--random", "5", "--quiet"], loop)
     assert code == 0 and b"verifying" not in err
 
 
