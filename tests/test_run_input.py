@@ -406,3 +406,39 @@ def test_the_status_line_shows_below_the_cursor_and_leaves_the_line_it_is_on_as_
     status.hide()
     screen.feed(err.getvalue()[len(shown) :].encode() + b" 4\r\n ok")  # the program goes on where it was
     assert screen.lines()[-2:] == ["ok 2 2 + 4", " ok"] and "running" not in "".join(screen.lines())
+
+
+def test_the_status_rate_counts_the_time_computing_not_the_time_waiting_for_a_person(monkeypatch):
+    import io
+    import types
+
+    from rich.console import Console
+
+    from mlpvm.cli import console, run
+    from mlpvm.engines import make
+    from mlpvm.host.computer import Computer
+    from mlpvm.machines.config import Config
+    from mlpvm.machines.state import encode
+
+    clock = [100.0]
+    fake = types.SimpleNamespace(monotonic=lambda: clock[0])
+    monkeypatch.setattr(console, "time", fake)
+    monkeypatch.setattr(run, "time", fake)
+    err = io.StringIO()
+    monkeypatch.setattr(console, "stderr", lambda: Console(file=err, force_terminal=True, width=80))
+    config = Config("subleq", 8, 16)
+    engine = make("structured", config)
+    computer = Computer(engine, encode(engine.state, config, [3, 3, 0, 0]))
+    status = run.Status(config, None, quiet=False)
+    computer.advance(10)
+    status.update(computer)  # 10 passes in the first second
+    clock[0] += 1.0
+    status.update(computer)
+    assert err.getvalue().endswith("running: 10 passes, 0/s, pc=0  0:00:01\x1b8")  # none since it started
+    status.hide()  # the program waits for input: a person takes a minute to type
+    clock[0] += 60
+    status.update(computer)  # computing again, from 10 passes
+    computer.advance(20)
+    clock[0] += 2.0
+    status.update(computer)
+    assert err.getvalue().endswith("running: 30 passes, 10/s, pc=0  0:00:02\x1b8")  # 20 passes in 2 s, not 30 in 63

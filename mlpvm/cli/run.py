@@ -137,23 +137,29 @@ def run(
 
 
 class Status:
-    """The run's status line (mlpvm.cli.console.StatusLine): passes, passes/s, PC and its label, the time
-    elapsed. It is taken off the screen before the program writes or waits for input, and comes back after a
-    second of quiet."""
+    """The run's status line (mlpvm.cli.console.StatusLine): passes, passes/s and the time since the program
+    last wrote or read (time spent waiting for a person to type is not the network's), PC and its label. It is
+    taken off the screen before the program writes or waits for input, and comes back after a second of quiet."""
 
     def __init__(self, config: Config, smap: SourceMap | None, quiet: bool):
         self.config, self.smap = config, smap
         self.line = console.StatusLine(quiet)
-        self.hide = self.line.hide
-        self.start = time.monotonic()
+        self.since: tuple[float, int] | None = None  # (time, passes) when this stretch of computing began
+
+    def hide(self) -> None:
+        self.line.hide()
+        self.since = None
 
     def update(self, computer: Computer) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = (now, computer.passes)
         if not self.line.due() or not len(computer.ids):
             return
         pc = decode(computer.state, self.config, computer.state_of(int(computer.ids[0]))).pc
         where = self.smap.where(pc, slots=self.config.spec.harvard) if self.smap else None
-        took = time.monotonic() - self.start
-        rate = computer.passes / max(took, 1e-9)
+        took = now - self.since[0]
+        rate = (computer.passes - self.since[1]) / max(took, 1e-9)
         at = f"pc={pc}{f' ({where})' if where else ''}"
         self.line.show(f"running: {computer.passes:,} passes, {rate:,.0f}/s, {at}  {console.elapsed(took)}")
 
