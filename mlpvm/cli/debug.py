@@ -62,21 +62,9 @@ def _program(path: str, machine, bits, cells, slots):  # for trace
 )  # fmt: skip
 @providers_option
 def debug(
-    program,
-    machine,
-    bits,
-    cells,
-    slots,
-    input_text,
-    input_file,
-    scripts,
-    commands,
-    batch,
-    max_steps,
-    no_check,
-    engine,
-    weights,
-) -> None:
+    program, machine, bits, cells, slots, input_text, input_file, scripts, commands, batch, max_steps, no_check,
+    engine, weights,
+) -> None:  # fmt: skip
     """Step through PROGRAM (an image or .asq source) on the network, gdb style.
 
     After every loop pass the state vector is decoded back into memory, registers and PC, and compared
