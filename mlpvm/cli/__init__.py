@@ -68,6 +68,13 @@ def cli() -> None:
     Exit codes: 0 halted, 1 verification failed, 2 bad usage or input,
     3 step limit, 4 fault (or a network fault), 5 waiting for input that
     cannot come, 130 interrupted.
+
+    \b
+    --max-steps N stops a program after N instructions (0 = no limit). Its
+    default: none where you can watch and press Ctrl-C (run with stdin a
+    terminal, debug), 100,000,000 for run otherwise, and a bound where every
+    pass is recorded or compared (trace 1,000,000, plot 100,000, verify 1,000
+    per program). -q/--quiet silences the live progress shown on a terminal.
     """
 
 

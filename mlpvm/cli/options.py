@@ -97,13 +97,6 @@ def providers_option(f):
     )(f)  # fmt: skip
 
 
-MAX_STEPS_RULE = (
-    "--max-steps N stops a program after N instructions, 0 = no limit. Its default: none where you can watch "
-    "and press Ctrl-C (run with stdin a terminal, debug), 100,000,000 for run otherwise, and a bound where every "
-    "pass is recorded or compared (trace 1,000,000, plot 100,000, verify 1,000 per program)."
-)  # the one rule, as README's "Running programs" states it
-
-
 def max_steps_option(default: int | None, what: str = "Stop after this many instructions", shown: str | None = None):
     """--max-steps N, 0 meaning no limit; ``shown`` is the default as --help says it (else ``default``)."""
     shown = shown or (f"{default:,}" if default else "none")
