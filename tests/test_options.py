@@ -82,6 +82,13 @@ def test_an_option_name_has_one_meaning_in_every_command(opt):
     assert len({tuple(p.opts) for _, p in SHARED[opt]}) == 1, [(c, p.opts) for c, p in SHARED[opt]]
 
 
+def test_every_listed_difference_is_still_a_difference():
+    for opt, cmd in DIFFERENT:
+        kinds = {c: _kind(p) for c, p in SHARED[opt]}
+        others = {kind for c, kind in kinds.items() if (opt, c) not in DIFFERENT}
+        assert kinds[cmd] not in others, f"{opt} in {cmd} is like the others now: drop it from DIFFERENT"
+
+
 def test_one_name_is_never_a_flag_in_one_command_and_a_value_in_another():
     for opt, uses in _options().items():
         assert len({p.is_flag for _, p in uses}) == 1, (opt, [(c, p.is_flag) for c, p in uses])
