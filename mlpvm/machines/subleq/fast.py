@@ -76,6 +76,8 @@ def run(mem, pc, max_passes, bits, at, to, write, read, log):
 class Fast:
     """The fast reference beside a plain one: ``mem`` mirrors the plain reference's memory between runs."""
 
+    columns = LOG
+
     def __init__(self, cells: int, bits: int):
         self.bits = bits
         self.mem = np.zeros(cells, np.int64)
