@@ -31,7 +31,7 @@ CHECKPOINT_BYTES = 128 << 20  # states every ``_every`` passes, replayed from to
 FIRST_EVERY = 64  # passes between checkpoints at first; doubled (and every other one dropped) when full
 CHUNKED_EVERY = 4096  # the same when passes run in chunks, which end at checkpoints: replaying them is fast
 CHUNK = 4096  # passes run and checked together at most: Ctrl-C is seen between chunks
-TAIL = 256  # passes replayed one at a time at the end of a jump back in time, which the history then holds
+TAIL = 64  # passes replayed one at a time at the end of a jump back in time, which the history then holds
 
 
 class DebugError(MlpvmError):
@@ -161,7 +161,7 @@ class Session:
         self.passes = self.steps = 0
         self.last: Pass | None = None
         snapshot = len(np.packbits(self.x[0] > 0.5))
-        self.history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
+        self._history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
         self._place()
         self._sync_reference_bits()
         self.checkpoints: list[_Snapshot] = []
@@ -221,14 +221,6 @@ class Session:
         self, passes: int | None, until: int | None = None, max_steps: int | None = None,
         done: Callable[[], bool] | None = None,
     ) -> Stop:  # fmt: skip
-        stop = self._loop(passes, until, max_steps, done)
-        if self._gap:  # chunks ran: the passes just before the stop back in the history, for views and ``history``
-            self._goto(self.passes)
-        return stop
-
-    def _loop(
-        self, passes: int | None, until: int | None, max_steps: int | None, done: Callable[[], bool] | None
-    ) -> Stop:
         self._interrupted = False
         count, limit = 0, None if max_steps is None else self.steps + max_steps
         chunks = done is None and self._attention(until, stops=True)
@@ -460,7 +452,7 @@ class Session:
         reads = (*self.config.spec.fetched(pc), a, b)
         self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), next_pc,
                          new_pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
-        self.history.clear()  # no longer contiguous: refilled by replaying the last passes before a stop
+        self._history.clear()  # no longer contiguous: refilled when next looked at (``history``)
         self._gap = True
         if self.passes % self._every == 0:
             self._checkpoint()
@@ -726,7 +718,7 @@ class Session:
     # -- time ------------------------------------------------------------------------------------
 
     def _remember(self, before: np.ndarray) -> None:
-        self.history.append(_Snapshot(np.packbits(before[0] > 0.5), self.passes, self.steps, len(self.output),
+        self._history.append(_Snapshot(np.packbits(before[0] > 0.5), self.passes, self.steps, len(self.output),
                                       self.net_input.consumed, self.last))  # fmt: skip
 
     def _restore(self, snap: _Snapshot) -> None:
@@ -757,11 +749,11 @@ class Session:
 
     def _checkpoint(self) -> None:
         """Keeps the state now for replaying from; when the checkpoints are full, every other one goes."""
-        oldest = self.history[0] if len(self.history) == self.history.maxlen else None
+        oldest = self._history[0] if len(self._history) == self._history.maxlen else None
         self._remember(self.x)
-        self.checkpoints.append(self.history.pop())
+        self.checkpoints.append(self._history.pop())
         if oldest is not None:
-            self.history.appendleft(oldest)
+            self._history.appendleft(oldest)
         if len(self.checkpoints) * self.checkpoints[0].bits.nbytes > CHECKPOINT_BYTES:
             self._every *= 2
             self.checkpoints = [c for c in self.checkpoints if c.passes % self._every == 0 or c.passes in self._edits]
@@ -770,12 +762,12 @@ class Session:
         """The exact state after pass ``target`` (at or before the current one), replayed from a checkpoint:
         in chunks, then the last ``tail`` passes (at most) one at a time, which the history then holds. An
         edited state is never replayed across: the edit is its checkpoint."""
-        tail = min(tail, self.history.maxlen or 0)
+        tail = min(tail, self._history.maxlen or 0)
         k = max(i for i, c in enumerate(self.checkpoints)
                 if c.passes <= max(0, target - tail) or (c.passes <= target and c.passes in self._edits))  # fmt: skip
         del self.checkpoints[k + 1 :]
         self._edits = {e for e in self._edits if e <= self.checkpoints[k].passes}
-        self.history.clear()
+        self._history.clear()
         self._restore(self.checkpoints[k])
         self._replaying = True
         try:
@@ -885,6 +877,18 @@ class Session:
             elif wp.kind in ("rwatch", "awatch") and any(wp.start <= a < wp.stop for a in p.reads):
                 hits.append((wp, next(a for a in p.reads if wp.start <= a < wp.stop), "read", None, None))
         return hits
+
+    @property
+    def history(self) -> deque[_Snapshot]:
+        """The states before the most recent passes (and edits), oldest first. After chunks of passes they are
+        replayed from the last checkpoint when first looked at: ``history``, the layer views, ``reverse-step``."""
+        if self._gap:
+            self._goto(self.passes)
+        return self._history
+
+    def history_bytes(self) -> int:
+        """Memory the states kept for going back take: the recent snapshots and the checkpoints."""
+        return sum(snap.bits.nbytes for snap in (*self._history, *self.checkpoints))
 
     def records(self, n: int | None = None) -> list[Pass]:
         """The last ``n`` passes still in the history, oldest first."""
