@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from mlpvm.engines import Compiled, Dense, Sparse, Structured, Unrolled
+from mlpvm.engines import Compiled, Dense, Sparse, Structured, Unrolled, make
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
@@ -243,14 +243,16 @@ def test_unrolled_guard_names_the_layer_and_the_machine():
 
 @needs_numba
 @pytest.mark.parametrize("cfg", [Config("subleq", 8, 64), Config("paper", 8, 32, 16)], ids=str)
-@pytest.mark.parametrize("engine", [Structured, Compiled, Unrolled], ids=lambda e: e.name)
-def test_records_are_the_states_each_pass_leaves(cfg, engine):
+@pytest.mark.parametrize("name", ["structured", "compiled", "unrolled", "onnx"])
+def test_records_are_the_states_each_pass_leaves(cfg, name):
     """``run_until_event(..., record=)`` on random programs: row i is the narrow state after pass i + 1,
-    as one ``run_pass`` at a time leaves it (the base class's loop for the structured engine, the kernel,
-    the generated code); with a record or without, the passes and states are the same."""
+    as one ``run_pass`` at a time leaves it (the base class's loop for the structured and onnx engines, the
+    kernel, the generated code); with a record or without, the passes and states are the same."""
+    if name == "onnx":
+        pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'mlpvm[onnx]'")
     net = build(cfg)
     rng = np.random.default_rng(11)
-    fast, slow = engine(net), Sparse(compile_network(net))
+    fast, slow = make(name, cfg), Sparse(compile_network(net))
     cols = fast.record_columns
     assert np.array_equal(cols, slow.record_columns)
     memory = {int(i) for f in fast.state if f.name in ("mem", "ins") for i in f.indices().ravel()}
