@@ -8,9 +8,9 @@ and reports the median and the best of those runs. Nothing here is asserted; spe
 from __future__ import annotations
 
 import importlib.util
-import mmap
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.resources import as_file, files
@@ -166,44 +166,38 @@ def debug_chunk(session) -> Chunk:
     return chunk
 
 
-def resident_bytes() -> int:
-    """The process's resident memory now (Linux; 0 elsewhere)."""
-    try:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * mmap.PAGESIZE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
 def history_depth(back: int, progress: Progress) -> dict:
     """How far back the debugger's reverse execution reaches on eForth, in what memory and time: runs ``back``
     passes and a few more, goes back ``back`` passes (``reverse-step``), runs forward again, then
-    ``reverse-continue`` with a breakpoint that never hits: every pass replayed and tested back to the start."""
+    ``reverse-continue`` with a breakpoint that never hits: every pass replayed and tested back to the start.
+    Memory: the states kept for going back, and the most memory allocated at once (beyond the session's
+    setup) while running forward again, traced (which slows that run: it is not timed)."""
     session = eforth_session()
-    base = resident_bytes()
-    timings = {}
-    for name, act in (
-        ("continue_s", lambda: session.cont(back + EXTRA)),
-        ("reverse_step_s", lambda: session.reverse_step(back)),
-        ("continue_again_s", lambda: session.cont(back)),
-        ("reverse_continue_s", session.reverse_continue),
-    ):
-        progress(f"debugger history: {name[:-2].replace('_', ' ')}", len(timings) / 4)
-        start = time.perf_counter()
-        stop = act()
-        timings[name] = time.perf_counter() - start
-        if name == "reverse_step_s":
-            reached = session.passes
-        if name == "continue_again_s":
-            held = session.history_bytes()
-    return {
-        "passes": back + EXTRA,
-        "back": back,
-        "reached_pass": reached,
-        "reverse_continue_stop": f"{stop.reason} at pass {session.passes}",
-        "history_bytes": held,
-        "rss_growth_bytes": resident_bytes() - base,
-        **timings,
-    }
+    progress("debugger history: continue", 0.0)
+    doc: dict = {"passes": back + EXTRA, "back": back, "continue_s": _timed(lambda: session.cont(back + EXTRA))}
+    progress("debugger history: reverse-step", 0.25)
+    doc["reverse_step_s"] = _timed(lambda: session.reverse_step(back))
+    doc["reached_pass"] = session.passes
+    progress("debugger history: continue (memory traced)", 0.5)
+    tracing = tracemalloc.is_tracing()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    session.cont(back)
+    doc["peak_bytes"] = tracemalloc.get_traced_memory()[1]
+    if not tracing:
+        tracemalloc.stop()
+    doc["history_bytes"] = session.history_bytes()
+    progress("debugger history: reverse-continue", 0.75)
+    stops = []
+    doc["reverse_continue_s"] = _timed(lambda: stops.append(session.reverse_continue()))
+    doc["reverse_continue_stop"] = f"{stops[0].reason} at pass {session.passes}"
+    return doc
+
+
+def _timed(act: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    act()
+    return time.perf_counter() - start
 
 
 def available(config: Config) -> dict[str, str | None]:

@@ -111,7 +111,7 @@ def _history(h: dict) -> Table:
     t.add_row(f"continue {h['passes']:,} (first run)", f"{h['continue_s']:.1f} s")
     t.add_row(f"reverse-continue (no hit): {h['reverse_continue_stop']}", f"{h['reverse_continue_s']:.1f} s")
     t.add_row("states kept for going back", f"{h['history_bytes'] / 1e6:.1f} MB")
-    t.add_row("growth of the process's resident memory", f"{h['rss_growth_bytes'] / 1e6:.0f} MB")
+    t.add_row("most memory allocated at once (beyond the setup)", f"{h['peak_bytes'] / 1e6:.1f} MB")
     return t
 
 

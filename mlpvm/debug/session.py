@@ -144,8 +144,8 @@ class Session:
         self.slow = False  # True: every pass on its own, as the chunks are checked against (tests)
         module = config.spec.fast
         self._fast = module.Fast(config.cells, config.bits) if module is not None and check else None
-        self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
         if self._fast is not None:
+            self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
             self._expected = self._plain_pass()
         self.restart()
 
@@ -407,7 +407,7 @@ class Session:
             ran = self.engine.run_until_event(self.x, k, steps, record)
         except NetworkFault:
             ran = -1
-        written = np.unique(log[:, 2])
+        written = np.unique(log[:, fast.columns.index("b")])
         if ran == k and self._chunk_agrees(record, log):
             for b, v in zip(written.tolist(), fast.mem[written].tolist()):
                 ref.mem[b] = v
