@@ -49,8 +49,9 @@ def announce_compile(engine: Engine, say: Callable[[str], None]) -> None:
 
 
 def warm() -> None:
-    """Compiles the kernel into numba's cache now (``make`` does this after installing), and the unrolled
-    engine's code for the default configuration, so that the first ``mlpvm run`` does not wait for them."""
+    """Compiles the kernel into numba's cache now (``make`` does this after installing), the unrolled engine's
+    code for the default configuration and the debugger's fast references, so that the first ``mlpvm run``
+    or ``mlpvm debug`` does not wait for them."""
     if not have_numba():
         return
     from mlpvm.machines.config import Config
@@ -64,6 +65,11 @@ def warm() -> None:
 
     if have_llvm():  # the default configuration's code for one machine (others compile on first use)
         Unrolled(build(Config())).code(1)
+    from mlpvm.machines import MACHINES
+
+    for machine in MACHINES.values():  # the debugger's fast references
+        if machine.fast is not None:
+            machine.fast.Fast(16, 8).run(0, 1)
 
 
 TILE = 128  # machines evaluated together: a tile's scratch (slots x TILE) stays in the core's cache
