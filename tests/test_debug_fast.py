@@ -109,6 +109,21 @@ def test_until_step_n_step_limits_and_reverse():
     assert [n[0] for n in notes][:3] == ["step", "until", "limit"]
 
 
+def test_finish_and_nexti_over_subroutines():
+    def script(s: Session, note) -> None:
+        s.add_breakpoint("again")
+        note(s.cont())
+        s.delete()
+        note(s.finish())
+        note(s.until(s.source_map.labels["back@CALL2"] - 3))  # the CALL's jump into the subroutine
+        note(s.step_over())
+        note(s.step_over())
+
+    notes = both(lambda: program("gcd.asq"), script)
+    assert notes[0][8] and not notes[1][8]  # in the subroutine, then back in the caller
+    assert [n[0] for n in notes] == ["breakpoint", "step", "until", "step", "step"] and not notes[3][8]
+
+
 def test_random_programs_with_breakpoints_and_watchpoints():
     """Random programs (self-modifying, I/O, halts, faults at the top of memory) with random breakpoints and
     watchpoints, run from stop to stop."""

@@ -213,17 +213,20 @@ class Session:
     def until(self, address: int, max_steps: int | None = None) -> Stop:
         return self._run(None, until=address, max_steps=max_steps)
 
-    def run_while(self, going: Callable[[], bool], max_steps: int | None = None) -> Stop:
-        """Passes until ``going()`` is false after one (source-level stepping), or another reason to stop."""
-        return self._run(None, max_steps=max_steps, done=lambda: not going())
+    def run_while(self, going: Callable[[], bool], max_steps: int | None = None, frames: bool = False) -> Stop:
+        """Passes until ``going()`` is false after one (source-level stepping), or another reason to stop.
+        ``frames``: ``going`` depends only on the CALL chain, which only passes run one at a time change, so
+        the passes in between may run in chunks."""
+        return self._run(None, max_steps=max_steps, done=lambda: not going(), chunked=frames)
 
     def _run(
         self, passes: int | None, until: int | None = None, max_steps: int | None = None,
-        done: Callable[[], bool] | None = None,
+        done: Callable[[], bool] | None = None, chunked: bool = True,
     ) -> Stop:  # fmt: skip
+        """``chunked``: whether ``done`` can wait for the passes that need attention (else: every pass)."""
         self._interrupted = False
         count, limit = 0, None if max_steps is None else self.steps + max_steps
-        chunks = done is None and self._attention(until, stops=True)
+        chunks = (done is None or chunked) and self._attention(until, stops=True)
         slow = 0  # passes to run one at a time: a chunk the network disagreed on, replayed to find where
         while True:
             if self.halted:
@@ -265,7 +268,7 @@ class Session:
         depth = len(self.frames)
         stop = self.step(1)
         if stop.reason == "step" and len(self.frames) > depth:
-            return self.run_while(lambda: len(self.frames) > depth, max_steps)
+            return self.run_while(lambda: len(self.frames) > depth, max_steps, frames=True)
         return stop
 
     def finish(self, max_steps: int | None = None) -> Stop:
@@ -273,7 +276,7 @@ class Session:
         depth = len(self.frames)
         if not depth:
             raise DebugError('"finish" not meaningful in the outermost frame.')
-        return self.run_while(lambda: len(self.frames) >= depth, max_steps)
+        return self.run_while(lambda: len(self.frames) >= depth, max_steps, frames=True)
 
     def entry_stop(self) -> Stop | None:
         """A breakpoint at the current PC, tested as if arriving there (``run`` stops at one at the entry)."""
