@@ -13,7 +13,9 @@ from mlpvm.check.mutate import Mutant, plant
 from mlpvm.debug import session as sessions
 from mlpvm.debug.session import Session, Stop
 from mlpvm.engines import Sparse
+from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
+from mlpvm.machines.state import from_bits
 from mlpvm.network import LAYER_NAMES, build
 from mlpvm.network.weights import compile_network
 from mlpvm.program.image import Image, config_for
@@ -222,3 +224,24 @@ def test_deep_history_replays_in_chunks(monkeypatch):
         s.reverse_step(back)
         want = fresh(s.passes)
         assert s.x.tobytes() == want.x.tobytes() and s.last == want.last and s.ref.mem == want.ref.mem
+
+
+def test_an_engine_fault_in_the_middle_of_a_chunk_is_raised_at_its_pass():
+    """An engine whose guard trips (here: whenever the counter reads 990) in the middle of a chunk: the chunk is
+    replayed pass by pass, which raises at the same pass, with the same state, as one pass at a time."""
+    cfg = Config("subleq", 16, 32)
+
+    class Faulty(Sparse):
+        def run_pass(self, x: np.ndarray, trace=None) -> None:
+            if int(from_bits(self.state.view(x[0], "mem")[13])) == 990:
+                raise NetworkFault("read.1", "an activation of machine 0 left {0,1}")
+            super().run_pass(x, trace)
+
+    seen = []
+    for slow in (False, True):
+        s = Session(Image(cfg.machine, counter_loop(1000)), cfg, engine=Faulty(compile_network(build(cfg))))
+        s.slow = slow
+        with pytest.raises(NetworkFault) as e:
+            s.cont()
+        seen.append((str(e.value), s.passes, s.steps, s.x.tobytes(), s.last, list(s.ref.mem)))
+    assert seen[0] == seen[1] and seen[0][1] > 10
