@@ -142,8 +142,8 @@ class Session:
         self._testing: Breakpoint | None = None  # the breakpoint whose condition is being tested
         self.entries = self._subroutines()
         self.slow = False  # True: every pass on its own, as the chunks are checked against (tests)
-        module = config.spec.fast
-        self._fast = module.Fast(config.cells, config.bits) if module is not None and check else None
+        module = config.spec.fast if check else None  # chunks are checked against it: only with the reference
+        self._fast = module.Fast(config.cells, config.bits) if module is not None else None
         if self._fast is not None:
             self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
             self._expected = self._plain_pass()
