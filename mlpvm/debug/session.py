@@ -9,6 +9,7 @@ touched; it never feeds anything it decoded back into the network, except what t
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,7 @@ CHECKPOINT_BYTES = 128 << 20  # states every ``_every`` passes, replayed from to
 FIRST_EVERY = 64  # passes between checkpoints at first; doubled (and every other one dropped) when full
 CHUNKED_EVERY = 4096  # the same when passes run in chunks, which end at checkpoints: replaying them is fast
 CHUNK = 4096  # passes run and checked together at most: Ctrl-C is seen between chunks
+CHUNK_SECONDS = 0.05  # about the longest a chunk takes (fewer passes on a slow engine, such as a weight file's)
 TAIL = 64  # passes replayed one at a time at the end of a jump back in time, which the history then holds
 
 
@@ -146,6 +148,7 @@ class Session:
         self._fast = module.Fast(config.cells, config.bits) if module is not None else None
         if self._fast is not None:
             self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
+            self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
             self._expected = self._plain_pass()
         self.restart()
 
@@ -394,7 +397,7 @@ class Session:
         (passes committed, passes to run one at a time because the network disagreed)."""
         fast, ref = self._fast, self.ref
         assert fast is not None
-        budget = min(budget, self._every - self.passes % self._every)
+        budget = min(budget, self._size, self._every - self.passes % self._every)
         if self.halted or budget <= 0:
             return 0, 0
         if self._fast_stale:
@@ -406,10 +409,13 @@ class Session:
         start = (self.x.copy(), self.passes, self.steps, self.last)
         record, log = self._record[:k], fast.log[:k]
         steps = np.zeros(1, np.int64)
+        began = time.perf_counter()
         try:
             ran = self.engine.run_until_event(self.x, k, steps, record)
         except NetworkFault:
             ran = -1
+        rate = k / max(time.perf_counter() - began, 1e-6)
+        self._size = int(min(CHUNK, max(16, rate * CHUNK_SECONDS)))
         written = np.unique(log[:, fast.columns.index("b")])
         if ran == k and self._chunk_agrees(record, log):
             for b, v in zip(written.tolist(), fast.mem[written].tolist()):
