@@ -245,3 +245,13 @@ def test_an_engine_fault_in_the_middle_of_a_chunk_is_raised_at_its_pass():
             s.cont()
         seen.append((str(e.value), s.passes, s.steps, s.x.tobytes(), s.last, list(s.ref.mem)))
     assert seen[0] == seen[1] and seen[0][1] > 10
+
+
+def test_history_after_a_chunked_run_is_the_passes_one_at_a_time_leaves():
+    runs = []
+    for slow in (False, True):
+        s = program("gcd.asq")
+        s.slow = slow
+        s.step(3000)
+        runs.append((s.records(500), s.records(3), s.x.tobytes()))
+    assert runs[0] == runs[1] and len(runs[0][0]) == 500

@@ -900,7 +900,9 @@ class Session:
         return sum(snap.bits.nbytes for snap in (*self._history, *self.checkpoints))
 
     def records(self, n: int | None = None) -> list[Pass]:
-        """The last ``n`` passes still in the history, oldest first."""
+        """The last ``n`` passes still in the history, oldest first (after chunks: replayed, ``n`` of them)."""
+        if self._gap and n and n > TAIL:
+            self._goto(self.passes, tail=n)
         seen: dict[int, Pass] = {}
         for rec in [s.record for s in self.history] + [self.last]:
             if rec is not None:
