@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib.util
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,10 @@ from mlpvm.program.load import load_image
 SCALING_CELLS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
 BATCH = 256  # machines in the batched measurements
 EFORTH_LINE_STEPS = 13_870_636  # eforth-8k: steps until "2 2 + . cr" has printed " 4" and " ok"
+EFORTH = "external/howerj-subleq-vhdl/eforth-8k.dec"  # in the package's programs
+EFORTH_INPUT = b"2 2 + . cr\n"
+HISTORY_BACK = {False: 1_000_000, True: 100_000}  # by --quick: passes the debugger goes back on eForth
+EXTRA = 10_000  # passes run beyond that
 
 Progress = Callable[[str, float], None]  # (what is being measured, fraction of the whole run done)
 
@@ -133,14 +139,24 @@ def reference_chunk(config: Config) -> Chunk:
     return chunk
 
 
-def debug_chunk(config: Config) -> Chunk:
-    """``continue`` in the debugger, the reference checked after every pass (a breakpoint that never stops
-    it, so the per-pass test runs too); counts passes."""
+def debug_session(config: Config, image: Image | None = None, data: bytes = b""):
+    """A debugging session of ``image`` (default: the benchmark program) with a breakpoint that never stops
+    it (instructions start at multiples of 3: not at 1), so that the per-pass tests run too."""
     from mlpvm.debug.session import Session  # the debugger is not needed by the other measurements
-    from mlpvm.program.image import Image
 
-    session = Session(Image(config.machine, counter_loop(1000)), config)
-    session.add_breakpoint("1", address=1)  # never reached: instructions start at 0, 3, 6, 9
+    session = Session(image or Image(config.machine, counter_loop(1000)), config, data=data)
+    session.add_breakpoint("1", address=1)
+    return session
+
+
+def eforth_session():
+    """The debugger on the shipped eForth (M = 8192), typing ``2 2 + . cr``: millions of passes to run."""
+    with as_file(files("mlpvm") / "programs" / EFORTH) as path:
+        return debug_session(EFORTH_CONFIG, eforth_image(path), EFORTH_INPUT)
+
+
+def debug_chunk(session) -> Chunk:
+    """``continue`` in the debugger, the reference checked after every pass; counts passes."""
 
     def chunk(n: int) -> int:
         before = session.passes
@@ -148,6 +164,40 @@ def debug_chunk(config: Config) -> Chunk:
         return session.passes - before
 
     return chunk
+
+
+def history_depth(back: int, progress: Progress) -> dict:
+    """How far back the debugger's reverse execution reaches on eForth, in what memory and time: runs ``back``
+    passes and a few more, goes back ``back`` passes (``reverse-step``), runs forward again, then
+    ``reverse-continue`` with a breakpoint that never hits: every pass replayed and tested back to the start.
+    Memory: the states kept for going back, and the most memory allocated at once (beyond the session's
+    setup) while running forward again, traced (which slows that run: it is not timed)."""
+    session = eforth_session()
+    progress("debugger history: continue", 0.0)
+    doc: dict = {"passes": back + EXTRA, "back": back, "continue_s": _timed(lambda: session.cont(back + EXTRA))}
+    progress("debugger history: reverse-step", 0.25)
+    doc["reverse_step_s"] = _timed(lambda: session.reverse_step(back))
+    doc["reached_pass"] = session.passes
+    progress("debugger history: continue (memory traced)", 0.5)
+    tracing = tracemalloc.is_tracing()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    session.cont(back)
+    doc["peak_bytes"] = tracemalloc.get_traced_memory()[1]
+    if not tracing:
+        tracemalloc.stop()
+    doc["history_bytes"] = session.history_bytes()
+    progress("debugger history: reverse-continue", 0.75)
+    stops = []
+    doc["reverse_continue_s"] = _timed(lambda: stops.append(session.reverse_continue()))
+    doc["reverse_continue_stop"] = f"{stops[0].reason} at pass {session.passes}"
+    return doc
+
+
+def _timed(act: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    act()
+    return time.perf_counter() - start
 
 
 def available(config: Config) -> dict[str, str | None]:
@@ -168,7 +218,11 @@ def available(config: Config) -> dict[str, str | None]:
 def engines_table(config: Config, batch: int, seconds: float, repeats: int, progress: Progress) -> dict:
     """Every engine on one program and on ``batch`` programs, and the reference interpreter."""
     why = available(config)
-    chunks: dict = {"reference": reference_chunk(config), "debug continue": debug_chunk(config)}
+    chunks: dict = {
+        "reference": reference_chunk(config),
+        "debug continue": debug_chunk(debug_session(config)),
+        "debug continue eforth": debug_chunk(eforth_session()),
+    }
     for name in ENGINES:
         if why[name] is None:
             for key, b in (("single", 1), ("batched", batch)):
@@ -180,7 +234,8 @@ def engines_table(config: Config, batch: int, seconds: float, repeats: int, prog
         if why[name] is None:
             rows[name].update({key: asdict(rates[name, key]) for key in ("single", "batched")})
     return {"config": config.to_meta(), "batch": batch, "engines": rows, "reference": asdict(rates["reference"]),
-            "debug_continue": asdict(rates["debug continue"])}  # fmt: skip
+            "debug_continue": asdict(rates["debug continue"]),
+            "debug_continue_eforth": asdict(rates["debug continue eforth"])}  # fmt: skip
 
 
 def blocks_bytes(config: Config) -> int:
@@ -367,7 +422,8 @@ def run(
         doc["engines"] = engines_table(config, BATCH, seconds, repeats, span(say, 0.0, 0.35))
         doc["arithmetic"] = arithmetic(config, seconds, repeats, span(say, 0.35, 0.45))
         cells = SCALING_CELLS
-        doc["scaling"] = scaling_table(cells, seconds, repeats, 1024 if quick else max(cells), span(say, 0.45, 0.95))
+        doc["scaling"] = scaling_table(cells, seconds, repeats, 1024 if quick else max(cells), span(say, 0.45, 0.9))
+        doc["debug_history"] = history_depth(HISTORY_BACK[quick], span(say, 0.9, 0.95))
     if eforth_image:
         doc["eforth"] = eforth(eforth_image, eforth_line, span(say, 0.0 if only_eforth else 0.95, 1.0))
     doc["seconds"] = time.perf_counter() - started

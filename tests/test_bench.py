@@ -24,6 +24,8 @@ def small(monkeypatch) -> None:
     monkeypatch.setattr(bench, "BUDGETS", {False: (0.005, 1), True: (0.005, 1)})
     monkeypatch.setattr(bench, "SCALING_CELLS", (64, 128))
     monkeypatch.setattr(bench, "BATCH", 4)  # the command imports mlpvm.bench when it runs: patched here
+    monkeypatch.setattr(bench, "HISTORY_BACK", {False: 3000, True: 3000})
+    monkeypatch.setattr(bench, "EXTRA", 500)
 
 
 def test_bench_json_has_every_measurement(monkeypatch):
@@ -36,6 +38,10 @@ def test_bench_json_has_every_measurement(monkeypatch):
     for name in ("structured", "sparse", *(["compiled", "unrolled"] if have_numba() else [])):
         assert engines[name]["single"]["median"] > 0 and engines[name]["batched"]["median"] > 0
     assert doc["engines"]["reference"]["median"] > 0
+    assert doc["engines"]["debug_continue"]["median"] > 0 and doc["engines"]["debug_continue_eforth"]["median"] > 0
+    h = doc["debug_history"]
+    assert (h["passes"], h["back"], h["reached_pass"]) == (3500, 3000, 500)
+    assert h["reverse_continue_stop"] == "history at pass 0" and 0 < h["history_bytes"] < h["peak_bytes"]
     assert [r["cells"] for r in doc["scaling"]] == [64, 128]
     for row in doc["scaling"]:
         assert 0 < row["touched_per_pass"] < row["stored_nonzeros"] and row["csr_bytes"] > 0
@@ -50,7 +56,8 @@ def test_bench_tables(monkeypatch):
     small(monkeypatch)
     result = CliRunner().invoke(cli, ["bench", "--quick"])
     assert result.exit_code == 0, result.output
-    for title in ("Engines: subleq", "Arithmetic of one pass", "Scaling: subleq", "reference (steps/s)"):
+    for title in ("Engines: subleq", "Arithmetic of one pass", "Scaling: subleq", "reference (steps/s)",
+                  "debug continue, eForth", "Debugger history: eForth", "reverse-step 3,000"):  # fmt: skip
         assert title in result.output
 
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from mlpvm.engines import Compiled, Dense, Sparse, Structured, Unrolled
+from mlpvm.engines import Compiled, Dense, Sparse, Structured, Unrolled, make
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
@@ -239,3 +239,34 @@ def test_unrolled_guard_names_the_layer_and_the_machine():
         assert e.value.layer in LAYER_NAMES and "machine 9 " in str(e.value)
     engine.guard = False
     engine.run_pass(x)  # unchecked: nothing raised
+
+
+@needs_numba
+@pytest.mark.parametrize("cfg", [Config("subleq", 8, 64), Config("paper", 8, 32, 16)], ids=str)
+@pytest.mark.parametrize("name", ["structured", "compiled", "unrolled", "onnx"])
+def test_records_are_the_states_each_pass_leaves(cfg, name):
+    """``run_until_event(..., record=)`` on random programs: row i is the narrow state after pass i + 1,
+    as one ``run_pass`` at a time leaves it (the base class's loop for the structured and onnx engines, the
+    kernel, the generated code); with a record or without, the passes and states are the same."""
+    if name == "onnx":
+        pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'mlpvm[onnx]'")
+    net = build(cfg)
+    rng = np.random.default_rng(11)
+    fast, slow = make(name, cfg), Sparse(compile_network(net))
+    cols = fast.record_columns
+    assert np.array_equal(cols, slow.record_columns)
+    memory = {int(i) for f in fast.state if f.name in ("mem", "ins") for i in f.indices().ravel()}
+    assert not memory & set(cols.tolist()) and len(cols) + len(memory) == fast.state.size
+    for _ in range(4):
+        words = rng.integers(0, cfg.cells - 3, cfg.cells).tolist()
+        slots = [tuple(rng.integers(0, [cfg.cells, cfg.cells, cfg.slots])) for _ in range(cfg.slots)] or None
+        x = fast.new_batch(encode(net.state, cfg, words, slots))
+        plain = x.copy()
+        record = np.full((30, len(cols)), 7, fast.dtype)
+        done = fast.run_until_event(x, 30, np.zeros(1, np.int64), record)
+        assert fast.run_until_event(plain.copy(), 30, np.zeros(1, np.int64)) == done
+        y = slow.new_batch(plain)
+        for i in range(done):
+            slow.run_pass(y)
+            assert np.array_equal(record[i], y[0, cols]), i
+        assert np.array_equal(x, y) and (record[done:] == 7).all()

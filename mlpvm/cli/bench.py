@@ -56,6 +56,7 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only, quiet) -> None
         out.print(_engines(doc))
         out.print(_arithmetic(doc["arithmetic"]))
         out.print(_scaling(doc["scaling"]))
+        out.print(_history(doc["debug_history"]))
     if "eforth" in doc:
         out.print(_eforth(doc["eforth"]))
     out.print(
@@ -97,6 +98,21 @@ def _engines(doc: dict) -> Table:
     if "debug_continue" in e:  # the debugger's continue: the default engine, the reference checked every pass
         d = e["debug_continue"]
         t.add_row("debug continue (checked)", _rate(d), f"{d['median'] / ref:.2f}", "", "")
+    if "debug_continue_eforth" in e:  # the same on eForth, M = 8192, typing a line
+        d = e["debug_continue_eforth"]
+        t.add_row("debug continue, eForth M = 8192", _rate(d), f"{d['median'] / ref:.2f}", "", "")
+    return t
+
+
+def _history(h: dict) -> Table:
+    t = Table(title=f"Debugger history: eForth (M = 8192), {h['passes']:,} passes run", title_justify="left")
+    t.add_column("what")
+    t.add_column("measured", justify="right")
+    t.add_row(f"reverse-step {h['back']:,}", f"{h['reverse_step_s']:.1f} s, to pass {h['reached_pass']:,}")
+    t.add_row(f"continue {h['passes']:,} (first run)", f"{h['continue_s']:.1f} s")
+    t.add_row(f"reverse-continue (no hit): {h['reverse_continue_stop']}", f"{h['reverse_continue_s']:.1f} s")
+    t.add_row("states kept for going back", f"{h['history_bytes'] / 1e6:.1f} MB")
+    t.add_row("most memory allocated at once (beyond the setup)", f"{h['peak_bytes'] / 1e6:.1f} MB")
     return t
 
 

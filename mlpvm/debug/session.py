@@ -9,6 +9,7 @@ touched; it never feeds anything it decoded back into the network, except what t
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ import numpy as np
 from mlpvm.check.lockstep import Divergence, first_bad_layer
 from mlpvm.debug.expr import Env, Expr, ExprError
 from mlpvm.engines import DEFAULT, Engine, make
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import MlpvmError, NetworkFault
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import REGISTERS, Fields, decode, encode, from_bits, to_bits
@@ -29,6 +30,10 @@ from mlpvm.protocol import place_input
 HISTORY_BYTES = 64 << 20  # state snapshots kept for reverse execution
 CHECKPOINT_BYTES = 128 << 20  # states every ``_every`` passes, replayed from to go back further than that
 FIRST_EVERY = 64  # passes between checkpoints at first; doubled (and every other one dropped) when full
+CHUNKED_EVERY = 4096  # the same when passes run in chunks, which end at checkpoints: replaying them is fast
+CHUNK = 4096  # passes run and checked together at most: Ctrl-C is seen between chunks
+CHUNK_SECONDS = 0.05  # about the longest a chunk takes (fewer passes on a slow engine, such as a weight file's)
+TAIL = 64  # passes replayed one at a time at the end of a jump back in time, which the history then holds
 
 
 class DebugError(MlpvmError):
@@ -138,6 +143,13 @@ class Session:
         self._interrupted = False
         self._testing: Breakpoint | None = None  # the breakpoint whose condition is being tested
         self.entries = self._subroutines()
+        self.slow = False  # True: every pass on its own, as the chunks are checked against (tests)
+        module = config.spec.fast if check else None  # chunks are checked against it: only with the reference
+        self._fast = module.Fast(config.cells, config.bits) if module is not None else None
+        if self._fast is not None:
+            self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
+            self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
+            self._expected = self._plain_pass()
         self.restart()
 
     # -- running ---------------------------------------------------------------------------------
@@ -152,17 +164,19 @@ class Session:
         self.passes = self.steps = 0
         self.last: Pass | None = None
         snapshot = len(np.packbits(self.x[0] > 0.5))
-        self.history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
+        self._history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
         self._place()
         self._sync_reference_bits()
         self.checkpoints: list[_Snapshot] = []
         self._edits: set[int] = set()  # passes at which the user edited the state: their checkpoints stay
-        self._every, self._replaying = FIRST_EVERY, False
+        self._every = FIRST_EVERY if self._fast is None else max(FIRST_EVERY, CHUNKED_EVERY)
+        self._replaying, self._gap = False, False
         self._checkpoint()
 
     def _sync_reference_bits(self) -> None:
         """The reference's memory as bits, kept beside it so that comparing all of memory is one array test."""
         self._ref_bits = np.array(self.engine.state.view(self.x[0], "mem"))
+        self._fast_stale = True  # the fast reference's memory is reloaded from the reference before it runs
 
     @property
     def io(self) -> bool:
@@ -178,12 +192,14 @@ class Session:
         self.net_input.feed(data)
         self.ref_input.feed(data)
         self._place()
+        self._edited()  # replaying the passes before it would find the input there sooner
 
     def close_input(self) -> None:
         """End of input: a read now stores -1."""
         self.net_input.close()
         self.ref_input.close()
         self._place()
+        self._edited()
 
     def interrupt(self) -> None:
         """Ctrl-C: the running command stops after the current pass."""
@@ -200,23 +216,34 @@ class Session:
     def until(self, address: int, max_steps: int | None = None) -> Stop:
         return self._run(None, until=address, max_steps=max_steps)
 
-    def run_while(self, going: Callable[[], bool], max_steps: int | None = None) -> Stop:
-        """Passes until ``going()`` is false after one (source-level stepping), or another reason to stop."""
-        return self._run(None, max_steps=max_steps, done=lambda: not going())
+    def run_while(self, going: Callable[[], bool], max_steps: int | None = None, frames: bool = False) -> Stop:
+        """Passes until ``going()`` is false after one (source-level stepping), or another reason to stop.
+        ``frames``: ``going`` depends only on the CALL chain, which only passes run one at a time change, so
+        the passes in between may run in chunks."""
+        return self._run(None, max_steps=max_steps, done=lambda: not going(), chunked=frames)
 
     def _run(
         self, passes: int | None, until: int | None = None, max_steps: int | None = None,
-        done: Callable[[], bool] | None = None,
+        done: Callable[[], bool] | None = None, chunked: bool = True,
     ) -> Stop:  # fmt: skip
+        """``chunked``: whether ``done`` can wait for the passes that need attention (else: every pass)."""
         self._interrupted = False
         count, limit = 0, None if max_steps is None else self.steps + max_steps
+        chunks = (done is None or chunked) and self._attention(until, stops=True)
+        slow = 0  # passes to run one at a time: a chunk the network disagreed on, replayed to find where
         while True:
             if self.halted:
                 return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
-            stop = self._advance()
-            count += 1
-            if stop is not None:
-                return stop
+            ran = 0
+            if chunks and not slow:
+                ran, slow = self._chunk(self._budget(passes, count, limit))
+            if ran:
+                count += ran
+            else:
+                stop = self._advance()
+                count, slow = count + 1, max(0, slow - 1)
+                if stop is not None:
+                    return stop
             if until is not None and self.pc == until:
                 return Stop("until", self.pc, last=self.last)
             if (passes is not None and count >= passes) or (done is not None and done()):
@@ -244,7 +271,7 @@ class Session:
         depth = len(self.frames)
         stop = self.step(1)
         if stop.reason == "step" and len(self.frames) > depth:
-            return self.run_while(lambda: len(self.frames) > depth, max_steps)
+            return self.run_while(lambda: len(self.frames) > depth, max_steps, frames=True)
         return stop
 
     def finish(self, max_steps: int | None = None) -> Stop:
@@ -252,7 +279,7 @@ class Session:
         depth = len(self.frames)
         if not depth:
             raise DebugError('"finish" not meaningful in the outermost frame.')
-        return self.run_while(lambda: len(self.frames) >= depth, max_steps)
+        return self.run_while(lambda: len(self.frames) >= depth, max_steps, frames=True)
 
     def entry_stop(self) -> Stop | None:
         """A breakpoint at the current PC, tested as if arriving there (``run`` stops at one at the entry)."""
@@ -304,6 +331,8 @@ class Session:
         the decoded fields, and memory is compared as bits with the reference's memory kept as bits."""
         if micro.kind in ("sub", "in"):
             self._ref_bits[micro.b] = to_bits(self.ref.mem[micro.b], self.config.bits)
+            if self._fast is not None:
+                self._fast.mem[micro.b] = self.ref.mem[micro.b]
         now, ref = self._now, self.ref
         checks = [
             ("pc", now["pc"], ref.pc),
@@ -322,6 +351,120 @@ class Session:
             i = int(np.flatnonzero((mem != self._ref_bits).any(axis=1))[0])
             return f"mem[{i}]", self.mem(i), self.ref.mem[i]
         return None
+
+    # -- chunks: many passes at once, checked pass by pass -------------------------------------------
+    #
+    # The fast reference commits the plain passes ahead (``mlpvm.machines.<machine>.fast``), stopping before any
+    # pass that needs attention (a breakpoint's or ``until``'s PC, a watched cell, a CALL or return, I/O, a
+    # halt); the network runs exactly as many passes in one call, recording its narrow fields after each, and
+    # every pass's fields are compared with the fast reference's log, and memory with the reference's at the
+    # end. A chunk that disagrees is run again one pass at a time, which stops at the exact pass, as ever.
+
+    def _attention(self, until: int | None = None, stops: bool = True) -> bool:
+        """Sets the fast reference's bitmaps for a run (``stops``: breakpoints and watchpoints too, else only
+        what keeps the CALL chain exact); False when the run must go pass by pass."""
+        fast = self._fast
+        if fast is None or self.slow:
+            return False
+        watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
+        marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
+        marks += [] if until is None else [until]
+        if any(w.expr is not None for w in watches) or not all(0 <= a < self.config.cells for a in marks):
+            return False  # value watchpoints are tested after every pass
+        for bitmap in (fast.at, fast.to, fast.write, fast.read):
+            bitmap[:] = False
+        fast.to[marks] = True
+        fast.to[list(self.entries)] = True  # a CALL's jump pushes a frame
+        fast.at[[e - 3 for e in self.entries if e >= 3]] = True  # a return jump pops one
+        for w in watches:
+            if w.kind in ("watch", "awatch"):
+                fast.write[w.start : w.stop] = True
+            if w.kind in ("rwatch", "awatch"):
+                fast.read[w.start : w.stop] = True
+        return True
+
+    def _budget(self, passes: int | None, count: int, limit: int | None) -> int:
+        """Passes a chunk may run: not past a pass count (``count`` run of ``passes``) or a step limit."""
+        budget = CHUNK
+        if passes is not None:
+            budget = min(budget, passes - count)
+        if limit is not None:
+            budget = min(budget, limit - self.steps)
+        return budget
+
+    def _chunk(self, budget: int) -> tuple[int, int]:
+        """Up to ``budget`` plain passes (and not past the next checkpoint) run and checked as one; returns
+        (passes committed, passes to run one at a time because the network disagreed)."""
+        fast, ref = self._fast, self.ref
+        assert fast is not None
+        budget = min(budget, self._size, self._every - self.passes % self._every)
+        if self.halted or budget <= 0:
+            return 0, 0
+        if self._fast_stale:
+            fast.load(ref.mem)
+            self._fast_stale = False
+        k, _ = fast.run(ref.pc, budget)
+        if not k:
+            return 0, 0
+        start = (self.x.copy(), self.passes, self.steps, self.last)
+        record, log = self._record[:k], fast.log[:k]
+        steps = np.zeros(1, np.int64)
+        began = time.perf_counter()
+        try:
+            ran = self.engine.run_until_event(self.x, k, steps, record)
+        except NetworkFault:
+            ran = -1
+        rate = k / max(time.perf_counter() - began, 1e-6)
+        self._size = int(min(CHUNK, max(16, rate * CHUNK_SECONDS)))
+        written = np.unique(log[:, fast.columns.index("b")])
+        if ran == k and self._chunk_agrees(record, log):
+            for b, v in zip(written.tolist(), fast.mem[written].tolist()):
+                ref.mem[b] = v
+            self._ref_bits[written] = to_bits(fast.mem[written], self.config.bits)
+            if np.array_equal(self.engine.state.view(self.x[0], "mem"), self._ref_bits):
+                self._commit(log, k)
+                return k, 0
+        x, self.passes, self.steps, self.last = start
+        self._restore(_Snapshot(np.packbits(x[0] > 0.5), self.passes, self.steps, len(self.output),
+                                self.net_input.consumed, self.last))  # fmt: skip
+        return 0, k
+
+    def _chunk_agrees(self, record: np.ndarray, log: np.ndarray) -> bool:
+        """Every pass's PC, flags, I/O handshake and registers as the network left them, against the log of
+        the fast reference (whose passes are plain: a step, no I/O, no halt); the host's input fields stay."""
+        weights, columns, fixed = self._expected
+        got = np.rint(record) @ weights  # (passes, fields), exact small integers: the logged ones first
+        want = np.array([self._now[n] if v is None else v for n, v in fixed])
+        n = len(columns)
+        return bool(np.array_equal(got[:, :n], log[:, columns]) and (got[:, n:] == want).all())
+
+    def _plain_pass(self) -> tuple[np.ndarray, list[int], list[tuple[str, int | None]]]:
+        """What the state's fields hold after a plain pass: the decoding weights of the fields that are in the
+        fast reference's log, then of the others; the log's columns for the first; the others' values (None:
+        the host's input fields, as before the pass)."""
+        names, columns = self._fields.names, self._fast.columns
+        logged = {"pc": "new_pc", **{r: r for r in REGISTERS}}
+        flags = dict(halted=0, fault=0, executed=1, out_valid=0, out_byte=0, in_ack=0, in_wait=0)
+        order = [n for n in names if n in logged] + [n for n in names if n not in logged]
+        weights = self._fields.weights[:, [names.index(n) for n in order]]
+        fixed = [(n, flags.get(n)) for n in order if n not in logged]
+        return weights, [columns.index(logged[n]) for n in order if n in logged], fixed
+
+    def _commit(self, log: np.ndarray, k: int) -> None:
+        """The chunk's passes as done: counts, the reference's PC, the last pass's record, checkpoints."""
+        self.passes += k
+        self.steps += k
+        self.ref.steps += k
+        self.ref.pc = int(log[k - 1, self._fast.columns.index("new_pc")])
+        self._read()
+        pc, a, b, c, mem_a, mem_b, result, branch, next_pc, new_pc = (int(v) for v in log[k - 1])
+        reads = (*self.config.spec.fetched(pc), a, b)
+        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), next_pc,
+                         new_pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
+        self._history.clear()  # no longer contiguous: refilled when next looked at (``history``)
+        self._gap = True
+        if self.passes % self._every == 0:
+            self._checkpoint()
 
     # -- what the state says -----------------------------------------------------------------------
 
@@ -563,6 +706,7 @@ class Session:
         word = self.config.wrap(value)
         self.engine.state.view(self.x[0], "mem")[address] = self._ref_bits[address] = to_bits(word, self.config.bits)
         self.ref.mem[address] = word
+        self._fast_stale = True
         self._edited()
 
     def set_pc(self, value: int) -> None:
@@ -583,7 +727,7 @@ class Session:
     # -- time ------------------------------------------------------------------------------------
 
     def _remember(self, before: np.ndarray) -> None:
-        self.history.append(_Snapshot(np.packbits(before[0] > 0.5), self.passes, self.steps, len(self.output),
+        self._history.append(_Snapshot(np.packbits(before[0] > 0.5), self.passes, self.steps, len(self.output),
                                       self.net_input.consumed, self.last))  # fmt: skip
 
     def _restore(self, snap: _Snapshot) -> None:
@@ -614,29 +758,50 @@ class Session:
 
     def _checkpoint(self) -> None:
         """Keeps the state now for replaying from; when the checkpoints are full, every other one goes."""
-        oldest = self.history[0] if len(self.history) == self.history.maxlen else None
+        oldest = self._history[0] if len(self._history) == self._history.maxlen else None
         self._remember(self.x)
-        self.checkpoints.append(self.history.pop())
+        self.checkpoints.append(self._history.pop())
         if oldest is not None:
-            self.history.appendleft(oldest)
+            self._history.appendleft(oldest)
         if len(self.checkpoints) * self.checkpoints[0].bits.nbytes > CHECKPOINT_BYTES:
             self._every *= 2
             self.checkpoints = [c for c in self.checkpoints if c.passes % self._every == 0 or c.passes in self._edits]
 
-    def _goto(self, target: int) -> None:
-        """The exact state after pass ``target`` (at or before the current one), replayed from a checkpoint."""
-        k = max(i for i, c in enumerate(self.checkpoints) if c.passes <= target)
+    def _goto(self, target: int, tail: int = TAIL) -> None:
+        """The exact state after pass ``target`` (at or before the current one), replayed from a checkpoint:
+        in chunks, then the last ``tail`` passes (at most) one at a time, which the history then holds. An
+        edited state is never replayed across: the edit is its checkpoint."""
+        tail = min(tail, self._history.maxlen or 0)
+        k = max(i for i, c in enumerate(self.checkpoints)
+                if c.passes <= max(0, target - tail) or (c.passes <= target and c.passes in self._edits))  # fmt: skip
         del self.checkpoints[k + 1 :]
         self._edits = {e for e in self._edits if e <= self.checkpoints[k].passes}
-        self.history.clear()
+        self._history.clear()
         self._restore(self.checkpoints[k])
         self._replaying = True
         try:
+            self._replay(target - tail, stops=False)
             while self.passes < target and not self.halted:
                 self._advance()
         finally:
             self._replaying = False
+        self._gap = False
         self._watch_values()
+
+    def _replay(self, end: int, stops: bool, each: Callable[[], None] | None = None) -> None:
+        """Passes up to pass ``end`` (or a halt), in chunks where none needs attention (``stops``: breakpoints
+        and watchpoints need it too); ``each()``, if given, after every pass that needed attention."""
+        chunks = self._attention(stops=stops)
+        slow = 0
+        while self.passes < end and not self.halted:
+            ran = 0
+            if chunks and not slow:
+                ran, slow = self._chunk(end - self.passes)
+            if not ran:
+                self._advance()
+                slow = max(0, slow - 1)
+                if each is not None:
+                    each()
 
     def _watch_values(self) -> None:
         """Value watchpoints compare with the value at the state now, wherever that is in time."""
@@ -680,20 +845,23 @@ class Session:
     def _last_stop(self, k: int, end: int) -> tuple[int, Stop] | None:
         """Replays checkpoint ``k`` up to pass ``end``: the last (pass, stop) before ``end`` that a breakpoint
         or watchpoint would make, without counting hits."""
-        self._goto(self.checkpoints[k].passes)
+        self._goto(self.checkpoints[k].passes, tail=0)
         values = {n: wp.value for n, wp in self.watchpoints.items() if wp.expr is not None}
         found = None
+
+        def test() -> None:  # after each pass that a breakpoint or watchpoint may care about
+            nonlocal found
+            hits = self._watched(self.last, values)
+            if hits:
+                found = (self.passes - 1, Stop("watchpoint", self.pc, watch=hits))
+            for bp in self.breakpoints.values():
+                if bp.enabled and bp.address == self.pc and self.passes < end and (
+                        bp.condition is None or self.evaluate(bp.condition)):  # fmt: skip
+                    found = (self.passes, Stop("breakpoint", self.pc, breakpoint=bp))
+
         self._replaying = True
         try:
-            while self.passes < end and not self.halted:
-                self._advance()
-                hits = self._watched(self.last, values)
-                if hits:
-                    found = (self.passes - 1, Stop("watchpoint", self.pc, watch=hits))
-                for bp in self.breakpoints.values():
-                    if bp.enabled and bp.address == self.pc and self.passes < end and (
-                            bp.condition is None or self.evaluate(bp.condition)):  # fmt: skip
-                        found = (self.passes, Stop("breakpoint", self.pc, breakpoint=bp))
+            self._replay(end, stops=True, each=test)
         except MlpvmError:
             pass  # a condition that cannot be evaluated here does not stop
         finally:
@@ -719,8 +887,22 @@ class Session:
                 hits.append((wp, next(a for a in p.reads if wp.start <= a < wp.stop), "read", None, None))
         return hits
 
+    @property
+    def history(self) -> deque[_Snapshot]:
+        """The states before the most recent passes (and edits), oldest first. After chunks of passes they are
+        replayed from the last checkpoint when first looked at: ``history``, the layer views, ``reverse-step``."""
+        if self._gap:
+            self._goto(self.passes)
+        return self._history
+
+    def history_bytes(self) -> int:
+        """Memory the states kept for going back take: the recent snapshots and the checkpoints."""
+        return sum(snap.bits.nbytes for snap in (*self._history, *self.checkpoints))
+
     def records(self, n: int | None = None) -> list[Pass]:
-        """The last ``n`` passes still in the history, oldest first."""
+        """The last ``n`` passes still in the history, oldest first (after chunks: replayed, ``n`` of them)."""
+        if self._gap and n and n > TAIL:
+            self._goto(self.passes, tail=n)
         seen: dict[int, Pass] = {}
         for rec in [s.record for s in self.history] + [self.last]:
             if rec is not None:

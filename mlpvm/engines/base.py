@@ -21,6 +21,14 @@ def off_binary(h: np.ndarray) -> bool:
     return bool(np.any((h != 0) & (h != 1)))
 
 
+MEMORY = ("mem", "ins")  # the memory-like state fields, which a pass touches only in selected rows
+
+
+def record_columns(state: Layout) -> np.ndarray:
+    """The state columns outside memory, in state order: PC, flags, I/O fields and registers."""
+    return np.concatenate([f.indices().ravel() for f in state if f.name not in MEMORY]).astype(np.int64)
+
+
 class Engine:
     name = "engine"
     dtype = np.dtype(np.float32)
@@ -32,6 +40,7 @@ class Engine:
         self.layouts = [layout for _, layout in layers]
         self.state = self.layouts[-1]
         self.guard = True
+        self.record_columns = record_columns(self.state)
 
     def _layers(self, h: np.ndarray) -> Iterator[np.ndarray]:
         """Yields each layer's output in turn, starting from the state batch ``h``."""
@@ -47,16 +56,22 @@ class Engine:
                 trace.append(np.array(h, copy=True))
         x[...] = h
 
-    def run_until_event(self, x: np.ndarray, max_passes: int, steps: np.ndarray) -> int:
+    def run_until_event(
+        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
+    ) -> int:
         """Runs up to ``max_passes`` passes over the batch, stopping after the first pass in which any
         machine raised a host-visible event (output, input taken, input wanted, halt). Adds each machine's
         executed instructions to ``steps``; returns the passes run. Engines may do this without Python in
-        between passes; the host services the event afterwards."""
+        between passes; the host services the event afterwards. ``record`` (a batch of one machine): an
+        array (max_passes, len(record_columns)) whose row i gets the state's ``record_columns`` after pass
+        i + 1, so that a caller can check every pass of a long run (the debugger)."""
         events = [self.state[name].offset for name in EVENTS if name in self.state]
         executed = self.state[EXECUTED].offset
         for done in range(1, max_passes + 1):
             self.run_pass(x)
             steps += x[:, executed] > 0.5
+            if record is not None:
+                record[done - 1] = x[0, self.record_columns]
             if (x[:, events] > 0.5).any():
                 return done
         return max_passes

@@ -49,8 +49,9 @@ def announce_compile(engine: Engine, say: Callable[[str], None]) -> None:
 
 
 def warm() -> None:
-    """Compiles the kernel into numba's cache now (``make`` does this after installing), and the unrolled
-    engine's code for the default configuration, so that the first ``mlpvm run`` does not wait for them."""
+    """Compiles the kernel into numba's cache now (``make`` does this after installing), the unrolled engine's
+    code for the default configuration and the debugger's fast references, so that the first ``mlpvm run``
+    or ``mlpvm debug`` does not wait for them."""
     if not have_numba():
         return
     from mlpvm.machines.config import Config
@@ -64,6 +65,11 @@ def warm() -> None:
 
     if have_llvm():  # the default configuration's code for one machine (others compile on first use)
         Unrolled(build(Config())).code(1)
+    from mlpvm.machines import MACHINES
+
+    for machine in MACHINES.values():  # the debugger's fast references
+        if machine.fast is not None:
+            machine.fast.Fast(16, 8).run(0, 1)
 
 
 TILE = 128  # machines evaluated together: a tile's scratch (slots x TILE) stays in the core's cache
@@ -82,6 +88,7 @@ class Compiled(Engine):
         final = self.lowered.places[-1]
         self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
         self.executed = self._slot(final, EXECUTED)
+        self.record_slots = record_slots(self.arrays, self.record_columns)
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None
 
     @staticmethod
@@ -106,14 +113,20 @@ class Compiled(Engine):
                     s, r = (a.transpose(0, 2, 1).reshape(-1, a.shape[1])[: len(y)] for a in (S, R))
                     trace.append(materialize(self.layouts[lo], self.lowered.places[lo], y, s, r))
 
-    def run_until_event(self, x: np.ndarray, max_passes: int, steps: np.ndarray) -> int:
+    def run_until_event(
+        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
+    ) -> int:
         fault = np.full(2, -1, np.int64)
+        rec = record_array(record, len(x), max_passes, len(self.record_columns), self.dtype)
         with _Contiguous(x, self.dtype) as y:
             S, R = self._tiles(len(y))
             counted = np.zeros(len(y), np.int64)
             done = _kernel().run_until_event(
-                y, counted, max_passes, self.guard, self.events, self.executed, S, R, fault, self.arrays
-            )
+                y, counted, max_passes, self.guard, self.events, self.executed, S, R, fault, self.arrays,
+                rec, self.record_slots,
+            )  # fmt: skip
+            if record is not None and rec is not record:
+                record[:done] = rec[:done]
             steps += counted
         self._raise(fault)
         return done
@@ -128,6 +141,29 @@ class Compiled(Engine):
                 np.zeros((tiles, max(self.lowered.regs, 1), width), np.int64),
             )
         return self._scratch
+
+
+def record_slots(p, columns: np.ndarray) -> np.ndarray:
+    """Where each of the state's ``columns`` (narrow fields) is in the scratch after a pass: the slot a
+    pass stores it from, or, for a column no pass changes, the slot it was loaded into."""
+    slots = np.searchsorted(p.load_x, columns)
+    if not np.array_equal(p.load_x[np.minimum(slots, len(p.load_x) - 1)], columns):
+        raise ValueError("a recorded column is not a narrow state field")
+    stored = dict(zip(p.store_x.tolist(), p.store_s.tolist()))
+    return np.array([stored.get(int(c), int(s)) for c, s in zip(columns, slots)], np.int64)
+
+
+def record_array(record: np.ndarray | None, batch: int, passes: int, width: int, dtype) -> np.ndarray:
+    """What the kernel writes records into: ``record`` itself when it can, else a buffer (empty: none)."""
+    if record is None:
+        return np.zeros((0, width), dtype)
+    if batch != 1:
+        raise ValueError("records are kept for a batch of one machine")
+    if record.shape[0] < passes or record.shape[1] != width:
+        raise ValueError(f"a record needs shape ({passes}, {width}), not {record.shape}")
+    if record.dtype == dtype and record.flags.c_contiguous:
+        return record
+    return np.zeros((passes, width), dtype)
 
 
 class _Contiguous:

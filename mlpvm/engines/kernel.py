@@ -175,11 +175,12 @@ def run_layers(x, S, R, lo, hi, guard, p, fault):
 
 
 @njit
-def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, executed):
+def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, executed, record, slots):
     """Up to ``passes`` passes of one tile of machines, stopping after a pass in which one of them raised an
     event (``events``, ``executed``: the flags' slots after a pass); returns the passes run, negated if an
     event stopped them. The tile's state stays in ``S`` from pass to pass: loaded by the caller when
-    ``fresh``, else left there by the previous call."""
+    ``fresh``, else left there by the previous call. A ``record`` with rows (one machine) gets the narrow
+    fields after each pass, read from their ``slots``."""
     n_layers = p.layer_ops.size - 1
     for done in range(1, passes + 1):
         if done > 1 or not fresh:
@@ -187,6 +188,10 @@ def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, e
         layers(x, S, R, np.int64(0), n_layers, guard, p, fault, first)  # not a literal 0: one compilation
         if fault[0] >= 0:
             return -done
+        if record.shape[0]:
+            row = record[done - 1]
+            for j in range(slots.size):
+                row[j] = S[slots[j], 0]
         flag = S[executed]
         for b in range(x.shape[0]):
             if flag[b] > 0.5:
@@ -202,11 +207,12 @@ def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, e
 
 
 @njit
-def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, p):
+def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, p, record, slots):
     """Passes over the batch until one in which some machine raised an event, or ``max_passes``; returns the
     passes run, counting each machine's executed instructions in ``steps``. ``S`` (tiles, slots, tile) and
     ``R`` (tiles, regs, tile) are the tiles' scratch. One tile runs every pass without a break; several
-    take turns, a pass each, so that all stop after the same pass."""
+    take turns, a pass each, so that all stop after the same pass. ``record``: see ``tile_passes`` (empty:
+    nothing recorded; rows: a batch of one machine)."""
     batch, tiles, width = x.shape[0], S.shape[0], S.shape[2]
     for t in range(tiles):
         a, z = t * width, min(batch, (t + 1) * width)
@@ -220,7 +226,7 @@ def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, 
             a, z = t * width, min(batch, (t + 1) * width)
             ran = tile_passes(
                 x[a:z], S[t], R[t], per_turn, passes == 0, guard, p, fault, a,
-                steps[a:z], events, executed,
+                steps[a:z], events, executed, record, slots,
             )  # fmt: skip
             stop |= ran < 0
         passes += abs(ran)

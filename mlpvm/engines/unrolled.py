@@ -23,13 +23,14 @@ import numpy as np
 
 from mlpvm.engines.base import Engine
 from mlpvm.engines.codegen import source
+from mlpvm.engines.compiled import record_array, record_slots
 from mlpvm.engines.lowered import Narrow, lower, materialize
 from mlpvm.errors import NetworkFault
 from mlpvm.network import Network
 from mlpvm.protocol import EVENTS, EXECUTED
 
 PTR, INT = ctypes.c_void_p, ctypes.c_int64
-RUN = ctypes.CFUNCTYPE(INT, PTR, INT, INT, PTR, INT, PTR, INT, INT, INT, PTR, PTR)
+RUN = ctypes.CFUNCTYPE(INT, PTR, INT, INT, PTR, INT, PTR, INT, INT, INT, PTR, PTR, PTR)
 LAYER = ctypes.CFUNCTYPE(INT, PTR, PTR, PTR, INT)
 WIDTH = 8  # machines per group in a batch: one vector register of float32 (AVX2)
 
@@ -123,6 +124,7 @@ class Unrolled(Engine):
         final = self.lowered.places[-1]
         self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
         self.executed = self._slot(final, EXECUTED)
+        self.record_slots = record_slots(self.arrays, self.record_columns)
         self._ir: dict[int, str] = {}
         self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._code: dict[int, Code] = {}
@@ -131,7 +133,7 @@ class Unrolled(Engine):
     def ir(self, width: int) -> str:
         """The LLVM IR for groups of ``width`` machines (1: one machine)."""
         if width not in self._ir:
-            self._ir[width] = source(self.arrays, self.dtype, self.events, self.executed, width)
+            self._ir[width] = source(self.arrays, self.dtype, self.events, self.executed, width, self.record_slots)
         return self._ir[width]
 
     def cached(self, width: int = 1) -> bool:
@@ -178,11 +180,15 @@ class Unrolled(Engine):
             y = np.concatenate([y, np.repeat(y[-1:], extra, axis=0)])
         return y, width
 
-    def _run(self, y: np.ndarray, width: int, max_passes: int, steps: np.ndarray, fault: np.ndarray) -> int:
+    def _run(
+        self, y: np.ndarray, width: int, max_passes: int, steps: np.ndarray, fault: np.ndarray,
+        record: np.ndarray | None = None,
+    ) -> int:  # fmt: skip
         S, R = self._scratches(len(y) // width, width)
         return self.code(width).run(
             y.ctypes.data, len(S), y.shape[1], S.ctypes.data, S[0].size, R.ctypes.data, R[0].size,
             max_passes, int(self.guard), fault.ctypes.data, steps.ctypes.data,
+            None if record is None else record.ctypes.data,
         )  # fmt: skip
 
     def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
@@ -219,11 +225,17 @@ class Unrolled(Engine):
             trace.append(materialize(self.layouts[k], self.lowered.places[k], y[:real], s[:real], r[:real]))
         y[:, p.store_x] = s[:, p.store_s]
 
-    def run_until_event(self, x: np.ndarray, max_passes: int, steps: np.ndarray) -> int:
+    def run_until_event(
+        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
+    ) -> int:
         fault = np.full(3, -1, np.int64)
         y, width = self._padded(x)
         counted = np.zeros(len(y), np.int64)
-        done = self._run(y, width, max(1, max_passes), counted, fault)
+        rec = None if record is None else record_array(record, len(x), max(1, max_passes), len(self.record_slots),
+                                                        self.dtype)  # fmt: skip
+        done = self._run(y, width, max(1, max_passes), counted, fault, rec)
+        if rec is not None and rec is not record:
+            record[:done] = rec[:done]
         steps += counted[: len(x)]
         if y is not x:
             x[...] = y[: len(x)].reshape(x.shape)

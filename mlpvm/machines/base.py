@@ -73,6 +73,7 @@ class Machine:
     generator_module: str
     proof_module: str = ""  # the step as bit-vector formulas, for ``mlpvm prove``: invariant(config, s), step(...)
     meanings: Callable[[Config], Mapping[str, str]] = dict  # every layer field -> one line on what it holds
+    fast_module: str = ""  # a fast reference of the plain passes for the debugger (``Fast``); "": none
 
     @property
     def listing(self) -> ModuleType:
@@ -85,6 +86,11 @@ class Machine:
     @property
     def proof(self) -> ModuleType:
         return import_module(self.proof_module)
+
+    @property
+    def fast(self) -> ModuleType | None:
+        """The fast reference's module, or None: the debugger then checks every pass on the plain one."""
+        return import_module(self.fast_module) if self.fast_module else None
 
     def pcs(self, config: Config) -> range:
         """The PCs that hold a whole instruction."""

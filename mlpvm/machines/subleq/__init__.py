@@ -59,4 +59,5 @@ SUBLEQ = Machine(
     generator_module="mlpvm.machines.subleq.generate",
     proof_module="mlpvm.machines.subleq.spec",
     meanings=layers.meanings,
+    fast_module="mlpvm.machines.subleq.fast",
 )

@@ -1,0 +1,127 @@
+"""The subleq machine's fast reference (the debugger's ``continue``) in lockstep with the plain reference: the
+passes it commits are the plain reference's, pass by pass, and it stops before exactly the first pass that
+needs attention, for every reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlpvm.machines.config import Config
+from mlpvm.machines.reference import Micro
+from mlpvm.machines.subleq.fast import LOG, Fast
+from mlpvm.machines.subleq.reference import Subleq
+from mlpvm.program.inputs import Input
+
+CONFIGS = [Config("subleq", 8, 32), Config("subleq", 16, 64), Config("subleq", 6, 64)]
+
+
+def random_memory(cfg: Config, rng: np.random.Generator) -> list[int]:
+    """Mostly in-range operands and jumps, some -1 (I/O), some out of range, jumps to the top of memory (a
+    fault or halt there), and data words across the whole signed range (subtractions that wrap)."""
+    lo, hi = -(1 << (cfg.bits - 1)), 1 << (cfg.bits - 1)
+    words = rng.integers(0, cfg.cells, cfg.cells)
+    special = rng.random(cfg.cells)
+    words = np.where(special < 0.02, -1, words)
+    words = np.where((special > 0.02) & (special < 0.04), cfg.cells - rng.integers(1, 3, cfg.cells), words)
+    words = np.where(special > 0.85, rng.integers(lo, hi, cfg.cells), words)
+    return [cfg.wrap(int(w)) for w in words]
+
+
+def plain_trace(cfg: Config, mem: list[int], passes: int) -> tuple[list[Micro], list[list[int]]]:
+    """What the plain reference does from PC 0: each pass's micro-operations and the memory before it."""
+    ref = Subleq.load(cfg, mem)
+    micros, mems = [], []
+    for _ in range(passes):
+        mems.append(list(ref.mem))
+        micros.append(ref.step(Input(b"", closed=False)))
+        if ref.halted:
+            break
+    return micros, mems
+
+
+def needs(cfg: Config, m: Micro, mem: list[int], bitmaps: dict[str, set[int]]) -> str | None:
+    """Why a pass needs attention, worked out from the plain reference's record of it."""
+    if m.kind != "sub":
+        return "not plain"
+    if m.pc in bitmaps["at"]:
+        return "at"
+    if m.b in bitmaps["write"]:
+        return "write"
+    if {m.pc, m.pc + 1, m.pc + 2, m.a, m.b} & bitmaps["read"]:
+        return "read"
+    new = m.c if m.branch else m.next_pc
+    if new in bitmaps["to"]:
+        return "to"
+    return None
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=str)
+def test_commits_the_plain_passes_and_stops_before_the_first_that_needs_attention(cfg):
+    rng = np.random.default_rng(3)
+    reasons = set()
+    for trial in range(150):
+        mem = random_memory(cfg, rng)
+        micros, mems = plain_trace(cfg, mem, 60)
+        bitmaps = {k: set() for k in ("at", "to", "write", "read")}
+        subs = [m for m in micros if m.kind == "sub"]
+        if trial % 2 and subs:  # attention at a cell that a later pass of the program uses
+            m = subs[int(rng.integers(len(subs)))]
+            key = ("at", "to", "write", "read")[trial // 2 % 4]
+            cell = {
+                "at": m.pc,
+                "to": m.c if m.branch else m.next_pc,
+                "write": m.b,
+                "read": (m.pc + 2, m.a)[trial % 3 % 2],
+            }
+            bitmaps[key] = {cell[key]} if 0 <= cell[key] < cfg.cells else set()
+        fast = Fast(cfg.cells, cfg.bits)
+        fast.load(mem)
+        for key, cells in bitmaps.items():
+            getattr(fast, key)[list(cells)] = True
+        limit = int(rng.integers(1, len(micros) + 3))
+        done, why = fast.run(0, limit)
+        want = next((i for i, m in enumerate(micros) if needs(cfg, m, mems[i], bitmaps)), len(micros))
+        if want >= limit:
+            assert (done, why) == (limit, "limit")
+        else:
+            assert (done, why) == (want, needs(cfg, micros[want], mems[want], bitmaps))
+        reasons.add(why)
+        for i in range(done):
+            m = micros[i]
+            row = dict(zip(LOG, fast.log[i].tolist()))
+            new = m.c if m.branch else m.next_pc
+            assert row == dict(pc=m.pc, a=m.a, b=m.b, c=m.c, mem_a=m.mem_a, mem_b=m.mem_b, result=m.result,
+                               branch=int(m.branch), next_pc=m.next_pc, new_pc=new), (trial, i)  # fmt: skip
+        after = mems[done] if done < len(mems) else None
+        if after is not None:
+            assert fast.mem.tolist() == after  # the memory the plain reference has before its next pass
+    assert reasons == {"limit", "not plain", "at", "to", "write", "read"}
+
+
+def test_faults_and_halts_at_the_top_of_memory_are_not_plain():
+    cfg = Config("subleq", 8, 16)
+    zeros = [0] * 16
+    cases = ((zeros, 14), (zeros, 15), (zeros, -3), ([20, 1, 0, *zeros[3:]], 0), ([-1, 3, 0, *zeros[3:]], 0))
+    for mem, pc in cases:
+        fast = Fast(cfg.cells, cfg.bits)
+        fast.load(mem)
+        assert fast.run(pc, 10) == (0, "not plain")
+    fast = Fast(cfg.cells, cfg.bits)
+    fast.load([15, 15, 14, *zeros[3:]])  # 0 - 0 <= 0: jumps to 14, where no whole instruction fits
+    assert fast.run(0, 10) == (1, "not plain") and fast.log[0][LOG.index("new_pc")] == 14
+
+
+def test_without_numba_the_same_code_runs_as_python(monkeypatch):
+    from mlpvm.machines.subleq import fast as module
+
+    cfg = Config("subleq", 16, 64)
+    mem = random_memory(cfg, np.random.default_rng(5))
+    compiled = Fast(cfg.cells, cfg.bits)
+    compiled.load(mem)
+    got = compiled.run(0, 50)
+    monkeypatch.setattr(module, "run", getattr(module.run, "py_func", module.run))
+    plain = Fast(cfg.cells, cfg.bits)
+    plain.load(mem)
+    assert plain.run(0, 50) == got and np.array_equal(plain.log[: got[0]], compiled.log[: got[0]])
+    assert np.array_equal(plain.mem, compiled.mem)
