@@ -142,3 +142,21 @@ def test_ctrl_c_stops_a_long_continue_at_80_columns(env, tmp_path):
     assert b"pc=0" in shown and b"running" in term.command("info program")
     term.command("quit")
     assert term.wait() == 0
+
+
+def test_a_long_continue_shows_a_status_line_that_is_gone_at_the_stop(env, tmp_path):
+    loop = tmp_path / "loop.dec"
+    loop.write_text("3 4 0 0 0")
+    term = Terminal(["debug", str(loop)], env, columns=80)
+    term.read_until(PROMPT)
+    os.write(term.fd, b"continue\r")
+    running = term.read_until(b"/s, pc=0", timeout=30)  # after a second: passes, rate, PC
+    assert b"running: " in running and b"passes" in running
+    os.write(term.fd, b"\x03")
+    shown = term.read_until(b"Interrupted")
+    assert shown.count(b"\x1b[2K") >= 1  # the line was cleared before the stop was printed
+    last_clear = shown.rfind(b"\x1b[2K")
+    assert b"running: " not in shown[last_clear:]
+    term.read_until(PROMPT)
+    term.command("quit")
+    assert term.wait() == 0

@@ -88,6 +88,12 @@ def elapsed(seconds: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
+def running(passes: int, rate: float, pc: int, where: str | None, took: float) -> str:
+    """The status line's text while a program runs (``run``, the debugger's ``continue``)."""
+    at = f"pc={pc}{f' ({where})' if where else ''}"
+    return f"running: {passes:,} passes, {rate:,.0f}/s, {at}  {elapsed(took)}"
+
+
 def same_place(out, err) -> bool:
     """Whether what ``out`` and ``err`` print ends up one after the other: both terminals, or one file or pipe
     (``> log 2>&1``). A summary on ``err`` then starts a line of its own after output without a newline."""

@@ -81,7 +81,9 @@ def debug(
     session = Session(image, config, input_data(input_text, input_file), eng, check=not no_check)
     views.announce(session.engine)  # the first pass compiles the network's code: say so, on a terminal
     tty = sys.stdout.isatty()
-    debugger = Debugger(session, views.stdout(markup=False), max_steps or None, confirm=_ask if tty else None)
+    debugger = Debugger(
+        session, views.stdout(markup=False), max_steps or None, confirm=_ask if tty else None, status=True
+    )
     for path in scripts:
         if not run_lines(debugger, _script(path), echo=not tty, stop_on_error=True):
             sys.exit(FAILED if debugger.failures else 0)

@@ -160,8 +160,7 @@ class Status:
         where = self.smap.where(pc, slots=self.config.spec.harvard) if self.smap else None
         took = now - self.since[0]
         rate = (computer.passes - self.since[1]) / max(took, 1e-9)
-        at = f"pc={pc}{f' ({where})' if where else ''}"
-        self.line.show(f"running: {computer.passes:,} passes, {rate:,.0f}/s, {at}  {console.elapsed(took)}")
+        self.line.show(console.running(computer.passes, rate, pc, where, took))
 
     def around(self, write: Callable[[bytes], None]) -> Callable[[bytes], None]:
         def hidden_first(data: bytes) -> None:

@@ -8,7 +8,9 @@ feed it lines. No command error ends the session: each is one line, and the sess
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.cli.console import plural
+from mlpvm.cli.console import StatusLine, plural, running
 from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.session import DebugError, Session, Stop
@@ -78,10 +80,12 @@ class Quit(Exception):
 class Debugger:
     def __init__(
         self, session: Session, console: Console, max_steps: int | None = None,
-        confirm: Callable[[str], bool] | None = None,
+        confirm: Callable[[str], bool] | None = None, status: bool = False,
     ):  # fmt: skip
-        """``confirm`` asks a yes/no question (the REPL); without it the answer is yes, as in gdb's batch mode."""
+        """``confirm`` asks a yes/no question (the REPL); without it the answer is yes, as in gdb's batch mode.
+        ``status``: a live status line on stderr (when it is a terminal) while a command runs the program."""
         self.session, self.console, self.max_steps = session, console, max_steps
+        self.status = StatusLine(quiet=not status)
         self.confirm = confirm or (lambda question: True)
         self.displays: dict[int, Expr] = {}
         self._display_numbers = 0
@@ -164,9 +168,30 @@ class Debugger:
             return f"<{e}>"
 
     def _run(self, fn: Callable[[], Stop]) -> None:
-        stop = fn()
+        with self._running():
+            stop = fn()
         self._shown_output = min(self._shown_output, len(self.session.output))
         self.show_stop(stop)
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        """A status line while a command runs the program: shown after a second, gone before the stop is shown."""
+        s, line = self.session, self.status
+        since = (time.monotonic(), s.passes)
+
+        def tick() -> None:
+            if line.due():
+                took = time.monotonic() - since[0]
+                where = s.source_map.where(s.pc, slots=s.config.spec.harvard) if s.source_map else None
+                line.show(running(s.passes, (s.passes - since[1]) / max(took, 1e-9), s.pc, where, took))
+
+        line.hide()  # its clock starts now
+        s.progress = None if line.disable else tick
+        try:
+            yield
+        finally:
+            s.progress = None
+            line.hide()
 
     # -- running ---------------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class Session:
         self._numbers = 0
         self._interrupted = False
         self._testing: Breakpoint | None = None  # the breakpoint whose condition is being tested
+        self.progress: Callable[[], None] | None = None  # called between chunks (and passes) of a long run
         self.entries = self._subroutines()
         self.slow = False  # True: every pass on its own, as the chunks are checked against (tests)
         module = config.spec.fast if check else None  # chunks are checked against it: only with the reference
@@ -252,6 +253,8 @@ class Session:
                 return Stop("limit", self.pc, last=self.last)
             if self._interrupted:
                 return Stop("interrupt", self.pc, last=self.last)
+            if self.progress is not None:
+                self.progress()
 
     def step_line(self, over: bool, max_steps: int | None = None) -> Stop:
         """To the next source line (``step``), or with ``over`` not stopping inside subroutines this line calls
