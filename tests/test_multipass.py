@@ -151,3 +151,13 @@ def test_eforth_boot_on_a_staggered_batch(name, eforth):
     of the boot, calls of 8 passes: each call's passes compared with the reference at each of them."""
     batch = stagger(name, EFORTH, eforth, machines=8, max_steps=20_000)
     assert set(batch.reasons.values()) == {"limit"} and batch.passes > 2_000
+
+
+@pytest.mark.parametrize("name", [*FAST, "structured"])
+def test_a_network_fault_inside_a_long_call_names_its_layer_and_step(name):
+    """An activation off {0,1} stops the call; the lockstep finds it again one pass at a time."""
+    cfg = SMALL["subleq"]
+    batch = Batch(engine(name, cfg), cfg, [Program([3, 4, 0, 1, 1])])
+    batch.computer.x[0, engine(name, cfg).state["mem"].offset + 3 * cfg.bits] = 0.5  # mem[3], read by the first step
+    div = batch.step(1000)
+    assert div is not None and div.fault and div.step == 0 and div.layer is not None, div
