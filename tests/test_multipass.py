@@ -126,6 +126,26 @@ def test_many_tiles_take_turns_over_many_passes(name):
     assert {"halt", "fault", "limit"} <= set(batch.reasons.values())
 
 
+@needs_numba
+@pytest.mark.parametrize("name", ["unrolled", "compiled"])
+@pytest.mark.parametrize(
+    ("path", "cells", "data"),
+    [
+        ("howerj-subleq-vhdl/echo.dec", 64, b"abc\n"),
+        ("howerj-subleq-vhdl/hello.dec", 256, b""),
+        ("howerj-subleq-vhdl/hi2.dec", 256, b""),
+    ],
+    ids=lambda v: str(v).rsplit("/", 1)[-1] if isinstance(v, str) else None,
+)
+def test_external_programs_with_input_and_output(name, path, cells, data):
+    """Every input and output byte ends a call; the host serves it between calls, as ``mlpvm run`` does."""
+    cfg = Config("subleq", 16, cells)
+    program = Program(words_of(EXTERNAL / path), data=data)
+    one_machine(name, cfg, program, max_steps=1000)
+    batch = stagger(name, cfg, program, max_steps=1000)
+    assert set(batch.reasons.values()) == {"halt"} and batch.refs[0].output
+
+
 EFORTH = Config("subleq", 16, 8192)
 
 
