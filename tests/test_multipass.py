@@ -11,6 +11,8 @@ early; the host (``Computer.advance``) services them between calls exactly as ``
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from functools import cache
 
 import pytest
@@ -181,3 +183,29 @@ def test_a_network_fault_inside_a_long_call_names_its_layer_and_step(name):
     batch.computer.x[0, engine(name, cfg).state["mem"].offset + 3 * cfg.bits] = 0.5  # mem[3], read by the first step
     div = batch.step(1000)
     assert div is not None and div.fault and div.step == 0 and div.layer is not None, div
+
+
+# Not in-process: the compiled kernel given no machine spun inside numba, where pytest-timeout's signal cannot
+# stop it, so a bug that stopped every machine under ``mlpvm bench`` hung the suite.
+NOTHING_LEFT = r"""
+import numpy as np
+from mlpvm.engines import make
+from mlpvm.host.computer import Computer
+from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode
+cfg = Config("subleq", 8, 32)
+for name in ("unrolled", "compiled", "structured", "sparse"):
+    engine = make(name, cfg)
+    computer = Computer(engine, encode(engine.state, cfg, [0, 0, -1]))
+    computer.run()
+    before = computer.passes
+    computer.advance(1000)
+    assert computer.passes == before and computer.done[0].reason == "halt", name
+print("ok")
+"""
+
+
+@needs_numba
+def test_a_host_with_every_machine_stopped_runs_no_pass():
+    result = subprocess.run([sys.executable, "-c", NOTHING_LEFT], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
