@@ -3,7 +3,8 @@ hypothesis draws the seed) and for ``mlpvm verify --random``. The same seed give
 
 Each machine draws its own (its descriptor's ``generator``): words lean towards the values that break
 arithmetic (0, +-1, powers of two, the extremes; ``mlpvm.check.draw``) and addresses towards the program
-itself, so programs loop, rewrite their own operands, read and write bytes, halt and fault.
+itself, so programs loop, rewrite their own operands, read and write bytes, halt and fault; a fixed share of
+the programs sit at the machine's edges (``EDGE_EVERY``), which programs drawn anywhere rarely reach.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ from mlpvm.check.lockstep import Program
 from mlpvm.machines.config import Config
 
 MAX_INSTRUCTIONS = 8
+EDGE_EVERY = 4  # every 4th seed draws a program at the machine's edges: a fixed share of every population
 
 
 def random_program(config: Config, seed: int, max_instructions: int = MAX_INSTRUCTIONS) -> Program:
-    """A random program for ``config``, from ``seed`` alone."""
-    return config.spec.generator.program(config, np.random.default_rng(seed), max_instructions)
+    """A random program for ``config``, from ``seed`` alone; the seeds EDGE_EVERY - 1, 2 * EDGE_EVERY - 1, ...
+    draw one at the edges of the machine (the generator's ``edges``: the top of memory, the operands just
+    inside and outside it, -1)."""
+    gen, rng = config.spec.generator, np.random.default_rng(seed)
+    draw = gen.edges if seed % EDGE_EVERY == EDGE_EVERY - 1 else gen.program
+    return draw(config, rng, max_instructions)
 
 
 def one_step_cases(config: Config, seed: int, count: int) -> list[Program]:

@@ -6,12 +6,19 @@ memory (every cell), the instruction slots, PC, the halt and fault flags, the I/
 output so far, the input consumed, and the registers the pass decoded (A, B, C, mem[A], mem[B], result,
 branch, next PC) against the reference's micro-operations. The first difference is a ``Divergence`` naming
 the program, the step, the field, and the first layer whose activations disagree with the reference.
+
+By default each engine call runs one pass. ``passes_per_call`` runs many passes per call, as ``mlpvm run``
+does (``Computer.advance``: the engine stops early after a pass with an event, and the host services it
+between calls), and compares after each call; ``staggered`` makes a batch whose machines start one pass apart
+along one reference trace, so that one call of K passes leaves the batch covering consecutive passes, each
+compared with the reference at that pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import cycle
 
 import numpy as np
 
@@ -52,11 +59,14 @@ class Divergence:
     layer: str | None = None  # the first layer whose activations disagree with the reference
     program: int = 0  # index of the program in its batch
     fault: bool = False  # the engine's guard stopped the pass: an activation left {0,1} after ``layer``
+    passes: int = 1  # passes of the engine call after which the states differed (the layer is located for 1)
 
     def __str__(self) -> str:
         if self.fault:
             return f"step {self.step}: network fault after layer {self.layer}"
         where = f", first wrong after layer {self.layer}" if self.layer else ""
+        if self.passes > 1:
+            where += f", after an engine call of {self.passes} passes"
         return (
             f"step {self.step}: {self.field} is {self.network} on the network, {self.reference} in the reference{where}"
         )
@@ -132,7 +142,12 @@ class Batch:
         """Steps checked so far, over all programs."""
         return sum(r.steps for r in self.refs)
 
-    def step(self) -> Divergence | None:
+    def step(self, passes: int = 1) -> Divergence | None:
+        """One engine call of up to ``passes`` passes of all that are running (``Computer.advance``, what
+        ``mlpvm run`` does), then the whole state of every machine compared with its reference, advanced by
+        the passes the call ran."""
+        if passes > 1:
+            return self._call(passes)
         c = self.computer
         mids, before = c.ids.copy(), c.x.copy()
         placed = [self.ref_inputs[i].peek() for i in mids]
@@ -143,6 +158,39 @@ class Batch:
         except NetworkFault:
             return self._network_fault(before, mids, micros)
         self.passes += 1
+        return self._compare(mids, before, placed, micros)
+
+    def _call(self, passes: int) -> Divergence | None:
+        """A call of many passes; a network fault inside it is found again one pass at a time, from the same
+        states, to name its layer and step."""
+        c = self.computer
+        mids, before, start = c.ids.copy(), c.x.copy(), c.passes
+        placed = [self.ref_inputs[i].peek() for i in mids]  # what the first pass reads: to locate a one-pass call
+        try:
+            c.advance(passes)
+        except NetworkFault as fault:
+            c.x[...] = before
+            for _ in range(passes):
+                div = self.step()
+                if div is not None or self.stopped:
+                    return div
+            raise RuntimeError("a network fault in a call of many passes did not recur one pass at a time") from fault
+        ran = c.passes - start
+        micros: dict[int, Micro] = {}
+        for _ in range(ran):
+            micros = {int(i): self.refs[i].step(self.ref_inputs[i]) for i in mids}
+            self._write_mirror(micros)
+        self.passes += ran
+        div = self._compare(mids, before, placed, micros, locate=ran == 1)
+        if div is not None:
+            div.passes = ran
+        return div
+
+    def _compare(
+        self, mids: np.ndarray, before: np.ndarray, placed: list, micros: dict[int, Micro], locate: bool = True
+    ) -> Divergence | None:
+        """The first divergence after a call, over the machines that ran it (``mids``, from states ``before``)."""
+        c = self.computer
         retired = [int(i) for i in mids if i in c.done and i not in self.reasons]
         for i in retired:
             self.reasons[i] = c.done[i].reason
@@ -153,14 +201,21 @@ class Batch:
         mid, field, got, want = min(bad, key=lambda b: b[0])
         row = int(np.flatnonzero(mids == mid)[0])
         m = micros[mid]
-        layer = self._locate(before[row], m, placed[row], mid)
+        layer = self._locate(before[row], m, placed[row], mid) if locate else None
         return Divergence(self.refs[mid].steps - m.is_step, field, got, want, layer, mid)
 
     def run(
-        self, max_steps: int | None = None, interrupted: Callable[[], bool] = lambda: False, progress=None
+        self,
+        max_steps: int | None = None,
+        interrupted: Callable[[], bool] = lambda: False,
+        progress=None,
+        passes_per_call: int | Sequence[int] = 1,
     ) -> tuple[int, Divergence | None]:
         """Steps until every program stops (or reaches ``max_steps``, or ``interrupted()``); returns the steps
-        checked and the first divergence."""
+        checked and the first divergence. ``passes_per_call``: the passes each engine call may run, or a
+        sequence of them taken in turn (the call ends earlier at an event, or where a program would pass
+        ``max_steps``, as ``Computer.run`` does)."""
+        calls = cycle([passes_per_call] if isinstance(passes_per_call, int) else passes_per_call)
         while not self.stopped:
             if max_steps is not None:
                 done = [int(i) for i in self.computer.ids if self.refs[i].steps >= max_steps]
@@ -170,7 +225,10 @@ class Batch:
                     continue
             if interrupted():
                 break
-            div = self.step()
+            passes = next(calls)
+            if max_steps is not None:  # a pass executes at most one instruction per machine
+                passes = min(passes, max_steps - max(self.refs[i].steps for i in self.computer.ids))
+            div = self.step(passes)
             if div is not None:
                 return self.steps, div
             if progress is not None:
@@ -320,6 +378,20 @@ def _placed(values: list[int | None]) -> tuple[list[int], ...]:
     """What the host places in each of the input fields (``protocol.INPUTS``) for each next input."""
     rows = [placed(v) for v in values]
     return tuple([row[name] for row in rows] for name in INPUTS)
+
+
+def staggered(config: Config, program: Program, machines: int) -> list[Program]:
+    """``program`` and the states the reference reaches from it after 1, 2, ... ``machines - 1`` passes (fewer
+    if it stops or waits sooner): a batch whose machine i is i passes along the same trace, so that one engine
+    call of K passes leaves it at passes K .. K + machines - 1, each compared with the reference there."""
+    ref, inp = reference.load(config, program.words, program.slots), program.input()
+    ref.pc = config.spec.pc(config, program.pc)
+    out: list[Program] = []
+    while len(out) < machines and not ref.halted:
+        out.append(Program(list(ref.mem), program.slots, inp.pending(), ref.pc, program.closed))
+        if ref.step(inp).kind == "wait":
+            break
+    return out
 
 
 class Lockstep(Batch):

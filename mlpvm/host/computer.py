@@ -102,6 +102,8 @@ class Computer:
 
     def advance(self, max_passes: int) -> None:
         """Passes until a machine raises an event (output, input, halt) or ``max_passes``; then services it."""
+        if not len(self.ids):  # every machine has stopped: nothing to run (the compiled kernel would spin)
+            return
         steps = np.zeros(len(self.ids), np.int64)
         self.passes += self.engine.run_until_event(self.x, max_passes, steps)
         self.steps[self.ids] += steps

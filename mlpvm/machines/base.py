@@ -47,7 +47,9 @@ class Machine:
       debugger shows it.
 
     ``generator_module`` provides, for ``mlpvm.check.generate`` (``rng`` a numpy Generator; each returns
-    lockstep ``Program``s): ``program(config, rng, max_instructions)``, a whole random program;
+    lockstep ``Program``s): ``program(config, rng, max_instructions)``, a whole random program, and
+    ``edges(config, rng, max_instructions)``, one at the machine's edges (the top of memory, the operands
+    just inside and outside it);
     ``sweep(config, rng)``, single steps that exercise every row of every address-matched block; ``case(config,
     rng)``, a random state about to take one step; ``stopped(config, rng)``, a machine already stopped.
     """

@@ -24,6 +24,31 @@ def program(cfg: Config, rng: np.random.Generator, max_instructions: int) -> Pro
     return Program(data, slots)
 
 
+def edges(cfg: Config, rng: np.random.Generator, max_instructions: int) -> Program:
+    """A program at the paper machine's edges: every slot filled, so the PC wraps from slot K - 1 to 0;
+    operands at cells 0 and M - 1, jumps to slots 0, K - 1, the slot itself (the halting fixed point when
+    mem[a] == 0 and the result <= 0) and the next one; zeros in the edge cells, so that fixed point is met,
+    in a quarter of the programs at the last slot."""
+    m, k = cfg.cells, cfg.slots
+
+    def cell() -> int:
+        r = rng.random()
+        return m - 1 if r < 0.35 else 0 if r < 0.5 else int(rng.integers(0, m))
+
+    slots = []
+    for j in range(k):
+        c = int(rng.choice([0, k - 1, j, (j + 1) % k, int(rng.integers(0, k))]))
+        slots.append((cell(), cell(), c))
+    data = [word(rng, cfg.bits) for _ in range(m)]
+    for at in (0, m - 1):
+        if rng.random() < 0.4:
+            data[at] = 0
+    if rng.random() < 0.25:  # the last slot halts: z z self, with mem[z] = 0
+        z = int(rng.choice([0, m - 1]))
+        slots[k - 1], data[z] = (z, z, k - 1), 0
+    return Program(data, slots)
+
+
 def sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
     top = (cfg.cells - 1, cfg.cells - 1, cfg.slots - 1)  # every operand bit 1
 

@@ -48,6 +48,48 @@ def program(cfg: Config, rng: np.random.Generator, max_instructions: int) -> Pro
     return Program(words, data=rng.bytes(int(rng.integers(0, MAX_INPUT + 1))))
 
 
+def edges(cfg: Config, rng: np.random.Generator, max_instructions: int) -> Program:
+    """A program at the edges of memory: a jump from 0 to code that ends at the top of the addressable cells,
+    so that running off it halts (PC + 2 >= M, or PC + 3 past the largest word when M = 2^N); operands at the
+    last cell and -1 (I/O); jumps to the last PCs and past them; in 60% of the programs one operand at M,
+    M + 1, -2 (or -1 for input's B), the largest word or the most negative one: a fault of one kind (A or B of
+    a subtraction, B of an input, A of an output)."""
+    n, top = cfg.bits, 1 << (cfg.bits - 1)
+    valid = min(cfg.cells, top)
+    count = int(rng.integers(1, max(1, min(max_instructions, (valid - 6) // 3)) + 1))
+    if valid - 3 * count < 4:  # no room for a data cell below the code: a memory of a few cells
+        return program(cfg, rng, max_instructions)
+    end = valid - int(rng.integers(0, min(2, valid - 3 * count - 4) + 1))  # the code's last word: valid - 1 at most
+    start = end - 3 * count
+    outside = sorted({wrap(v, n) for v in (valid, valid + 1, -2, top - 1, -top)} - {-1, *range(valid)})
+
+    def operand() -> int:
+        r = rng.random()
+        if r < 0.25:
+            return valid - 1
+        return int(rng.integers(3, start)) if r < 0.75 else int(rng.integers(0, valid))
+
+    def jump(k: int) -> int:
+        r = rng.random()
+        if r < 0.3:
+            return wrap(valid - int(rng.integers(0, 4)), n)  # the last PCs, one that halts, or past the top
+        return start + 3 * (k + 1) if r < 0.8 else start + 3 * int(rng.integers(0, count))  # on, or a loop
+
+    code = []
+    for k in range(count):
+        r = rng.random()
+        a, b = (-1, operand()) if r < 0.2 else (operand(), -1) if r < 0.4 else (operand(), operand())
+        code.append([a, b, jump(k)])
+    if rng.random() < 0.6:
+        k, bad = int(rng.integers(count)), int(rng.choice(outside))
+        code[k][:2] = [(bad, operand()), (operand(), bad), (-1, int(rng.choice([*outside, -1]))), (bad, -1)][
+            int(rng.integers(4))
+        ]
+    z = int(rng.integers(3, start))
+    words = [z, z, start] + [word(rng, n) for _ in range(start - 3)] + [w for ins in code for w in ins]
+    return Program(words, data=rng.bytes(int(rng.integers(0, MAX_INPUT + 1))))
+
+
 def sweep(cfg: Config, rng: np.random.Generator) -> list[Program]:
     n, valid = cfg.bits, min(cfg.cells, 1 << (cfg.bits - 1))
 
