@@ -4,13 +4,14 @@ of its code paths (a single machine, and batch-minor tiles) and over many passes
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from mlpvm.engines import Compiled, Dense, Sparse, Structured, Unrolled, make
+from mlpvm.engines import Compiled, Dense, Sparse, Structured, Unrolled, have_numba, make
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
@@ -270,3 +271,17 @@ def test_records_are_the_states_each_pass_leaves(cfg, name):
             slow.run_pass(y)
             assert np.array_equal(record[i], y[0, cols]), i
         assert np.array_equal(x, y) and (record[done:] == 7).all()
+
+
+@pytest.mark.parametrize("name", ["unrolled", "compiled", "structured", "sparse", "dense", "onnx"])
+def test_an_empty_batch_runs_no_pass(name):
+    """No machine, no pass: the kernels assume a machine (the compiled one spun forever on an empty batch)."""
+    if name in ("unrolled", "compiled") and not have_numba() and not os.environ.get("CI"):
+        pytest.skip("needs the fast extra")
+    if name == "onnx":
+        pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'mlpvm[onnx]'")
+    engine = make(name, Config("subleq", 4, 16))
+    x = np.zeros((0, engine.state.size), engine.dtype)
+    steps = np.zeros(0, np.int64)
+    engine.run_pass(x)
+    assert engine.run_until_event(x, 5, steps) == 0 and x.shape == (0, engine.state.size)

@@ -131,10 +131,10 @@ class Mutated(Sparse):
         super().__init__(plant(weights, mutant))
         self.mutant, self.prefixes = mutant, list(prefixes)
 
-    def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
+    def _run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
         known = next((p for p in self.prefixes if p.x.shape == x.shape and np.array_equal(p.x, x)), None)
         if known is None or trace is not None:
-            super().run_pass(x, trace)
+            super()._run_pass(x, trace)
             return
         k, u = self.mutant.layer, self.mutant.unit
         W, b = self.mats[k]

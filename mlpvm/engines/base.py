@@ -47,7 +47,25 @@ class Engine:
         raise NotImplementedError
 
     def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
-        """One loop pass over the batch ``x`` (B, state_size), in place."""
+        """One loop pass over the batch ``x`` (B, state_size), in place; ``trace`` gets each layer's output.
+        An empty batch runs nothing (the kernels assume a machine)."""
+        if len(x):
+            self._run_pass(x, trace)
+
+    def run_until_event(
+        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
+    ) -> int:
+        """Runs up to ``max_passes`` passes over the batch, stopping after the first pass in which any
+        machine raised a host-visible event (output, input taken, input wanted, halt). Adds each machine's
+        executed instructions to ``steps``; returns the passes run (0 for an empty batch). Engines may do this
+        without Python in between passes; the host services the event afterwards. ``record`` (a batch of one
+        machine): an array (max_passes, len(record_columns)) whose row i gets the state's ``record_columns``
+        after pass i + 1, so that a caller can check every pass of a long run (the debugger)."""
+        return self._run_until_event(x, max_passes, steps, record) if len(x) else 0
+
+    # What each engine implements, for a batch of at least one machine.
+
+    def _run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None) -> None:
         h = x
         for name, h in zip(self.layer_names, self._layers(x)):
             if self.guard and off_binary(h):
@@ -56,15 +74,7 @@ class Engine:
                 trace.append(np.array(h, copy=True))
         x[...] = h
 
-    def run_until_event(
-        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
-    ) -> int:
-        """Runs up to ``max_passes`` passes over the batch, stopping after the first pass in which any
-        machine raised a host-visible event (output, input taken, input wanted, halt). Adds each machine's
-        executed instructions to ``steps``; returns the passes run. Engines may do this without Python in
-        between passes; the host services the event afterwards. ``record`` (a batch of one machine): an
-        array (max_passes, len(record_columns)) whose row i gets the state's ``record_columns`` after pass
-        i + 1, so that a caller can check every pass of a long run (the debugger)."""
+    def _run_until_event(self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None) -> int:
         events = [self.state[name].offset for name in EVENTS if name in self.state]
         executed = self.state[EXECUTED].offset
         for done in range(1, max_passes + 1):

@@ -101,7 +101,7 @@ class Compiled(Engine):
         if fault[0] >= 0:
             raise NetworkFault(self.layer_names[fault[1]], f"an activation of machine {fault[0]} left {{0,1}}")
 
-    def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
+    def _run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
         n = len(self.layer_names)
         with _Contiguous(x, self.dtype) as y:
             S, R = self._tiles(len(y))
@@ -113,7 +113,7 @@ class Compiled(Engine):
                     s, r = (a.transpose(0, 2, 1).reshape(-1, a.shape[1])[: len(y)] for a in (S, R))
                     trace.append(materialize(self.layouts[lo], self.lowered.places[lo], y, s, r))
 
-    def run_until_event(
+    def _run_until_event(
         self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
     ) -> int:
         fault = np.full(2, -1, np.int64)

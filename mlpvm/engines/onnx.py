@@ -69,7 +69,7 @@ class Onnx(Engine):
         self.loop = session(export.export(weights, loop=True, stop_on=events, idle=False), providers)
         self._traced = None
 
-    def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
+    def _run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
         if trace is None:
             (x[...],) = self.one.run(["next_state"], {"state": x})
             self._check(x)
@@ -83,13 +83,13 @@ class Onnx(Engine):
             trace.append(h)
         x[...] = layers[-1]
 
-    def run_until_event(
+    def _run_until_event(
         self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
     ) -> int:
         """One call of the loop model, which stops after the first pass with a host event (with ``record``:
         a pass per call, as the base engine does)."""
         if record is not None:
-            return super().run_until_event(x, max_passes, steps, record)
+            return super()._run_until_event(x, max_passes, steps, record)
         final, *per_pass = self.loop.run(None, {"state": x, "passes": np.array(max_passes, np.int64)})
         executed = per_pass[[f for f in export.PER_PASS if f in self.state].index(EXECUTED)]
         x[...] = final

@@ -213,7 +213,7 @@ class Structured(Engine):
         self.narrow = np.concatenate([f.indices().ravel() for f in self.state if f.name not in wide])
         self.written: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
+    def _run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
         views = {f.name: self.state.view(x, f.name) for f in self.state}
         vals: dict[str, Value] = dict(views)
         self.written.clear()

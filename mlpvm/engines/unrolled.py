@@ -191,7 +191,7 @@ class Unrolled(Engine):
             None if record is None else record.ctypes.data,
         )  # fmt: skip
 
-    def run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
+    def _run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
         y, width = self._padded(x)
         fault = np.full(3, -1, np.int64)
         if trace is None:
@@ -225,7 +225,7 @@ class Unrolled(Engine):
             trace.append(materialize(self.layouts[k], self.lowered.places[k], y[:real], s[:real], r[:real]))
         y[:, p.store_x] = s[:, p.store_s]
 
-    def run_until_event(
+    def _run_until_event(
         self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
     ) -> int:
         fault = np.full(3, -1, np.int64)
