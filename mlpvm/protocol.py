@@ -4,8 +4,8 @@ between passes, and everything the host does with them.
 Before a pass the host places the next input (``place_input``); after it, it reads the stop and handshake
 flags, takes the output byte (``output_byte``) and, once an input byte was consumed, places the next one
 (``serve``). It never computes anything of the program's data or control flow. The host loop, the engines,
-the checks and the dumps name these fields through this module (the debugger session and state decoding still
-spell a few of them).
+the checks, the debugger and the dumps name these fields through this module (state decoding, which this module
+builds on, spells the flags it decodes).
 """
 
 from __future__ import annotations

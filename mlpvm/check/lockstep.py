@@ -31,7 +31,7 @@ from mlpvm.machines.config import Config
 from mlpvm.machines.reference import Micro
 from mlpvm.machines.state import REGISTERS, encode, from_bits, register, to_bits, word
 from mlpvm.program.inputs import Input
-from mlpvm.protocol import INPUTS, KIND_FLAGS, placed
+from mlpvm.protocol import INPUTS, KIND_FLAGS, OUT_BYTE, has_io, placed
 
 
 @dataclass
@@ -283,10 +283,10 @@ class Batch:
         if "fault" in state:
             bits("fault", [r.fault for r in refs])
         bits("executed", [m.is_step for m in ms])
-        if "in_ack" in state:
+        if has_io(state):
             for name, kind in KIND_FLAGS.items():
                 bits(name, [m.kind == kind for m in ms])
-            bits("out_byte", [m.out or 0 for m in ms], [m.out is not None for m in ms])
+            bits(OUT_BYTE, [m.out or 0 for m in ms], [m.out is not None for m in ms])
             outputs, inputs = self.computer.outputs, self.computer.inputs
             checks.append(("output", np.array([outputs[i] != self.refs[i].output for i in mids])))
             checks.append(("input", np.array([inputs[i].consumed != self.ref_inputs[i].consumed for i in mids])))
@@ -318,7 +318,7 @@ class Batch:
         if field in INPUTS:
             want = dict(zip(INPUTS, (v[0] for v in _placed([self.computer.inputs[mid].peek()]))))
             return field, word(state, x, field, signed=False), int(want[field])
-        if field == "out_byte":
+        if field == OUT_BYTE:
             return field, word(state, x, field, signed=False), m.out
         want = {"pc": ref.pc, "halted": ref.halted, "fault": ref.fault, "executed": m.is_step}
         want.update({name: m.kind == kind for name, kind in KIND_FLAGS.items()})
@@ -359,7 +359,7 @@ class Batch:
             carried["fault"] = (np.array([stopped and ref.fault]), np.array([ref.fault]))
         if self.ins_bits is not None:
             carried["ins"] = (self.ins_bits[mid], self.ins_bits[mid])
-        if "in_byte" in state:
+        if has_io(state):
             for name, values in zip(INPUTS, _placed([placed])):
                 bits = to_bits(values, state[name].size).ravel()
                 carried[name] = (bits, bits)

@@ -22,6 +22,7 @@ from mlpvm.debug.session import DebugError, Session
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import REGISTERS, from_bits, signed_field
 from mlpvm.network import LAYER_NAMES, build
+from mlpvm.protocol import IN_BYTE, OUT_BYTE
 
 WIDTH = 80  # every view fits an 80-column terminal
 ADDER_STEP = re.compile(r"_(g|d1|d2|p|c|u|v)$")  # an adder's per-bit units (craft/adder.py): bits, not a word
@@ -110,7 +111,7 @@ def word(config: Config, name: str, values: np.ndarray) -> str:
         return f"{int(bits.sum())} of {len(bits)} on"
     unsigned = int(from_bits(bits, signed=False))
     text = "".join(map(str, bits[::-1])) + f" = {unsigned}"
-    if name in ("out_byte", "in_byte"):
+    if name in (OUT_BYTE, IN_BYTE):
         return text + f" {chr(unsigned)!r}"
     if len(bits) > 1 and bits[-1] and len(bits) == config.bits and not ADDER_STEP.search(name):
         text += f" (signed {int(from_bits(bits))})"

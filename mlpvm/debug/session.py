@@ -25,7 +25,7 @@ from mlpvm.machines.config import Config
 from mlpvm.machines.state import REGISTERS, Fields, decode, encode, from_bits, to_bits
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
-from mlpvm.protocol import place_input
+from mlpvm.protocol import EXECUTED, FAULT, HALTED, IN_ACK, IN_WAIT, OUT_BYTE, OUT_VALID, has_io, place_input
 
 HISTORY_BYTES = 64 << 20  # state snapshots kept for reverse execution
 CHECKPOINT_BYTES = 128 << 20  # states every ``_every`` passes, replayed from to go back further than that
@@ -181,7 +181,7 @@ class Session:
 
     @property
     def io(self) -> bool:
-        return "in_ack" in self.engine.state
+        return has_io(self.engine.state)
 
     def _place(self) -> None:
         if self.io:
@@ -300,13 +300,13 @@ class Session:
         self.passes += 1
         now = self._read()
         out = None
-        if now.get("out_valid"):
-            out = now["out_byte"]
+        if now.get(OUT_VALID):
+            out = now[OUT_BYTE]
             self.output.append(out)
-        if now.get("in_ack"):
+        if now.get(IN_ACK):
             self.net_input.take()
             self._place()
-        self.steps += now["executed"]
+        self.steps += now[EXECUTED]
         micro = self.ref.step(self.ref_input) if self.check else None
         self.last = self._describe(before[0], old_pc, out, self._frames_after(old_pc))
         diff = self._disagreement(micro) if micro is not None else None
@@ -316,7 +316,7 @@ class Session:
             return Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer), last=self.last)
         if self.halted:
             return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
-        if now.get("in_wait"):
+        if now.get(IN_WAIT):
             return Stop("wait", self.pc, last=self.last)
         if self._replaying:
             return None  # going back in time: no stops, and no hit counts
@@ -339,9 +339,9 @@ class Session:
         now, ref = self._now, self.ref
         checks = [
             ("pc", now["pc"], ref.pc),
-            ("halted", bool(now["halted"]), ref.halted),
-            ("fault", bool(now.get("fault", 0)), ref.fault),
-            ("executed", bool(now["executed"]), micro.is_step),
+            (HALTED, bool(now[HALTED]), ref.halted),
+            (FAULT, bool(now.get(FAULT, 0)), ref.fault),
+            (EXECUTED, bool(now[EXECUTED]), micro.is_step),
             ("output", bytes(self.output[-1:]), bytes(ref.output[-1:])),
             ("output length", len(self.output), len(ref.output)),
         ]
@@ -447,7 +447,7 @@ class Session:
         the host's input fields, as before the pass)."""
         names, columns = self._fields.names, self._fast.columns
         logged = {"pc": "new_pc", **{r: r for r in REGISTERS}}
-        flags = dict(halted=0, fault=0, executed=1, out_valid=0, out_byte=0, in_ack=0, in_wait=0)
+        flags = {HALTED: 0, FAULT: 0, EXECUTED: 1, OUT_VALID: 0, OUT_BYTE: 0, IN_ACK: 0, IN_WAIT: 0}
         order = [n for n in names if n in logged] + [n for n in names if n not in logged]
         weights = self._fields.weights[:, [names.index(n) for n in order]]
         fixed = [(n, flags.get(n)) for n in order if n not in logged]
@@ -482,11 +482,11 @@ class Session:
 
     @property
     def halted(self) -> bool:
-        return bool(self._now["halted"])
+        return bool(self._now[HALTED])
 
     @property
     def fault(self) -> bool:
-        return bool(self._now.get("fault", 0))
+        return bool(self._now.get(FAULT, 0))
 
     def registers(self) -> dict[str, int]:
         """PC, the registers of the last pass, and the flags."""
@@ -570,9 +570,9 @@ class Session:
     def _describe(self, before: np.ndarray, old_pc: int, out: int | None, frames: tuple[Frame, ...] = ()) -> Pass:
         """The pass just run, from the registers it left in the state."""
         state, regs = self.engine.state, self._now
-        if not regs["executed"]:
+        if not regs[EXECUTED]:
             kind = "idle"
-        elif regs.get("in_ack"):
+        elif regs.get(IN_ACK):
             kind = "in"
         elif out is not None:
             kind = "out"
