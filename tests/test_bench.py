@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from mlpvm import bench
-from mlpvm.cli import cli
+from mlpvm.cli import cli, console
 from mlpvm.engines import ENGINES, have_numba
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
@@ -50,6 +50,15 @@ def test_bench_json_has_every_measurement(monkeypatch):
     a = doc["arithmetic"]
     assert 0 < a["units_per_pass"] < a["touched_per_pass"] < a["stored_nonzeros"] / 100
     assert ("efficiency" in a) == have_numba()
+
+
+def test_bench_tables_fit_80_columns(monkeypatch):
+    """Every table whole in an 80-column terminal: nothing cut off (Rich would end a cell with an ellipsis)."""
+    small(monkeypatch)
+    monkeypatch.setattr(console, "PIPE_WIDTH", 80)
+    result = CliRunner().invoke(cli, ["bench", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output and max(len(line) for line in result.output.splitlines()) <= 80
 
 
 def test_bench_tables(monkeypatch):

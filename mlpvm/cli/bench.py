@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
 import click
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
@@ -135,13 +137,18 @@ def _arithmetic(a: dict) -> Table:
     return t
 
 
-def _scaling(rows: list[dict]) -> Table:
-    t = Table(title="Scaling: subleq, N = 16 (one program; microseconds per pass)", title_justify="left")
-    for col in ("M", "state", "stored nnz", "CSR MB", "blocks MB", "kernel KB", "build s", "touched", *ENGINES):
-        t.add_column(col, justify="right")
+def _scaling(rows: list[dict]) -> Group:
+    """Two tables, so that each fits 80 columns: what the network takes at each M, and what a pass costs."""
+    sizes = Table(title="Scaling: subleq, N = 16 (what the network takes)", title_justify="left")
+    for col in ("M", "state", "stored\nnonzeros", "CSR\nMB", "blocks\nMB", "kernel\nKB", "build\ns", "touched"):
+        sizes.add_column(col, justify="right", no_wrap=True)
+    costs = Table(title="Scaling: microseconds per pass, one program", title_justify="left")
+    names = [name for name in ENGINES if any(name in r["us_per_pass"] for r in rows)]
+    for col in ("M", *names):
+        costs.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         us = r["us_per_pass"]
-        t.add_row(
+        sizes.add_row(
             f"{r['cells']:,}",
             f"{r['state_size']:,}",
             f"{r['stored_nonzeros']:,}",
@@ -150,8 +157,8 @@ def _scaling(rows: list[dict]) -> Table:
             f"{r['program_bytes'] / 1e3:.0f}",
             f"{r['build_s']:.2f}",
             f"{r['touched_per_pass']:,}",
-            *(f"{us[name]:,.1f}" if name in us else "-" for name in ENGINES),
         )
+        costs.add_row(f"{r['cells']:,}", *(f"{us[name]:,.1f}" if name in us else "-" for name in names))
     base = next((r for r in rows if r["cells"] >= 256), rows[0])  # the issue's yardstick: M = 256 to the largest
     last = rows[-1]
     growth = [
@@ -160,11 +167,12 @@ def _scaling(rows: list[dict]) -> Table:
         if name in base["us_per_pass"] and name in last["us_per_pass"] and base is not last
     ]
     if growth:
-        t.caption = (
+        costs.caption = textwrap.fill(  # lines of their own: the console does not wrap (soft_wrap)
             f"Cost of a pass from M = {base['cells']:,} to {last['cells']:,} ({last['cells'] // base['cells']}x the "
-            f"memory): {', '.join(growth)}."
+            f"memory): {', '.join(growth)}.",
+            78,
         )
-    return t
+    return Group(sizes, costs)
 
 
 def _eforth(e: dict) -> Table:
