@@ -95,10 +95,13 @@ def check_mutants(config: Config) -> Cost:
 
 
 def check_trace(config: Config, passes: int) -> Cost:
-    """``trace --layers``: every layer's activations of the passes asked for."""
+    """``trace --layers``: the stored matrices and one pass's activations in memory (each pass is written as it
+    comes), and the activations of every pass asked for on disk, uncompressed at most."""
     cost = estimate(config)
-    need = cost.bytes("sparse") + cost.activations(passes)
-    refuse_above(need, config, f"the activations of {passes:,} passes would need about {_size(need)} of memory",
+    need = cost.bytes("sparse") + cost.activations(1)
+    refuse_above(need, config, f"tracing the layers would need about {_size(need)} of memory")
+    disk = cost.activations(passes)
+    refuse_above(disk, config, f"the activations of {passes:,} passes would write up to {_size(disk)}",
                  "ask for fewer --passes")  # fmt: skip
     return cost
 

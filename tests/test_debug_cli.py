@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import tracemalloc
 
 import numpy as np
 from click.testing import CliRunner
 
 from mlpvm.cli import cli
+from mlpvm.debug.trace import trace
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.program.inputs import Input
+from mlpvm.program.load import load_image
 from tests.conftest import EXTERNAL, ROOT, words_of
 
 HELLO = str(ROOT / "programs" / "hello.sq")
@@ -123,3 +126,18 @@ def test_paper_programs_show_the_slot_at_pc():
     assert re.search(r"=> +3 +0 0 4 CLR Z", out)  # slot 3 (a slot is one address)
     assert "Halted after 228 steps" in out and re.search(r"=> +21 +0 0 21 HALT", out)  # the fixed point it stopped at
     assert ": 0 1 -1 7 8 5040 720" in out  # 7! and 6!
+
+
+def test_trace_layers_holds_one_pass_in_memory(tmp_path):
+    """Each pass's activations go to the file as they come: tracing 80 passes' layers takes no more memory
+    than tracing 8 (it took ten times as much when the run held them all), and the file has all of them."""
+    image = load_image(str(ROOT / "programs" / "hello.sq"))
+    peaks = []
+    for last in (8, 80):
+        tracemalloc.start()
+        trace(image, Config(), tmp_path / "t.jsonl", layers=tmp_path / "l.npz", passes=range(1, last + 1))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        with np.load(tmp_path / "l.npz", allow_pickle=False) as z:
+            assert {f"pass{n}.branch.3" for n in range(1, last + 1)} <= set(z.files)
+    assert peaks[1] < 1.5 * peaks[0], peaks

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -70,9 +73,36 @@ def pass_arrays(engine: Engine, config: Config, number: int, trace: list[np.ndar
     return arrays
 
 
+class Writer:
+    """An ``.npz`` written member by member, as ``np.savez_compressed`` writes it but without holding every
+    array at once: a long ``trace --layers`` adds each pass's activations as it comes."""
+
+    def __init__(self, f: BinaryIO, info: dict):
+        self.zip = zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self.add({"meta": np.array(json.dumps(info))})
+
+    def add(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, array in arrays.items():
+            with self.zip.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def streamed(path: str | Path, info: dict, write: Callable[[Writer], None], inputs: tuple = ()) -> None:
+    """``write(writer)`` adds arrays to the ``.npz`` at ``path``, written in place of it atomically."""
+
+    def body(f: BinaryIO) -> None:
+        writer = Writer(f, info)
+        write(writer)
+        writer.close()
+
+    atomic_write(path, body, inputs)
+
+
 def save(path: str | Path, arrays: dict[str, np.ndarray], info: dict) -> None:
-    payload = {"meta": np.array(json.dumps(info)), **arrays}
-    atomic_write(path, lambda f: np.savez_compressed(f, **payload))
+    streamed(path, info, lambda writer: writer.add(arrays))
 
 
 def dump_session(session, path: str | Path, passes: range | None = None) -> list[int]:

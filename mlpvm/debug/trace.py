@@ -34,8 +34,9 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
           layers: Path | None = None, passes: range | None = None, engine: str | Engine = DEFAULT,
           progress: Callable[[Computer], None] | None = None) -> Summary:  # fmt: skip
     """Runs ``image`` on ``engine`` (default: the fastest), writing a JSON line per pass to ``out``; with
-    ``layers``, also every layer's activations for the ``passes`` wanted (re-run on the stored matrices). Ctrl-C
-    and the step limit end the run cleanly; the files are complete either way. ``progress`` hears of each pass."""
+    ``layers``, also every layer's activations for the ``passes`` wanted (re-run on the stored matrices), written
+    pass by pass as the run goes. Ctrl-C and the step limit end the run cleanly; the files are complete either
+    way. ``progress`` hears of each pass."""
     for path in (out, layers) if layers is not None else (out,):
         writable(path, (image.path,))  # before the run, not after it
     engine = make(engine, config) if isinstance(engine, str) else engine
@@ -43,21 +44,20 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
     computer = Computer(
         engine, encode(engine.state, config, image.words, image.slots), [Input(data, eof_reads=EOF_READS)]
     )
-    arrays: dict[str, np.ndarray] = {}
     before = computer.x.copy()
     ended: list[Outcome] = []
 
-    def write(f: BinaryIO) -> None:
+    def write(f: BinaryIO, npz: dump.Writer | None = None) -> None:
         def record(c: Computer) -> None:
             nonlocal before
             values = dump.decoded(engine, config, c.state_of(0))
             line = {"pass": c.passes, "step": int(c.steps[0]), **{k: values[k] for k in FIELDS}}
             line["out"] = int(c.outputs[0][-1]) if values.get(OUT_VALID) else None
             f.write((json.dumps(line) + "\n").encode())
-            if plain is not None and c.passes in passes:
+            if npz is not None and c.passes in passes:
                 trace: list[np.ndarray] = []
                 plain.run_pass(np.array(before, dtype=plain.dtype), trace)
-                arrays.update(dump.pass_arrays(plain, config, c.passes, trace))
+                npz.add(dump.pass_arrays(plain, config, c.passes, trace))  # on disk now: one pass in memory
             if plain is not None and c.passes + 1 in passes:
                 before = c.state_of(0)[None].copy()
             if progress is not None:
@@ -65,7 +65,10 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
 
         ended.extend(computer.run(max_steps, progress=record, chunk=1))
 
-    atomic_write(out, write, (image.path,))
-    if layers is not None:
-        dump.save(layers, arrays, dump.meta(plain, config))
+    if layers is None:
+        atomic_write(out, write, (image.path,))
+    else:  # both files written as the run goes, each renamed into place when it ends
+        info = dump.meta(plain, config)
+        atomic_write(out, lambda f: dump.streamed(layers, info, lambda npz: write(f, npz), (image.path,)),
+                     (image.path,))  # fmt: skip
     return Summary(ended[0].reason, ended[0].steps, computer.passes)
