@@ -11,7 +11,8 @@ import pytest
 from mlpvm.bench import counter_loop
 from mlpvm.check.mutate import Mutant, plant
 from mlpvm.debug import session as sessions
-from mlpvm.debug.session import Session, Stop
+from mlpvm.debug.records import Stop
+from mlpvm.debug.session import Session
 from mlpvm.engines import Sparse
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from mlpvm.debug.session import DebugError, Session
+from mlpvm.debug.records import DebugError
+from mlpvm.debug.session import Session
 from mlpvm.engines import Sparse
 from mlpvm.machines.config import Config
 from mlpvm.network import LAYER_NAMES, build

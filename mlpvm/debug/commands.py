@@ -21,7 +21,8 @@ from rich.text import Text
 from mlpvm.cli.console import StatusLine, plural, running
 from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
-from mlpvm.debug.session import DebugError, Session, Stop
+from mlpvm.debug.records import DebugError, Stop
+from mlpvm.debug.session import Session
 from mlpvm.errors import MlpvmError
 from mlpvm.program.inputs import unescape
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from mlpvm.debug import dump as dumps
 from mlpvm.debug import netviews
 from mlpvm.debug.commands import Debugger, command
-from mlpvm.debug.session import DebugError
+from mlpvm.debug.records import DebugError
 
 
 def _pass(debugger: Debugger, text: str) -> netviews.PassTrace:

@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mlpvm.craft.blocks import Layer, Select
-from mlpvm.debug.session import DebugError, Session
+from mlpvm.debug.records import DebugError
+from mlpvm.debug.session import Session
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import REGISTERS, from_bits, signed_field
 from mlpvm.network import LAYER_NAMES, build

@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mlpvm.check.lockstep import Divergence, first_bad_layer
 from mlpvm.debug.expr import Env, Expr, ExprError
+from mlpvm.debug.records import Breakpoint, DebugError, Frame, Pass, Stop, Watchpoint
 from mlpvm.engines import DEFAULT, Engine, make
 from mlpvm.errors import MlpvmError, NetworkFault
 from mlpvm.machines import reference
@@ -34,85 +35,6 @@ CHUNKED_EVERY = 4096  # the same when passes run in chunks, which end at checkpo
 CHUNK = 4096  # passes run and checked together at most: Ctrl-C is seen between chunks
 CHUNK_SECONDS = 0.05  # about the longest a chunk takes (fewer passes on a slow engine, such as a weight file's)
 TAIL = 64  # passes replayed one at a time at the end of a jump back in time, which the history then holds
-
-
-class DebugError(MlpvmError):
-    """A command that cannot be carried out (unknown label, bad address, no such breakpoint, ...)."""
-
-
-@dataclass
-class Breakpoint:
-    number: int
-    address: int
-    spec: str  # as the user wrote it: "loop", "12"
-    temporary: bool = False
-    condition: Expr | None = None
-    ignore: int = 0
-    hits: int = 0
-    enabled: bool = True
-
-
-@dataclass
-class Watchpoint:
-    number: int
-    start: int
-    stop: int  # exclusive
-    kind: str  # watch (write) | rwatch (read) | awatch (either)
-    spec: str
-    hits: int = 0
-    enabled: bool = True
-    ignore: int = 0
-    expr: Expr | None = None  # a value watchpoint (``watch EXPR``): stops when the expression's value changes
-    value: int | None = None  # its value when last tested
-
-
-@dataclass(frozen=True)
-class Frame:
-    """An active standard-library subroutine: entered by ``CALL entry``, returns to ``ret``."""
-
-    entry: int
-    ret: int
-    site: int  # PC of the call's jump
-
-
-@dataclass(frozen=True)
-class Pass:
-    """What one pass did, decoded from the state after it (and the memory before it)."""
-
-    number: int  # 1-based pass count
-    step: int  # steps completed after this pass
-    pc: int  # PC of the instruction the pass looked at
-    kind: str  # sub | in | out | idle (halted, waiting, or stopped this pass)
-    a: int
-    b: int
-    c: int
-    mem_a: int
-    mem_b: int
-    result: int
-    branch: bool
-    next_pc: int
-    new_pc: int
-    reads: tuple[int, ...]  # memory cells read: the instruction words, then operands
-    written: int | None  # the cell written, if any
-    old: int | None  # its value before and after
-    new: int | None
-    out: int | None  # the byte output, if any
-    frames: tuple[Frame, ...] = ()  # the CALL chain after this pass, innermost last
-
-
-@dataclass
-class Stop:
-    """Why a run stopped, for the banner."""
-
-    reason: (
-        str  # step | breakpoint | watchpoint | halt | fault | limit | wait | divergence | interrupt | until | history
-    )
-    pc: int
-    breakpoint: Breakpoint | None = None
-    watch: list[tuple[Watchpoint, int, str, int | None, int | None]] = field(default_factory=list)
-    divergence: Divergence | None = None
-    last: Pass | None = None
-    error: str = ""  # why testing a breakpoint's condition failed (reason "condition")
 
 
 @dataclass(frozen=True)

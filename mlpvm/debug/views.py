@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mlpvm.cli.console import plural
-from mlpvm.debug.session import Frame, Pass, Session, Stop
+from mlpvm.debug.records import Frame, Pass, Stop
+from mlpvm.debug.session import Session
 from mlpvm.program.asm.disasm import Instruction
 
 NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",

@@ -1,0 +1,89 @@
+"""What the debugger session reports and keeps: its breakpoints and watchpoints, the CALL chain, what each pass
+did, and why a run stopped. Plain records, rendered by the views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlpvm.check.lockstep import Divergence
+from mlpvm.debug.expr import Expr
+from mlpvm.errors import MlpvmError
+
+
+class DebugError(MlpvmError):
+    """A command that cannot be carried out (unknown label, bad address, no such breakpoint, ...)."""
+
+
+@dataclass
+class Breakpoint:
+    number: int
+    address: int
+    spec: str  # as the user wrote it: "loop", "12"
+    temporary: bool = False
+    condition: Expr | None = None
+    ignore: int = 0
+    hits: int = 0
+    enabled: bool = True
+
+
+@dataclass
+class Watchpoint:
+    number: int
+    start: int
+    stop: int  # exclusive
+    kind: str  # watch (write) | rwatch (read) | awatch (either)
+    spec: str
+    hits: int = 0
+    enabled: bool = True
+    ignore: int = 0
+    expr: Expr | None = None  # a value watchpoint (``watch EXPR``): stops when the expression's value changes
+    value: int | None = None  # its value when last tested
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An active standard-library subroutine: entered by ``CALL entry``, returns to ``ret``."""
+
+    entry: int
+    ret: int
+    site: int  # PC of the call's jump
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one pass did, decoded from the state after it (and the memory before it)."""
+
+    number: int  # 1-based pass count
+    step: int  # steps completed after this pass
+    pc: int  # PC of the instruction the pass looked at
+    kind: str  # sub | in | out | idle (halted, waiting, or stopped this pass)
+    a: int
+    b: int
+    c: int
+    mem_a: int
+    mem_b: int
+    result: int
+    branch: bool
+    next_pc: int
+    new_pc: int
+    reads: tuple[int, ...]  # memory cells read: the instruction words, then operands
+    written: int | None  # the cell written, if any
+    old: int | None  # its value before and after
+    new: int | None
+    out: int | None  # the byte output, if any
+    frames: tuple[Frame, ...] = ()  # the CALL chain after this pass, innermost last
+
+
+@dataclass
+class Stop:
+    """Why a run stopped, for the banner."""
+
+    reason: (
+        str  # step | breakpoint | watchpoint | halt | fault | limit | wait | divergence | interrupt | until | history
+    )
+    pc: int
+    breakpoint: Breakpoint | None = None
+    watch: list[tuple[Watchpoint, int, str, int | None, int | None]] = field(default_factory=list)
+    divergence: Divergence | None = None
+    last: Pass | None = None
+    error: str = ""  # why testing a breakpoint's condition failed (reason "condition")
