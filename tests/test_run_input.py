@@ -129,6 +129,11 @@ def test_a_fault_names_the_operand_its_value_memory_and_the_cells_that_would_hol
     out.write_text("0 0 3 -300 -1 0")  # at 3: output mem[-300]
     result = invoke("run", str(out))
     assert "operand A = -300 is outside memory (0..255, 256 cells)\n" in result.stderr
+    both = tmp_path / "both.dec"
+    both.write_text("300 700 0")  # mem[700] -= mem[300]: both outside 256 cells
+    result = invoke("run", str(both))
+    want = "operand A = 300 and operand B = 700 are outside memory (0..255, 256 cells); --cells 1024 would hold them\n"
+    assert want in result.stderr
 
 
 def _own_terminal() -> None:

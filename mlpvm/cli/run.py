@@ -277,12 +277,12 @@ def fault_detail(o: Outcome, config: Config) -> str:
     inside = range(config.cells)
     named = [("B", b)] if a == -1 else [("A", a)] if b == -1 else [("A", a), ("B", b)]
     bad = [(name, v) for name, v in named if v not in inside]
-    text = ", ".join(f"operand {name} = {v}" for name, v in bad) or "an operand"
-    text += f" is outside memory (0..{config.cells - 1}, {config.cells:,} cells)"
+    text = " and ".join(f"operand {name} = {v}" for name, v in bad) or "an operand"
+    text += f" {'are' if len(bad) > 1 else 'is'} outside memory (0..{config.cells - 1}, {config.cells:,} cells)"
     far = max((v for _, v in bad), default=-1)
     need = 1 << far.bit_length() if far >= 0 else 0
     if need > config.cells and far < 1 << (config.bits - 1):
-        text += f"; --cells {need} would hold it"
+        text += f"; --cells {need} would hold {'them' if len(bad) > 1 else 'it'}"
     return text
 
 
