@@ -256,3 +256,20 @@ def test_history_after_a_chunked_run_is_the_passes_one_at_a_time_leaves():
         s.step(3000)
         runs.append((s.records(500), s.records(3), s.x.tobytes()))
     assert runs[0] == runs[1] and len(runs[0][0]) == 500
+
+
+def test_a_breakpoint_outside_memory_leaves_the_run_in_chunks():
+    """A PC outside memory is a halt, never a plain pass: such a breakpoint cannot be hit, and must not make the
+    whole run go pass by pass (it did)."""
+    cfg = Config("subleq", 16, 32)
+
+    def script(s: Session, note) -> None:
+        s.add_breakpoint("*100000", address=100000)
+        s.add_breakpoint("*-5", address=-5)
+        note(s.cont(max_steps=5000))
+
+    notes = both(lambda: Session(Image(cfg.machine, counter_loop(3000)), cfg), script)
+    assert notes[0][0] == "limit" and notes[0][11] == 5000
+    s = Session(Image(cfg.machine, counter_loop(3000)), cfg)
+    s.add_breakpoint("*100000", address=100000)
+    assert s._attention(stops=True)  # chunks

@@ -294,8 +294,9 @@ class Session:
         watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
         marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
         marks += [] if until is None else [until]
-        if any(w.expr is not None for w in watches) or not all(0 <= a < self.config.cells for a in marks):
+        if any(w.expr is not None for w in watches):
             return False  # value watchpoints are tested after every pass
+        marks = [a for a in marks if 0 <= a < self.config.cells]  # a PC outside memory is a halt: never plain
         for bitmap in (fast.at, fast.to, fast.write, fast.read):
             bitmap[:] = False
         fast.to[marks] = True
