@@ -273,3 +273,23 @@ def test_a_breakpoint_outside_memory_leaves_the_run_in_chunks():
     s = Session(Image(cfg.machine, counter_loop(3000)), cfg)
     s.add_breakpoint("*100000", address=100000)
     assert s._attention(stops=True)  # chunks
+
+
+def test_the_paper_machine_runs_in_chunks_and_stops_where_one_pass_at_a_time_does():
+    """The Harvard machine has a fast reference too: breakpoints on slots, watchpoints on cells, step N and the
+    halt stop at the same pass, with the same state, as one pass at a time."""
+
+    def script(s: Session, note) -> None:
+        assert s._attention() != s.slow  # chunks, unless told to go pass by pass
+        s.add_breakpoint("smaller")
+        note(s.cont())
+        note(s.cont())
+        s.delete()
+        s.add_watchpoint("a")
+        note(s.cont())
+        s.delete()
+        note(s.step(7))
+        note(s.cont())
+
+    notes = both(lambda: program("paper/gcd.pasq"), script)
+    assert [n[0] for n in notes] == ["breakpoint", "breakpoint", "watchpoint", "step", "halt"]

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from mlpvm.machines.config import Config
+from mlpvm.machines.fast import LOG
+from mlpvm.machines.paper.fast import Fast as PaperFast
+from mlpvm.machines.paper.reference import Paper
 from mlpvm.machines.reference import Micro
-from mlpvm.machines.subleq.fast import LOG, Fast
+from mlpvm.machines.subleq.fast import Fast
 from mlpvm.machines.subleq.reference import Subleq
 from mlpvm.program.inputs import Input
 
@@ -125,3 +128,42 @@ def test_without_numba_the_same_code_runs_as_python(monkeypatch):
     plain.load(mem)
     assert plain.run(0, 50) == got and np.array_equal(plain.log[: got[0]], compiled.log[: got[0]])
     assert np.array_equal(plain.mem, compiled.mem)
+
+
+@pytest.mark.parametrize("cfg", [Config("paper", 8, 16, 8), Config("paper", 6, 32, 16)], ids=str)
+def test_the_paper_machine_commits_its_plain_passes_and_stops_before_the_halt_or_attention(cfg):
+    """Random instruction stores (every operand in range: the Harvard machine cannot encode another): the fast
+    reference's log is the plain reference's micro-operations, pass by pass, up to the first pass that halts or
+    that a random bitmap marks, and its memory then is the plain reference's."""
+    rng = np.random.default_rng(7)
+    reasons = set()
+    for trial in range(120):
+        slots = [(int(rng.integers(cfg.cells)), int(rng.integers(cfg.cells)), int(rng.integers(cfg.slots)))
+                 for _ in range(cfg.slots)]  # fmt: skip
+        data = [cfg.wrap(int(v)) for v in rng.integers(-4, 5, cfg.cells)]
+        plain = Paper.load(cfg, data, slots)
+        fast = PaperFast.beside(Paper.load(cfg, data, slots))
+        fast.load(plain.mem)
+        key = ("to", "at", "write", "read", None)[trial % 5]
+        micros = []
+        while len(micros) < 40 and not plain.halted:
+            micros.append(plain.step())
+        marks = {"to": {m.c if m.branch else m.next_pc for m in micros[3:4]}, "at": {m.pc for m in micros[3:4]},
+                 "write": {m.b for m in micros[3:4]}, "read": {m.a for m in micros[3:4]}}  # fmt: skip
+        if key is not None:
+            getattr(fast, key)[list(marks[key])] = True
+        done, why = fast.run(0, 40)
+        reasons.add(why)
+        first = next((i for i, m in enumerate(micros) if m.kind != "sub" or (key and (
+            (key == "to" and (m.c if m.branch else m.next_pc) in marks["to"]) or
+            (key == "at" and m.pc in marks["at"]) or (key == "write" and m.b in marks["write"]) or
+            (key == "read" and {m.a, m.b} & marks["read"])))), len(micros))  # fmt: skip
+        assert done == min(first, 40), trial
+        replay = Paper.load(cfg, data, slots)
+        for i in range(done):
+            m = replay.step()
+            row = dict(zip(LOG, fast.log[i].tolist()))
+            assert row == dict(pc=m.pc, a=m.a, b=m.b, c=m.c, mem_a=m.mem_a, mem_b=m.mem_b, result=m.result,
+                               branch=int(m.branch), next_pc=m.next_pc, new_pc=replay.pc), (trial, i)  # fmt: skip
+        assert fast.mem.tolist() == replay.mem
+    assert {"not plain", "limit", "to", "at", "write", "read"} <= reasons

@@ -323,11 +323,11 @@ class Debugger:
         spec = spec.strip()
         s = self.session
         if spec.startswith("*"):
-            return s.address(spec[1:])
+            return s.address(spec[1:], code=True)
         m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
         if m:
             return self._line_address(m.group("file"), int(m.group("line")))
-        return s.address(spec)
+        return s.address(spec, code=True)
 
     def _line_address(self, file: str | None, line: int) -> int:
         s = self.session

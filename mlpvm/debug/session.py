@@ -68,7 +68,8 @@ class Session:
         self.entries = self._subroutines()
         self.slow = False  # True: every pass on its own, as the chunks are checked against (tests)
         module = config.spec.fast if check else None  # chunks are checked against it: only with the reference
-        self._fast = module.Fast(config.cells, config.bits) if module is not None else None
+        beside = reference.load(config, image.words, image.slots)
+        self._fast = module.Fast.beside(beside) if module is not None else None
         if self._fast is not None:
             self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
             self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
@@ -296,7 +297,7 @@ class Session:
         marks += [] if until is None else [until]
         if any(w.expr is not None for w in watches):
             return False  # value watchpoints are tested after every pass
-        marks = [a for a in marks if 0 <= a < self.config.cells]  # a PC outside memory is a halt: never plain
+        marks = [a for a in marks if 0 <= a < len(fast.to)]  # a PC outside memory halts: never a plain pass
         for bitmap in (fast.at, fast.to, fast.write, fast.read):
             bitmap[:] = False
         fast.to[marks] = True
@@ -435,20 +436,23 @@ class Session:
         widths = (cfg.addr_bits, cfg.addr_bits, cfg.slot_bits)
         return tuple(int(from_bits(v[:w], signed=False)) for v, w in zip((a, b, c), widths))
 
-    def env(self, addresses: bool = False) -> Env:
-        """Names for expressions: labels are variables (their cells' values), or addresses for locations."""
+    def env(self, addresses: bool = False, code: bool = False) -> Env:
+        """Names for expressions: labels are variables (their cells' values), or addresses for locations
+        (``code``: of instructions, which on a Harvard machine are slots, with labels of their own)."""
         names = self.registers()
         names["steps"] = self.steps
-        labels = dict(self.source_map.labels) if self.source_map else {}
-        return Env(names, self.mem, labels, addresses)
+        smap = self.source_map
+        table = {} if smap is None else smap.slot_labels if code and self.config.spec.harvard else smap.labels
+        return Env(names, self.mem, dict(table), addresses)
 
     def evaluate(self, text: str | Expr) -> int:
         return (text if isinstance(text, Expr) else Expr(text))(self.env())
 
-    def address(self, spec: str) -> int:
-        """A location: a number, a label (its address) or an expression in which labels are addresses."""
+    def address(self, spec: str, code: bool = False) -> int:
+        """A location: a number, a label (its address) or an expression in which labels are addresses; with
+        ``code``, a PC value (breakpoints, ``until``), labels naming instructions."""
         try:
-            return Expr(spec)(self.env(addresses=True))
+            return Expr(spec)(self.env(addresses=True, code=code))
         except ExprError as e:
             raise DebugError(str(e)) from None
 
@@ -524,7 +528,7 @@ class Session:
     def add_breakpoint(
         self, spec: str, condition: str | None = None, temporary: bool = False, address: int | None = None
     ) -> Breakpoint:
-        address = self.address(spec) if address is None else address
+        address = self.address(spec, code=True) if address is None else address
         cond = self.condition(condition) if condition else None
         bp = Breakpoint(self._number(), address, spec, temporary, cond)
         self.breakpoints[bp.number] = bp

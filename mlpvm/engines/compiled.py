@@ -65,11 +65,11 @@ def warm() -> None:
 
     if have_llvm():  # the default configuration's code for one machine (others compile on first use)
         Unrolled(build(Config())).code(1)
-    from mlpvm.machines import MACHINES
+    from mlpvm.machines import MACHINES, reference
 
     for machine in MACHINES.values():  # the debugger's fast references
         if machine.fast is not None:
-            machine.fast.Fast(16, 8).run(0, 1)
+            machine.fast.Fast.beside(reference.load(Config(machine.name, 8, 16), [])).run(0, 1)
 
 
 TILE = 128  # machines evaluated together: a tile's scratch (slots x TILE) stays in the core's cache

@@ -58,6 +58,7 @@ PAPER = Machine(
     estimate=estimate,
     listing_module="mlpvm.machines.paper.listing",
     generator_module="mlpvm.machines.paper.generate",
+    fast_module="mlpvm.machines.paper.fast",
     proof_module="mlpvm.machines.paper.spec",
     meanings=layers.meanings,
 )

@@ -1,37 +1,15 @@
-"""A fast reference for the ``subleq`` machine: the debugger's ``continue`` checks the network against it.
+"""The ``subleq`` machine's fast reference (``mlpvm.machines.fast``): its plain passes, docs/machines.md section 1.
 
-It runs the plain passes of docs/machines.md section 1 (an in-range subtract: no input, output, halt, fault
-or wait) on an int64 copy of the reference's memory, compiled with numba when it is installed (else plain
-Python: slow, for tests), and stops BEFORE any pass that needs the debugger's attention, which the plain
-reference (``mlpvm.machines.subleq.reference``) and the session then run one at a time:
-
-- a pass that is not plain (I/O, a halt, a fault at the top of memory or through an operand out of range);
-- a pass from a PC in ``at`` (say the return jumps of subroutines, whose pass pops the CALL chain);
-- a pass whose new PC is in ``to`` (breakpoints, ``until``, subroutine entries);
-- a pass that writes a cell in ``write`` or reads one in ``read`` (the instruction words, then A and B, as the
-  debugger counts reads).
-
-Each committed pass is logged as a row of ``LOG``; the caller replays the log into the plain reference.
+A plain pass is an in-range subtract: no input, output, halt, fault or wait. ``at`` holds the return jumps of
+subroutines (whose pass pops the CALL chain), ``to`` breakpoints, ``until`` and subroutine entries; reads are the
+instruction words, then A and B, as the debugger counts them.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-try:
-    import numba
-
-    njit = numba.njit(cache=True, nogil=True)
-except ImportError:  # plain Python: the same code, slowly
-
-    def njit(f):
-        return f
-
-
-LOG = ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc", "new_pc")  # a log row's columns
-# Why ``run`` stopped: the pass limit, or what the next pass needs.
-LIMIT, NOT_PLAIN, AT, TO, WRITE, READ = range(6)
-REASONS = ("limit", "not plain", "at", "to", "write", "read")
+from mlpvm.machines import fast
+from mlpvm.machines.fast import AT, LIMIT, NOT_PLAIN, READ, TO, WRITE, njit, wrap
+from mlpvm.machines.subleq.reference import Subleq
 
 
 @njit
@@ -40,8 +18,6 @@ def run(mem, pc, max_passes, bits, at, to, write, read, log):
     ``max_passes``, each logged in ``log`` (rows of ``LOG``); the bitmaps (bool, one per cell) say which
     passes need attention. Returns (passes committed, why it stopped: ``REASONS``)."""
     cells = mem.size
-    span = np.int64(1) << bits
-    half = span >> 1
     for done in range(max_passes):
         if pc < 0 or pc + 2 >= cells:
             return done, NOT_PLAIN
@@ -55,12 +31,8 @@ def run(mem, pc, max_passes, bits, at, to, write, read, log):
         if read[pc] or read[pc + 1] or read[pc + 2] or read[a] or read[b]:
             return done, READ
         ma, mb = mem[a], mem[b]
-        result = (mb - ma) & (span - 1)
-        if result >= half:
-            result -= span
-        after = (pc + 3) & (span - 1)
-        if after >= half:
-            after -= span
+        result = wrap(mb - ma, bits)
+        after = wrap(pc + 3, bits)
         branch = result <= 0
         new = c if branch else after
         if 0 <= new < cells and to[new]:
@@ -73,26 +45,11 @@ def run(mem, pc, max_passes, bits, at, to, write, read, log):
     return max_passes, LIMIT
 
 
-class Fast:
-    """The fast reference beside a plain one: ``mem`` mirrors the plain reference's memory between runs."""
+class Fast(fast.Fast):
+    @classmethod
+    def beside(cls, ref: Subleq) -> Fast:
+        """A fast reference of the machine of the plain reference ``ref``."""
+        return cls(ref.config.cells, ref.config.bits)
 
-    columns = LOG
-
-    def __init__(self, cells: int, bits: int):
-        self.bits = bits
-        self.mem = np.zeros(cells, np.int64)
-        self.at = np.zeros(cells, np.bool_)
-        self.to = np.zeros(cells, np.bool_)
-        self.write = np.zeros(cells, np.bool_)
-        self.read = np.zeros(cells, np.bool_)
-        self.log = np.zeros((0, len(LOG)), np.int64)
-
-    def load(self, mem: list[int]) -> None:
-        self.mem[:] = mem
-
-    def run(self, pc: int, max_passes: int) -> tuple[int, str]:
-        """Commits up to ``max_passes`` plain passes from ``pc``; the log's first rows describe them."""
-        if len(self.log) < max_passes:
-            self.log = np.zeros((max_passes, len(LOG)), np.int64)
-        done, why = run(self.mem, pc, max_passes, self.bits, self.at, self.to, self.write, self.read, self.log)
-        return int(done), REASONS[why]
+    def _run(self, pc: int, max_passes: int) -> tuple[int, int]:
+        return run(self.mem, pc, max_passes, self.bits, self.at, self.to, self.write, self.read, self.log)
