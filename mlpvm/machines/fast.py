@@ -33,6 +33,15 @@ def wrap(value, bits):
     return value - span if value >= span >> 1 else value
 
 
+@njit
+def commit(mem, log, done, pc, a, b, c, ma, mb, result, branch, after, new):
+    """A plain pass done: ``mem[b]`` written, the pass logged as row ``done`` (its columns: ``LOG``)."""
+    mem[b] = result
+    row = log[done]
+    row[0], row[1], row[2], row[3], row[4] = pc, a, b, c, ma
+    row[5], row[6], row[7], row[8], row[9] = mb, result, branch, after, new
+
+
 class Fast:
     """A fast reference beside a plain one: ``mem`` mirrors the plain reference's memory between runs; ``at`` and
     ``to`` have a flag per PC value, ``write`` and ``read`` one per cell."""

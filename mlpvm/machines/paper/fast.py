@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlpvm.machines import fast
-from mlpvm.machines.fast import AT, LIMIT, NOT_PLAIN, READ, TO, WRITE, njit, wrap
+from mlpvm.machines.fast import AT, LIMIT, NOT_PLAIN, READ, TO, WRITE, commit, njit, wrap
 from mlpvm.machines.paper.reference import Paper
 
 
@@ -35,10 +35,7 @@ def run(mem, slots, pc, max_passes, bits, at, to, write, read, log):
         new = c if branch else after
         if to[new]:
             return done, TO
-        mem[b] = result
-        row = log[done]
-        row[0], row[1], row[2], row[3], row[4] = pc, a, b, c, ma
-        row[5], row[6], row[7], row[8], row[9] = mb, result, branch, after, new
+        commit(mem, log, done, pc, a, b, c, ma, mb, result, branch, after, new)
         pc = new
     return max_passes, LIMIT
 
