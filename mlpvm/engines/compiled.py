@@ -75,27 +75,35 @@ def warm() -> None:
 TILE = 128  # machines evaluated together: a tile's scratch (slots x TILE) stays in the core's cache
 
 
-class Compiled(Engine):
-    name = "compiled"
+class LoweredEngine(Engine):
+    """What the engines that run the lowered network share (this one and ``unrolled``): its arrays in a float
+    type, and the scratch slots of the flags and the recorded columns after a pass."""
 
     def __init__(self, net: Network, dtype=np.float32):
         super().__init__(net.config, [(layer.name, layer.outputs) for layer in net.layers])
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"the compiled engine runs float32 or float64, not {self.dtype}")
+            raise ValueError(f"the {self.name} engine runs float32 or float64, not {self.dtype}")
         self.lowered = lower(net)
         self.arrays = self.lowered.kernel_args(self.dtype)
         final = self.lowered.places[-1]
         self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
         self.executed = self._slot(final, EXECUTED)
         self.record_slots = record_slots(self.arrays, self.record_columns)
-        self._scratch: tuple[np.ndarray, np.ndarray] | None = None
 
     @staticmethod
     def _slot(places, name: str) -> int:
         place = places[name]
         assert isinstance(place, Narrow) and place.slots.size == 1
         return int(place.slots.ravel()[0])
+
+
+class Compiled(LoweredEngine):
+    name = "compiled"
+
+    def __init__(self, net: Network, dtype=np.float32):
+        super().__init__(net, dtype)
+        self._scratch: tuple[np.ndarray, np.ndarray] | None = None
 
     def _raise(self, fault: np.ndarray) -> None:
         if fault[0] >= 0:

@@ -21,13 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpvm.engines.base import Engine
 from mlpvm.engines.codegen import source
-from mlpvm.engines.compiled import record_array, record_slots
-from mlpvm.engines.lowered import Narrow, lower, materialize
+from mlpvm.engines.compiled import LoweredEngine, record_array
+from mlpvm.engines.lowered import materialize
 from mlpvm.errors import NetworkFault
 from mlpvm.network import Network
-from mlpvm.protocol import EVENTS, EXECUTED
 
 PTR, INT = ctypes.c_void_p, ctypes.c_int64
 RUN = ctypes.CFUNCTYPE(INT, PTR, INT, INT, PTR, INT, PTR, INT, INT, INT, PTR, PTR, PTR)
@@ -111,20 +109,11 @@ def code(ir: str) -> Code:
     return _LOADED[path]
 
 
-class Unrolled(Engine):
+class Unrolled(LoweredEngine):
     name = "unrolled"
 
     def __init__(self, net: Network, dtype=np.float32):
-        super().__init__(net.config, [(layer.name, layer.outputs) for layer in net.layers])
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"the unrolled engine runs float32 or float64, not {self.dtype}")
-        self.lowered = lower(net)
-        self.arrays = self.lowered.kernel_args(self.dtype)
-        final = self.lowered.places[-1]
-        self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
-        self.executed = self._slot(final, EXECUTED)
-        self.record_slots = record_slots(self.arrays, self.record_columns)
+        super().__init__(net, dtype)
         self._ir: dict[int, str] = {}
         self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._code: dict[int, Code] = {}
@@ -148,12 +137,6 @@ class Unrolled(Engine):
                 self.announce(f"compiling the network's code for {what} (LLVM); once per configuration")
             self._code[width] = code(self.ir(width))
         return self._code[width]
-
-    @staticmethod
-    def _slot(places, name: str) -> int:
-        place = places[name]
-        assert isinstance(place, Narrow) and place.slots.size == 1
-        return int(place.slots.ravel()[0])
 
     def _raise(self, fault: np.ndarray, width: int) -> None:
         if fault[0] >= 0:
