@@ -68,8 +68,8 @@ class Session:
         self.entries = self._subroutines()
         self.slow = False  # True: every pass on its own, as the chunks are checked against (tests)
         module = config.spec.fast if check else None  # chunks are checked against it: only with the reference
-        beside = reference.load(config, image.words, image.slots)
-        self._fast = module.Fast.beside(beside) if module is not None else None
+        self._fast = None if module is None else module.Fast.beside(reference.load(config, image.words, image.slots))
+        self._redo = 0  # passes of a chunk the network disagreed on, still to run one at a time
         if self._fast is not None:
             self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
             self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
@@ -154,20 +154,14 @@ class Session:
         self._interrupted = False
         count, limit = 0, None if max_steps is None else self.steps + max_steps
         chunks = (done is None or chunked) and self._attention(until, stops=True)
-        slow = 0  # passes to run one at a time: a chunk the network disagreed on, replayed to find where
+        self._redo = 0
         while True:
             if self.halted:
                 return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
-            ran = 0
-            if chunks and not slow:
-                ran, slow = self._chunk(self._budget(passes, count, limit))
-            if ran:
-                count += ran
-            else:
-                stop = self._advance()
-                count, slow = count + 1, max(0, slow - 1)
-                if stop is not None:
-                    return stop
+            ran, stop = self._forward(chunks, self._budget(passes, count, limit))
+            count += ran or 1
+            if stop is not None:
+                return stop
             if until is not None and self.pc == until:
                 return Stop("until", self.pc, last=self.last)
             if (passes is not None and count >= passes) or (done is not None and done()):
@@ -309,6 +303,17 @@ class Session:
             if w.kind in ("rwatch", "awatch"):
                 fast.read[w.start : w.stop] = True
         return True
+
+    def _forward(self, chunks: bool, budget: int) -> tuple[int, Stop | None]:
+        """A checked chunk of up to ``budget`` plain passes where it can, else one pass on its own (also each
+        pass of a chunk the network disagreed on, ``_redo`` of them, to find where). Returns the passes the
+        chunk ran (0: one pass ran alone) and that pass's stop."""
+        if chunks and not self._redo:
+            ran, self._redo = self._chunk(budget)
+            if ran:
+                return ran, None
+        self._redo = max(0, self._redo - 1)
+        return 0, self._advance()
 
     def _budget(self, passes: int | None, count: int, limit: int | None) -> int:
         """Passes a chunk may run: not past a pass count (``count`` run of ``passes``) or a step limit."""
@@ -722,16 +727,11 @@ class Session:
         """Passes up to pass ``end`` (or a halt), in chunks where none needs attention (``stops``: breakpoints
         and watchpoints need it too); ``each()``, if given, after every pass that needed attention."""
         chunks = self._attention(stops=stops)
-        slow = 0
+        self._redo = 0
         while self.passes < end and not self.halted:
-            ran = 0
-            if chunks and not slow:
-                ran, slow = self._chunk(end - self.passes)
-            if not ran:
-                self._advance()
-                slow = max(0, slow - 1)
-                if each is not None:
-                    each()
+            ran, _ = self._forward(chunks, end - self.passes)
+            if not ran and each is not None:
+                each()
 
     def _watch_values(self) -> None:
         """Value watchpoints compare with the value at the state now, wherever that is in time."""
