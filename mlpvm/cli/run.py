@@ -12,10 +12,10 @@ import click
 
 from mlpvm.cli import console
 from mlpvm.cli.options import (
-    INPUT_FILE_HELP,
     INPUT_HELP,
     engine_option,
     input_data,
+    input_options,
     load_weights,
     machine_options,
     max_steps_option,
@@ -67,11 +67,7 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
 @engine_option("reference", more="; reference = the plain interpreter, not the network")
 @providers_option
 @max_steps_option(None, shown=f"none when stdin is a terminal, else {RUN_MAX_STEPS:,}")
-@click.option(
-    "--input", "input_text", metavar="TEXT",
-    help=f"{INPUT_HELP} (default: stdin, read as the program asks).",
-)  # fmt: skip
-@click.option("--input-file", type=click.Path(dir_okay=False), help=INPUT_FILE_HELP)
+@input_options(f"{INPUT_HELP} (default: stdin, read as the program asks).")
 @click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Run this weight file (from `mlpvm build`) instead.")

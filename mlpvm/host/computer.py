@@ -102,7 +102,7 @@ class Computer:
 
     def advance(self, max_passes: int) -> None:
         """Passes until a machine raises an event (output, input, halt) or ``max_passes``; then services it."""
-        if not len(self.ids):  # every machine has stopped: nothing to run (the compiled kernel would spin)
+        if not len(self.ids):  # every machine has stopped: nothing to run or to service
             return
         steps = np.zeros(len(self.ids), np.int64)
         self.passes += self.engine.run_until_event(self.x, max_passes, steps)
