@@ -236,6 +236,17 @@ def test_an_entry_that_shrinks_while_read_is_not_used(tmp_path, monkeypatch):
     assert cache.get("key") is None
 
 
+def test_a_new_cache_is_made_private_with_the_folders_above(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLPVM_CACHE", str(tmp_path / "new" / "deeper" / "cache"))
+    assert cache.get("key") is None
+    assert not (tmp_path / "new").exists()  # reading makes nothing
+    cache.put("key", b"code")
+    assert cache.get("key") == b"code" and cache.get("other key") is None
+    folder = tmp_path / "new" / "deeper" / "cache"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+
+
 # -- foreign, writable by others, linked: the cache is not used at all ---------------------------------------
 
 

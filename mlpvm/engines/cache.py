@@ -116,8 +116,10 @@ def warn(why: object) -> None:
 
 def _open_folder(create: bool) -> int | None:
     """A descriptor of the cache folder if it can be trusted (``create``: making it, mode 0700), else None."""
-    path = root()
     try:
+        path = root()
+        if create:  # the folders above it too (~/.cache may not exist yet); checked below like any other
+            os.makedirs(path.parent, exist_ok=True)
         parent = Path(os.path.realpath(path.parent))
         _check_ancestors(parent)
         if create:
@@ -131,6 +133,8 @@ def _open_folder(create: bool) -> int | None:
         if e.errno == errno.ELOOP or e.errno == errno.ENOTDIR:
             warn(f"{path} is a link or not a folder")
         return None  # missing (nothing cached yet), or unreadable: compile in memory
+    except RuntimeError:  # no home folder to put it in
+        return None
     try:
         _check_owned(os.fstat(fd), path, "folder")
     except Refused as why:
