@@ -502,3 +502,8 @@ def test_writes_keep_permissions_and_follow_links(tmp_path):
     with pytest.raises(MlpvmError, match="also an input"):
         atomic_write(private, lambda f: f.write(b"x"), inputs=(link,))
     assert private.read_bytes() == b"new"
+
+
+# -- the compiled-code cache -----------------------------------------------------------------------------------
+# Planted, damaged, foreign-owned, world-writable and linked caches: tests/test_hostile_cache.py (each case
+# runs ``mlpvm run`` on a cache of its own, so they are a file of their own rather than runner cases here).
