@@ -8,7 +8,7 @@ import json
 import click
 
 from mlpvm.cli.options import MAX_CELLS, bounded
-from mlpvm.files import atomic_write
+from mlpvm.files import atomic_write, outputs
 from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, MIN_BITS
 from mlpvm.program import asm as assembler
 from mlpvm.program import image as images
@@ -51,6 +51,7 @@ def asm(source, output, map_path, bits, cells) -> None:
     images.require_code(program)
     shown = program.spec.listing
     text, size = shown.image_text(program, smap, bits), shown.size(program)
+    outputs(output, map_path, inputs=(source,))  # both checked before either is written
     if map_path:
         sourcemap.save(smap, map_path, inputs=(source,))
     if output:

@@ -12,6 +12,8 @@ from mlpvm import resources
 from mlpvm.check import mutate
 from mlpvm.cli import console as views
 from mlpvm.cli.options import machine_options, quiet_option, resolve_config
+from mlpvm.errors import shown
+from mlpvm.files import is_stdout
 from mlpvm.network import LAYER_NAMES, exactness
 from mlpvm.network import build as build_network
 from mlpvm.network import weights as weightfile
@@ -41,8 +43,9 @@ def build(machine, bits, cells, slots, output, dense, plant, quiet) -> None:
         fault = f", planted fault: {mutant.describe(w)}"
     weightfile.save(w, output, dense=dense)
     click.echo(
-        f"wrote {output}: {config.describe()}, 23 layers, {w.nnz:,} nonzero weights, "
-        f"state {w.state.size:,} (built in {seconds:.2f}s){fault}"
+        f"wrote {shown(output)}: {config.describe()}, 23 layers, {w.nnz:,} nonzero weights, "
+        f"state {w.state.size:,} (built in {seconds:.2f}s){fault}",
+        err=is_stdout(output),  # not into the weight file on stdout
     )
 
 
