@@ -8,6 +8,7 @@ import json
 import click
 
 from mlpvm.cli.options import MAX_CELLS, bounded
+from mlpvm.errors import shown as shown_name
 from mlpvm.files import atomic_write, outputs
 from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, MIN_BITS
 from mlpvm.program import asm as assembler
@@ -58,7 +59,7 @@ def asm(source, output, map_path, bits, cells) -> None:
         atomic_write(
             output, lambda f: f.write(text.encode("utf-8")), inputs=(source, *((map_path,) if map_path else ()))
         )
-        click.echo(f"wrote {output}: {size}, {len(smap.labels) + len(smap.slot_labels)} labels", err=True)
+        click.echo(f"wrote {shown_name(output)}: {size}, {len(smap.labels) + len(smap.slot_labels)} labels", err=True)
     else:
         click.echo(text, nl=False)
 
@@ -125,7 +126,7 @@ def listing(rows: list[Instruction]) -> str:
         line = f"  {r.address:>{width}}  {words:<{cut}}  {r.text:<{idiom}}"
         if r.origin:
             line += f"  {r.origin.describe()}"
-        out.append(line.rstrip())
+        out.append(shown_name(line.rstrip()))  # a file name or label from the source: escaped
     return "".join(line + "\n" for line in out)
 
 
