@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 def shown(name: object, lines: bool = False) -> str:
     """``name`` safe to print: control characters (ESC, BEL, CR, bidi overrides such as U+202E, ...) and bytes
@@ -12,7 +14,13 @@ def shown(name: object, lines: bool = False) -> str:
     if text.isprintable():
         return text
     keep = "\t\n" if lines else "\t"
-    return "".join(c if c.isprintable() or c in keep else _escape(c) for c in text)
+    return "".join(c if c.isprintable() or c in keep or _space(c) else _escape(c) for c in text)
+
+
+def _space(c: str) -> bool:
+    """A space other than ' ' (a no-break space keeps a view's words together): not printable to Python, but
+    harmless."""
+    return unicodedata.category(c) == "Zs"
 
 
 def _escape(c: str) -> str:
