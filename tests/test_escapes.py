@@ -136,3 +136,23 @@ def test_the_reproduce_line_of_prove_is_escaped_and_still_names_the_file(world):
     echoed = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, check=True).stdout
     assert echoed == name.encode()
     assert Path(name).exists()
+
+
+def test_the_status_line_escapes_the_place_it_names(monkeypatch):
+    """The live status line is written past Rich (its own cursor moves): the place it names (a label, a file)
+    is escaped there."""
+    import io
+
+    from rich.console import Console
+
+    from mlpvm.cli import console
+
+    err = io.StringIO()
+    monkeypatch.setattr(console, "stderr", lambda: Console(file=err, force_terminal=True, width=200))
+    status = console.StatusLine(delay=0)
+    status.REFRESH = 0
+    status.show(console.running(5, 10.0, 3, f"loop, p{HOSTILE}.asq:2", 1.0))
+    text = err.getvalue()
+    for own in (status.SAVE, status.RESTORE, status.DOWN, status.UP, status.CLEAR):
+        text = text.replace(own, "")
+    assert raw(text) == [] and f"p{ESCAPED}.asq:2" in text

@@ -98,7 +98,8 @@ class StatusLine:
         if not self.shown:  # a line below the cursor (scrolling now, if at the bottom), the cursor where it was
             self._write(self.DOWN + self.UP)
             self.shown = True
-        self._write(self.SAVE + self.DOWN + self.CLEAR + text[:width] + self.RESTORE)
+        text = shown(text)[:width]  # written past Rich, so escaped here: it names files and labels
+        self._write(self.SAVE + self.DOWN + self.CLEAR + text + self.RESTORE)
 
     def hide(self) -> None:
         self.quiet_since = time.monotonic()
