@@ -7,7 +7,7 @@ import click
 from mlpvm import resources
 from mlpvm.cli.options import load_weights, machine_options, resolve_config
 from mlpvm.errors import shown
-from mlpvm.files import is_stdout
+from mlpvm.files import is_stdout, writable
 from mlpvm.network import build as build_network
 from mlpvm.network import onnx as onnx_export
 from mlpvm.network import weights as weightfile
@@ -36,6 +36,7 @@ def export(machine, bits, cells, slots, output, weights, loop, layer_outputs) ->
     if loop and layer_outputs:
         raise click.UsageError("--layer-outputs is for the one-pass model, not --loop")
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
+    writable(output)  # refused (an input, a directory) before the export, not after it
     config = resolve_config(None, loaded, machine, bits, cells, slots)
     if loaded is None:
         onnx_export.check_size(config, resources.check(config, "build").nonzeros)

@@ -46,6 +46,7 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
     image = load_image(program)
     config = resolve_config(image, None, machine, bits, cells, slots)
     data, path = input_data(input_text, input_file), Path(out)
+    picture.check_target(path)  # refused (an input, not .png/.svg) before the run, not after it
     if run and flow:
         raise MlpvmError("choose one of --run and --flow")
     if flow:

@@ -30,7 +30,7 @@ COMPUTED, CARRIED = np.array([0.85, 0.33, 0.0]), np.array([0.3, 0.3, 0.3])  # th
 
 
 def _figure(width: float, height: float, path: Path):
-    _format(path)  # refused before anything is drawn: a bad name, an input, a directory
+    check_target(path)  # refused before anything is drawn: a bad name, an input, a directory
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -40,8 +40,9 @@ def _figure(width: float, height: float, path: Path):
     )
 
 
-def _format(path: Path) -> str:
-    """``png`` or ``svg``, by the file's suffix; a stream (``-``, /dev/stdout, a pipe) without one gets PNG."""
+def check_target(path: Path) -> str:
+    """``png`` or ``svg``, by the file's suffix; a stream (``-``, /dev/stdout, a pipe) without one gets PNG.
+    Refuses (one line) a path that cannot be a picture or that ``atomic_write`` would refuse."""
     suffix = path.suffix.lower()
     target = writable(path)
     if suffix in (".png", ".svg"):
@@ -54,7 +55,7 @@ def _format(path: Path) -> str:
 def _save(fig, path: Path) -> None:
     import matplotlib
 
-    fmt = _format(path)
+    fmt = check_target(path)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "mlpvm"}):  # text stays text in SVG
         metadata = {"Date": None} if fmt == "svg" else None
         atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=150, metadata=metadata))
