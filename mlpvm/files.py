@@ -307,12 +307,33 @@ def _write_stream(target: Target, write: Callable[[BinaryIO], None]) -> None:
             fd = os.open(target.path, os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND)
             os.set_blocking(fd, True)
         with os.fdopen(fd, "wb") as f:
-            write(f)
+            write(_TextOnly(f, target.name) if os.isatty(fd) else f)
     except BrokenPipeError:
         raise  # the reader went away: the CLI ends quietly (141)
     except OSError as e:
         reason = "a FIFO with no reader" if e.errno == errno.ENXIO else e.strerror or e
         raise WriteError(f"cannot write {target.name} ({reason})") from None
+
+
+# Bytes a terminal acts on (C0 controls but tab and newline, DEL): a terminal is shown text, never binary.
+_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class _TextOnly:
+    """A terminal as a file: refuses binary data (a weight file, a picture) before any of it is shown, since its
+    bytes would drive the terminal. After the refusal, writes vanish (a zip archive's last words on closing)."""
+
+    def __init__(self, f: BinaryIO, name: str):
+        self.f, self.name, self.refused = f, name, False
+
+    def write(self, data: bytes) -> int:
+        if not self.refused and _CONTROL.search(data):
+            self.refused = True
+            raise WriteError(f"cannot write {self.name}: binary data to a terminal; redirect it to a file or a pipe")
+        return len(data) if self.refused else self.f.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.f, name)
 
 
 class Terminated(SystemExit):

@@ -318,3 +318,53 @@ def test_stdout_that_is_an_input_is_refused(world):
         run = _mlpvm(["asm", "prog.asq", "-o", "/dev/stdout"], world, stdout=out, stderr=subprocess.PIPE)
     assert run.returncode == 2 and b"also an input" in run.stderr
     assert (world / "prog.asq").read_bytes() == before
+
+
+def _on_a_terminal(args: list[str], cwd: Path) -> tuple[int, bytes, bytes]:
+    """Runs mlpvm with stdout a terminal (a pty): its exit code, what the terminal got, stderr."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    run = _mlpvm(args, cwd, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    shown = b""
+    while select.select([master], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # the terminal's other end is closed: all was read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return run.returncode, shown, run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build", "--bits", "8", "--cells", "32", "-o", "-"],
+        ["export", "--weights", "w.npz", "--onnx", "/dev/stdout"],
+        ["trace", "prog.asq", "-o", "t.jsonl", "--layers", "-"],
+        ["plot", "prog.asq", "-o", "-"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_binary_data_is_never_shown_on_a_terminal(world, args):
+    """Its bytes would drive the terminal: refused in one line before any is shown, and nothing written."""
+    if args[0] == "plot":
+        PICTURE("matplotlib")
+    code, shown, err = _on_a_terminal(args, world)
+    assert code == 2 and shown == b"", shown[:100]
+    assert (
+        err.decode().endswith(": binary data to a terminal; redirect it to a file or a pipe\n")
+        and err.count(b"\n") == 1
+    )
+    assert not (world / "t.jsonl").exists()
+
+
+def test_text_is_shown_on_a_terminal(world):
+    code, shown, err = _on_a_terminal(["asm", "prog.asq", "-o", "-"], world)
+    expected = _mlpvm(["asm", "prog.asq"], world, capture_output=True).stdout
+    assert code == 0 and shown.replace(b"\r\n", b"\n") == expected and err.startswith(b"wrote -: ")
