@@ -318,23 +318,25 @@ def _cases() -> list[tuple[str, list[str], int, str | None]]:
         (["nonsense"], "No such command"), (["run", "--bogus", "hello.sq"], "--bogus"),
     ]:  # fmt: skip
         add(" ".join(argv)[:60], argv, 2, pattern)
-    # writes: never over an input, a device, a FIFO or a directory; a failed write is one line
-    for argv, pattern in [
-        (["asm", "hello.asq", "-o", "hello.asq"], "also an input"),
-        (["asm", "hello.asq", "--map", "hello.asq"], "also an input"),
-        (["asm", "hello.asq", "-o", "/dev/full"], "character device"),
-        (["asm", "hello.asq", "-o", "/dev/null"], "character device"),
-        (["asm", "hello.asq", "-o", "fifo"], "FIFO"),
-        (["asm", "hello.asq", "-o", "dir.dec"], "directory"),
-        (["asm", "hello.asq", "-o", "no/such/dir/x.sq"], "No such file or directory"),
-        (["asm", "hello.asq", "-o", "zero.dec"], "character device"),
-        (["build", "--bits", "8", "--cells", "32", "-o", "/dev/full"], "character device"),
-        (["build", "--bits", "8", "--cells", "32", "-o", "fifo"], "FIFO"),
-        (["trace", "hello.sq", "-o", "hello.sq"], "also an input"),
-        (["trace", "hello.sq", "-o", "/dev/full"], "character device"),
-        (["trace", "hello.sq", "-o", "t.jsonl", "--layers", "/dev/full"], "character device"),
+    # writes: never over an input or a directory; a device or a FIFO is written as a stream; a failed write is
+    # one line
+    for argv, code, pattern in [
+        (["asm", "hello.asq", "-o", "hello.asq"], 2, "also an input"),
+        (["asm", "hello.asq", "--map", "hello.asq"], 2, "also an input"),
+        (["asm", "hello.asq", "-o", "/dev/full"], 2, "No space left on device"),
+        (["asm", "hello.asq", "-o", "/dev/null"], 0, None),
+        (["asm", "hello.asq", "-o", "fifo"], 2, "a FIFO with no reader"),
+        (["asm", "hello.asq", "-o", "dir.dec"], 2, "directory"),
+        (["asm", "hello.asq", "-o", "no/such/dir/x.sq"], 2, "No such file or directory"),
+        (["asm", "hello.asq", "-o", "zero.dec"], 0, None),
+        (["build", "--bits", "8", "--cells", "32", "-o", "/dev/full"], 2, "No space left on device"),
+        (["build", "--bits", "8", "--cells", "32", "-o", "fifo"], 2, "a FIFO with no reader"),
+        (["trace", "hello.sq", "-o", "hello.sq"], 2, "also an input"),
+        (["trace", "hello.sq", "-o", "/dev/full"], 2, "No space left on device"),
+        (["trace", "hello.sq", "-o", "t.jsonl", "--layers", "/dev/full"], 2, "No space left on device"),
+        (["trace", "hello.sq", "-o", "t.jsonl", "--layers", "t.jsonl"], 2, "also another output"),
     ]:
-        add(" ".join(argv)[:60], argv, 2, pattern)
+        add(" ".join(argv)[:60], argv, code, pattern)
     # command-line text that is not UTF-8 reaches the program as the bytes typed
     add("run --input latin-1", ["run", "--input", os.fsdecode(b"\xe9\xff"), "hello.sq"], 0, None)
     add("run two --input latin-1", ["run", "--input", os.fsdecode(b"\xe9"), "hello.sq", "hello.sq"], 0, None)

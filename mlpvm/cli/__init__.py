@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from mlpvm import __version__
+from mlpvm import __version__, files
 from mlpvm.errors import MlpvmError, shown
 
 # Each command, in the order ``--help`` lists them, and the module that defines it.
@@ -47,7 +47,8 @@ class _Cli(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with files.reading():  # no output of the command may replace a file it read
+                return super().invoke(ctx)
         except MlpvmError as e:
             click.echo(e.report(), err=True)
             ctx.exit(e.exit_code)

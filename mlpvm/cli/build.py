@@ -12,6 +12,8 @@ from mlpvm import resources
 from mlpvm.check import mutate
 from mlpvm.cli import console as views
 from mlpvm.cli.options import machine_options, quiet_option, resolve_config
+from mlpvm.errors import shown
+from mlpvm.files import is_stdout, writable
 from mlpvm.network import LAYER_NAMES, exactness
 from mlpvm.network import build as build_network
 from mlpvm.network import weights as weightfile
@@ -31,6 +33,7 @@ def build(machine, bits, cells, slots, output, dense, plant, quiet) -> None:
     """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
     config = resolve_config(None, None, machine, bits, cells, slots)
     resources.check(config, "build-dense" if dense else "build")
+    writable(output)  # refused before the build, not after it
     start = time.perf_counter()
     w = _built(config, quiet)
     seconds = time.perf_counter() - start
@@ -41,8 +44,9 @@ def build(machine, bits, cells, slots, output, dense, plant, quiet) -> None:
         fault = f", planted fault: {mutant.describe(w)}"
     weightfile.save(w, output, dense=dense)
     click.echo(
-        f"wrote {output}: {config.describe()}, 23 layers, {w.nnz:,} nonzero weights, "
-        f"state {w.state.size:,} (built in {seconds:.2f}s){fault}"
+        f"wrote {shown(output)}: {config.describe()}, 23 layers, {w.nnz:,} nonzero weights, "
+        f"state {w.state.size:,} (built in {seconds:.2f}s){fault}",
+        err=is_stdout(output),  # not into the weight file on stdout
     )
 
 

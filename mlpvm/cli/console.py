@@ -6,23 +6,53 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderHook
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.segment import Segment
+
+from mlpvm.errors import shown
 
 PIPE_WIDTH = 120  # a pipe or a file has no width: room for every column instead of Rich's 80
 
 
 def stdout(markup: bool = True) -> Console:
     console = Console(highlight=False, soft_wrap=True, markup=markup)
-    if console.is_terminal:
-        return console
-    return Console(highlight=False, soft_wrap=True, markup=markup, width=PIPE_WIDTH)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=True, markup=markup, width=PIPE_WIDTH)
+    return escaping(console)
 
 
 def stderr() -> Console:
-    return Console(stderr=True)
+    return escaping(Console(stderr=True))
+
+
+def escaping(console: Console) -> Console:
+    """``console``, with control characters in everything it prints escaped (``mlpvm.errors.shown``): a source
+    line, a file name, a script's line or a message quoting them cannot drive the terminal. Rich's own styles
+    and cursor moves are not text, and pass."""
+    console.push_render_hook(_Escaping())
+    return console
+
+
+class _Escaping(RenderHook):
+    def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
+        return [_Escaped(r) for r in renderables]
+
+
+class _Escaped:
+    """A renderable's text segments with control characters escaped (newlines, which end its lines, kept)."""
+
+    def __init__(self, inner: ConsoleRenderable):
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        for segment in console.render(self.inner, options):
+            if segment.control or segment.text.isprintable():
+                yield segment
+            else:
+                yield Segment(shown(segment.text, lines=True), segment.style)
 
 
 def progress(
@@ -68,7 +98,8 @@ class StatusLine:
         if not self.shown:  # a line below the cursor (scrolling now, if at the bottom), the cursor where it was
             self._write(self.DOWN + self.UP)
             self.shown = True
-        self._write(self.SAVE + self.DOWN + self.CLEAR + text[:width] + self.RESTORE)
+        text = shown(text)[:width]  # written past Rich, so escaped here: it names files and labels
+        self._write(self.SAVE + self.DOWN + self.CLEAR + text + self.RESTORE)
 
     def hide(self) -> None:
         self.quiet_since = time.monotonic()

@@ -27,7 +27,7 @@ from mlpvm.debug.dump import parse_range
 from mlpvm.debug.repl import interact, run_lines
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT, make
-from mlpvm.errors import ConfigError, MlpvmError
+from mlpvm.errors import ConfigError, MlpvmError, shown
 from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
@@ -140,7 +140,7 @@ def trace(
         tick = views.throttled(lambda c: bar.update(task, completed=c.passes))
         summary = tracing.trace(image, config, Path(out), input_data(input_text, input_file), max_steps or None,
                                 Path(layers) if layers else None, wanted, eng, tick)  # fmt: skip
-    wrote = f"{out} and {layers}" if layers else out
+    wrote = shown(f"{out} and {layers}" if layers else out)
     steps, passes_run = views.plural(summary.steps, "step"), views.plural(summary.passes, "pass", "passes")
     click.echo(f"mlpvm: {views.STOPS[summary.reason]} after {steps} ({passes_run}); wrote {wrote}", err=True)
     sys.exit(EXIT_CODES[summary.reason])

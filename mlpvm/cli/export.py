@@ -6,6 +6,8 @@ import click
 
 from mlpvm import resources
 from mlpvm.cli.options import load_weights, machine_options, resolve_config
+from mlpvm.errors import shown
+from mlpvm.files import is_stdout, writable
 from mlpvm.network import build as build_network
 from mlpvm.network import onnx as onnx_export
 from mlpvm.network import weights as weightfile
@@ -34,6 +36,7 @@ def export(machine, bits, cells, slots, output, weights, loop, layer_outputs) ->
     if loop and layer_outputs:
         raise click.UsageError("--layer-outputs is for the one-pass model, not --loop")
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
+    writable(output)  # refused (an input, a directory) before the export, not after it
     config = resolve_config(None, loaded, machine, bits, cells, slots)
     if loaded is None:
         onnx_export.check_size(config, resources.check(config, "build").nonzeros)
@@ -41,4 +44,5 @@ def export(machine, bits, cells, slots, output, weights, loop, layer_outputs) ->
     model = onnx_export.export(loaded, loop=loop, layer_outputs=layer_outputs)
     onnx_export.save(model, output)
     what = "a loop of passes" if loop else "one pass" + (", every layer's outputs" if layer_outputs else "")
-    click.echo(f"wrote {output}: {config.describe()}, {what}, {model.ByteSize() / 1e6:,.1f} MB")
+    size = model.ByteSize() / 1e6
+    click.echo(f"wrote {shown(output)}: {config.describe()}, {what}, {size:,.1f} MB", err=is_stdout(output))

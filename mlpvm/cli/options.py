@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlpvm import machines
+from mlpvm import files, machines
 from mlpvm.engines import ENGINES, NEURAL
 from mlpvm.errors import ConfigError, ImageError
 from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, MAX_BITS, MIN_BITS, MIN_CELLS, Config
@@ -73,6 +73,7 @@ def _machine_help() -> str:
 def load_weights(path: str, machine, bits, cells, slots) -> weightfile.Weights:
     """A weight file, refusing configuration options that contradict the one it was built for."""
     loaded = weightfile.load(path)
+    files.note_input(path)  # no output of the command may replace it
     config = loaded.config
     asked = {"machine": machine, "bits": bits, "cells": cells, "slots": slots}
     for key, value in asked.items():
@@ -159,6 +160,7 @@ def input_file_bytes(path: str) -> bytes:
     """``--input-file FILE``: its bytes as they are (a file, a pipe, /dev/null), at most MAX_INPUT of them."""
     try:
         with open(path, "rb") as f:
+            files.note_input(path, f.fileno())
             data = f.read(MAX_INPUT + 1)
     except OSError as e:
         raise ImageError(f"cannot read the input file: {e.strerror}", path) from None

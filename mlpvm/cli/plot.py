@@ -11,7 +11,7 @@ import click
 
 from mlpvm.cli.console import STOPS, announce, plural
 from mlpvm.cli.options import INPUT_HELP, input_data, input_options, machine_options, max_steps_option, resolve_config
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import MlpvmError, shown
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
 
@@ -46,6 +46,7 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
     image = load_image(program)
     config = resolve_config(image, None, machine, bits, cells, slots)
     data, path = input_data(input_text, input_file), Path(out)
+    picture.check_target(path)  # refused (an input, not .png/.svg) before the run, not after it
     if run and flow:
         raise MlpvmError("choose one of --run and --flow")
     if flow:
@@ -53,7 +54,7 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
     elif run:
         records, reason = _records(image, config, data, max_steps or None)
         picture.run_picture(config, records, path, image.source_map)
-        click.echo(f"mlpvm: wrote {out} ({plural(len(records), 'pass', 'passes')}, {STOPS[reason]})", err=True)
+        click.echo(f"mlpvm: wrote {shown(out)} ({plural(len(records), 'pass', 'passes')}, {STOPS[reason]})", err=True)
         if reason == "interrupted":
             sys.exit(EXIT_CODES[reason])
         return
@@ -64,7 +65,7 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
             click.echo(f"mlpvm: interrupted before pass {number}; nothing drawn", err=True)
             sys.exit(EXIT_CODES["interrupted"])
         picture.pass_picture(config, trace, path, image.source_map)
-    click.echo(f"mlpvm: wrote {out}", err=True)
+    click.echo(f"mlpvm: wrote {shown(out)}", err=True)
 
 
 def _pass(image, config, data: bytes, number: int):

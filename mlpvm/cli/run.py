@@ -299,8 +299,8 @@ def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: boo
         click.echo(json.dumps(_doc(o, config, engine)))
         return
     if "out_valid" not in config.spec.io_fields:  # a machine without output: its result is its memory
-        click.echo(memory_summary(o, smap))
+        click.echo(shown(memory_summary(o, smap), lines=True))
     if verbose or o.reason != "halt":
         if o.output and not o.output.endswith(b"\n") and console.same_place(sys.stdout, sys.stderr):
             click.echo(err=True)  # keep the summary off the program's last line
-        click.echo(f"mlpvm: {_summary(o, config, smap)}", err=True)
+        click.echo(f"mlpvm: {shown(_summary(o, config, smap))}", err=True)

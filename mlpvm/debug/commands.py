@@ -23,7 +23,7 @@ from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.records import DebugError, Stop
 from mlpvm.debug.session import Session
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import MlpvmError, shown
 from mlpvm.program.inputs import unescape
 
 TOPICS = {
@@ -134,10 +134,10 @@ class Debugger:
         return False
 
     def error(self, message: str) -> None:
-        self.console.print(Text(" ".join(message.split()), style="red"))
+        self.console.print(Text(shown(" ".join(message.split())), style="red"))
 
     def say(self, message: str) -> None:
-        self.console.print(Text(message))
+        self.console.print(Text(shown(message, lines=True)))  # escaped before Rich drops BEL and CR unseen
 
     def show_stop(self, stop: Stop) -> None:
         """After a run: the program's new output, the banner, the auto-displays and the context panel; then

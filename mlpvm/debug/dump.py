@@ -17,6 +17,7 @@ import json
 import re
 import zipfile
 from collections.abc import Callable
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -79,7 +80,11 @@ class Writer:
 
     def __init__(self, f: BinaryIO, info: dict):
         self.zip = zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
-        self.add({"meta": np.array(json.dumps(info))})
+        try:
+            self.add({"meta": np.array(json.dumps(info))})
+        except BaseException:
+            self.abandon()
+            raise
 
     def add(self, arrays: dict[str, np.ndarray]) -> None:
         for name, array in arrays.items():
@@ -89,13 +94,22 @@ class Writer:
     def close(self) -> None:
         self.zip.close()
 
+    def abandon(self) -> None:
+        """After a failed write (a full disk): closed now, not later by the garbage collector on a closed file."""
+        with suppress(Exception):
+            self.zip.close()
+
 
 def streamed(path: str | Path, info: dict, write: Callable[[Writer], None], inputs: tuple = ()) -> None:
     """``write(writer)`` adds arrays to the ``.npz`` at ``path``, written in place of it atomically."""
 
     def body(f: BinaryIO) -> None:
         writer = Writer(f, info)
-        write(writer)
+        try:
+            write(writer)
+        except BaseException:
+            writer.abandon()
+            raise
         writer.close()
 
     atomic_write(path, body, inputs)

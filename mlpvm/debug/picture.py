@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from mlpvm.debug.netviews import PassTrace, flow_rows, selected_row
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import MlpvmError, shown
+from mlpvm.files import atomic_write, writable
 from mlpvm.machines.config import Config
 from mlpvm.network import LAYER_NAMES, build
 from mlpvm.program.sourcemap import SourceMap
@@ -29,8 +30,7 @@ COMPUTED, CARRIED = np.array([0.85, 0.33, 0.0]), np.array([0.3, 0.3, 0.3])  # th
 
 
 def _figure(width: float, height: float, path: Path):
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise MlpvmError(f"{path}: a picture is .png or .svg")
+    check_target(path)  # refused before anything is drawn: a bad name, an input, a directory
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -40,11 +40,25 @@ def _figure(width: float, height: float, path: Path):
     )
 
 
+def check_target(path: Path) -> str:
+    """``png`` or ``svg``, by the file's suffix; a stream (``-``, /dev/stdout, a pipe) without one gets PNG.
+    Refuses (one line) a path that cannot be a picture or that ``atomic_write`` would refuse."""
+    suffix = path.suffix.lower()
+    target = writable(path)
+    if suffix in (".png", ".svg"):
+        return suffix[1:]
+    if target.stream:
+        return "png"
+    raise MlpvmError(f"{shown(path)}: a picture is .png or .svg")
+
+
 def _save(fig, path: Path) -> None:
     import matplotlib
 
+    fmt = check_target(path)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "mlpvm"}):  # text stays text in SVG
-        fig.savefig(path, dpi=150, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+        metadata = {"Date": None} if fmt == "svg" else None
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=150, metadata=metadata))
 
 
 def _resample(image: np.ndarray, size: int, axis: int) -> np.ndarray:

@@ -22,6 +22,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from rich.text import Text
 
 from mlpvm.debug.commands import COMMANDS, TOPICS, Debugger, Quit, lookup
+from mlpvm.errors import shown
 from mlpvm.network import LAYER_NAMES
 
 PROMPT = "(mlpvm) "
@@ -54,7 +55,7 @@ class SafeHistory(History):
             self.inner.store_string(string)
         except OSError as e:
             self.failed = True
-            print(f"warning: command history not saved ({e.strerror}: {e.filename})")
+            print(f"warning: command history not saved ({e.strerror}: {shown(e.filename)})")
 
 
 @contextmanager

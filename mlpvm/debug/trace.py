@@ -12,7 +12,7 @@ import numpy as np
 
 from mlpvm.debug import dump
 from mlpvm.engines import DEFAULT, Engine, make
-from mlpvm.files import atomic_write, writable
+from mlpvm.files import atomic_write, outputs
 from mlpvm.host.computer import Computer, Outcome
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
@@ -37,8 +37,7 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
     ``layers``, also every layer's activations for the ``passes`` wanted (re-run on the stored matrices), written
     pass by pass as the run goes. Ctrl-C and the step limit end the run cleanly; the files are complete either
     way. ``progress`` hears of each pass."""
-    for path in (out, layers) if layers is not None else (out,):
-        writable(path, (image.path,))  # before the run, not after it
+    outputs(out, layers, inputs=(image.path,))  # before the run, not after it: none an input, not both one file
     engine = make(engine, config) if isinstance(engine, str) else engine
     plain = make("sparse", config) if layers else None
     computer = Computer(

@@ -8,6 +8,7 @@ an ``mlpvm verify`` command that reproduces the divergence.
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ class Counterexample:
         if self.program is None:
             return None
         name = f"counterexample{self.suffix}"
-        where = f"--weights {shlex.quote(weights_path)}" if weights_path else config_options
+        where = f"--weights {_shell_word(weights_path)}" if weights_path else config_options
         given = f" --input {_shell_bytes(self.input)}" if self.input is not None else ""
         return (
             f"printf '%s\\n' {shlex.quote(self.program)} > {name} && mlpvm verify {where}{given} --max-steps 1 {name}"
@@ -66,6 +67,18 @@ class Counterexample:
             "program": self.program,
             "input": self.input,
         }
+
+
+def _shell_word(text: str) -> str:
+    """A file name as one shell word that shows no control character and names the same file: quoted, or
+    with its unprintable characters as the bytes of ``$'\\xHH'``."""
+    if text.isprintable():
+        return shlex.quote(text)
+    return "$'" + "".join(c if c.isprintable() and c not in "'\\" else _hex(os.fsencode(c)) for c in text) + "'"
+
+
+def _hex(data: bytes) -> str:
+    return "".join(f"\\x{b:02x}" for b in data)
 
 
 def _shell_bytes(text: str) -> str:
