@@ -1,0 +1,149 @@
+"""Running a campaign's shards: in this process, one after another, or on a Dask cluster (``distributed``, the
+optional ``cluster`` extra): a local one this process starts (``--workers N``) or one already running
+(``--address HOST:PORT``). Either way every shard is ``campaign.run_shard``; results come back to this
+process, which stores each as it arrives.
+
+A divergence ends a campaign, and the campaign's verdict is the first divergence in shard order: shards after
+a diverging one are not started (and those running are cancelled), while those before it still run, since
+one of them may diverge first. So one process and a cluster report the same program.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+from mlpvm.check.campaign import Campaign, ends, run_shard
+from mlpvm.errors import ConfigError
+from mlpvm.host.computer import deferred_interrupt
+
+EXTRA = "pip install 'mlpvm[cluster]'"
+POLL = 0.05  # seconds between looks at the cluster's finished shards and at Ctrl-C
+CONNECT = 10  # seconds to wait for the scheduler at --address
+WINDOW = 2  # shards queued per worker thread: enough to keep each busy, few to cancel at a divergence
+
+Done = Callable[[int, dict], None]
+
+
+def distributed(option: str):
+    """The ``distributed`` package, or one line naming the extra that installs it."""
+    try:
+        import distributed as dask_distributed
+    except ImportError:
+        raise ConfigError(f"{option} needs the cluster extra: {EXTRA}") from None
+    return dask_distributed
+
+
+def run(
+    campaign: Campaign,
+    todo: Iterable[int],
+    done: Done,
+    progress: Callable | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+) -> bool:
+    """Runs the shards ``todo`` (in order), calling ``done(shard, result)`` here as each finishes; returns
+    True if Ctrl-C stopped it. ``progress`` sees the partial report of a shard running in this process."""
+    todo = sorted(todo)
+    if workers is None and address is None:
+        return _serial(campaign, todo, done, progress)
+    return _cluster(campaign, todo, done, workers, address)
+
+
+def _serial(campaign: Campaign, todo: list[int], done: Done, progress) -> bool:
+    with deferred_interrupt() as interrupted:
+        for shard in todo:
+            result = run_shard(campaign, shard, progress)
+            done(shard, result)
+            if result["interrupted"]:
+                return True
+            if ends(result):
+                return False
+            if interrupted():
+                return True
+    return False
+
+
+def _cluster(campaign: Campaign, todo: list[int], done: Done, workers: int | None, address: str | None) -> bool:
+    dd = distributed("--workers" if workers else "--address")
+    with _client(dd, workers, address) as client, deferred_interrupt() as interrupted:
+        window = WINDOW * max(1, sum(client.nthreads().values()))
+        queue, running = iter(todo), {}
+        limit = float("inf")  # the first shard that diverged
+        finished = dd.as_completed()
+
+        def submit() -> None:
+            while len(running) < window and (shard := next(queue, None)) is not None and shard < limit:
+                future = client.submit(run_shard, campaign, shard, pure=False)
+                running[future] = shard
+                finished.add(future)
+
+        submit()
+        while running:
+            if interrupted():
+                client.cancel(list(running))
+                return True
+            for future in finished.next_batch(block=False) if finished.has_ready() else []:
+                shard = running.pop(future, None)
+                if shard is None or shard > limit:  # cancelled, or after the divergence
+                    continue
+                result = future.result()
+                done(shard, result)
+                if ends(result):
+                    limit = shard
+                    later = [f for f, s in running.items() if s > shard]
+                    client.cancel(later)
+                    for f in later:
+                        running.pop(f)
+            submit()
+            time.sleep(POLL)
+    return False
+
+
+def _client(dd, workers: int | None, address: str | None):
+    """A client of a local cluster of ``workers`` processes (one thread each: the engines are numpy and
+    compiled code that hold the GIL, so processes, not threads, run shards side by side), or of the
+    scheduler at ``address``. Leaving it stops the local cluster and its processes."""
+    if workers is not None:
+        with _sigint_ignored():
+            cluster = dd.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, scheduler_port=0, silence_logs=logging.ERROR,
+            )  # fmt: skip
+            return _Both(cluster, dd.Client(cluster))
+    assert address is not None
+    target = address if "://" in address else f"tcp://{address}"
+    try:
+        return dd.Client(target, timeout=CONNECT)
+    except (OSError, TimeoutError) as e:
+        raise ConfigError(f"--address {address}: no Dask scheduler answers there ({e})") from None
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the cluster starts: the worker processes it spawns inherit that, so Ctrl-C at a
+    terminal (sent to the whole process group) reaches this process alone, which stops the campaign and then
+    the cluster in order, instead of killing workers mid-shard with their tracebacks. (A Ctrl-C in the few
+    seconds of the start is lost: only an ignored signal survives into a new process.)"""
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+class _Both:
+    """A local cluster and its client, closed together (the client first)."""
+
+    def __init__(self, cluster, client):
+        self.cluster, self.client = cluster, client
+
+    def __enter__(self):
+        return self.client
+
+    def __exit__(self, *exc) -> None:
+        self.client.close()
+        self.cluster.close()
