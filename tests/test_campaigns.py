@@ -284,3 +284,16 @@ def test_mutant_shards_give_what_the_battery_gives_unsharded():
 
 def test_the_makefile_installs_the_cluster_extra_so_ci_runs_the_cluster_tests():
     assert "cluster" in (ROOT / "Makefile").read_text().split("pip install -q -e '.[", 1)[1].split("]", 1)[0]
+
+
+@needs_cluster
+def test_bench_reports_aggregate_passes_per_second_for_one_and_two_workers(monkeypatch):
+    from mlpvm import bench
+
+    monkeypatch.setattr(bench, "CAMPAIGN", {True: (24, 8), False: (24, 8)})
+    result = invoke("bench", "--campaign", "--quick", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["campaign"]["rows"]
+    assert [r["workers"] for r in rows] == [None, 1, 2]
+    alone = verifying.verify(verifying.random_cases(Config(), 24), max_steps=1000)
+    assert all(r["steps"] == alone.steps and r["passes_per_s"] > 0 for r in rows)  # the whole campaign, each time

@@ -47,60 +47,81 @@ def run(
 ) -> bool:
     """Runs the shards ``todo`` (in order), calling ``done(shard, result)`` here as each finishes; returns
     True if Ctrl-C stopped it. ``progress`` sees the partial report of a shard running in this process."""
-    todo = sorted(todo)
+    with pool(workers, address) as runner:
+        return runner.run(campaign, sorted(todo), done, progress)
+
+
+@contextmanager
+def pool(workers: int | None = None, address: str | None = None) -> Iterator[Serial | Cluster]:
+    """Where shards run: this process, or a cluster (started here, and stopped when the block ends)."""
     if workers is None and address is None:
-        return _serial(campaign, todo, done, progress)
-    return _cluster(campaign, todo, done, workers, address)
-
-
-def _serial(campaign: Campaign, todo: list[int], done: Done, progress) -> bool:
-    with deferred_interrupt() as interrupted:
-        for shard in todo:
-            result = run_shard(campaign, shard, progress)
-            done(shard, result)
-            if result["interrupted"]:
-                return True
-            if ends(result):
-                return False
-            if interrupted():
-                return True
-    return False
-
-
-def _cluster(campaign: Campaign, todo: list[int], done: Done, workers: int | None, address: str | None) -> bool:
+        yield Serial()
+        return
     dd = distributed("--workers" if workers else "--address")
-    with _client(dd, workers, address) as client, deferred_interrupt() as interrupted:
-        window = WINDOW * max(1, sum(client.nthreads().values()))
+    with _client(dd, workers, address) as client:
+        yield Cluster(dd, client)
+
+
+class Serial:
+    """Shards one after another in this process: Ctrl-C cuts the running shard short (its partial result
+    is shown, not stored)."""
+
+    workers = 1
+
+    def run(self, campaign: Campaign, todo: list[int], done: Done, progress=None) -> bool:
+        with deferred_interrupt() as interrupted:
+            for shard in todo:
+                result = run_shard(campaign, shard, progress)
+                done(shard, result)
+                if result["interrupted"]:
+                    return True
+                if ends(result):
+                    return False
+                if interrupted():
+                    return True
+        return False
+
+
+class Cluster:
+    """Shards on a Dask cluster, a few queued per worker thread."""
+
+    def __init__(self, dd, client):
+        self.dd, self.client = dd, client
+        self.workers = max(1, sum(client.nthreads().values()))
+
+    def run(self, campaign: Campaign, todo: list[int], done: Done, progress=None) -> bool:
+        client = self.client
         queue, running = iter(todo), {}
         limit = float("inf")  # the first shard that diverged
-        finished = dd.as_completed()
+        finished = self.dd.as_completed()
 
         def submit() -> None:
-            while len(running) < window and (shard := next(queue, None)) is not None and shard < limit:
+            while len(running) < WINDOW * self.workers and (shard := next(queue, None)) is not None and shard < limit:
                 future = client.submit(run_shard, campaign, shard, pure=False)
                 running[future] = shard
                 finished.add(future)
 
-        submit()
-        while running:
-            if interrupted():
-                client.cancel(list(running))
-                return True
-            for future in finished.next_batch(block=False) if finished.has_ready() else []:
-                shard = running.pop(future, None)
-                if shard is None or shard > limit:  # cancelled, or after the divergence
-                    continue
-                result = future.result()
-                done(shard, result)
-                if ends(result):
-                    limit = shard
-                    later = [f for f, s in running.items() if s > shard]
-                    client.cancel(later)
-                    for f in later:
-                        running.pop(f)
+        with deferred_interrupt() as interrupted:
             submit()
-            time.sleep(POLL)
-    return False
+            while running:
+                if interrupted():
+                    client.cancel(list(running))
+                    return True
+                for future in finished.next_batch(block=False) if finished.has_ready() else []:
+                    shard = running.pop(future, None)
+                    if shard is None or shard > limit:  # cancelled, or after the divergence
+                        continue
+                    result = future.result()
+                    done(shard, result)
+                    if ends(result):
+                        limit = shard
+                        later = [f for f, s in running.items() if s > shard]
+                        client.cancel(later)
+                        for f in later:
+                            running.pop(f)
+                submit()
+                time.sleep(POLL)
+        return False
 
 
 def _client(dd, workers: int | None, address: str | None):
