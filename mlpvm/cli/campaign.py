@@ -66,7 +66,6 @@ class Outcome:
 
     results: dict[int, dict]
     seconds: float
-    interrupted: bool
 
 
 class Tally:
@@ -118,7 +117,7 @@ def run(
 
         live = views.throttled(lambda r: tally.show(r.checked, r.steps))
         try:
-            interrupted = cluster.run(campaign, todo, done, live, where.workers, where.address)
+            cluster.run(campaign, todo, done, live, where.workers, where.address)
         finally:
             store.close()
-    return Outcome(results, before + time.perf_counter() - start, interrupted)
+    return Outcome(results, before + time.perf_counter() - start)

@@ -77,6 +77,12 @@ def verify(
     network fault (an activation off {0,1}) exits 4; Ctrl-C stops cleanly (130).
 
     \b
+    Each run is a campaign of shards (--shard-size programs each, seeded, so
+    any process computes the same): here one after another, or on a Dask
+    cluster (--workers N starts one, --address joins one). --store FILE keeps
+    each finished shard; --resume continues an interrupted campaign there.
+
+    \b
     --mutants plants faults in every layer of the stored matrices of a small
     network (a weight negated, a bias shifted, a unit dropped) and shows which
     check of a fixed battery catches each one (default: subleq 8-bit x 32 cells
