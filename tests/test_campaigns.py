@@ -297,3 +297,26 @@ def test_bench_reports_aggregate_passes_per_second_for_one_and_two_workers(monke
     assert [r["workers"] for r in rows] == [None, 1, 2]
     alone = verifying.verify(verifying.random_cases(Config(), 24), max_steps=1000)
     assert all(r["steps"] == alone.steps and r["passes_per_s"] > 0 for r in rows)  # the whole campaign, each time
+    assert_no_children()
+
+
+def assert_no_children() -> None:
+    """The local clusters started in this process have stopped with their workers (multiprocessing's resource
+    tracker, one per process that ever spawned, stays until this process ends, as it does)."""
+    import psutil
+
+    def alive() -> list:
+        left = []
+        for p in psutil.Process().children(recursive=True):
+            try:
+                if "resource_tracker" not in " ".join(p.cmdline()):
+                    left.append(p)
+            except psutil.NoSuchProcess:  # ended meanwhile
+                pass
+        return left
+
+    deadline = time.monotonic() + 10
+    while left := alive():
+        if time.monotonic() > deadline:
+            pytest.fail(f"processes left behind: {left}")
+        time.sleep(0.2)
