@@ -233,6 +233,16 @@ def test_not_a_store_is_one_line(tmp_path):
     junk.write_text("not a database\n" * 100)
     result = invoke("verify", *CAMPAIGN, "--store", str(junk), "--resume")
     assert result.exit_code == 2 and result.output.startswith(f"mlpvm: error: {junk}: not a campaign store")
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("create table notes (text)")
+    result = invoke("verify", *CAMPAIGN, "--store", str(other))
+    assert result.output == f"mlpvm: error: {other}: not a campaign store (it has tables notes)\n"
+    with sqlite3.connect(other) as db:  # left as it was
+        assert [name for (name,) in db.execute("select name from sqlite_master")] == ["notes"]
+    nowhere = tmp_path / "no" / "such.sqlite"
+    result = invoke("verify", *CAMPAIGN, "--store", str(nowhere))
+    assert result.output == f"mlpvm: error: {nowhere}: no such directory\n"
 
 
 def test_cluster_options_without_the_extra_name_it(monkeypatch):

@@ -28,8 +28,13 @@ class Store:
         self.path = path
         if path is not None and Path(path).is_dir():
             raise ConfigError(f"{path}: is a directory, not a campaign store")
+        if path is not None and not Path(path).absolute().parent.is_dir():
+            raise ConfigError(f"{path}: no such directory")
         try:
             self.db = sqlite3.connect(path or ":memory:", isolation_level=None)
+            tables = {name for (name,) in self.db.execute("select name from sqlite_master where type = 'table'")}
+            if tables - {"campaign", "shards"}:  # another program's database: leave it alone
+                raise ConfigError(f"{path}: not a campaign store (it has tables {', '.join(sorted(tables))})")
             self.db.executescript(SCHEMA)
             row = self.db.execute("select spec, seconds from campaign").fetchone()
         except sqlite3.DatabaseError as e:
