@@ -5,6 +5,7 @@ campaign is refused, and no worker process outlives its campaign."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import signal
@@ -16,11 +17,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
 from mlpvm.check import campaign, cluster, mutate
 from mlpvm.check import verify as verifying
 from mlpvm.check.campaign import MutantCampaign, VerifyCampaign, meta, run_shard, verify_summary
 from mlpvm.check.mutate import Mutant, plant
+from mlpvm.cli import bench as bench_cli
 from mlpvm.cli import cli
 from mlpvm.machines.config import Config
 from mlpvm.network import build
@@ -303,7 +306,12 @@ def test_bench_reports_aggregate_passes_per_second_for_one_and_two_workers(monke
     monkeypatch.setattr(bench, "CAMPAIGN", {True: (24, 8), False: (24, 8)})
     result = invoke("bench", "--campaign", "--quick", "--json")
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)["campaign"]["rows"]
+    doc = json.loads(result.output)["campaign"]
+    rows = doc["rows"]
+    shown = Console(width=80, record=True, file=io.StringIO())
+    shown.print(bench_cli._campaign(doc))  # the table, whole at 80 columns
+    text = shown.export_text()
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80 and "local cluster, 2 workers" in text
     assert [r["workers"] for r in rows] == [None, 1, 2]
     alone = verifying.verify(verifying.random_cases(Config(), 24), max_steps=1000)
     assert all(r["steps"] == alone.steps and r["passes_per_s"] > 0 for r in rows)  # the whole campaign, each time

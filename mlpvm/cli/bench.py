@@ -211,15 +211,18 @@ def _campaign(c: dict) -> Table:
     m = c["config"]
     first = c["rows"][0]
     t = Table(
-        title=f"Campaign: verify --random {first['programs']:,} ({m['machine']}, N = {m['bits']}, M = {m['cells']}, "
-        f"{c['engine']} engine, {c['shard_size']} programs a shard)",
+        title=f"Campaign: verify --random {first['programs']:,} ({m['machine']}, N = {m['bits']}, M = {m['cells']})",
         title_justify="left",
+        caption_justify="left",
     )
-    for col in ("where", "steps", "seconds", "passes/s (aggregate)", "x one process"):
+    for col in ("where", "steps", "seconds", "passes/s", "x this process"):
         t.add_column(col, justify="left" if col == "where" else "right")
     for r in c["rows"]:
         where = "this process" if r["workers"] is None else f"local cluster, {views.plural(r['workers'], 'worker')}"
         speedup = f"{r['passes_per_s'] / first['passes_per_s']:.2f}"
         t.add_row(where, f"{r['steps']:,}", f"{r['seconds']:.1f}", f"{r['passes_per_s']:,.0f}", speedup)
-    t.caption = "a pass: one step of one machine through the network; every one checked against the reference"
+    t.caption = (
+        f"{c['engine']} engine, {c['shard_size']} programs a shard; passes/s over all workers (a pass: one step of "
+        "one machine, checked against the reference)"
+    )
     return t
