@@ -268,6 +268,10 @@ def test_an_address_with_no_scheduler_is_one_line(monkeypatch):
     monkeypatch.setattr(cluster, "CONNECT", 1)
     result = invoke("verify", *CAMPAIGN, "--address", "127.0.0.1:1")
     assert result.exit_code == 2 and result.output.startswith("mlpvm: error: --address 127.0.0.1:1: no Dask")
+    for bad in ("localhost", "127.0.0.1:port", "http://127.0.0.1:1"):
+        result = invoke("verify", *CAMPAIGN, "--address", bad)
+        assert result.exit_code == 2 and result.output.startswith(f"mlpvm: error: --address {bad}: ")
+        assert len(result.output.splitlines()) == 1
 
 
 def test_shards_of_verify_are_deterministic_and_cover_the_campaign_once():

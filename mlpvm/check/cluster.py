@@ -139,6 +139,8 @@ def _client(dd, workers: int | None, address: str | None):
     target = address if "://" in address else f"tcp://{address}"
     try:
         return dd.Client(target, timeout=CONNECT)
+    except ValueError as e:  # no port, an unknown scheme, ...
+        raise ConfigError(f"--address {address}: {e}; give HOST:PORT of a Dask scheduler") from None
     except (OSError, TimeoutError) as e:
         raise ConfigError(f"--address {address}: no Dask scheduler answers there ({e})") from None
 
