@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from mlpvm.check.campaign import Campaign, ends, run_shard
 from mlpvm.errors import ConfigError
@@ -23,6 +25,7 @@ from mlpvm.host.computer import deferred_interrupt
 EXTRA = "pip install 'mlpvm[cluster]'"
 POLL = 0.05  # seconds between looks at the cluster's finished shards and at Ctrl-C
 CONNECT = 10  # seconds to wait for the scheduler at --address
+TELL = 0.5  # seconds between a worker's reports of a running shard
 WINDOW = 2  # shards queued per worker thread: enough to keep each busy, few to cancel at a divergence
 
 Done = Callable[[int, dict], None]
@@ -94,21 +97,34 @@ class Cluster:
         queue, running = iter(todo), {}
         limit = float("inf")  # the first shard that diverged
         finished = self.dd.as_completed()
+        topic, partial = f"mlpvm-progress-{uuid.uuid4().hex}", {}  # this run's running shards, as they report
+        active: set[int] = set()  # the shards running (a set: the client's thread tests it while this one changes it)
+
+        def heard(event: tuple) -> None:  # in the client's thread
+            if event[1]["shard"] in active:
+                partial[event[1]["shard"]] = event[1]
 
         def submit() -> None:
             while len(running) < WINDOW * self.workers and (shard := next(queue, None)) is not None and shard < limit:
-                future = client.submit(run_shard, campaign, shard, pure=False)
+                future = client.submit(_remote_shard, campaign, shard, topic, pure=False)
                 running[future] = shard
+                active.add(shard)
                 finished.add(future)
 
+        client.subscribe_topic(topic, heard)
         with deferred_interrupt() as interrupted:
             submit()
             while running:
                 if interrupted():
                     client.cancel(list(running))
                     return True
+                if progress is not None:
+                    now = list(partial.values())
+                    progress(Partial(sum(p["checked"] for p in now), sum(p["steps"] for p in now)))
                 for future in finished.next_batch(block=False) if finished.has_ready() else []:
                     shard = running.pop(future, None)
+                    active.discard(shard)
+                    partial.pop(shard, None)
                     if shard is None or shard > limit:  # cancelled, or after the divergence
                         continue
                     result = future.result()
@@ -118,10 +134,32 @@ class Cluster:
                         later = [f for f, s in running.items() if s > shard]
                         client.cancel(later)
                         for f in later:
-                            running.pop(f)
+                            active.discard(running.pop(f))
                 submit()
                 time.sleep(POLL)
         return False
+
+
+@dataclass
+class Partial:
+    """What the running shards have checked so far (the progress bar adds it to the finished ones)."""
+
+    checked: int
+    steps: int
+
+
+def _remote_shard(campaign: Campaign, shard: int, topic: str) -> dict:
+    """``run_shard`` on a worker, telling the client under ``topic`` what it has checked, twice a second."""
+    from distributed import get_worker
+
+    worker, last = get_worker(), [0.0]
+
+    def progress(report) -> None:
+        if time.monotonic() - last[0] >= TELL:
+            last[0] = time.monotonic()
+            worker.log_event(topic, {"shard": shard, "checked": report.checked, "steps": report.steps})
+
+    return run_shard(campaign, shard, progress)
 
 
 def _client(dd, workers: int | None, address: str | None):
@@ -132,7 +170,7 @@ def _client(dd, workers: int | None, address: str | None):
         with _sigint_ignored():
             cluster = dd.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, scheduler_port=0, silence_logs=logging.ERROR,
+                dashboard_address=None, scheduler_port=0, silence_logs=logging.CRITICAL,
             )  # fmt: skip
             return _Both(cluster, dd.Client(cluster))
     assert address is not None
