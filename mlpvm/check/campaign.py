@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ from mlpvm.machines.config import Config
 from mlpvm.network import build
 from mlpvm.network import weights as weightfile
 
+ENGINES_KEPT = 2  # per process: a campaign's configuration stays warm; --named's large ones do not pile up
 DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 Meta = tuple[tuple[str, int | str], ...]  # a Config as sorted (key, value) pairs: hashable, JSON-able
 
@@ -183,7 +184,7 @@ def _weights(path: str) -> weightfile.Weights:
     return weightfile.load(path)
 
 
-@cache
+@lru_cache(maxsize=ENGINES_KEPT)
 def _engine(name: str, config: Config, weights: str | None, dtype: str) -> Engine:
     try:
         return make(name, config, _weights(weights) if weights else None, DTYPES[dtype])
