@@ -12,7 +12,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -399,6 +399,34 @@ def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
     }
 
 
+CAMPAIGN = {False: (2048, 128), True: (256, 32)}  # by --quick: random programs, and programs per shard
+
+
+def campaign(quick: bool, progress: Progress) -> dict:
+    """Aggregate passes/s (each step of each machine is one pass of it through the network) of one ``verify
+    --random`` campaign: in this process, and on local clusters of 1 and 2 workers. Each cluster first runs a
+    shard per worker of another campaign, so that the timing leaves out the start and the compilations."""
+    from mlpvm.check import cluster
+    from mlpvm.check.campaign import VerifyCampaign, meta
+
+    count, shard = CAMPAIGN[quick]
+    c = VerifyCampaign((), "", False, meta(Config()), count, 0, 1000, fastest_name(), "float32", 512, None, shard)
+    rows = []
+    for k, workers in enumerate((None, 1, 2)):
+        progress(f"campaign, {workers or 'no'} cluster workers", k / 3)
+        with cluster.pool(workers) as runner:
+            warm = replace(c, count=runner.workers * 8, seed=count, shard_size=8)
+            runner.run(warm, list(range(warm.shards)), lambda shard, result: None)
+            results: dict[int, dict] = {}
+            start = time.perf_counter()
+            runner.run(c, list(range(c.shards)), results.__setitem__)
+            seconds = time.perf_counter() - start
+        steps = sum(r["steps"] for r in results.values())
+        rows.append({"workers": workers, "programs": count, "steps": steps, "seconds": seconds,
+                     "passes_per_s": steps / seconds})  # fmt: skip
+    return {"engine": c.engine_name, "config": Config().to_meta(), "shard_size": shard, "rows": rows}
+
+
 BUDGETS = {False: (1.0, 3), True: (0.15, 3)}  # by --quick: seconds per timed run, runs per measurement
 
 
@@ -409,6 +437,7 @@ def run(
     progress: Progress | None = None,
     budget: tuple[float, int] | None = None,
     only_eforth: bool = False,
+    only_campaign: bool = False,
 ) -> dict:
     """The whole benchmark: a few minutes, or well under one when ``quick`` (the sparse engine is then left
     out of the scaling table above M = 1024). ``budget``: (seconds, repeats) instead of ``BUDGETS``."""
@@ -418,7 +447,9 @@ def run(
     started = time.perf_counter()
 
     doc: dict = {"quick": quick, "numba": have_numba(), "neural": fastest_name(), "budget": [seconds, repeats]}
-    if not only_eforth:
+    if only_campaign:
+        doc["campaign"] = campaign(quick, say)
+    elif not only_eforth:
         doc["engines"] = engines_table(config, BATCH, seconds, repeats, span(say, 0.0, 0.35))
         doc["arithmetic"] = arithmetic(config, seconds, repeats, span(say, 0.35, 0.45))
         cells = SCALING_CELLS

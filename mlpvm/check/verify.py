@@ -146,6 +146,8 @@ class Report:
     interrupted: bool = False
     seconds: float = 0.0
     configs: list[Config] = field(default_factory=list)
+    shard: int | None = None  # the campaign's shard (mlpvm.check.campaign) that holds the failure
+    shard_span: range = range(0)  # the indices of that shard's programs in the campaign
 
     @property
     def ok(self) -> bool:
@@ -162,10 +164,12 @@ def verify(
     progress: Callable[[Report], None] | None = None,
     total: int | None = None,
     prepare: Callable[[Engine], None] | None = None,
+    make_engine: Callable[[Config], Engine] | None = None,
 ) -> Report:
     """Checks every case in lockstep, up to ``batch`` programs of one configuration at a time, until each
     stops or reaches ``max_steps``; stops at the first divergence or at Ctrl-C (keeping what was checked).
-    ``prepare`` sees each engine before it runs (the command line tells it whom to tell of a compilation)."""
+    ``prepare`` sees each engine before it runs (the command line tells it whom to tell of a compilation);
+    ``make_engine`` makes the engine of a configuration (a campaign's worker keeps its engines warm)."""
     report = Report(len(cases) if total is None else total)  # type: ignore[arg-type]
     start = time.perf_counter()
 
@@ -179,7 +183,7 @@ def verify(
         for config, group in groupby(cases, key=lambda c: c.config):
             report.configs += [config] if config not in report.configs else []
             try:
-                eng = make(engine, config, weights, dtype)
+                eng = make_engine(config) if make_engine else make(engine, config, weights, dtype)
             except ValueError as e:  # an engine that cannot run this configuration
                 raise ConfigError(str(e)) from None
             if prepare is not None:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlpvm import bench as measure
+from mlpvm.check import cluster
 from mlpvm.cli import console as views
 from mlpvm.cli.options import providers_option, quiet_option
 from mlpvm.engines import ENGINES
@@ -27,9 +28,16 @@ from mlpvm.engines import ENGINES
 )
 @click.option("--eforth-line", metavar="TEXT", help="After the boot, type this line (e.g. '2 2 + . cr') and run it.")
 @click.option("--eforth-only", is_flag=True, help="Only the eForth run (with --eforth).")
+@click.option(
+    "--campaign",
+    "only_campaign",
+    is_flag=True,
+    help="Only a verify --random campaign's aggregate passes/s: in this process, and on local clusters of 1 "
+    "and 2 workers (the cluster extra).",
+)
 @providers_option
 @quiet_option
-def bench(quick, as_json, eforth_image, eforth_line, eforth_only, quiet) -> None:
+def bench(quick, as_json, eforth_image, eforth_line, eforth_only, only_campaign, quiet) -> None:
     """Measure the engines: passes per second on one program and on a batch of 256, the reference
     interpreter's steps per second in the same run, a scaling table over M = 64 ... 8192 cells (N = 16),
     weight build time and memory, and the multiply-adds a pass must do against what the kernel achieves.
@@ -39,6 +47,10 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only, quiet) -> None
     """
     if eforth_only and not eforth_image:
         raise click.UsageError("--eforth-only needs --eforth IMAGE")
+    if only_campaign and (eforth_image or eforth_only):
+        raise click.UsageError("--campaign measures the campaign alone: drop --eforth")
+    if only_campaign:
+        cluster.distributed("--campaign")
     if eforth_image:
         measure.eforth_image(eforth_image)  # before minutes of other measurements
     with views.progress("{task.description:<36}", counts=False, quiet=quiet or as_json) as bar:
@@ -49,6 +61,7 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only, quiet) -> None
             eforth_line,
             lambda what, done: bar.update(task, description=what, completed=done),
             only_eforth=eforth_only,
+            only_campaign=only_campaign,
         )
     if as_json:
         click.echo(json.dumps(doc))
@@ -61,6 +74,8 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only, quiet) -> None
         out.print(_history(doc["debug_history"]))
     if "eforth" in doc:
         out.print(_eforth(doc["eforth"]))
+    if "campaign" in doc:
+        out.print(_campaign(doc["campaign"]))
     out.print(
         f"neural = {doc['neural']}; numba {'installed' if doc['numba'] else 'not installed'}; "
         f"measured in {doc['seconds']:.0f} s"
@@ -189,4 +204,25 @@ def _eforth(e: dict) -> Table:
             f"{p['passes_per_s']:,.0f}",
         )
     t.caption = f"'2 2 + . cr' takes {e['line_steps']:,} steps: about {e['estimate_line_s']:.0f} s at the boot's rate"
+    return t
+
+
+def _campaign(c: dict) -> Table:
+    m = c["config"]
+    first = c["rows"][0]
+    t = Table(
+        title=f"Campaign: verify --random {first['programs']:,} ({m['machine']}, N = {m['bits']}, M = {m['cells']})",
+        title_justify="left",
+        caption_justify="left",
+    )
+    for col in ("where", "steps", "seconds", "passes/s", "x this process"):
+        t.add_column(col, justify="left" if col == "where" else "right")
+    for r in c["rows"]:
+        where = "this process" if r["workers"] is None else f"local cluster, {views.plural(r['workers'], 'worker')}"
+        speedup = f"{r['passes_per_s'] / first['passes_per_s']:.2f}"
+        t.add_row(where, f"{r['steps']:,}", f"{r['seconds']:.1f}", f"{r['passes_per_s']:,.0f}", speedup)
+    t.caption = (
+        f"{c['engine']} engine, {c['shard_size']} programs a shard; passes/s over all workers (a pass: one step of "
+        "one machine, checked against the reference)"
+    )
     return t

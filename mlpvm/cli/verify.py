@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from itertools import chain
 
 import click
-import numpy as np
-from rich.progress import TextColumn
 
 from mlpvm import resources
 from mlpvm.check import verify as verifying
+from mlpvm.check.campaign import DTYPES, VerifyCampaign, absolute, meta, verify_summary
 from mlpvm.cli import console as views
+from mlpvm.cli.campaign import SHARD_SIZES, Where, campaign_options
+from mlpvm.cli.campaign import run as run_campaign
 from mlpvm.cli.mutants import mutation_table
 from mlpvm.cli.options import (
     INPUT_HELP,
@@ -32,8 +33,6 @@ from mlpvm.cli.options import (
 from mlpvm.engines import NEURAL, fastest_name
 from mlpvm.errors import ConfigError
 from mlpvm.host.computer import EXIT_CODES
-
-DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
 
 @click.command()
@@ -57,10 +56,11 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 )
 @click.option("--mutants", is_flag=True, help="Print the mutation table instead (see above).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@campaign_options
 @quiet_option
 def verify(
     images, named, count, seed, max_steps, machine, bits, cells, slots, input_text, input_file, engine, dtype, weights,
-    batch, mutants, as_json, quiet,
+    batch, mutants, as_json, workers, address, store, resume, shard_size, quiet,
 ) -> None:  # fmt: skip
     """Run programs on the network and on the reference interpreter in lockstep, comparing the whole state
     (every memory cell, PC, flags, I/O fields, output, decoded registers) after every pass.
@@ -77,35 +77,46 @@ def verify(
     network fault (an activation off {0,1}) exits 4; Ctrl-C stops cleanly (130).
 
     \b
+    Each run is a campaign of shards (--shard-size programs each, seeded, so
+    any process computes the same): here one after another, or on a Dask
+    cluster (--workers N starts one, --address joins one). --store FILE keeps
+    each finished shard; --resume continues an interrupted campaign there.
+
+    \b
     --mutants plants faults in every layer of the stored matrices of a small
     network (a weight negated, a bias shifted, a unit dropped) and shows which
     check of a fixed battery catches each one (default: subleq 8-bit x 32 cells
     and paper 8-bit x 16 cells x 8 slots; --seed picks the units).
     """
+    where = Where(workers, address, store, resume)
+    where.check()
     if mutants:
-        mutation_table(machine, bits, cells, slots, seed, as_json, quiet)
+        mutation_table(machine, bits, cells, slots, seed, as_json, quiet, where, shard_size)
         return
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     if engine == NEURAL:
         engine = fastest_name(weights=loaded is not None)
-    cases, data = [], input_data(input_text, input_file)
-    for path in images:
-        if loaded is not None:
-            cfg = loaded.config
-            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, data)
-        else:
-            case = verifying.image_case(path, bits, cells, slots, data)
-        if machine and case.config.machine != machine:
-            raise ConfigError(f"{path} is a {case.config.machine} program, not {machine}")
-        cases.append(case)
-    if named:
-        if loaded is not None:
-            raise ConfigError("--named programs each need their own configuration; drop --weights")
-        cases += verifying.named_cases()
-    randoms = verifying.random_cases(_random_config(loaded, machine, bits, cells, slots), count, seed) if count else []
-    if not cases and not randoms:
+    data = input_data(input_text, input_file).decode("latin-1")
+    if loaded is not None:
+        cfg = loaded.config
+        images = [(p, cfg.bits, cfg.cells, cfg.slots or None, data) for p in images]
+    else:
+        images = [(p, bits, cells, slots, data) for p in images]
+    if named and loaded is not None:
+        raise ConfigError("--named programs each need their own configuration; drop --weights")
+    if not images and not named and not count:
         raise click.UsageError("nothing to verify: give IMAGES, --named or --random N")
-    report = _run(cases, randoms, engine, dtype, loaded, max_steps or None, batch, as_json or quiet)
+    random = meta(_random_config(loaded, machine, bits, cells, slots)) if count else None
+    campaign = VerifyCampaign(
+        tuple(images), os.getcwd() if images else "", named, random, count, seed, max_steps or None, engine, dtype,
+        batch, absolute(weights) if weights else None, shard_size or SHARD_SIZES["verify"],
+    )  # fmt: skip
+    cases = _cases(campaign, machine)
+    if where.workers is None and where.address is None and cases:  # compiled here: say so if it takes long
+        views.announce(campaign.engine(cases[0].config), as_json or quiet)
+    outcome = run_campaign(campaign, where, "verifying", len(cases), lambda r: r["steps"], lambda r: r["checked"],
+                           as_json or quiet)  # fmt: skip
+    report = verify_summary(campaign, outcome.results, outcome.seconds)
     if as_json:
         click.echo(json.dumps(_doc(report, engine, dtype, max_steps)))
     else:
@@ -113,21 +124,19 @@ def verify(
     sys.exit(_exit_code(report))
 
 
+def _cases(campaign: VerifyCampaign, machine: str | None):
+    """The campaign's programs, made here first: a bad image is one line before any shard runs."""
+    cases = campaign.cases()
+    for case in cases.given[: len(campaign.images)]:
+        if machine and case.config.machine != machine:
+            raise ConfigError(f"{case.path} is a {case.config.machine} program, not {machine}")
+    return cases
+
+
 def _random_config(loaded, machine, bits, cells, slots):
     config = loaded.config if loaded is not None else resolve_config(None, None, machine, bits, cells, slots)
     resources.check(config, "reference")  # each random program is a full memory image
     return config
-
-
-def _run(cases, randoms, engine, dtype, loaded, steps, batch, quiet) -> verifying.Report:
-    """The cases, then the random programs, drawn as they are reached."""
-    total = len(cases) + len(randoms)
-    with views.progress("verifying", TextColumn("programs; steps: {task.fields[steps]:,}"), quiet=quiet) as bar:
-        task = bar.add_task("verify", total=total, steps=0)
-        progress = views.throttled(lambda r: bar.update(task, completed=r.checked, steps=r.steps))
-        every = chain(cases, randoms)
-        return verifying.verify(every, engine, DTYPES[dtype], loaded, steps, batch, progress, total,
-                                lambda eng: views.announce(eng, quiet))  # fmt: skip
 
 
 def _exit_code(r: verifying.Report) -> int:
@@ -155,6 +164,7 @@ def _print(r: verifying.Report, engine: str, dtype: str, steps: int) -> None:
             out.print(f"[bold red]DIVERGED[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
             out.print(f"  {div.field} is {div.network!r} on the network, {div.reference!r} in the reference")
             out.print(f"  first layer that disagrees with the reference: {div.layer or 'none found'}")
+        out.print(f"  in shard {r.shard} of the campaign, with programs {_span(r.shard_span)}")
         out.print(f"  check it alone: {case.command()}")
         out.print(f"  before it: {line}")
         return
@@ -167,6 +177,10 @@ def _print(r: verifying.Report, engine: str, dtype: str, steps: int) -> None:
     if r.stops.get("limit"):
         first = views.plural(steps, "step")
         out.print(f"  (a step limit is not a failure: those programs were checked for their first {first})")
+
+
+def _span(span: range) -> str:
+    return f"{span.start:,} to {span.stop - 1:,}" if len(span) > 1 else f"{span.start:,} only"
 
 
 def _doc(r: verifying.Report, engine: str, dtype: str, steps: int) -> dict:
@@ -197,6 +211,7 @@ def _doc(r: verifying.Report, engine: str, dtype: str, steps: int) -> dict:
             "reference": _plain(div.reference),
             "layer": div.layer,
             "network_fault": div.fault,
+            "shard": r.shard,
             "reproduce": case.command(),
         }
     return doc
