@@ -32,8 +32,6 @@ from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
 
-FAILED = 2  # batch mode: a command failed (bad input), as gdb exits non-zero
-
 
 def _program(path: str, machine, bits, cells, slots):  # for trace
     program = load_image(path)
@@ -72,7 +70,8 @@ def debug(
     x/8d ADDR, print LABEL, watch LABEL, disassemble, layers, reverse-step, help.
 
     Batch mode (-x FILE, --ex CMD, --batch, or commands on a pipe) works as gdb's: a -x script stops at its
-    first failing line, and the exit status is 2 if any command failed (else 0).
+    first failing line. The exit status, as gdb's: N after quit N, 0 after quit, else 2 if the last command
+    failed (else 0).
     """
     image = load_image(program)
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
@@ -86,14 +85,14 @@ def debug(
     )
     for path in scripts:
         if not run_lines(debugger, _script(path), echo=not tty, stop_on_error=True):
-            sys.exit(FAILED if debugger.failures else 0)
+            sys.exit(debugger.exit_status)
     if not run_lines(debugger, commands, echo=not tty) or batch:
-        sys.exit(FAILED if debugger.failures else 0)
+        sys.exit(debugger.exit_status)
     if sys.stdin.isatty():
         interact(debugger)
     else:
         run_lines(debugger, sys.stdin, echo=True)
-    sys.exit(FAILED if debugger.failures else 0)
+    sys.exit(debugger.exit_status)
 
 
 def _script(path: str) -> list[str]:

@@ -74,6 +74,9 @@ def lookup(name: str) -> Command | None:
     return _BY_NAME.get(name)
 
 
+FAILED = 2  # the exit status after a command that failed (bad input), as gdb exits non-zero
+
+
 class Quit(Exception):
     """Raised by ``quit``: the REPL or batch run ends."""
 
@@ -92,15 +95,29 @@ class Debugger:
         self._display_numbers = 0
         self._shown_output = 0
         self._last_repeatable: str | None = None
-        self.failures = 0  # commands that failed: batch mode's exit status
+        self.failures = 0  # commands that failed
+        self.last_failed = False  # whether the last command failed: gdb's exit status when no quit N ends it
+        self.quit_status: int | None = None  # quit N
         self.hooks: dict[int, list[str]] = {}  # ``commands N``: lines run when point N stops the program
         self._recording: tuple[int, list[str]] | None = None
 
     # -- dispatch --------------------------------------------------------------------------------
 
+    @property
+    def exit_status(self) -> int:
+        """gdb's rule: N after ``quit N``; else 0 after ``quit``, or the status of the last command (FAILED)."""
+        if self.quit_status is not None:
+            return self.quit_status
+        return FAILED if self.last_failed else 0
+
     def execute(self, line: str) -> bool:
         """Runs one command line; a blank line repeats the last step-like command. False if it failed (the
         error has been shown as one line). Raises ``Quit``; nothing else escapes."""
+        ok = self._execute(line)
+        self.last_failed = not ok
+        return ok
+
+    def _execute(self, line: str) -> bool:
         if self._recording is not None:
             self._record(line)
             return True
@@ -311,9 +328,13 @@ class Debugger:
         """Run backwards to the previous breakpoint hit (or the start of the recorded history)."""
         self._run(self.session.reverse_continue)
 
-    @command("quit", "q", "exit", usage="quit", topic="support")
+    @command("quit", "q", "exit", usage="quit [N]", topic="support")
     def quit(self, arg: str) -> None:
-        """Leave the debugger."""
+        """Leave the debugger, with exit status N (an expression, 0..255) when given, else 0."""
+        status = self.session.evaluate(arg) if arg.strip() else 0
+        if not 0 <= status <= 255:
+            raise DebugError(f"quit N needs a status of 0..255, not {status}")
+        self.quit_status = status
         raise Quit
 
     # -- breakpoints and watchpoints ---------------------------------------------------------------

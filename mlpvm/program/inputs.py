@@ -8,7 +8,7 @@ with five escapes, decoded by ``unescape`` alone: ``\\n`` ``\\r`` ``\\t`` ``\\\\
 
 The end-of-input rule: a program that keeps reading after its input ended (eForth does: it ignores the -1 and
 asks again) would never stop. An ``Input`` made with ``eof_reads=N`` gives the end (-1) N times; after that
-it offers nothing, so the next read stops the program with reason ``eof`` (exit code 5).
+it offers nothing, so the next read stops the program with reason ``eof``: its input is done, exit code 0.
 """
 
 from __future__ import annotations

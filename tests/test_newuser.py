@@ -1,0 +1,118 @@
+"""What a new user trips on (issue 28): ending input on a terminal, exit codes, reproductions, names, help."""
+
+from __future__ import annotations
+
+import os
+import signal
+import termios
+import time
+
+import pytest
+from click.testing import CliRunner
+from test_run_input import _pty_run, _read_until
+
+from mlpvm.cli import cli
+from mlpvm.host.terminal import EndKey
+
+
+def invoke(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen", "ended"),
+    [
+        (b"\x04", b"", True),  # at the start of the input
+        (b"ab\n\x04zz", b"ab\n", True),  # at the start of a line; what follows is dropped
+        (b"ab\x04", b"ab", False),  # mid-line: flushes the line, which was sent key by key already
+        (b"ab\x04\x04", b"ab", True),  # a second Ctrl-D in a row
+        (b"ab\x04c\x04", b"abc", False),  # not in a row: each only flushes
+    ],
+)
+def test_ctrl_d_has_the_meaning_of_canonical_mode(typed, seen, ended):
+    key = EndKey()
+    assert key.take(typed) == seen and key.ended == ended
+
+
+def _keys_mode(fd: int) -> bytes:
+    """Waits until the program has taken the terminal key by key (line editing off), what it showed meanwhile."""
+    seen, end = b"", time.monotonic() + 60
+    while termios.tcgetattr(fd)[3] & termios.ICANON and time.monotonic() < end:
+        seen += _read_until(fd, b"never", timeout=0.2)
+    return seen
+
+
+def _typed(program: str, keys: list[bytes], wanted: bytes) -> tuple[int, bytes]:
+    """Runs ``program`` on a pseudo-terminal, types ``keys`` one write at a time, and returns the exit code and
+    all that the terminal showed."""
+    proc, fd = _pty_run(["-q", "--engine", "sparse", program])
+    try:
+        seen = _keys_mode(fd)
+        for key in keys:
+            os.write(fd, key)
+            seen += _read_until(fd, b"never", timeout=1.5)
+        seen += _read_until(fd, wanted, timeout=120)
+        code = proc.wait(timeout=60)
+        return code, seen + _read_until(fd, b"never", timeout=0.5)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        os.close(fd)
+
+
+def test_a_line_and_ctrl_d_end_echo_on_a_terminal():
+    code, seen = _typed("programs/echo.asq", [b"hello\n", b"\x04"], b"hello\r\n")
+    assert code == 0, seen
+    assert seen == b"hello\r\n", seen  # the program's copy, once; nothing after it, no traceback
+
+
+def test_ctrl_d_at_line_start_and_twice_mid_line_end_wc_on_a_terminal():
+    code, seen = _typed("programs/wc.asq", [b"one two\n", b"three\n", b"\x04"], b"2 3 14\r\n")
+    assert code == 0 and seen.endswith(b"2 3 14\r\n"), seen
+    code, seen = _typed("programs/wc.asq", [b"one two\n", b"three", b"\x04", b"\x04"], b"1 3 13\r\n")
+    assert code == 0 and seen.endswith(b"1 3 13\r\n"), seen
+
+
+READER = "programs/echo.asq"
+
+
+def test_a_program_whose_input_is_done_exits_0_silently_everywhere(tmp_path):
+    """python, bc and gforth exit 0 at the end of piped input: so does a program that read all of its input and
+    asked again (eForth), in run (pipe, --input, a batch), trace and debug alike; -v still names the stop."""
+    forever = tmp_path / "forever.asq"  # reads and echoes, ignoring the end of its input, like eForth
+    forever.write_text("loop: (-1) c\n Z Z loop\n. c: 0 Z: 0\n")
+    piped = invoke("run", str(forever), input="2 2\n")
+    assert (piped.exit_code, piped.stdout, piped.stderr) == (0, "", "")
+    told = invoke("run", "-v", "--input", "ab", str(forever))
+    assert told.exit_code == 0 and told.stderr.startswith("mlpvm: input ended after ")
+    both = invoke("run", "--input", "ab", str(forever), READER)
+    assert both.exit_code == 0, both.stderr
+    looping = tmp_path / "loop.dec"
+    looping.write_text("0 0 0")
+    worst = invoke("run", "--max-steps", "5", "--input", "ab", str(forever), str(looping))
+    assert worst.exit_code == 3  # a step limit is worse than an input that is done
+    traced = invoke("trace", "--input", "ab", str(forever), "-o", str(tmp_path / "t.jsonl"))
+    assert traced.exit_code == 0 and "input ended" in traced.stderr
+
+
+@pytest.mark.parametrize(
+    ("commands", "status"),
+    [
+        (["nosuchcommand", "info registers", "quit"], 0),  # quit: 0, whatever came before (gdb)
+        (["nosuchcommand", "quit 7"], 7),  # quit N: N
+        (["print 1", "nosuchcommand"], 2),  # no quit: the status of the last command
+        (["nosuchcommand", "print 1"], 0),
+    ],
+)
+def test_the_debuggers_exit_status_is_gdbs(commands, status):
+    args = ["debug", READER, "--batch"]
+    for line in commands:
+        args += ["--ex", line]
+    assert invoke(*args).exit_code == status
+    piped = invoke("debug", READER, input="\n".join(commands) + "\n")  # commands on a pipe, as typed
+    assert piped.exit_code == status
+
+
+def test_quit_refuses_a_status_a_process_cannot_have():
+    result = invoke("debug", READER, "--ex", "quit 300", "--batch")
+    assert result.exit_code == 2 and "quit N needs a status of 0..255, not 300" in result.stdout
