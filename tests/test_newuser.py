@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import signal
+import subprocess
+import sys
 import termios
 import time
 
@@ -116,3 +120,44 @@ def test_the_debuggers_exit_status_is_gdbs(commands, status):
 def test_quit_refuses_a_status_a_process_cannot_have():
     result = invoke("debug", READER, "--ex", "quit 300", "--batch")
     assert result.exit_code == 2 and "quit N needs a status of 0..255, not 300" in result.stdout
+
+
+def _planted(tmp_path) -> tuple[str, str]:
+    """A small weight file that loses bit 0 of every byte written to cell 9, and a program that reads a byte
+    into cell 9 and prints it: any odd input byte makes the network diverge from the reference."""
+    from mlpvm.check.mutate import Mutant, plant
+    from mlpvm.machines.config import Config
+    from mlpvm.network import build
+    from mlpvm.network.weights import compile_network, save
+
+    weights = compile_network(build(Config("subleq", 8, 32)))
+    k = [layer.name for layer in weights.layers].index("write.1")
+    row = weights.layers[k].outputs["mem"].offset + 9 * 8
+    bad = tmp_path / "bad.npz"
+    save(plant(weights, Mutant(k, row, "mem[72]", "drop")), bad)
+    program = tmp_path / "one.asq"
+    program.write_text("(-1) c\nc (-1)\nZ Z (-1)\n. c: 0 Z: 0\n")
+    return str(bad), str(program)
+
+
+@pytest.mark.parametrize("extra", [[], ["--engine", "dense", "--max-steps", "50"]])
+def test_verifys_reproduction_reproduces_the_divergence(tmp_path, extra):
+    """The "check it alone" command of a divergence, run as printed, diverges the same way: it carries the
+    weight file, the input byte for byte (a non-ASCII, a control and a quote byte), the engine and the limit."""
+    bad, program = _planted(tmp_path)
+    args = ["verify", "--weights", bad, program, "--input", r"\xff'\x03", *extra]
+    first = invoke(*args, "--json")
+    fail = json.loads(first.stdout)["failure"]
+    assert first.exit_code == 1 and fail["field"] == "mem[9]" and fail["layer"] == "write.1", first.stdout
+    text = invoke(*args)
+    line = next(line for line in text.stdout.splitlines() if "check it alone:" in line)
+    command = line.split("check it alone: ", 1)[1]
+    assert command == fail["reproduce"] and "--weights" in command and ("--engine dense" in command) == bool(extra)
+    words = shlex.split(command)
+    assert words[:2] == ["mlpvm", "verify"]
+    again = subprocess.run([sys.executable, "-m", "mlpvm", *words[1:], "--json"], capture_output=True, text=True)
+    assert again.returncode == 1, again.stdout + again.stderr
+    redo = json.loads(again.stdout)["failure"]
+    assert {k: redo[k] for k in ("step", "field", "network", "reference", "layer")} == {
+        k: fail[k] for k in ("step", "field", "network", "reference", "layer")
+    }

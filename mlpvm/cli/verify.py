@@ -9,6 +9,7 @@ from itertools import chain
 
 import click
 import numpy as np
+from rich.markup import escape
 from rich.progress import TextColumn
 
 from mlpvm import resources
@@ -30,9 +31,10 @@ from mlpvm.cli.options import (
     resolve_config,
 )
 from mlpvm.engines import NEURAL, fastest_name
-from mlpvm.errors import ConfigError
+from mlpvm.errors import ConfigError, shown
 from mlpvm.host.computer import EXIT_CODES
 
+DEFAULT_STEPS = 1000
 DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
 
@@ -43,7 +45,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @click.option(
     "--seed", type=bounded(-MAX_COUNT), default=0, show_default=True, help="Random program i has seed SEED + i."
 )
-@max_steps_option(1000, "Check each program for at most this many steps")
+@max_steps_option(DEFAULT_STEPS, "Check each program for at most this many steps")
 @machine_options
 @input_options(f"{INPUT_HELP}, for the IMAGES given (default: none).")
 @engine_option()
@@ -86,6 +88,7 @@ def verify(
         mutation_table(machine, bits, cells, slots, seed, as_json, quiet)
         return
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
+    asked_engine = engine
     if engine == NEURAL:
         engine = fastest_name(weights=loaded is not None)
     cases, data = [], input_data(input_text, input_file)
@@ -106,11 +109,20 @@ def verify(
     if not cases and not randoms:
         raise click.UsageError("nothing to verify: give IMAGES, --named or --random N")
     report = _run(cases, randoms, engine, dtype, loaded, max_steps or None, batch, as_json or quiet)
+    again = _options(weights, asked_engine, dtype, max_steps)
     if as_json:
-        click.echo(json.dumps(_doc(report, engine, dtype, max_steps)))
+        click.echo(json.dumps(_doc(report, engine, dtype, max_steps, again)))
     else:
-        _print(report, engine, dtype, max_steps)
+        _print(report, engine, dtype, max_steps, again)
     sys.exit(_exit_code(report))
+
+
+def _options(weights: str | None, engine: str, dtype: str, max_steps: int) -> list[str]:
+    """The options of this run that a program checked alone needs to give the same result."""
+    options = ["--weights", weights] if weights else []
+    options += ["--engine", engine] if engine != NEURAL else []
+    options += ["--dtype", dtype] if dtype != "float32" else []
+    return options + (["--max-steps", str(max_steps)] if max_steps != DEFAULT_STEPS else [])
 
 
 def _random_config(loaded, machine, bits, cells, slots):
@@ -141,7 +153,7 @@ def _what(r: verifying.Report) -> str:
     return f"{views.plural(r.programs, 'program')} ({configs})"
 
 
-def _print(r: verifying.Report, engine: str, dtype: str, steps: int) -> None:
+def _print(r: verifying.Report, engine: str, dtype: str, steps: int, again: list[str]) -> None:
     out = views.stdout()
     rate = f"{r.steps / r.seconds:,.0f} steps/s" if r.seconds else ""
     stops = ", ".join(f"{n:,} {'step limit' if k == 'limit' else k}" for k, n in sorted(r.stops.items()))
@@ -155,7 +167,7 @@ def _print(r: verifying.Report, engine: str, dtype: str, steps: int) -> None:
             out.print(f"[bold red]DIVERGED[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
             out.print(f"  {div.field} is {div.network!r} on the network, {div.reference!r} in the reference")
             out.print(f"  first layer that disagrees with the reference: {div.layer or 'none found'}")
-        out.print(f"  check it alone: {case.command()}")
+        out.print(f"  check it alone: {escape(shown(case.command(again)))}")
         out.print(f"  before it: {line}")
         return
     if r.interrupted:
@@ -169,7 +181,7 @@ def _print(r: verifying.Report, engine: str, dtype: str, steps: int) -> None:
         out.print(f"  (a step limit is not a failure: those programs were checked for their first {first})")
 
 
-def _doc(r: verifying.Report, engine: str, dtype: str, steps: int) -> dict:
+def _doc(r: verifying.Report, engine: str, dtype: str, steps: int, again: list[str]) -> dict:
     doc = {
         "ok": r.ok,
         "programs": r.programs,
@@ -197,7 +209,7 @@ def _doc(r: verifying.Report, engine: str, dtype: str, steps: int) -> dict:
             "reference": _plain(div.reference),
             "layer": div.layer,
             "network_fault": div.fault,
-            "reproduce": case.command(),
+            "reproduce": case.command(again),
         }
     return doc
 

@@ -38,6 +38,25 @@ def unescape(text: str) -> bytes:
     return bytes(out + text[at:].encode("utf-8", "surrogateescape"))
 
 
+def escape(data: bytes) -> str:
+    """``data`` as input text that ``unescape`` turns back into exactly these bytes: printable ASCII as it is,
+    the five escapes for the rest (so a command line that carries it is plain ASCII, safe to show and paste)."""
+    out = []
+    for byte in data:
+        if byte == 92:
+            out.append("\\\\")
+        elif byte in _NAMED:
+            out.append("\\" + _NAMED[byte])
+        elif 32 <= byte < 127:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
+
+
+_NAMED = {10: "n", 13: "r", 9: "t"}
+
+
 class Input:
     def __init__(
         self,
