@@ -161,3 +161,51 @@ def test_verifys_reproduction_reproduces_the_divergence(tmp_path, extra):
     assert {k: redo[k] for k in ("step", "field", "network", "reference", "layer")} == {
         k: fail[k] for k in ("step", "field", "network", "reference", "layer")
     }
+
+
+# Without the fast extra: numba and llvmlite hidden (an entry of None in sys.modules makes their import fail and
+# find_spec answer None), not uninstalled.
+NO_FAST = "import sys; sys.modules['numba'] = sys.modules['llvmlite'] = None; from mlpvm.cli import main; main()"
+EFORTH = "programs/external/howerj-subleq-vhdl/eforth-8k.dec"
+
+
+def _no_fast(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-c", NO_FAST, *args], capture_output=True, text=True, env=env, **kw)
+
+
+def test_bench_quick_without_the_fast_extra_stays_well_under_a_minute_and_says_what_it_left_out():
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = _no_fast("bench", "--quick", timeout=600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    assert done.returncode == 0, done.stderr
+    assert cpu < 40, cpu  # processor time: the wall clock of a shared machine says more about the others
+    out = done.stdout
+    assert out.count("(pip install 'mlpvm[fast]')") == 2  # the unrolled and compiled cells, [fast] not eaten
+    assert "leaves out eForth" in out.replace("\n", " ") and "Debugger history" not in out
+    assert "neural = structured; numba not installed" in out
+    assert "│ 2,048 │" not in out and "│ 1,024 │" in out  # smaller sizes
+    assert " 0.00 " not in out  # the ratios to the reference keep their digits
+
+
+def test_the_x_reference_column_keeps_significant_digits():
+    from mlpvm.cli.bench import _times
+
+    assert [_times(x) for x in (0.00188, 0.000498, 0.181, 1, 12.34, 1234.5)] == [
+        "0.00188", "0.000498", "0.181", "1", "12.3", "1,234"
+    ]  # fmt: skip
+
+
+def test_a_large_program_on_numpy_alone_hints_at_the_fast_extra_once():
+    slow = _no_fast("run", "--max-steps", "3", EFORTH, timeout=300)
+    assert slow.returncode == 3
+    hints = [line for line in slow.stderr.splitlines() if "mlpvm[fast]" in line]
+    assert hints == ["mlpvm: hint: slow on numpy alone at this size; pip install 'mlpvm[fast]'"]
+    assert len(hints[0]) <= 80
+    quiet = _no_fast("run", "-q", "--max-steps", "3", EFORTH, timeout=300)
+    assert "mlpvm[fast]" not in quiet.stderr
+    small = _no_fast("run", "programs/hello.sq", timeout=300)
+    assert small.returncode == 0 and small.stderr == ""  # a small program is fast enough on numpy
