@@ -181,9 +181,9 @@ def test_info_symbol_line_frame_set_var_and_max_steps():
 def test_the_panel_names_pc_plus_3_and_shows_where_execution_goes():
     code, out = batch("until done", "stepi", "reverse-step", "regs")
     assert code == 0
-    # the instruction before done, at 12, branches to done: PC+3 is the adder's output, next PC the jump
+    # the instruction before done, at 12, branches to done: the fallthrough is the adder's PC + 3, next PC the jump
     regs = out.split("(mlpvm) regs")[1]
-    assert "PC+3\xa015" in regs and "next\xa0PC\xa018" in regs
+    assert "fallthrough\xa015" in regs and "next\xa0PC\xa018" in regs
 
 
 # -- 3. source-level stepping ----------------------------------------------------------------------

@@ -209,3 +209,21 @@ def test_a_large_program_on_numpy_alone_hints_at_the_fast_extra_once():
     assert "mlpvm[fast]" not in quiet.stderr
     small = _no_fast("run", "programs/hello.sq", timeout=300)
     assert small.returncode == 0 and small.stderr == ""  # a small program is fast enough on numpy
+
+
+def test_one_name_one_meaning_fallthrough_and_next_pc(tmp_path):
+    """At 12 hello.asq's instruction branches to done (18): its fallthrough (the adder's PC + 3) is 15, and the
+    next PC, where execution goes, 18: in the panel, in expressions and in trace's fields alike."""
+    args = ["debug", "programs/hello.asq", "--batch", "--ex", "until done", "--ex", "stepi", "--ex", "reverse-step"]
+    out = invoke(*args, "--ex", "p $fallthrough", "--ex", "p $next_pc", "--ex", "p $pc", "--ex", "regs").stdout
+    assert "$fallthrough = 15" in out and "$next_pc = 18" in out and "$pc = 18" in out
+    regs = out.split("(mlpvm) regs")[1]
+    assert "fallthrough\xa015" in regs and "next\xa0PC\xa018" in regs and "PC+3" not in regs
+    path = tmp_path / "t.jsonl"
+    assert invoke("trace", "programs/hello.asq", "-o", str(path)).exit_code == 0
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert all("next_pc" not in line for line in lines)  # the old name, with the other meaning, is gone
+    branched = [line for line in lines if line["branch"] and line["pc"] == 18]
+    assert branched and all(line["fallthrough"] == 15 for line in branched)
+    paper = invoke("debug", "programs/paper/gcd.pasq", "--batch", "--ex", "stepi", "--ex", "p $fallthrough")
+    assert "$fallthrough = 1" in paper.stdout  # the paper machine's adder: PC + 1

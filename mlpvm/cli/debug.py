@@ -126,7 +126,8 @@ def trace(
     program, machine, bits, cells, slots, out, input_text, input_file, max_steps, engine, layers, passes, quiet
 ) -> None:
     """Run PROGRAM and write one JSON line per pass: pass, step, pc, a, b, c, mem_a, mem_b, result, branch,
-    next_pc, out (the byte output, or null). Files are written to a temporary name and renamed at the end."""
+    fallthrough (PC + 3, the adder's output; PC + 1 on paper), out (the byte output, or null). pc is where
+    execution goes next. Files are written to a temporary name and renamed at the end."""
     image, config = _program(program, machine, bits, cells, slots)
     wanted = parse_range(passes) if layers else None
     if wanted is not None:

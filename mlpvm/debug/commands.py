@@ -514,8 +514,8 @@ class Debugger:
 
     @command("regs", usage="regs", topic="data")
     def regs(self, arg: str) -> None:
-        """Show PC, A, B, C, mem[A], mem[B], result, branch taken, PC+3, the next PC, halted, fault and the
-        step count."""
+        """Show PC, A, B, C, mem[A], mem[B], result, branch taken, the fallthrough (PC + 3, the adder's
+        output; PC + 1 on paper), the next PC (where execution went), halted, fault and the step count."""
         self.console.print(views.registers(self.session))
 
     @command("backtrace", "bt", "where", usage="backtrace", topic="stack")
