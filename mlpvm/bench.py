@@ -383,7 +383,7 @@ def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
         parts.append(
             {
                 "input": text,
-                "output": outcome.output.decode("latin-1"),
+                "output": outcome.output.decode("utf-8", "replace"),
                 "reason": outcome.reason,
                 "steps": outcome.steps,
                 "passes": outcome.passes,

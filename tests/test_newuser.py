@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -227,3 +228,48 @@ def test_one_name_one_meaning_fallthrough_and_next_pc(tmp_path):
     assert branched and all(line["fallthrough"] == 15 for line in branched)
     paper = invoke("debug", "programs/paper/gcd.pasq", "--batch", "--ex", "stepi", "--ex", "p $fallthrough")
     assert "$fallthrough = 1" in paper.stdout  # the paper machine's adder: PC + 1
+
+
+SHOWS = "(e1) (-1)\n(e2) (-1)\n(bad) (-1)\n(esc) (-1)\nZ Z (-1)\n. e1: 195 e2: 169 bad: 255 esc: 27 Z: 0\n"
+
+
+def test_program_output_is_the_bytes_it_is(tmp_path):
+    """A program printing the UTF-8 bytes of "é", a byte that is not UTF-8 and ESC: stdout (a pipe) gets the
+    exact bytes; --json gives UTF-8 text and the exact bytes in base64; the debugger shows "é" and escapes
+    the rest, never latin-1 mojibake ("Ã©") nor a raw escape."""
+    program = tmp_path / "e.asq"
+    program.write_text(SHOWS)
+    piped = subprocess.run([sys.executable, "-m", "mlpvm", "run", str(program)], capture_output=True)
+    assert piped.stdout == b"\xc3\xa9\xff\x1b" and piped.returncode == 0
+    doc = json.loads(invoke("run", "--json", str(program)).stdout)
+    assert doc["output"] == "é\ufffd\x1b" and base64.b64decode(doc["output_base64"]) == b"\xc3\xa9\xff\x1b"
+    assert doc["engine"]  # the other fields are still there
+    shown = invoke("debug", str(program), "--batch", "--ex", "continue", "--ex", "output").stdout
+    assert "é\\xff\\x1b" in shown and "Ã" not in shown and "\x1b" not in shown
+
+
+@pytest.mark.parametrize("command", [["run"], ["debug", "--batch"], ["trace", "-o"], ["verify"], ["plot", "-o"]])
+def test_slots_on_a_machine_without_slots_is_refused_in_one_line(command, tmp_path):
+    if command[-1] == "-o":
+        command = [*command, str(tmp_path / ("t.jsonl" if command[0] == "trace" else "p.png"))]
+    result = invoke(*command, "--slots", "16", "programs/hello.sq")
+    assert result.exit_code == 2 and result.output == "mlpvm: error: --slots applies to the paper machine only\n"
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
+@pytest.mark.parametrize(
+    ("word", "hint"),
+    [
+        (70000, "--bits 17 would hold every word"),  # 70000 < 2**17: an unsigned 17-bit word
+        (-70000, "--bits 18 would hold every word"),
+        (5_000_000_000, "no word width mlpvm has (4..32 bits) holds every word"),
+        (2**100, "no word width mlpvm has (4..32 bits) holds every word"),
+    ],
+)
+def test_a_hint_never_suggests_a_value_the_option_refuses(tmp_path, word, hint):
+    program = tmp_path / "w.dec"
+    program.write_text(f"0 0 -1 {word}")
+    result = invoke("run", str(program))
+    assert result.exit_code == 2 and result.output.rstrip().endswith(hint), result.output
+    if "--bits" in hint:  # and the value it suggests works
+        assert invoke("run", hint.split()[1].join(["--bits=", ""]), str(program)).exit_code == 0

@@ -3,6 +3,7 @@ not a terminal), and progress bars on stderr that show only on a terminal and va
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 import textwrap
@@ -12,6 +13,8 @@ from collections.abc import Callable
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+
+from mlpvm.errors import shown
 
 PIPE_WIDTH = 120  # a pipe or a file has no width: room for every column instead of Rich's 80
 
@@ -145,6 +148,18 @@ def _once(say: Callable[[str], None], kind: str) -> Callable[[str], None]:
             say(textwrap.fill(text, 80 - len("mlpvm: "), subsequent_indent="  "))
 
     return first
+
+
+def output_fields(data: bytes) -> dict[str, str]:
+    """A program's output in JSON: ``output``, the bytes read as UTF-8 (what a terminal shows; a byte that is not
+    UTF-8 becomes U+FFFD), and ``output_base64``, the exact bytes."""
+    return {"output": data.decode("utf-8", "replace"), "output_base64": base64.b64encode(data).decode("ascii")}
+
+
+def output_lines(data: bytes) -> list[str]:
+    """A program's output as lines to show among other text (the debugger's): read as UTF-8, as a terminal
+    would, with control characters and bytes that are not UTF-8 as ``\\xHH`` escapes."""
+    return [shown(line) for line in data.decode("utf-8", "surrogateescape").splitlines()]
 
 
 def throttled(update: Callable[..., None], seconds: float = 0.1) -> Callable[..., None]:

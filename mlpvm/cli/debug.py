@@ -115,7 +115,7 @@ def _ask(question: str) -> bool:
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The .jsonl file to write.")
 @input_options()
 @max_steps_option(1_000_000)
-@engine_option()
+@engine_option(weights=None)
 @providers_option
 @click.option("--layers", type=click.Path(dir_okay=False), help="Also save per-layer activations to this .npz.")
 @click.option(

@@ -12,7 +12,7 @@ from mlpvm.network import weights as weightfile
 
 
 @click.command()
-@machine_options
+@machine_options(program=False)
 @click.option("--onnx", "output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Export this weight file instead of building one.")
 @click.option("--loop", is_flag=True, help="A K-pass model (ONNX Loop): inputs state and passes, per-pass I/O outputs.")

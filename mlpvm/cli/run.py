@@ -69,7 +69,10 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
 @max_steps_option(None, shown=f"none when stdin is a terminal, else {RUN_MAX_STEPS:,}")
 @input_options(f"{INPUT_HELP} (default: stdin, read as the program asks).")
 @click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print one JSON object: the output (as UTF-8 text; output_base64: the exact bytes), steps, final memory.",
+)  # fmt: skip
 @click.option("--weights", type=click.Path(dir_okay=False), help="Run this weight file (from `mlpvm build`) instead.")
 @quiet_option
 @click.option(
@@ -235,8 +238,9 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[Computer], None] | 
 
 
 def _doc(o: Outcome, config: Config, engine: str) -> dict:
+    text = console.output_fields(o.output)
     doc = {
-        "output": o.output.decode("latin-1"),
+        "output": text["output"],
         "steps": o.steps,
         "reason": o.reason,
         "pc": o.pc,
@@ -246,6 +250,7 @@ def _doc(o: Outcome, config: Config, engine: str) -> dict:
     }
     if o.passes is not None:
         doc["passes"] = o.passes
+    doc["output_base64"] = text["output_base64"]
     return doc
 
 

@@ -33,6 +33,7 @@ from mlpvm.cli.options import (
 from mlpvm.engines import NEURAL, fastest_name
 from mlpvm.errors import ConfigError, shown
 from mlpvm.host.computer import EXIT_CODES
+from mlpvm.program.inputs import escape as escape_bytes
 
 DEFAULT_STEPS = 1000
 DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
@@ -215,6 +216,6 @@ def _doc(r: verifying.Report, engine: str, dtype: str, steps: int, again: list[s
 
 
 def _plain(value):
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("latin-1")
+    if isinstance(value, (bytes, bytearray)):  # output: exact, in --input's escapes
+        return escape_bytes(bytes(value))
     return value

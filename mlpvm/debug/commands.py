@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.cli.console import StatusLine, plural, running
+from mlpvm.cli.console import StatusLine, output_lines, plural, running
 from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.records import DebugError, Stop
@@ -176,7 +176,7 @@ class Debugger:
         new = bytes(self.session.output[self._shown_output :])
         self._shown_output = len(self.session.output)
         if new:
-            for line in new.decode("latin-1").splitlines() or [""]:
+            for line in output_lines(new) or [""]:
                 self.console.print(Text("│ ", style="dim") + Text(line, style="green"))
 
     def _value(self, expr: Expr) -> str:
@@ -560,7 +560,7 @@ class Debugger:
             self.console.print(self._formatted(self.session.evaluate(text), fmt), end="")
             return
         self._shown_output = len(self.session.output)
-        self.console.print(Text(bytes(self.session.output).decode("latin-1"), style="green"))
+        self.console.print(Text("\n".join(output_lines(bytes(self.session.output))), style="green"))
 
     def _formatted(self, value: int, fmt: str) -> str:
         bits = self.session.config.bits
