@@ -272,7 +272,7 @@ def test_a_word_too_wide_for_the_run_names_its_line(tmp_path):
     src.write_text("Z Z (-1)\n. Z: 1000\n")
     result = invoke("run", "--bits", "8", str(src))
     assert result.exit_code == 2
-    error = f"{src}:2:6: error: word 3 (1000) does not fit in 8 bits; --bits 10 would hold every word"
+    error = f"{src}:2:6: error: word 3 (1000) does not fit in 8 bits; --bits 11 would hold every word"
     assert result.output.splitlines()[:2] == [error, "  . Z: 1000"]
 
 

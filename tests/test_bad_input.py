@@ -45,7 +45,7 @@ def refused(*args: str) -> str:
         (
             "wide.dec",
             b"1 2 3\n4 70000 6",
-            "wide.dec:2:3: error: word 4 (70000) does not fit in 16 bits; --bits 17 would hold every word",
+            "wide.dec:2:3: error: word 4 (70000) does not fit in 16 bits; --bits 18 would hold every word",
         ),
         ("slots.json", b'{"slots": [[0, 1]]}', "slots.json: error: slot 0 is not [a, b, c] of integers: [0, 1]"),
         ("broken.json", b'{"slots": [', "broken.json:1:12: error: not JSON: Expecting value"),
@@ -64,7 +64,7 @@ def test_missing_image():
 
 def test_words_too_large_for_the_width_asked():
     assert refused("run", "--bits", "6", HI).endswith(
-        "hi.dec:10:1: error: word 9 (72) does not fit in 6 bits; --bits 7 would hold every word"
+        "hi.dec:10:1: error: word 9 (72) does not fit in 6 bits; --bits 8 would hold every word"
     )
 
 

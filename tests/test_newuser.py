@@ -260,8 +260,9 @@ def test_slots_on_a_machine_without_slots_is_refused_in_one_line(command, tmp_pa
 @pytest.mark.parametrize(
     ("word", "hint"),
     [
-        (70000, "--bits 17 would hold every word"),  # 70000 < 2**17: an unsigned 17-bit word
+        (70000, "--bits 18 would hold every word"),  # with its value: as a 17-bit word it would be negative
         (-70000, "--bits 18 would hold every word"),
+        (4_000_000_000, "--bits 32 would hold every word"),  # as an unsigned word: the widest there is
         (5_000_000_000, "no word width mlpvm has (4..32 bits) holds every word"),
         (2**100, "no word width mlpvm has (4..32 bits) holds every word"),
     ],
@@ -271,5 +272,5 @@ def test_a_hint_never_suggests_a_value_the_option_refuses(tmp_path, word, hint):
     program.write_text(f"0 0 -1 {word}")
     result = invoke("run", str(program))
     assert result.exit_code == 2 and result.output.rstrip().endswith(hint), result.output
-    if "--bits" in hint:  # and the value it suggests works
+    if "--bits" in hint:  # and the value it suggests is taken
         assert invoke("run", hint.split()[1].join(["--bits=", ""]), str(program)).exit_code == 0

@@ -80,9 +80,11 @@ def config_for(image: Image, bits: int | None = None, cells: int | None = None, 
 
 
 def _wider(words: list[int]) -> str:
-    """The --bits that would hold every word, read as signed or unsigned as ``fits`` does; only a width mlpvm
-    has (MIN_BITS..MAX_BITS): a hint must never suggest a value the option refuses."""
-    need = next((n for n in range(MIN_BITS, MAX_BITS + 1) if all(fits(int(v), n) for v in words)), None)
+    """The --bits that would hold every word with its value (signed: 72 read as a 7-bit word would be -56), else
+    the widest that holds them at all; only a width mlpvm has (MIN_BITS..MAX_BITS): a hint must never suggest a
+    value the option refuses."""
+    signed = max(MIN_BITS, *((int(v) if v >= 0 else ~int(v)).bit_length() + 1 for v in words))
+    need = signed if signed <= MAX_BITS else MAX_BITS if all(fits(int(v), MAX_BITS) for v in words) else None
     if need is None:
         return f"no word width mlpvm has ({MIN_BITS}..{MAX_BITS} bits) holds every word"
     return f"--bits {need} would hold every word"
