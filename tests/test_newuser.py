@@ -274,3 +274,31 @@ def test_a_hint_never_suggests_a_value_the_option_refuses(tmp_path, word, hint):
     assert result.exit_code == 2 and result.output.rstrip().endswith(hint), result.output
     if "--bits" in hint:  # and the value it suggests is taken
         assert invoke("run", hint.split()[1].join(["--bits=", ""]), str(program)).exit_code == 0
+
+
+def test_export_takes_o_and_export_and_plot_run_show_progress_on_stderr_only(tmp_path):
+    from test_progress import _run
+
+    code, out, err = _run(["export", "-o", "net.onnx", "--bits", "8", "--cells", "16"], tmp_path)
+    assert code == 0 and out.startswith(b"wrote net.onnx") and (tmp_path / "net.onnx").stat().st_size > 0
+    assert b"building subleq, 8-bit words, 16 cells" in err and b"\x1b" not in out
+    code, out, err = _run(["export", "-q", "--output", "n2.onnx", "--bits", "8", "--cells", "16"], tmp_path)
+    assert code == 0 and b"building" not in err
+    assert (tmp_path / "n2.onnx").read_bytes() == (tmp_path / "net.onnx").read_bytes()
+    (tmp_path / "loop.dec").write_text("3 3 0 0")
+    code, out, err = _run(["plot", "--run", "loop.dec", "-o", "r.svg", "--max-steps", "3000"], tmp_path)
+    assert code == 0 and out == b"" and (tmp_path / "r.svg").exists()
+    assert b"running: pass " in err and b" of at most 3,000" in err, err[-300:]
+    code, out, err = _run(["plot", "-q", "--run", "loop.dec", "-o", "r.svg", "--max-steps", "300"], tmp_path)
+    assert code == 0 and b"running: pass" not in err
+
+
+def test_the_compile_notice_is_said_once_per_process_within_80_columns(monkeypatch):
+    from mlpvm.cli import console
+
+    monkeypatch.setattr(console, "_said", set())
+    said: list[str] = []
+    say = console._once(said.append, "compile")
+    for width in ("one machine", "groups of 8 machines"):  # a second configuration: silent
+        say(f"compiling the network's code for {width} (LLVM); once per configuration")
+    assert len(said) == 1 and all(len("mlpvm: " + line) <= 80 for line in said[0].splitlines())

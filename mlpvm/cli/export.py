@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from mlpvm import resources
-from mlpvm.cli.options import load_weights, machine_options, resolve_config
+from mlpvm.cli import console as views
+from mlpvm.cli.options import load_weights, machine_options, quiet_option, resolve_config
+from mlpvm.errors import shown
 from mlpvm.network import build as build_network
 from mlpvm.network import onnx as onnx_export
 from mlpvm.network import weights as weightfile
@@ -13,11 +15,15 @@ from mlpvm.network import weights as weightfile
 
 @click.command()
 @machine_options(program=False)
-@click.option("--onnx", "output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option(
+    "-o", "--output", "--onnx", "output", required=True, type=click.Path(dir_okay=False),
+    help="The .onnx file to write (-o, --output and --onnx are one option).",
+)  # fmt: skip
 @click.option("--weights", type=click.Path(dir_okay=False), help="Export this weight file instead of building one.")
 @click.option("--loop", is_flag=True, help="A K-pass model (ONNX Loop): inputs state and passes, per-pass I/O outputs.")
 @click.option("--layer-outputs", is_flag=True, help="Also output every layer's activations, named by layer.")
-def export(machine, bits, cells, slots, output, weights, loop, layer_outputs) -> None:
+@quiet_option
+def export(machine, bits, cells, slots, output, weights, loop, layer_outputs, quiet) -> None:
     """Export the network of a configuration (or of --weights FILE) as an ONNX model.
 
     \b
@@ -35,10 +41,14 @@ def export(machine, bits, cells, slots, output, weights, loop, layer_outputs) ->
         raise click.UsageError("--layer-outputs is for the one-pass model, not --loop")
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(None, loaded, machine, bits, cells, slots)
-    if loaded is None:
-        onnx_export.check_size(config, resources.check(config, "build").nonzeros)
-        loaded = weightfile.compile_network(build_network(config))
-    model = onnx_export.export(loaded, loop=loop, layer_outputs=layer_outputs)
-    onnx_export.save(model, output)
+    with views.progress("{task.description}", counts=False, bar=False, quiet=quiet) as bar:
+        task = bar.add_task(f"building {config.describe()}", total=None)
+        if loaded is None:
+            onnx_export.check_size(config, resources.check(config, "build").nonzeros)
+            loaded = weightfile.compile_network(build_network(config))
+        bar.update(task, description="making the ONNX model")
+        model = onnx_export.export(loaded, loop=loop, layer_outputs=layer_outputs)
+        bar.update(task, description=f"writing {shown(output)}")
+        onnx_export.save(model, output)
     what = "a loop of passes" if loop else "one pass" + (", every layer's outputs" if layer_outputs else "")
     click.echo(f"wrote {output}: {config.describe()}, {what}, {model.ByteSize() / 1e6:,.1f} MB")
