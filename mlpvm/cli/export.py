@@ -15,15 +15,13 @@ from mlpvm.network import weights as weightfile
 
 @click.command()
 @machine_options(program=False)
-@click.option(
-    "-o", "--output", "--onnx", "output", required=True, type=click.Path(dir_okay=False),
-    help="The .onnx file to write (-o, --output and --onnx are one option).",
-)  # fmt: skip
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("--onnx", "onnx_output", type=click.Path(dir_okay=False), help="The same as -o FILE (its first name).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Export this weight file instead of building one.")
 @click.option("--loop", is_flag=True, help="A K-pass model (ONNX Loop): inputs state and passes, per-pass I/O outputs.")
 @click.option("--layer-outputs", is_flag=True, help="Also output every layer's activations, named by layer.")
 @quiet_option
-def export(machine, bits, cells, slots, output, weights, loop, layer_outputs, quiet) -> None:
+def export(machine, bits, cells, slots, output, onnx_output, weights, loop, layer_outputs, quiet) -> None:
     """Export the network of a configuration (or of --weights FILE) as an ONNX model.
 
     \b
@@ -37,6 +35,11 @@ def export(machine, bits, cells, slots, output, weights, loop, layer_outputs, qu
     The weight file's meta (fields, I/O fields, layers, configuration) is in
     the model's metadata under "mlpvm". Standard operators only (opset 17).
     """
+    if output and onnx_output:
+        raise click.UsageError("give -o FILE or --onnx FILE, not both")
+    output = output or onnx_output
+    if not output:
+        raise click.UsageError("give the file to write: -o FILE.onnx")
     if loop and layer_outputs:
         raise click.UsageError("--layer-outputs is for the one-pass model, not --loop")
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
