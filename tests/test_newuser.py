@@ -302,3 +302,19 @@ def test_the_compile_notice_is_said_once_per_process_within_80_columns(monkeypat
     for width in ("one machine", "groups of 8 machines"):  # a second configuration: silent
         say(f"compiling the network's code for {width} (LLVM); once per configuration")
     assert len(said) == 1 and all(len("mlpvm: " + line) <= 80 for line in said[0].splitlines())
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        ("x/4q 0", 'Undefined output format "q".'),  # gdb's words: q is no format or unit letter of gdb's
+        ("x/4g 0", "0 <loop>: 25 -1 3 21"),  # g, gdb's giant word: one cell here, as w is
+        ("x/2xg 0", "0 <loop>: 0x19 0xffff"),
+        ("x/2gx 0", "0 <loop>: 0x19 0xffff"),  # letters in any order, as gdb takes them
+        ("x/4z 0", 'Format "z" is gdb\'s, not available here (F one of d u x o t c s i).'),
+    ],
+)
+def test_x_reads_every_letter_after_the_slash_as_gdb_does(command, said):
+    result = invoke("debug", "programs/hello.asq", "--batch", "--ex", command)
+    assert result.stdout.rstrip().splitlines()[-1] == said
+    assert result.exit_code == (0 if said.startswith("0 <loop>") else 2)

@@ -77,6 +77,30 @@ def lookup(name: str) -> Command | None:
 FAILED = 2  # the exit status after a command that failed (bad input), as gdb exits non-zero
 
 
+_FORMATS, _UNITS, _GDB_ONLY = "duxotcsi", "bhwg", "afz"  # x/NFU: gdb's letters, and those of gdb's not here
+
+
+def _examine_format(arg: str) -> tuple[int, str, str, str]:
+    """``/NFU ADDR`` as gdb reads it: every letter after the count is a format or a unit (g, gdb's giant word,
+    is one cell here, as w is), any order, the last of each kind winning; another letter is gdb's error."""
+    m = re.fullmatch(r"(?:/(\S*))?\s*(.*)", arg.strip(), re.DOTALL)
+    spec, where = (m.group(1) or ""), m.group(2)
+    parts = re.fullmatch(r"(\d*)([A-Za-z]*)", spec)
+    if parts is None:
+        raise DebugError(f"bad format: x/{spec} (x/NFU ADDR, F one of d u x o t c s i)")
+    fmt, unit = "d", ""
+    for letter in parts.group(2):
+        if letter in _FORMATS:
+            fmt = letter
+        elif letter in _UNITS:
+            unit = letter
+        elif letter in _GDB_ONLY:
+            raise DebugError(f'Format "{letter}" is gdb\'s, not available here (F one of d u x o t c s i).')
+        else:
+            raise DebugError(f'Undefined output format "{letter}".')
+    return int(parts.group(1) or 1), fmt, unit, where
+
+
 class Quit(Exception):
     """Raised by ``quit``: the REPL or batch run ends."""
 
@@ -528,10 +552,7 @@ class Debugger:
         """Examine memory: N units (cells: u may be w, or omitted) from ADDR in format F (d signed, u unsigned,
         x hex, o octal, t binary, c char, s string, i instructions). ADDR is an address expression (labels are
         addresses); without it, PC."""
-        m = re.fullmatch(r"(?:/(\d*)([duxotcsi]?)([bhwg]?))?\s*(.*)", arg.strip())
-        if not m:
-            raise DebugError(f"bad format: x{arg.strip()} (x/NFU ADDR, F one of d u x o t c s i)")
-        count, fmt, unit, where = int(m.group(1) or 1), m.group(2) or "d", m.group(3), m.group(4)
+        count, fmt, unit, where = _examine_format(arg)
         if unit in ("b", "h"):
             raise DebugError("a unit is one memory cell (one word): use w or leave it out")
         if count < 1:
