@@ -11,6 +11,7 @@ import subprocess
 import sys
 import termios
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -318,3 +319,32 @@ def test_x_reads_every_letter_after_the_slash_as_gdb_does(command, said):
     result = invoke("debug", "programs/hello.asq", "--batch", "--ex", command)
     assert result.stdout.rstrip().splitlines()[-1] == said
     assert result.exit_code == (0 if said.startswith("0 <loop>") else 2)
+
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def _readme_mutation_row(layer: str) -> dict[str, list[str]]:
+    """The README's mutation-table row of ``layer``: per machine, mutants, caught by, guard, located."""
+    line = next(row for row in README.read_text().splitlines() if row.startswith(f"| {layer} |"))
+    cells = [c.strip() for c in line.strip("|").split("|")][1:]
+    return {"subleq": cells[:4], "paper": cells[4:]}
+
+
+@pytest.mark.parametrize(("machine", "layer"), [("subleq", "write.0"), ("paper", "subtract.0")])
+def test_the_readmes_mutation_table_is_the_commands_output(machine, layer):
+    """A row of the README's table, recomputed as `mlpvm verify --mutants` computes it (seed 0), for one
+    layer of each configuration (the whole table takes minutes): the numbers in the README are real."""
+    from mlpvm.check import mutate
+    from mlpvm.network import build
+    from mlpvm.network.weights import compile_network
+
+    config = next(c for c in mutate.CONFIGS if c.machine == machine)
+    weights = compile_network(build(config))
+    battery = mutate.battery(weights, 0)
+    index = [w.name for w in weights.layers].index(layer)
+    mutants = [m for m in mutate.choose(weights, 0) if m.layer == index]
+    row = next(r for r in mutate.summary(weights, list(mutate.run(battery, mutants)), battery.checks)
+               if r["layer"] == layer)  # fmt: skip
+    caught = ", ".join(f"{k} {v:,}" for k, v in row["caught_by"].items() if v)
+    assert _readme_mutation_row(layer)[machine] == [str(row["mutants"]), caught, str(row["guard"]), str(row["located"])]
