@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -348,3 +349,28 @@ def test_the_readmes_mutation_table_is_the_commands_output(machine, layer):
                if r["layer"] == layer)  # fmt: skip
     caught = ", ".join(f"{k} {v:,}" for k, v in row["caught_by"].items() if v)
     assert _readme_mutation_row(layer)[machine] == [str(row["mutants"]), caught, str(row["guard"]), str(row["located"])]
+
+
+def test_verifys_summary_wraps_between_words_at_80_columns():
+    """On an 80-column terminal the summary is wrapped by mlpvm between words, not by the terminal mid-word:
+    the words on the screen are the words written."""
+    from test_run_input import Screen
+
+    proc, fd = _pty_run(["-q", "--random", "3", "--max-steps", "5"], command="verify")
+    try:
+        seen = _read_until(fd, b"never", timeout=3)
+        while proc.poll() is None or seen.endswith(b"\n") is False:
+            more = _read_until(fd, b"never", timeout=1)
+            if not more and proc.poll() is not None:
+                break
+            seen += more
+        assert proc.wait(timeout=60) == 0, seen
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        os.close(fd)
+    text = re.sub(rb"\x1b\[[0-9;]*m", b"", seen).decode()
+    lines = [line for line in Screen().feed(seen).lines() if line.strip()]
+    assert any(line.startswith("OK: 3 programs") for line in lines), lines
+    assert " ".join(lines).split() == text.split()  # no word cut in two by the terminal's own wrapping
+    assert len(text.splitlines()) > 3  # the long lines were wrapped (by mlpvm)

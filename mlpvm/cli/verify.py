@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from itertools import chain
 
 import click
@@ -156,30 +157,31 @@ def _what(r: verifying.Report) -> str:
 
 def _print(r: verifying.Report, engine: str, dtype: str, steps: int, again: list[str]) -> None:
     out = views.stdout()
+    say = partial(out.print, soft_wrap=False)  # wrapped between words to the terminal's width, not mid-word
     rate = f"{r.steps / r.seconds:,.0f} steps/s" if r.seconds else ""
     stops = ", ".join(f"{n:,} {'step limit' if k == 'limit' else k}" for k, n in sorted(r.stops.items()))
     line = f"{views.plural(r.steps, 'step')} checked in {r.seconds:.1f} s ({rate}) on the {engine} engine, {dtype}"
     if r.failure is not None:
         case, div = r.failure
         if div.fault:
-            out.print(f"[bold red]NETWORK FAULT[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
-            out.print(f"  network fault after layer {div.layer}")
+            say(f"[bold red]NETWORK FAULT[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
+            say(f"  network fault after layer {div.layer}")
         else:
-            out.print(f"[bold red]DIVERGED[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
-            out.print(f"  {div.field} is {div.network!r} on the network, {div.reference!r} in the reference")
-            out.print(f"  first layer that disagrees with the reference: {div.layer or 'none found'}")
+            say(f"[bold red]DIVERGED[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
+            say(f"  {div.field} is {div.network!r} on the network, {div.reference!r} in the reference")
+            say(f"  first layer that disagrees with the reference: {div.layer or 'none found'}")
         out.print(f"  check it alone: {escape(shown(case.command(again)))}")
-        out.print(f"  before it: {line}")
+        say(f"  before it: {line}")
         return
     if r.interrupted:
-        out.print(f"[yellow]interrupted[/]: {r.checked:,} of {_what(r)} checked; {line}; no divergence so far")
+        say(f"[yellow]interrupted[/]: {r.checked:,} of {_what(r)} checked; {line}; no divergence so far")
         return
-    out.print(f"[bold green]OK[/]: {_what(r)} verified, no divergence")
-    out.print(f"  {line}")
-    out.print(f"  every field of every state after every pass matched the reference; stops: {stops}")
+    say(f"[bold green]OK[/]: {_what(r)} verified, no divergence")
+    say(f"  {line}")
+    say(f"  every field of every state after every pass matched the reference; stops: {stops}")
     if r.stops.get("limit"):
         first = views.plural(steps, "step")
-        out.print(f"  (a step limit is not a failure: those programs were checked for their first {first})")
+        say(f"  (a step limit is not a failure: those programs were checked for their first {first})")
 
 
 def _doc(r: verifying.Report, engine: str, dtype: str, steps: int, again: list[str]) -> dict:
