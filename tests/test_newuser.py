@@ -374,3 +374,16 @@ def test_verifys_summary_wraps_between_words_at_80_columns():
     assert any(line.startswith("OK: 3 programs") for line in lines), lines
     assert " ".join(lines).split() == text.split()  # no word cut in two by the terminal's own wrapping
     assert len(text.splitlines()) > 3  # the long lines were wrapped (by mlpvm)
+
+
+@pytest.mark.parametrize(("leave", "status"), [(b"quit\r", 0), (b"quit 3\r", 3), (b"\x04", 0)])
+def test_an_interactive_session_left_after_a_mistyped_command_exits_as_gdb(tmp_path, leave, status):
+    from test_debug_repl import PROMPT, Terminal
+
+    env = {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "MLPVM_HISTORY": str(tmp_path / "h")}
+    term = Terminal(["debug", "programs/hello.sq"], env)
+    term.read_until(PROMPT)
+    assert b"Undefined command" in term.command("frobnicate")
+    term.read_until(PROMPT)
+    os.write(term.fd, leave)
+    assert term.wait() == status
