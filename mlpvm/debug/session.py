@@ -389,9 +389,9 @@ class Session:
         self.ref.steps += k
         self.ref.pc = int(log[k - 1, self._fast.columns.index("new_pc")])
         self._read()
-        pc, a, b, c, mem_a, mem_b, result, branch, next_pc, new_pc = (int(v) for v in log[k - 1])
+        pc, a, b, c, mem_a, mem_b, result, branch, fallthrough, new_pc = (int(v) for v in log[k - 1])
         reads = (*self.config.spec.fetched(pc), a, b)
-        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), next_pc,
+        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), fallthrough,
                          new_pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
         self._history.clear()  # no longer contiguous: refilled when next looked at (``history``)
         self._gap = True
