@@ -125,6 +125,8 @@ def test_the_first_run_that_compiles_the_network_says_so(loop, args, code):
         del os.environ["MLPVM_CACHE"]
     assert first[0] == second[0] == code
     said = b"mlpvm: compiling the network's code for "
-    assert said in first[2] and b"(LLVM); once per configuration\r\n" in first[2], first[2]
+    notice = first[2][first[2].index(said) :].split(b"configuration\r\n")[0] + b"configuration"
+    assert all(len(line) <= 80 for line in notice.split(b"\r\n")), notice  # wrapped to the terminal's 80
+    assert b"(LLVM); once per configuration" in b" ".join(notice.replace(b"\r\n", b" ").split()), first[2]
     assert said not in second[2]
     assert b"compiling" not in first[1]

@@ -29,6 +29,7 @@ from mlpvm.host.computer import deferred_interrupt
 from mlpvm.machines.config import Config
 from mlpvm.network.weights import Weights
 from mlpvm.program import image as images
+from mlpvm.program.inputs import escape
 from mlpvm.program.load import load_image
 
 PROGRAMS = files("mlpvm") / "programs"  # package data: the checkout's programs/, which mlpvm/programs links to
@@ -61,16 +62,20 @@ class Case:
     seed: int | None = None  # random programs
     path: str | None = None  # images
 
-    def command(self) -> str:
-        """The ``mlpvm verify`` command line that checks this program alone."""
+    def command(self, options: Sequence[str] = ()) -> str:
+        """The ``mlpvm verify`` command line that checks this program alone: its configuration and input, and
+        ``options``, the others of the run that change what is checked (``--weights FILE``, ``--engine``,
+        ``--dtype``, ``--max-steps``); a weight file sets the configuration itself."""
         cfg = self.config
-        opts = f"--machine {cfg.machine} --bits {cfg.bits} --cells {cfg.cells}"
-        if cfg.spec.harvard:
-            opts += f" --slots {cfg.slots}"
+        opts = [] if "--weights" in options else ["--machine", cfg.machine, "--bits", cfg.bits, "--cells", cfg.cells]
+        if cfg.spec.harvard and "--weights" not in options:
+            opts += ["--slots", cfg.slots]
         if self.seed is not None:
-            return f"mlpvm verify --random 1 --seed {self.seed} {opts}"
-        data = f" --input {shlex.quote(self.program.data.decode('latin-1'))}" if self.program.data else ""
-        return f"mlpvm verify {shlex.quote(os.path.relpath(str(self.path)))} {opts}{data}"
+            words = ["--random", 1, "--seed", self.seed, *opts]
+        else:
+            words = [os.path.relpath(str(self.path)), *opts]
+            words += ["--input", escape(self.program.data)] if self.program.data else []
+        return shlex.join(["mlpvm", "verify", *map(str, words), *options])
 
 
 class RandomCases(Sequence):

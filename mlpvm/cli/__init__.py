@@ -66,9 +66,11 @@ def cli() -> None:
     """A looped 23-layer ReLU MLP that runs SUBLEQ programs, one instruction per pass.
 
     \b
-    Exit codes: 0 halted, 1 verification failed, 2 bad usage or input,
-    3 step limit, 4 fault (or a network fault), 5 waiting for input that
-    cannot come, 130 interrupted.
+    Exit codes: 0 halted, or the input is done (a program that read all of
+    its input and asks again ends, as python or bc at the end of a pipe);
+    1 verification failed, 2 bad usage or input, 3 step limit, 4 fault (or
+    a network fault), 5 waiting for input that cannot come, 130
+    interrupted. A batch: its worst outcome's. debug: gdb's (quit N: N).
 
     \b
     --max-steps N stops a program after N instructions (0 = no limit). Its

@@ -40,12 +40,13 @@ def asm(source, output, map_path, bits, cells) -> None:
     assembly) into a paper JSON image.
 
     \b
-    One instruction per line (or separated by ';'): 'A B C', 'A B' (= A B ?), 'A' (= A A ?).
-    'label:' before any item; '?' is the address of the next cell; '#' starts a comment.
-    A line starting with '.' is data: each item one cell, "strings" one cell per character.
-    Items are expressions: p a -1 is the two items p and a-1; write p a (-1), or p, a, -1.
-    NAME = value defines a constant; .include "file" or <std> (the macro library);
-    .macro NAME params ... .endm defines a macro, called as NAME arg1, arg2.
+    One instruction per line (or separated by ';'): 'A B C', 'A B' (= A B ?),
+    'A' (= A A ?). 'label:' before any item; '?' is the address of the next
+    cell; '#' starts a comment. A line starting with '.' is data: each item one
+    cell, "strings" one cell per character. Items are expressions: p a -1 is
+    the two items p and a-1; write p a (-1), or p, a, -1. NAME = value defines
+    a constant; .include "file" or <std> (the macro library); .macro NAME
+    params ... .endm defines a macro, called as NAME arg1, arg2.
     """
     program = assembler.assemble_file(source, bits, cells)
     smap = program.source_map

@@ -71,11 +71,14 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only, only_campaign,
         out.print(_engines(doc))
         out.print(_arithmetic(doc["arithmetic"]))
         out.print(_scaling(doc["scaling"]))
-        out.print(_history(doc["debug_history"]))
+        if "debug_history" in doc:
+            out.print(_history(doc["debug_history"]))
     if "eforth" in doc:
         out.print(_eforth(doc["eforth"]))
     if "campaign" in doc:
         out.print(_campaign(doc["campaign"]))
+    for note in doc.get("notes", []):
+        out.print(textwrap.fill(f"note: {note}", 79), markup=False)
     out.print(
         f"neural = {doc['neural']}; numba {'installed' if doc['numba'] else 'not installed'}; "
         f"measured in {doc['seconds']:.0f} s"
@@ -84,6 +87,11 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only, only_campaign,
 
 def _rate(r: dict | None) -> str:
     return f"{r['median']:,.0f} [{r['best']:,.0f}]" if r else "-"
+
+
+def _times(ratio: float) -> str:
+    """A rate against the reference's with three significant digits: 0.00123, 0.45, 12.3, 1,234."""
+    return f"{ratio:,.0f}" if ratio >= 100 else f"{ratio:.3g}"
 
 
 def _engines(doc: dict) -> Table:
@@ -99,12 +107,10 @@ def _engines(doc: dict) -> Table:
     for name in ENGINES:
         row = e["engines"][name]
         if row["skipped"]:
-            t.add_row(name, f"n/a: {row['skipped']}", "", "", "")
+            t.add_row(name, escape(f"n/a: {row['skipped']}"), "", "", "")  # [fast] is not markup
             continue
         single, batched = row["single"], row["batched"]
-        t.add_row(
-            name, _rate(single), f"{single['median'] / ref:.2f}", _rate(batched), f"{batched['median'] / ref:.2f}"
-        )
+        t.add_row(name, _rate(single), _times(single["median"] / ref), _rate(batched), _times(batched["median"] / ref))
     t.add_row("reference (steps/s)", _rate(e["reference"]), "1", "", "")
     new, old = e["engines"].get("unrolled", {}), e["engines"].get("compiled", {})
     if new.get("single") and old.get("single"):
@@ -114,10 +120,10 @@ def _engines(doc: dict) -> Table:
         )
     if "debug_continue" in e:  # the debugger's continue: the default engine, the reference checked every pass
         d = e["debug_continue"]
-        t.add_row("debug continue (checked)", _rate(d), f"{d['median'] / ref:.2f}", "", "")
+        t.add_row("debug continue (checked)", _rate(d), _times(d["median"] / ref), "", "")
     if "debug_continue_eforth" in e:  # the same on eForth, M = 8192, typing a line
         d = e["debug_continue_eforth"]
-        t.add_row("debug continue, eForth M = 8192", _rate(d), f"{d['median'] / ref:.2f}", "", "")
+        t.add_row("debug continue, eForth M = 8192", _rate(d), _times(d["median"] / ref), "", "")
     return t
 
 

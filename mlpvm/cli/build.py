@@ -20,7 +20,7 @@ from mlpvm.network import weights as weightfile
 
 
 @click.command()
-@machine_options
+@machine_options(program=False)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz file to write.")
 @click.option("--dense", is_flag=True, help="Store each W dense instead of CSR (small configurations).")
 @click.option(
@@ -82,7 +82,7 @@ def _mutant(w: weightfile.Weights, spec: str) -> mutate.Mutant:
 
 
 @click.command()
-@machine_options
+@machine_options(program=False)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Describe this weight file instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @quiet_option

@@ -3,11 +3,14 @@ not a terminal), and progress bars on stderr that show only on a terminal and va
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 
+import click
 from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderHook
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.segment import Segment
@@ -145,12 +148,47 @@ def notice(quiet: bool = False) -> Callable[[str], None]:
     return lambda text: console.print(f"mlpvm: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
+LARGE = 4096  # cells from which numpy alone is slow enough (eForth: hundreds of passes/s) to point at the extra
+SLOW_HINT = "mlpvm: hint: slow on numpy alone at this size; pip install 'mlpvm[fast]'"
+_said: set[str] = set()  # notices already given in this process
+
+
 def announce(engine, quiet: bool = False) -> None:
     """Says so on a terminal's stderr when ``engine``'s first run compiles its code (the first run after
-    installing, or a new configuration of the unrolled engine), in every command that runs the network."""
+    installing, or a new configuration of the unrolled engine), in every command that runs the network: once
+    per process, however many configurations follow (verify --named). A large program on the numpy engine
+    because the fast extra is missing gets a one-line hint (on stderr, unless quiet)."""
+    from mlpvm.engines import Structured, fastest_name
     from mlpvm.engines.compiled import announce_compile
 
-    announce_compile(engine, notice(quiet))
+    announce_compile(engine, _once(notice(quiet), "compile"))
+    slow = isinstance(engine, Structured) and fastest_name() == "structured"
+    if slow and engine.config.cells >= LARGE and not quiet and "slow" not in _said:
+        _said.add("slow")
+        click.echo(SLOW_HINT, err=True)
+
+
+def _once(say: Callable[[str], None], kind: str) -> Callable[[str], None]:
+    """``say``, for the first notice of ``kind`` in this process only, wrapped to 80 columns."""
+
+    def first(text: str) -> None:
+        if kind not in _said:
+            _said.add(kind)
+            say(textwrap.fill(text, 80 - len("mlpvm: "), subsequent_indent="  "))
+
+    return first
+
+
+def output_fields(data: bytes) -> dict[str, str]:
+    """A program's output in JSON: ``output``, the bytes read as UTF-8 (what a terminal shows; a byte that is not
+    UTF-8 becomes U+FFFD), and ``output_base64``, the exact bytes."""
+    return {"output": data.decode("utf-8", "replace"), "output_base64": base64.b64encode(data).decode("ascii")}
+
+
+def output_lines(data: bytes) -> list[str]:
+    """A program's output as lines to show among other text (the debugger's): read as UTF-8, as a terminal
+    would, with control characters and bytes that are not UTF-8 as ``\\xHH`` escapes."""
+    return [shown(line) for line in data.decode("utf-8", "surrogateescape").splitlines()]
 
 
 def throttled(update: Callable[..., None], seconds: float = 0.1) -> Callable[..., None]:

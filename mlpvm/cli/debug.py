@@ -32,8 +32,6 @@ from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
 
-FAILED = 2  # batch mode: a command failed (bad input), as gdb exits non-zero
-
 
 def _program(path: str, machine, bits, cells, slots):  # for trace
     program = load_image(path)
@@ -72,7 +70,8 @@ def debug(
     x/8d ADDR, print LABEL, watch LABEL, disassemble, layers, reverse-step, help.
 
     Batch mode (-x FILE, --ex CMD, --batch, or commands on a pipe) works as gdb's: a -x script stops at its
-    first failing line, and the exit status is 2 if any command failed (else 0).
+    first failing line. The exit status, as gdb's: N after quit N, 0 after quit, else 2 if the last command
+    failed (else 0).
     """
     image = load_image(program)
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
@@ -86,14 +85,14 @@ def debug(
     )
     for path in scripts:
         if not run_lines(debugger, _script(path), echo=not tty, stop_on_error=True):
-            sys.exit(FAILED if debugger.failures else 0)
+            sys.exit(debugger.exit_status)
     if not run_lines(debugger, commands, echo=not tty) or batch:
-        sys.exit(FAILED if debugger.failures else 0)
+        sys.exit(debugger.exit_status)
     if sys.stdin.isatty():
         interact(debugger)
     else:
         run_lines(debugger, sys.stdin, echo=True)
-    sys.exit(FAILED if debugger.failures else 0)
+    sys.exit(debugger.exit_status)
 
 
 def _script(path: str) -> list[str]:
@@ -116,7 +115,7 @@ def _ask(question: str) -> bool:
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The .jsonl file to write.")
 @input_options()
 @max_steps_option(1_000_000)
-@engine_option()
+@engine_option(weights=None)
 @providers_option
 @click.option("--layers", type=click.Path(dir_okay=False), help="Also save per-layer activations to this .npz.")
 @click.option(
@@ -127,7 +126,8 @@ def trace(
     program, machine, bits, cells, slots, out, input_text, input_file, max_steps, engine, layers, passes, quiet
 ) -> None:
     """Run PROGRAM and write one JSON line per pass: pass, step, pc, a, b, c, mem_a, mem_b, result, branch,
-    next_pc, out (the byte output, or null). Files are written to a temporary name and renamed at the end."""
+    fallthrough (PC + 3, the adder's output; PC + 1 on paper), out (the byte output, or null). pc is where
+    execution goes next. Files are written to a temporary name and renamed at the end."""
     image, config = _program(program, machine, bits, cells, slots)
     wanted = parse_range(passes) if layers else None
     if wanted is not None:

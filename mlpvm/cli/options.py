@@ -47,20 +47,28 @@ def bounded(min: int = 0, max: int = MAX_COUNT) -> Bounded:
     return Bounded(min, max)
 
 
-_SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
+# The defaults as each kind of command has them: one with a program sizes the machine for it, one without
+# builds the default configuration.
+_CELLS = {True: "default 256, or more if the program needs them", False: "default 256"}
+_SLOTS = {True: "default: what the program needs, >= 16", False: "default M"}
 
 
-def machine_options(f):
-    """--machine, --bits, --cells, --slots: the configuration the weights are built for."""
-    f = click.option("--slots", type=bounded(1, MAX_CELLS), help=_SLOTS)(f)
-    f = click.option(
-        "--cells",
-        type=bounded(MIN_CELLS, MAX_CELLS),
-        help="Memory cells M, a power of two (default 256, or what the image needs).",
-    )(f)
-    f = click.option("--bits", type=bounded(MIN_BITS, MAX_BITS), help="Word width N, 4..32 (default 16).")(f)
-    f = click.option("--machine", type=click.Choice(machines.names()), help=_machine_help())(f)
-    return f
+def machine_options(f=None, *, program: bool = True):
+    """--machine, --bits, --cells, --slots: the configuration the weights are built for; their help says the
+    defaults of a command with a ``program`` (sized for it) or without one (build, info, export, prove)."""
+
+    def apply(f):
+        f = click.option(
+            "--slots", type=bounded(1, MAX_CELLS),
+            help=f"Instruction slots K of the paper machine ({_SLOTS[program]}; subleq has none).",
+        )(f)  # fmt: skip
+        f = click.option(
+            "--cells", type=bounded(MIN_CELLS, MAX_CELLS), help=f"Memory cells M, a power of two ({_CELLS[program]})."
+        )(f)
+        f = click.option("--bits", type=bounded(MIN_BITS, MAX_BITS), help="Word width N, 4..32 (default 16).")(f)
+        return click.option("--machine", type=click.Choice(machines.names()), help=_machine_help())(f)
+
+    return apply(f) if f is not None else apply
 
 
 def _machine_help() -> str:
@@ -111,11 +119,12 @@ def quiet_option(f):
     return click.option("-q", "--quiet", is_flag=True, help="No live progress on stderr (shown only on a terminal).")(f)
 
 
-def engine_option(*extra: str, weights: str = "sparse for --weights", more: str = ""):
-    """--engine NAME: the network engines, the same names wherever one runs (``extra``: run's reference)."""
+def engine_option(*extra: str, weights: str | None = "sparse for --weights", more: str = ""):
+    """--engine NAME: the network engines, the same names wherever one runs (``extra``: run's reference);
+    ``weights``: what runs a weight file, None for a command without --weights."""
     return click.option(
         "--engine", type=click.Choice((NEURAL, *ENGINES, *extra)), default=NEURAL, show_default=True,
-        help=f"The network engine (neural = the fastest exact one; {weights}){more}.",
+        help=f"The network engine (neural = the fastest exact one{f'; {weights}' if weights else ''}){more}.",
     )  # fmt: skip
 
 

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import click
 
-from mlpvm.cli.console import STOPS, announce, plural
-from mlpvm.cli.options import INPUT_HELP, input_data, input_options, machine_options, max_steps_option, resolve_config
+from mlpvm.cli.console import STOPS, announce, plural, progress, throttled
+from mlpvm.cli.options import (
+    INPUT_HELP,
+    input_data,
+    input_options,
+    machine_options,
+    max_steps_option,
+    quiet_option,
+    resolve_config,
+)
 from mlpvm.errors import MlpvmError, shown
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
@@ -31,7 +39,10 @@ from mlpvm.program.load import load_image
 )
 @input_options(f"{INPUT_HELP}; queued at the start.")
 @max_steps_option(100_000, "With --run: stop after this many instructions")
-def plot(program, machine, bits, cells, slots, out, number, run, flow, input_text, input_file, max_steps) -> None:
+@quiet_option
+def plot(
+    program, machine, bits, cells, slots, out, number, run, flow, input_text, input_file, max_steps, quiet
+) -> None:  # fmt: skip
     """Draw PROGRAM on the network as a picture (needs the extra: pip install 'mlpvm[plot]').
 
     \b
@@ -52,7 +63,7 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
     if flow:
         picture.flow_picture(config, path)
     elif run:
-        records, reason = _records(image, config, data, max_steps or None)
+        records, reason = _records(image, config, data, max_steps or None, quiet)
         picture.run_picture(config, records, path, image.source_map)
         click.echo(f"mlpvm: wrote {shown(out)} ({plural(len(records), 'pass', 'passes')}, {STOPS[reason]})", err=True)
         if reason == "interrupted":
@@ -81,14 +92,19 @@ def _pass(image, config, data: bytes, number: int):
     return netviews.pass_trace(session, number)
 
 
-def _records(image, config, data: bytes, max_steps: int | None) -> tuple[list[dict], str]:
-    """The run's passes as ``mlpvm trace`` writes them, and why it ended."""
+def _records(image, config, data: bytes, max_steps: int | None, quiet: bool) -> tuple[list[dict], str]:
+    """The run's passes as ``mlpvm trace`` writes them, and why it ended; a progress bar on a terminal's stderr
+    while it runs, as ``trace`` has."""
     from mlpvm.debug import trace as tracing
     from mlpvm.engines import DEFAULT, make
 
     with tempfile.TemporaryDirectory() as tmp:
         jsonl = Path(tmp) / "run.jsonl"
         engine = make(DEFAULT, config)
-        announce(engine)
-        summary = tracing.trace(image, config, jsonl, data, max_steps, engine=engine)
+        announce(engine, quiet)
+        label = "running: pass {task.completed:,.0f}" + (f" of at most {max_steps:,}" if max_steps else "")
+        with progress(label, counts=False, bar=bool(max_steps), quiet=quiet) as bar:
+            task = bar.add_task("run", total=max_steps)
+            tick = throttled(lambda c: bar.update(task, completed=c.passes))
+            summary = tracing.trace(image, config, jsonl, data, max_steps, engine=engine, progress=tick)
         return [json.loads(line) for line in jsonl.read_text().splitlines()], summary.reason

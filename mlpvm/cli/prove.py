@@ -20,7 +20,7 @@ INTERRUPTED = 130
 
 
 @click.command()
-@machine_options
+@machine_options(program=False)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Prove this weight file (default: build the network).")
 @click.option(
     "--method",

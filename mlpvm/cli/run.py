@@ -26,7 +26,7 @@ from mlpvm.cli.options import (
 from mlpvm.engines import Engine, make
 from mlpvm.errors import ConfigError, shown
 from mlpvm.host import batch, terminal
-from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
+from mlpvm.host.computer import EXIT_CODES, NORMAL_ENDS, Computer, Outcome
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import decode, encode
 from mlpvm.program.inputs import EOF_READS, Input
@@ -69,10 +69,15 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
 @max_steps_option(None, shown=f"none when stdin is a terminal, else {RUN_MAX_STEPS:,}")
 @input_options(f"{INPUT_HELP} (default: stdin, read as the program asks).")
 @click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print one JSON object: the output (as UTF-8 text; output_base64: the exact bytes), steps, final memory.",
+)  # fmt: skip
 @click.option("--weights", type=click.Path(dir_okay=False), help="Run this weight file (from `mlpvm build`) instead.")
 @quiet_option
-@click.option("-v", "--verbose", is_flag=True, help="Print a summary line on stderr even when the program halts.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print a summary line on stderr even after a halt or the end of input."
+)
 def run(
     image, batch_file, old_batch_file, machine, bits, cells, slots, engine, max_steps, input_text, input_file, echo,
     as_json, weights, quiet, verbose,
@@ -87,13 +92,15 @@ def run(
     With several IMAGEs, or --batch-file FILE, the programs run together: those that need the same
     configuration as one batch, one pass of the network for all of them. Each gets --input TEXT (or its
     batch-file input; never stdin), its output is printed under a header when it stops (--json: a
-    list), and the exit code is that of the worst outcome (halt < limit < eof < wait < fault < interrupted).
+    list), and the exit code is that of the worst outcome (halt < eof < limit < wait < fault < interrupted).
 
     \b
     Input: on a terminal each key goes to the program as typed, and the program
-    echoes it (eForth does; --echo otherwise). A program that keeps reading after
-    its input ended (a pipe, --input) may read the end (-1) 8 times; the next
-    read stops it: "input ended", exit code 5. Ctrl-C stops it: exit code 130.
+    echoes it (eForth does; --echo otherwise); Ctrl-D at the start of a line
+    (or twice in a row) ends the input. A program that keeps reading after its
+    input ended may read the end (-1) 8 times; the next read stops it, exit
+    code 0 as for python or bc at the end of a pipe ("input ended" with -v).
+    Ctrl-C stops it: exit code 130.
     """
     batch_file = batch_file or old_batch_file
     if not image and not batch_file:
@@ -231,8 +238,9 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[Computer], None] | 
 
 
 def _doc(o: Outcome, config: Config, engine: str) -> dict:
+    text = console.output_fields(o.output)
     doc = {
-        "output": o.output.decode("latin-1"),
+        "output": text["output"],
         "steps": o.steps,
         "reason": o.reason,
         "pc": o.pc,
@@ -242,6 +250,7 @@ def _doc(o: Outcome, config: Config, engine: str) -> dict:
     }
     if o.passes is not None:
         doc["passes"] = o.passes
+    doc["output_base64"] = text["output_base64"]
     return doc
 
 
@@ -300,7 +309,7 @@ def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: boo
         return
     if "out_valid" not in config.spec.io_fields:  # a machine without output: its result is its memory
         click.echo(shown(memory_summary(o, smap), lines=True))
-    if verbose or o.reason != "halt":
+    if verbose or o.reason not in NORMAL_ENDS:
         if o.output and not o.output.endswith(b"\n") and console.same_place(sys.stdout, sys.stderr):
             click.echo(err=True)  # keep the summary off the program's last line
         click.echo(f"mlpvm: {shown(_summary(o, config, smap))}", err=True)

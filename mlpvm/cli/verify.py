@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from functools import partial
 
 import click
+from rich.markup import escape
 
 from mlpvm import resources
 from mlpvm.check import verify as verifying
@@ -31,8 +33,11 @@ from mlpvm.cli.options import (
     resolve_config,
 )
 from mlpvm.engines import NEURAL, fastest_name
-from mlpvm.errors import ConfigError
+from mlpvm.errors import ConfigError, shown
 from mlpvm.host.computer import EXIT_CODES
+from mlpvm.program.inputs import escape as escape_bytes
+
+DEFAULT_STEPS = 1000
 
 
 @click.command()
@@ -42,7 +47,7 @@ from mlpvm.host.computer import EXIT_CODES
 @click.option(
     "--seed", type=bounded(-MAX_COUNT), default=0, show_default=True, help="Random program i has seed SEED + i."
 )
-@max_steps_option(1000, "Check each program for at most this many steps")
+@max_steps_option(DEFAULT_STEPS, "Check each program for at most this many steps")
 @machine_options
 @input_options(f"{INPUT_HELP}, for the IMAGES given (default: none).")
 @engine_option()
@@ -94,6 +99,7 @@ def verify(
         mutation_table(machine, bits, cells, slots, seed, as_json, quiet, where, shard_size)
         return
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
+    asked_engine = engine
     if engine == NEURAL:
         engine = fastest_name(weights=loaded is not None)
     data = input_data(input_text, input_file).decode("latin-1")
@@ -117,10 +123,11 @@ def verify(
     outcome = run_campaign(campaign, where, "verifying", len(cases), lambda r: r["steps"], lambda r: r["checked"],
                            as_json or quiet)  # fmt: skip
     report = verify_summary(campaign, outcome.results, outcome.seconds)
+    again = _options(weights, asked_engine, dtype, max_steps)
     if as_json:
-        click.echo(json.dumps(_doc(report, engine, dtype, max_steps)))
+        click.echo(json.dumps(_doc(report, engine, dtype, max_steps, again)))
     else:
-        _print(report, engine, dtype, max_steps)
+        _print(report, engine, dtype, max_steps, again)
     sys.exit(_exit_code(report))
 
 
@@ -131,6 +138,14 @@ def _cases(campaign: VerifyCampaign, machine: str | None):
         if machine and case.config.machine != machine:
             raise ConfigError(f"{case.path} is a {case.config.machine} program, not {machine}")
     return cases
+
+
+def _options(weights: str | None, engine: str, dtype: str, max_steps: int) -> list[str]:
+    """The options of this run that a program checked alone needs to give the same result."""
+    options = ["--weights", weights] if weights else []
+    options += ["--engine", engine] if engine != NEURAL else []
+    options += ["--dtype", dtype] if dtype != "float32" else []
+    return options + (["--max-steps", str(max_steps)] if max_steps != DEFAULT_STEPS else [])
 
 
 def _random_config(loaded, machine, bits, cells, slots):
@@ -150,40 +165,41 @@ def _what(r: verifying.Report) -> str:
     return f"{views.plural(r.programs, 'program')} ({configs})"
 
 
-def _print(r: verifying.Report, engine: str, dtype: str, steps: int) -> None:
+def _print(r: verifying.Report, engine: str, dtype: str, steps: int, again: list[str]) -> None:
     out = views.stdout()
+    say = partial(out.print, soft_wrap=False)  # wrapped between words to the terminal's width, not mid-word
     rate = f"{r.steps / r.seconds:,.0f} steps/s" if r.seconds else ""
     stops = ", ".join(f"{n:,} {'step limit' if k == 'limit' else k}" for k, n in sorted(r.stops.items()))
     line = f"{views.plural(r.steps, 'step')} checked in {r.seconds:.1f} s ({rate}) on the {engine} engine, {dtype}"
     if r.failure is not None:
         case, div = r.failure
         if div.fault:
-            out.print(f"[bold red]NETWORK FAULT[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
-            out.print(f"  network fault after layer {div.layer}")
+            say(f"[bold red]NETWORK FAULT[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
+            say(f"  network fault after layer {div.layer}")
         else:
-            out.print(f"[bold red]DIVERGED[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
-            out.print(f"  {div.field} is {div.network!r} on the network, {div.reference!r} in the reference")
-            out.print(f"  first layer that disagrees with the reference: {div.layer or 'none found'}")
-        out.print(f"  in shard {r.shard} of the campaign, with programs {_span(r.shard_span)}")
-        out.print(f"  check it alone: {case.command()}")
-        out.print(f"  before it: {line}")
+            say(f"[bold red]DIVERGED[/] in {case.name} ({case.config.describe()}) at step {div.step:,}:")
+            say(f"  {div.field} is {div.network!r} on the network, {div.reference!r} in the reference")
+            say(f"  first layer that disagrees with the reference: {div.layer or 'none found'}")
+        say(f"  in shard {r.shard} of the campaign, with programs {_span(r.shard_span)}")
+        out.print(f"  check it alone: {escape(shown(case.command(again)))}")
+        say(f"  before it: {line}")
         return
     if r.interrupted:
-        out.print(f"[yellow]interrupted[/]: {r.checked:,} of {_what(r)} checked; {line}; no divergence so far")
+        say(f"[yellow]interrupted[/]: {r.checked:,} of {_what(r)} checked; {line}; no divergence so far")
         return
-    out.print(f"[bold green]OK[/]: {_what(r)} verified, no divergence")
-    out.print(f"  {line}")
-    out.print(f"  every field of every state after every pass matched the reference; stops: {stops}")
+    say(f"[bold green]OK[/]: {_what(r)} verified, no divergence")
+    say(f"  {line}")
+    say(f"  every field of every state after every pass matched the reference; stops: {stops}")
     if r.stops.get("limit"):
         first = views.plural(steps, "step")
-        out.print(f"  (a step limit is not a failure: those programs were checked for their first {first})")
+        say(f"  (a step limit is not a failure: those programs were checked for their first {first})")
 
 
 def _span(span: range) -> str:
     return f"{span.start:,} to {span.stop - 1:,}" if len(span) > 1 else f"{span.start:,} only"
 
 
-def _doc(r: verifying.Report, engine: str, dtype: str, steps: int) -> dict:
+def _doc(r: verifying.Report, engine: str, dtype: str, steps: int, again: list[str]) -> dict:
     doc = {
         "ok": r.ok,
         "programs": r.programs,
@@ -212,12 +228,12 @@ def _doc(r: verifying.Report, engine: str, dtype: str, steps: int) -> dict:
             "layer": div.layer,
             "network_fault": div.fault,
             "shard": r.shard,
-            "reproduce": case.command(),
+            "reproduce": case.command(again),
         }
     return doc
 
 
 def _plain(value):
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("latin-1")
+    if isinstance(value, (bytes, bytearray)):  # output: exact, in --input's escapes
+        return escape_bytes(bytes(value))
     return value

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.cli.console import StatusLine, plural, running
+from mlpvm.cli.console import StatusLine, output_lines, plural, running
 from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.records import DebugError, Stop
@@ -74,6 +74,33 @@ def lookup(name: str) -> Command | None:
     return _BY_NAME.get(name)
 
 
+FAILED = 2  # the exit status after a command that failed (bad input), as gdb exits non-zero
+
+
+_FORMATS, _UNITS, _GDB_ONLY = "duxotcsi", "bhwg", "afz"  # x/NFU: gdb's letters, and those of gdb's not here
+
+
+def _examine_format(arg: str) -> tuple[int, str, str, str]:
+    """``/NFU ADDR`` as gdb reads it: every letter after the count is a format or a unit (g, gdb's giant word,
+    is one cell here, as w is), any order, the last of each kind winning; another letter is gdb's error."""
+    m = re.fullmatch(r"(?:/(\S*))?\s*(.*)", arg.strip(), re.DOTALL)
+    spec, where = (m.group(1) or ""), m.group(2)
+    parts = re.fullmatch(r"(\d*)([A-Za-z]*)", spec)
+    if parts is None:
+        raise DebugError(f"bad format: x/{spec} (x/NFU ADDR, F one of d u x o t c s i)")
+    fmt, unit = "d", ""
+    for letter in parts.group(2):
+        if letter in _FORMATS:
+            fmt = letter
+        elif letter in _UNITS:
+            unit = letter
+        elif letter in _GDB_ONLY:
+            raise DebugError(f'Format "{letter}" is gdb\'s, not available here (F one of d u x o t c s i).')
+        else:
+            raise DebugError(f'Undefined output format "{letter}".')
+    return int(parts.group(1) or 1), fmt, unit, where
+
+
 class Quit(Exception):
     """Raised by ``quit``: the REPL or batch run ends."""
 
@@ -92,15 +119,29 @@ class Debugger:
         self._display_numbers = 0
         self._shown_output = 0
         self._last_repeatable: str | None = None
-        self.failures = 0  # commands that failed: batch mode's exit status
+        self.failures = 0  # commands that failed
+        self.last_failed = False  # whether the last command failed: gdb's exit status when no quit N ends it
+        self.quit_status: int | None = None  # quit N
         self.hooks: dict[int, list[str]] = {}  # ``commands N``: lines run when point N stops the program
         self._recording: tuple[int, list[str]] | None = None
 
     # -- dispatch --------------------------------------------------------------------------------
 
+    @property
+    def exit_status(self) -> int:
+        """gdb's rule: N after ``quit N``; else 0 after ``quit``, or the status of the last command (FAILED)."""
+        if self.quit_status is not None:
+            return self.quit_status
+        return FAILED if self.last_failed else 0
+
     def execute(self, line: str) -> bool:
         """Runs one command line; a blank line repeats the last step-like command. False if it failed (the
         error has been shown as one line). Raises ``Quit``; nothing else escapes."""
+        ok = self._execute(line)
+        self.last_failed = not ok
+        return ok
+
+    def _execute(self, line: str) -> bool:
         if self._recording is not None:
             self._record(line)
             return True
@@ -159,7 +200,7 @@ class Debugger:
         new = bytes(self.session.output[self._shown_output :])
         self._shown_output = len(self.session.output)
         if new:
-            for line in new.decode("latin-1").splitlines() or [""]:
+            for line in output_lines(new) or [""]:
                 self.console.print(Text("│ ", style="dim") + Text(line, style="green"))
 
     def _value(self, expr: Expr) -> str:
@@ -311,9 +352,13 @@ class Debugger:
         """Run backwards to the previous breakpoint hit (or the start of the recorded history)."""
         self._run(self.session.reverse_continue)
 
-    @command("quit", "q", "exit", usage="quit", topic="support")
+    @command("quit", "q", "exit", usage="quit [N]", topic="support")
     def quit(self, arg: str) -> None:
-        """Leave the debugger."""
+        """Leave the debugger, with exit status N (an expression, 0..255) when given, else 0."""
+        status = self.session.evaluate(arg) if arg.strip() else 0
+        if not 0 <= status <= 255:
+            raise DebugError(f"quit N needs a status of 0..255, not {status}")
+        self.quit_status = status
         raise Quit
 
     # -- breakpoints and watchpoints ---------------------------------------------------------------
@@ -493,8 +538,8 @@ class Debugger:
 
     @command("regs", usage="regs", topic="data")
     def regs(self, arg: str) -> None:
-        """Show PC, A, B, C, mem[A], mem[B], result, branch taken, PC+3, the next PC, halted, fault and the
-        step count."""
+        """Show PC, A, B, C, mem[A], mem[B], result, branch taken, the fallthrough (PC + 3, the adder's
+        output; PC + 1 on paper), the next PC (where execution went), halted, fault and the step count."""
         self.console.print(views.registers(self.session))
 
     @command("backtrace", "bt", "where", usage="backtrace", topic="stack")
@@ -507,10 +552,7 @@ class Debugger:
         """Examine memory: N units (cells: u may be w, or omitted) from ADDR in format F (d signed, u unsigned,
         x hex, o octal, t binary, c char, s string, i instructions). ADDR is an address expression (labels are
         addresses); without it, PC."""
-        m = re.fullmatch(r"(?:/(\d*)([duxotcsi]?)([bhwg]?))?\s*(.*)", arg.strip())
-        if not m:
-            raise DebugError(f"bad format: x{arg.strip()} (x/NFU ADDR, F one of d u x o t c s i)")
-        count, fmt, unit, where = int(m.group(1) or 1), m.group(2) or "d", m.group(3), m.group(4)
+        count, fmt, unit, where = _examine_format(arg)
         if unit in ("b", "h"):
             raise DebugError("a unit is one memory cell (one word): use w or leave it out")
         if count < 1:
@@ -539,7 +581,7 @@ class Debugger:
             self.console.print(self._formatted(self.session.evaluate(text), fmt), end="")
             return
         self._shown_output = len(self.session.output)
-        self.console.print(Text(bytes(self.session.output).decode("latin-1"), style="green"))
+        self.console.print(Text("\n".join(output_lines(bytes(self.session.output))), style="green"))
 
     def _formatted(self, value: int, fmt: str) -> str:
         bits = self.session.config.bits

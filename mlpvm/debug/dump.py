@@ -29,7 +29,7 @@ from mlpvm.engines import Engine
 from mlpvm.errors import MlpvmError
 from mlpvm.files import atomic_write
 from mlpvm.machines.config import Config
-from mlpvm.machines.state import REGISTERS, Fields
+from mlpvm.machines.state import REGISTERS, SHOWN, Fields
 from mlpvm.protocol import EXECUTED, FAULT, HALTED, IN_ACK, IN_WAIT, OUT_VALID
 
 
@@ -56,7 +56,7 @@ def _fields(state: Layout, config: Config) -> Fields:
 def decoded(engine: Engine, config: Config, x: np.ndarray) -> dict[str, int]:
     """PC, registers and flags of one state vector, as numbers (every pass of a trace: one product)."""
     values = _fields(engine.state, config)(x)
-    return {name: values[name] for name in DECODED if name in values}
+    return {SHOWN.get(name, name): values[name] for name in DECODED if name in values}
 
 
 def meta(engine: Engine, config: Config) -> dict:

@@ -1,12 +1,12 @@
 """Expressions in breakpoint conditions, ``print``, ``display`` and ``set``.
 
-A small, safe language over the machine, with gdb's meanings: integers and 'c' characters, ``mem[i]``, labels
-as variables (``t`` is the value of the cell labelled t, ``&t`` its address), the registers as ``$pc``, ``$a``,
-``$b``, ``$c``, ``$mem_a``, ``$mem_b``, ``$result``, ``$branch``, ``$next_pc`` (``$`` may be left out when no
-label has the name), ``halted``, ``fault``, ``step``, ``passes``, arithmetic, comparisons, and C or Python
-boolean operators (``&&``, ``||``, ``!``, ``and``, ``or``, ``not``). Parsed with ``ast`` and walked over a
-whitelist: nothing is ever handed to ``eval``. Sizes are bounded (text, nesting, shifts, magnitudes) so that no
-expression can exhaust the machine.
+A small, safe language over the machine, with gdb's meanings: integers and 'c' characters, ``mem[i]``, labels as
+variables (``t`` is the value of the cell labelled t, ``&t`` its address), the registers as ``$pc``, ``$a``,
+``$b``, ``$c``, ``$mem_a``, ``$mem_b``, ``$result``, ``$branch``, ``$fallthrough`` (PC + 3, the adder's output),
+``$next_pc`` (where execution goes next; ``$`` may be left out when no label has the name), ``halted``, ``fault``,
+``step``, ``passes``, arithmetic, comparisons, and C or Python boolean operators (``&&``, ``||``, ``!``, ``and``,
+``or``, ``not``). Parsed with ``ast`` and walked over a whitelist: nothing is ever handed to ``eval``. Sizes are
+bounded (text, nesting, shifts, magnitudes) so that no expression can exhaust the machine.
 """
 
 from __future__ import annotations

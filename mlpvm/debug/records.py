@@ -64,8 +64,8 @@ class Pass:
     mem_b: int
     result: int
     branch: bool
-    next_pc: int
-    new_pc: int
+    fallthrough: int  # the adder's PC + 3 (PC + 1 on paper): the successor when the branch is not taken
+    new_pc: int  # where execution went: the debugger's "next PC"
     reads: tuple[int, ...]  # memory cells read: the instruction words, then operands
     written: int | None  # the cell written, if any
     old: int | None  # its value before and after

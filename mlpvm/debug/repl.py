@@ -145,7 +145,8 @@ def interact(debugger: Debugger, history: Path | None = None) -> None:
             line = prompt.prompt(PROMPT)
         except KeyboardInterrupt:
             continue
-        except EOFError:
+        except EOFError:  # Ctrl-D is quit, as in gdb
+            debugger.last_failed = False
             return
         try:
             with interrupts_to(debugger):

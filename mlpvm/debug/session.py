@@ -23,7 +23,7 @@ from mlpvm.engines import DEFAULT, Engine, make
 from mlpvm.errors import MlpvmError, NetworkFault
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
-from mlpvm.machines.state import REGISTERS, Fields, decode, encode, from_bits, to_bits
+from mlpvm.machines.state import REGISTERS, SHOWN, Fields, decode, encode, from_bits, to_bits
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
 from mlpvm.protocol import EXECUTED, FAULT, HALTED, IN_ACK, IN_WAIT, OUT_BYTE, OUT_VALID, has_io, place_input
@@ -389,9 +389,9 @@ class Session:
         self.ref.steps += k
         self.ref.pc = int(log[k - 1, self._fast.columns.index("new_pc")])
         self._read()
-        pc, a, b, c, mem_a, mem_b, result, branch, next_pc, new_pc = (int(v) for v in log[k - 1])
+        pc, a, b, c, mem_a, mem_b, result, branch, fallthrough, new_pc = (int(v) for v in log[k - 1])
         reads = (*self.config.spec.fetched(pc), a, b)
-        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), next_pc,
+        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), fallthrough,
                          new_pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
         self._history.clear()  # no longer contiguous: refilled when next looked at (``history``)
         self._gap = True
@@ -419,7 +419,8 @@ class Session:
 
     def registers(self) -> dict[str, int]:
         """PC, the registers of the last pass, and the flags."""
-        regs = {"pc": self.pc, **{r: self._now[r] for r in REGISTERS}}
+        regs = {"pc": self.pc, **{SHOWN.get(r, r): self._now[r] for r in REGISTERS}}
+        regs["next_pc"] = self.pc  # where execution goes next: the jump target when the branch was taken
         regs.update(halted=int(self.halted), fault=int(self.fault), step=self.steps, passes=self.passes)
         return regs
 

@@ -20,7 +20,8 @@ from mlpvm.program.image import Image
 from mlpvm.program.inputs import EOF_READS, Input
 from mlpvm.protocol import OUT_VALID
 
-FIELDS = ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc")
+# pc: where execution goes next (the state after the pass); fallthrough: the adder's PC + 3 (PC + 1 on paper)
+FIELDS = ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "fallthrough")
 
 
 @dataclass

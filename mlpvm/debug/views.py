@@ -13,7 +13,7 @@ from mlpvm.debug.session import Session
 from mlpvm.program.asm.disasm import Instruction
 
 NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",
-         "next_pc": "PC+3", "branch": "branch"}  # fmt: skip
+         "fallthrough": "fallthrough", "next_pc": "next PC", "branch": "branch"}  # fmt: skip
 
 
 # -- stops ---------------------------------------------------------------------------------------
@@ -186,8 +186,9 @@ def registers(session: Session) -> Text:
     else:
         ops = pairs([(NAMES[k], regs[k]) for k in ("a", "b", "c", "mem_a", "mem_b")])
         lines.append(Text.assemble((ran + "  ", "bold"), ops))
-        # next_pc is the adder's PC+3; where execution went is the jump target when the branch was taken
-        flow = [("result", regs["result"]), ("branch", regs["branch"]), ("PC+3", regs["next_pc"]),
+        # fallthrough is the adder's PC + 3 (PC + 1 on paper); next PC, where execution went: the jump target
+        # when the branch was taken
+        flow = [("result", regs["result"]), ("branch", regs["branch"]), ("fallthrough", regs["fallthrough"]),
                 ("next PC", last.new_pc)]  # fmt: skip
         lines.append(Text.assemble("     ", pairs(flow)))
     return Text("\n").join(lines)

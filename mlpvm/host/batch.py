@@ -28,11 +28,11 @@ from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
 from mlpvm.program.image import Image
-from mlpvm.program.inputs import Input, unescape
+from mlpvm.program.inputs import EOF_READS, Input, unescape
 from mlpvm.program.load import load_image
 
 # Why a run stopped, from best to worst: a batch's exit code is that of its worst outcome.
-SEVERITY = ("halt", "limit", "eof", "wait", "fault", "interrupted")
+SEVERITY = ("halt", "eof", "limit", "wait", "fault", "interrupted")
 
 
 @dataclass
@@ -98,14 +98,19 @@ def run_jobs(
         groups.setdefault(config, []).append(i)
     for config, members in groups.items():
         if engine is None:
-            outcomes = [run_reference(jobs[i].image, config, Input(jobs[i].data), max_steps) for i in members]
+            outcomes = [run_reference(jobs[i].image, config, _input(jobs[i]), max_steps) for i in members]
         else:
             eng = engine(config)
             states = [encode(eng.state, config, jobs[i].image.words, jobs[i].image.slots) for i in members]
-            outcomes = Computer(eng, states, [Input(jobs[i].data) for i in members]).run(max_steps, progress)
+            outcomes = Computer(eng, states, [_input(jobs[i]) for i in members]).run(max_steps, progress)
         for i, outcome in zip(members, outcomes):
             results[i] = Result(jobs[i], config, outcome)
     return results  # type: ignore[return-value]
+
+
+def _input(job: Job) -> Input:
+    """A job's input, with the end-of-input rule of ``mlpvm run``: each program ends as it would alone."""
+    return Input(job.data, eof_reads=EOF_READS)
 
 
 def run_reference(
