@@ -12,14 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from mlpvm.cli.console import StatusLine, plural, running
-from mlpvm.debug import views
+from mlpvm.debug import source, views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.records import DebugError, Stop
 from mlpvm.debug.session import Session
@@ -95,6 +94,8 @@ class Debugger:
         self.failures = 0  # commands that failed: batch mode's exit status
         self.hooks: dict[int, list[str]] = {}  # ``commands N``: lines run when point N stops the program
         self._recording: tuple[int, list[str]] | None = None
+        self.current_file: str | None = None  # where a bare LINE is: ``_source_file``
+        self._listed: tuple[str, int, int] | None = None  # the last ``list``: file, first and last line shown
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -143,6 +144,9 @@ class Debugger:
         """After a run: the program's new output, the banner, the auto-displays and the context panel; then
         the ``commands`` of the breakpoint or watchpoint that stopped it."""
         self.show_output()
+        here = self.session.line()
+        if here is not None and not here[0].startswith("<"):  # a library is like code without debug info
+            self.current_file, self._listed = here[0], None
         self.console.print(views.banner(self.session, stop))
         for number, expr in self.displays.items():
             self.say(f"{number}: {expr.text} = {self._value(expr)}")
@@ -330,17 +334,26 @@ class Debugger:
         return s.address(spec, code=True)
 
     def _line_address(self, file: str | None, line: int) -> int:
+        """The first instruction of ``LINE`` (in the current source file) or ``FILE:LINE``, or of the next line
+        with code after it, as gdb moves a breakpoint off a comment."""
+        file = self._source_file(file)
+        s = self.session
+        return source.line_code(s.source_map, s.config.spec.harvard, file, line)[1][0]
+
+    def _source_file(self, name: str | None = None) -> str:
+        """The file ``FILE`` names, or without it the current source file: the main program's at first, then
+        the file of the last stop or ``list`` (a library's only once listed)."""
         s = self.session
         if not s.source_map:
-            raise DebugError(f"No source lines (an image without a map): use *{line} for address {line}.")
+            raise DebugError("No source lines (an image without a map): use *ADDR for an address.")
         harvard = s.config.spec.harvard
-        table = s.source_map.slots if harvard else s.source_map.cells
-        code = None if harvard else s.source_map.code
-        found = sorted(a for a, o in table.items() if o.line == line and (code is None or a in code)
-                       and (file is None or Path(o.file).name == Path(file).name))  # fmt: skip
-        if not found:
-            raise DebugError(f"No line {line} in {file or 'the program'} with code.")
-        return found[0]
+        if name is not None:
+            return source.find_file(s.source_map, harvard, name)
+        if self.current_file is None:
+            self.current_file = source.main_file(s.source_map, harvard, str(s.image.path))
+        if self.current_file is None:
+            raise DebugError("No source file: the map names none.")
+        return self.current_file
 
     @command("break", "b", "br", usage="break [LOCATION] [if COND]", topic="breakpoints")
     def break_(self, arg: str, temporary: bool = False) -> None:
@@ -605,7 +618,7 @@ class Debugger:
 
     # -- code ------------------------------------------------------------------------------------
 
-    @command("disassemble", "disas", "l", "list", usage="disassemble [ADDR [N]]", topic="code")
+    @command("disassemble", "disas", usage="disassemble [ADDR [N]]", topic="code")
     def disassemble(self, arg: str) -> None:
         """Instructions from live memory around PC (or from ADDR), with labels and source lines; => marks PC."""
         parts = arg.split()
@@ -615,6 +628,68 @@ class Debugger:
         if not 0 <= start < self.session.config.cells:
             raise DebugError(f"Cannot access memory at address {start}")
         self.console.print(views.disassembly(self.session, start, count))
+
+    @command("list", "l", usage="list [LINE|FILE:LINE|FUNCTION|*ADDR|FIRST,LAST|-]", repeats=True, topic="code")
+    def list_(self, arg: str) -> None:
+        """Source lines: ten around LINE (of the current file), FILE:LINE, FUNCTION (a label) or *ADDR (the
+        line of that address); FIRST,LAST those lines; with no argument, the ten after the last listed (at
+        first: around PC); "-" the ten before them."""
+        arg = arg.strip()
+        if not arg or arg == "-":
+            file, first = self._list_next(arg == "-")
+            last = first + 9
+        elif "," in arg:
+            head, _, tail = arg.partition(",")
+            if head.strip():
+                file, first = self._list_center(head)
+                last = self._list_center(tail)[1] if tail.strip() else first + 9
+            else:
+                file, last = self._list_center(tail)
+                first = max(1, last - 9)
+        else:
+            file, center = self._list_center(arg)
+            first = max(1, center - 5)
+            last = first + 9
+        self._show_lines(file, first, last)
+
+    def _list_center(self, spec: str) -> tuple[str, int]:
+        """The file and line a ``list`` argument names: LINE, FILE:LINE, *ADDR or a label's line."""
+        s = self.session
+        spec = spec.strip()
+        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
+        if m:
+            return self._source_file(m.group("file")), int(m.group("line"))
+        address = self._location(spec)
+        here = s.line(address)
+        if here is None:
+            raise DebugError(f"No line number information available for address {address}")
+        if spec.startswith("*"):
+            self.say(f"{address} is in {views.symbol(s, address)} ({here[0]}:{here[1]}).")
+        return here
+
+    def _list_next(self, back: bool) -> tuple[str, int]:
+        if self._listed is None:
+            here = self.session.line()
+            file = self._source_file()
+            center = here[1] if here is not None and here[0] == file else 1
+            return file, max(1, center - 5)
+        file, first, last = self._listed
+        if back:
+            if first <= 1:
+                raise DebugError("Already at the start of " + file + ".")
+            return file, max(1, first - 10)
+        return file, last + 1
+
+    def _show_lines(self, file: str, first: int, last: int) -> None:
+        s = self.session
+        text = source.lines(s.source_map, s.config.spec.harvard, file, s.config.spec.source_suffix)
+        if first > len(text):
+            raise DebugError(f'Line number {first} out of range; "{file}" has {len(text)} lines.')
+        last = min(last, len(text))
+        width = len(str(last))
+        for n in range(first, last + 1):
+            self.console.print(Text(f"{n:<{max(width, 4)}} ") + Text(text[n - 1].expandtabs(8)))
+        self.current_file, self._listed = file, (file, first, last)
 
     # -- time and I/O ------------------------------------------------------------------------------
 

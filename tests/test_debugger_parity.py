@@ -1,0 +1,74 @@
+"""The debugger against gdb, issue 27: line numbers in the current source file, 80-column views, Ctrl-C in
+reverse runs, one-line errors, what a blank line repeats, the missing staples."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import ROOT
+from tests.test_debugger_gdb import batch, debugger
+
+GCD = str(ROOT / "programs" / "gcd.asq")
+PRINTDEC = (ROOT / "programs" / "lib" / "printdec.asq").read_text().splitlines()
+GCD_LINES = (ROOT / "programs" / "gcd.asq").read_text().splitlines()
+
+
+def said(out: str, command: str) -> str:
+    """What one command printed in a batch transcript."""
+    return out.split(f"(mlpvm) {command}\n", 1)[1].split("(mlpvm) ", 1)[0]
+
+
+# -- 1. line numbers -------------------------------------------------------------------------------
+
+
+def test_a_line_number_means_a_line_of_the_main_program_and_file_line_another_file():
+    code, out = batch("b 22", "b 24", "b printdec.asq:22", "b lib/printdec.asq:23", program=GCD)
+    assert code == 0
+    assert "programs/gcd.asq:22" in said(out, "b 22")
+    assert "programs/gcd.asq:24" in said(out, "b 24")
+    assert "printdec.asq:22" in said(out, "b printdec.asq:22")
+    assert "printdec.asq:23" in said(out, "b lib/printdec.asq:23")
+
+
+def test_a_line_without_code_moves_to_the_next_line_with_code_and_past_the_end_is_an_error():
+    code, out = batch("b 28", "b 9999", "b nosuch.asq:3", program=GCD)
+    assert "programs/gcd.asq:29" in said(out, "b 28")  # 28 is blank: the PROC on 29
+    assert "out of range" in said(out, "b 9999")
+    assert "No source file named nosuch.asq" in said(out, "b nosuch.asq:3")
+    assert code == 2
+
+
+def test_the_breakpoint_on_a_line_stops_the_program_there():
+    d, _ = debugger(GCD)
+    d.execute("b 22")
+    d.execute("run")
+    file, line = d.session.line()
+    assert file.endswith("programs/gcd.asq") and line == 22
+
+
+def listed(text: str) -> list[tuple[int, str]]:
+    rows = [re.match(r"(\d+) +(.*)", line) for line in text.splitlines()]
+    return [(int(m.group(1)), m.group(2).rstrip()) for m in rows if m]
+
+
+def test_list_takes_lines_continues_goes_back_and_takes_files_functions_and_addresses():
+    code, out = batch("list 21", "list", "list -", "list printdec.asq:22", "list 5,7", "list gcd", "list *9",
+                      program=GCD)  # fmt: skip
+    assert code == 0
+    assert [n for n, _ in listed(said(out, "list 21"))] == list(range(16, 26))
+    assert listed(said(out, "list 21"))[5] == (21, GCD_LINES[20].strip())
+    assert [n for n, _ in listed(said(out, "list"))] == list(range(26, 36))
+    assert [n for n, _ in listed(said(out, "list -"))] == list(range(16, 26))
+    rows = listed(said(out, "list printdec.asq:22"))
+    assert [n for n, _ in rows] == list(range(17, 27)) and rows[5][1] == PRINTDEC[21].strip()
+    # the current file is now printdec's: 5,7 are its lines
+    assert listed(said(out, "list 5,7")) == [(n, PRINTDEC[n - 1].strip()) for n in (5, 6, 7)]
+    assert [n for n, _ in listed(said(out, "list gcd"))] == list(range(25, 35))  # gcd's entry is line 30
+    assert "is in" in said(out, "list *9") and (22, PRINTDEC[21].strip()) in listed(said(out, "list *9"))
+
+
+def test_a_stop_makes_its_file_current_and_disassemble_still_shows_instructions():
+    code, out = batch("b printdec", "run", "b 30", "disassemble", program=GCD)
+    assert code == 0
+    assert "printdec.asq:30" in said(out, "b 30")  # stopped in printdec.asq: its line 30
+    assert "=>" in said(out, "disassemble")
