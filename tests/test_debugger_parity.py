@@ -72,3 +72,37 @@ def test_a_stop_makes_its_file_current_and_disassemble_still_shows_instructions(
     assert code == 0
     assert "printdec.asq:30" in said(out, "b 30")  # stopped in printdec.asq: its line 30
     assert "=>" in said(out, "disassemble")
+
+
+# -- 4. no internal errors ---------------------------------------------------------------------------
+
+
+def test_the_five_internal_errors_are_one_clear_line_each(tmp_path):
+    lines = ["s 0", "n 0", "si 0", "ni 0", "set $pc = 100000000000000000000000000",
+             f"picture {tmp_path}/missing/x.png", f"dump {tmp_path}/f.npz --passes"]  # fmt: skip
+    code, out = batch("si", *lines, "p $pc", program=GCD)
+    assert "internal error" not in out and "Traceback" not in out
+    for line in lines:
+        text = said(out, line).strip()
+        assert text and "\n" not in text, line
+    assert "at least 1" in said(out, "s 0") and "does not fit the 16-bit PC" in out
+    assert "missing/x.png (No such file or directory)" in out and "--passes needs a range" in out
+    assert "$pc = 6" in said(out, "p $pc")  # nothing ran, nothing changed
+    assert not (tmp_path / "missing").exists() and code == 2
+
+
+def test_end_of_input_at_a_query_answers_yes_as_gdb_and_ctrl_c_no(capsys):
+    from mlpvm.debug.repl import ask
+
+    def eof() -> str:
+        raise EOFError
+
+    def interrupt() -> str:
+        raise KeyboardInterrupt
+
+    answers = iter(["maybe", "n"])
+    assert ask("Start it from the beginning? (y or n) ", eof) is True
+    assert "EOF [answered Y; input not from terminal]" in capsys.readouterr().out
+    assert ask("Again? (y or n) ", interrupt) is False
+    assert ask("Again? (y or n) ", lambda: next(answers)) is False
+    assert "Please answer y or n." in capsys.readouterr().out

@@ -24,7 +24,7 @@ from mlpvm.cli.options import (
 from mlpvm.debug import trace as tracing
 from mlpvm.debug.commands import Debugger
 from mlpvm.debug.dump import parse_range
-from mlpvm.debug.repl import interact, run_lines
+from mlpvm.debug.repl import ask, interact, run_lines
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT, make
 from mlpvm.errors import ConfigError, MlpvmError
@@ -82,7 +82,7 @@ def debug(
     views.announce(session.engine)  # the first pass compiles the network's code: say so, on a terminal
     tty = sys.stdout.isatty()
     debugger = Debugger(
-        session, views.stdout(markup=False), max_steps or None, confirm=_ask if tty else None, status=True
+        session, views.stdout(markup=False), max_steps or None, confirm=ask if tty else None, status=True
     )
     for path in scripts:
         if not run_lines(debugger, _script(path), echo=not tty, stop_on_error=True):
@@ -104,10 +104,6 @@ def _script(path: str) -> list[str]:
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise MlpvmError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from None
-
-
-def _ask(question: str) -> bool:
-    return click.confirm(question.removesuffix(" (y or n) ").removesuffix("?") + "?", default=False)
 
 
 @click.command()

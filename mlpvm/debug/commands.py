@@ -205,22 +205,22 @@ class Debugger:
         """Run to the next source line (N times), entering subroutines. One line may be many instructions (a
         macro, a CALL). Without source lines, like stepi. Stops early at breakpoints, watchpoints, halts, faults
         and divergences."""
-        self._lines(_count(arg), over=False)
+        self._lines(_steps(arg, "step"), over=False)
 
     @command("next", "n", usage="next [N]", repeats=True, topic="running")
     def next(self, arg: str) -> None:
         """Run to the next source line (N times), stepping over CALLs of subroutines."""
-        self._lines(_count(arg), over=True)
+        self._lines(_steps(arg, "next"), over=True)
 
     @command("stepi", "si", usage="stepi [N]", repeats=True, topic="running")
     def stepi(self, arg: str) -> None:
         """Run N loop passes (default 1): each pass is one instruction."""
-        self._run(lambda: self.session.step(_count(arg)))
+        self._run(lambda: self.session.step(_steps(arg, "stepi")))
 
     @command("nexti", "ni", usage="nexti [N]", repeats=True, topic="running")
     def nexti(self, arg: str) -> None:
         """Like stepi, but a CALL's jump into a subroutine runs until it returns."""
-        self._repeat(_count(arg), self.session.step_over)
+        self._repeat(_steps(arg, "nexti"), self.session.step_over)
 
     def _lines(self, n: int, over: bool) -> None:
         if self.session.line() is None:
@@ -305,9 +305,7 @@ class Debugger:
     @command("reverse-step", "rs", "reverse-stepi", "rsi", usage="reverse-step [N]", repeats=True, topic="history")
     def reverse_step(self, arg: str) -> None:
         """Step N passes backwards, restoring the exact earlier state (memory, PC, output, input)."""
-        n = _count(arg)
-        if n < 1:
-            raise DebugError("reverse-step needs a count of at least 1")
+        n = _steps(arg, "reverse-step")
         self._run(lambda: self.session.reverse_step(n))
 
     @command("reverse-continue", "rc", usage="reverse-continue", repeats=True, topic="history")
@@ -763,6 +761,14 @@ def _split(line: str) -> tuple[str, str]:
     if not m:
         return line, ""
     return m.group(1), m.group(2).strip() if not m.group(2).startswith("/") else m.group(2)
+
+
+def _steps(text: str, name: str) -> int:
+    """A step count: at least 1 (gdb runs nothing on 0, which here is said rather than done silently)."""
+    n = _count(text)
+    if n < 1:
+        raise DebugError(f"{name} needs a count of at least 1")
+    return n
 
 
 def _count(text: str, default: int | None = 1) -> int:

@@ -82,7 +82,12 @@ def dump(debugger: Debugger, arg: str) -> None:
     words = shlex.split(arg)
     if not words:
         raise DebugError("dump needs a file name")
-    passes = dumps.parse_range(words[words.index("--passes") + 1]) if "--passes" in words else None
+    passes = None
+    if "--passes" in words:
+        at = words.index("--passes")
+        if at + 1 >= len(words):
+            raise DebugError("--passes needs a range: N, A:B or A-B")
+        passes = dumps.parse_range(words[at + 1])
     path = Path(words[0])
     written = dumps.dump_session(debugger.session, path, passes)
     debugger.say(f"Wrote {len(written)} passes ({written[0]}..{written[-1]}) to {path}")

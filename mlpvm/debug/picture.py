@@ -18,6 +18,7 @@ import numpy as np
 
 from mlpvm.debug.netviews import PassTrace, flow_rows, selected_row
 from mlpvm.errors import MlpvmError
+from mlpvm.files import atomic_write
 from mlpvm.machines.config import Config
 from mlpvm.network import LAYER_NAMES, build
 from mlpvm.program.sourcemap import SourceMap
@@ -43,8 +44,11 @@ def _figure(width: float, height: float, path: Path):
 def _save(fig, path: Path) -> None:
     import matplotlib
 
+    kind = path.suffix.lower()[1:]
+    metadata = {"Date": None} if kind == "svg" else None
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "mlpvm"}):  # text stays text in SVG
-        fig.savefig(path, dpi=150, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+        # atomic_write: a missing folder or a directory in the way is one line, and a failure leaves no half file
+        atomic_write(path, lambda f: fig.savefig(f, format=kind, dpi=150, metadata=metadata))
 
 
 def _resample(image: np.ndarray, size: int, axis: int) -> np.ndarray:

@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,6 +68,24 @@ def interrupts_to(debugger: Debugger) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def ask(question: str, read: Callable[[], str] = input) -> bool:
+    """gdb's query: y or n, asked again until it is one; end of input answers yes, as gdb's does (and says),
+    Ctrl-C no."""
+    while True:
+        print(question, end="", flush=True)
+        try:
+            answer = read().strip().lower()
+        except EOFError:
+            print("EOF [answered Y; input not from terminal]")
+            return True
+        except KeyboardInterrupt:
+            print("Quit")
+            return False
+        if answer in ("y", "yes", "n", "no"):
+            return answer.startswith("y")
+        print("Please answer y or n.")
 
 
 def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False, stop_on_error: bool = False) -> bool:

@@ -648,6 +648,9 @@ class Session:
         bits = self.engine.state["pc"].shape[0]
         if self.config.spec.harvard and not 0 <= value < self.config.slots:
             raise DebugError(f"pc must be a slot 0..{self.config.slots - 1}")
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1  # the PC field is signed: a negative PC halts
+        if not low <= value <= high:
+            raise DebugError(f"$pc = {value} does not fit the {bits}-bit PC ({low}..{high})")
         self._remember(self.x.copy())
         self.engine.state.view(self.x[0], "pc")[...] = to_bits(value, bits)
         self.ref.pc = self.config.spec.pc(self.config, value)
