@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.test_debugger_gdb import batch, debugger
 
@@ -106,3 +108,48 @@ def test_end_of_input_at_a_query_answers_yes_as_gdb_and_ctrl_c_no(capsys):
     assert ask("Again? (y or n) ", interrupt) is False
     assert ask("Again? (y or n) ", lambda: next(answers)) is False
     assert "Please answer y or n." in capsys.readouterr().out
+
+
+# -- 5. no silent differences ----------------------------------------------------------------------
+
+
+def test_a_blank_line_repeats_the_last_command_only_when_gdb_would():
+    d, out = debugger(GCD)
+    d.execute("stepi")
+    d.execute("p $pc")
+    before = d.session.passes
+    d.execute("")  # after print: nothing
+    assert d.session.passes == before
+    d.execute("x/4d pairs")
+    start = out.tell()
+    d.execute("")  # x goes on after the cells it showed
+    pairs = d.session.source_map.labels["pairs"]
+    assert out.getvalue()[start:].startswith(f"{pairs + 4} <pairs+4>: 17 5 100 75")
+    d.execute("list 21")
+    start = out.tell()
+    d.execute("")
+    assert [n for n, _ in listed(out.getvalue()[start:])] == list(range(26, 36))
+    d.execute("stepi 3")
+    d.execute("")
+    assert d.session.passes == before + 6
+
+
+@pytest.mark.parametrize(("expr", "value"), [("-5/2", -2), ("5/-2", -2), ("-5%2", -1), ("7%-3", 1), ("-7%-3", -1),
+                                            ("-6/3", -2), ("7/2", 3), ("-(1<<70)/3", -((1 << 70) // 3))])  # fmt: skip
+def test_division_truncates_toward_zero_and_the_remainder_goes_with_it_as_in_c(expr, value):
+    d, out = debugger(GCD)
+    d.execute(f"p {expr}")
+    assert out.getvalue().rstrip().endswith(f"= {value}")
+
+
+def test_continue_n_after_a_temporary_breakpoint_continues_and_after_a_breakpoint_ignores_it():
+    code, out = batch("tbreak gcd", "run", "c 3", program=GCD)
+    assert "Temporary breakpoint 1, pc=" in said(out, "run")
+    assert "Not stopped at any breakpoint; argument ignored." in said(out, "c 3")
+    assert "Halted after" in said(out, "c 3") and code == 0
+    d, out = debugger(GCD)
+    d.execute("break gcd")
+    d.execute("run")
+    d.execute("c 3")  # the 2nd and 3rd calls are passed over: the 4th stops
+    assert d.session.breakpoints[1].hits == 4 and d.session.pc == d.session.source_map.labels["gcd"]
+    assert "Will ignore next 2 crossings of breakpoint 1.  Continuing." in out.getvalue()

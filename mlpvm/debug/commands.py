@@ -90,7 +90,8 @@ class Debugger:
         self.displays: dict[int, Expr] = {}
         self._display_numbers = 0
         self._shown_output = 0
-        self._last_repeatable: str | None = None
+        self._repeat_line: str | None = None  # what a blank line runs: the last command, if gdb repeats it
+        self._last_stop: Stop | None = None
         self.failures = 0  # commands that failed: batch mode's exit status
         self.hooks: dict[int, list[str]] = {}  # ``commands N``: lines run when point N stops the program
         self._recording: tuple[int, list[str]] | None = None
@@ -100,21 +101,22 @@ class Debugger:
     # -- dispatch --------------------------------------------------------------------------------
 
     def execute(self, line: str) -> bool:
-        """Runs one command line; a blank line repeats the last step-like command. False if it failed (the
-        error has been shown as one line). Raises ``Quit``; nothing else escapes."""
+        """Runs one command line; a blank line repeats the last command when gdb repeats it (stepping,
+        continuing, ``x`` and ``list``, which go on where they ended; not ``print``), else does nothing. False
+        if it failed (the error has been shown as one line). Raises ``Quit``; nothing else escapes."""
         if self._recording is not None:
             self._record(line)
             return True
         line = line.strip()
         if not line:
-            return self.execute(self._last_repeatable) if self._last_repeatable else True
+            return self.execute(self._repeat_line) if self._repeat_line else True
         if line.startswith("#"):
             return True
         name, arg = _split(line)
         cmd = _BY_NAME.get(name)
         if cmd is None:
             return self.fail(f'Undefined command: "{name}". Try "help".')
-        self._last_repeatable = line if cmd.repeats else self._last_repeatable
+        self._repeat_line = line if cmd.repeats else None  # a command may make it where it ended (x, list)
         try:
             cmd.run(self, arg)
         except (Quit, KeyboardInterrupt):
@@ -151,12 +153,15 @@ class Debugger:
         for number, expr in self.displays.items():
             self.say(f"{number}: {expr.text} = {self._value(expr)}")
         self.console.print(views.context(self.session, stop))
+        self._last_stop = stop
         points = [stop.breakpoint] if stop.reason == "breakpoint" and stop.breakpoint else []
         points += [wp for wp, *_ in stop.watch]
+        repeat = self._repeat_line  # a breakpoint's commands do not change what a blank line repeats
         for point in points:
             for line in self.hooks.get(point.number, []):
                 self.console.print(Text(f"> {line}", style="dim"))
                 self.execute(line)
+        self._repeat_line = repeat
 
     def show_output(self) -> None:
         """Program output produced since the last time, apart from debugger messages."""
@@ -249,17 +254,22 @@ class Debugger:
         """Run until a breakpoint, watchpoint, halt, fault, input wait, divergence, the step limit or Ctrl-C.
         With N, ignore the breakpoint just stopped at N-1 more times."""
         if arg.strip():
-            n = _count(arg)
+            n = _steps(arg, "continue")
             last = self._stopped_at()
-            if last is None:
-                raise DebugError("Not stopped at a breakpoint; argument ignored.")
-            last.ignore = n - 1
-            self.say(f"Will ignore next {n - 1} crossings of breakpoint {last.number}.  Continuing.")
+            if last is None:  # gdb: a temporary breakpoint (now deleted), a step, a watchpoint
+                self.say("Not stopped at any breakpoint; argument ignored.")
+            else:
+                last.ignore = n - 1
+                self.say(f"Will ignore next {plural(n - 1, 'crossing')} of breakpoint {last.number}.  Continuing."
+                         if n > 1 else f"Will stop next time breakpoint {last.number} is reached.")  # fmt: skip
         self._run(lambda: self.session.cont(self.max_steps))
 
     def _stopped_at(self):
-        s = self.session
-        return next((bp for bp in s.breakpoints.values() if bp.address == s.pc and bp.enabled), None)
+        """The breakpoint the program last stopped at, if it still exists and the program is still there."""
+        stop, s = self._last_stop, self.session
+        if stop is None or stop.reason != "breakpoint" or stop.breakpoint is None or stop.pc != s.pc:
+            return None
+        return s.breakpoints.get(stop.breakpoint.number)
 
     @command("run", "r", usage="run", topic="running")
     def run(self, arg: str) -> None:
@@ -513,7 +523,7 @@ class Debugger:
         """The chain of standard-library subroutine calls (CALL f ... RET f) that led here, innermost first."""
         self.console.print(views.backtrace(self.session))
 
-    @command("x", usage="x/NFU ADDR", topic="data")
+    @command("x", usage="x/NFU ADDR", repeats=True, topic="data")
     def examine(self, arg: str) -> None:
         """Examine memory: N units (cells: u may be w, or omitted) from ADDR in format F (d signed, u unsigned,
         x hex, o octal, t binary, c char, s string, i instructions). ADDR is an address expression (labels are
@@ -534,6 +544,8 @@ class Debugger:
         if fmt not in "si" and address + count > cells:
             self.say(f"(memory ends at {cells - 1}: showing {cells - address} cells)")
         self.console.print(views.examine(s, address, count, fmt))
+        after = views.examined_end(s, address, count, fmt)
+        self._repeat_line = f"x/{count}{fmt} {after}" if after < cells else None  # a blank line goes on
 
     @command("print", "p", "inspect", usage="print[/F] EXPR", topic="data")
     def print_(self, arg: str) -> None:
@@ -688,6 +700,7 @@ class Debugger:
         for n in range(first, last + 1):
             self.console.print(Text(f"{n:<{max(width, 4)}} ") + Text(text[n - 1].expandtabs(8)))
         self.current_file, self._listed = file, (file, first, last)
+        self._repeat_line = "list"  # a blank line lists the next ten
 
     # -- time and I/O ------------------------------------------------------------------------------
 

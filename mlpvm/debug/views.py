@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -25,7 +26,8 @@ def banner(session: Session, stop: Stop) -> Text:
     r = stop.reason
     if r == "breakpoint":
         bp = stop.breakpoint
-        return Text(f"Breakpoint {bp.number}, {where}", style="bold yellow")
+        kind = "Temporary breakpoint" if bp.temporary else "Breakpoint"
+        return Text(f"{kind} {bp.number}, {where}", style="bold yellow")
     if r == "watchpoint":
         parts = []
         for wp, address, access, old, new in stop.watch:
@@ -257,6 +259,19 @@ def examine(session: Session, address: int, count: int, fmt: str) -> RenderableT
         table.add_row(Text(f"{_label_of(session, base)}:", style="cyan"),
                       *(show(int(mem[a])) for a in range(base, min(end, base + per_row))))  # fmt: skip
     return table
+
+
+def examined_end(session: Session, address: int, count: int, fmt: str) -> int:
+    """The address after what ``x/NF ADDR`` showed: where a repeated ``x`` goes on."""
+    if fmt == "i":
+        harvard = session.config.spec.harvard
+        shown = [r for r in rows(session) if r.address + (1 if harvard else max(r.size, 1)) > address][:count]
+        return shown[-1].address + (1 if harvard else max(shown[-1].size, 1)) if shown else address + count
+    if fmt == "s":
+        mem = session.memory()
+        zero = np.flatnonzero(mem[address:] == 0)
+        return address + (int(zero[0]) + 1 if len(zero) else len(mem) - address)
+    return address + count
 
 
 def _label_of(session: Session, address: int) -> str:
