@@ -153,3 +153,13 @@ def test_continue_n_after_a_temporary_breakpoint_continues_and_after_a_breakpoin
     d.execute("c 3")  # the 2nd and 3rd calls are passed over: the 4th stops
     assert d.session.breakpoints[1].hits == 4 and d.session.pc == d.session.source_map.labels["gcd"]
     assert "Will ignore next 2 crossings of breakpoint 1.  Continuing." in out.getvalue()
+
+
+# -- 10. the machine names its adder -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("program", "adder"), [("programs/paper/gcd.pasq", "PC+1"), ("programs/gcd.asq", "PC+3")])
+def test_the_panel_names_the_adder_of_the_machine(program, adder):
+    code, out = batch("stepi", "regs", program=str(ROOT / program))
+    regs = said(out, "regs")
+    assert code == 0 and f"{adder} " in regs and ("PC+3" in regs) == (adder == "PC+3")

@@ -514,8 +514,8 @@ class Debugger:
 
     @command("regs", usage="regs", topic="data")
     def regs(self, arg: str) -> None:
-        """Show PC, A, B, C, mem[A], mem[B], result, branch taken, PC+3, the next PC, halted, fault and the
-        step count."""
+        """Show PC, A, B, C, mem[A], mem[B], result, branch taken, the adder's PC+3 (PC+1 on paper), the next
+        PC, halted, fault and the step count."""
         self.console.print(views.registers(self.session))
 
     @command("backtrace", "bt", "where", usage="backtrace", topic="stack")

@@ -13,8 +13,16 @@ from mlpvm.debug.records import Frame, Pass, Stop
 from mlpvm.debug.session import Session
 from mlpvm.program.asm.disasm import Instruction
 
-NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",
-         "next_pc": "PC+3", "branch": "branch"}  # fmt: skip
+NAMES = {
+    "a": "A",
+    "b": "B",
+    "c": "C",
+    "mem_a": "mem[A]",
+    "mem_b": "mem[B]",
+    "result": "result",
+    "pc": "PC",
+    "branch": "branch",
+}  # fmt: skip  (next_pc: the machine's adder, ``Machine.adder``)
 
 
 # -- stops ---------------------------------------------------------------------------------------
@@ -188,8 +196,9 @@ def registers(session: Session) -> Text:
     else:
         ops = pairs([(NAMES[k], regs[k]) for k in ("a", "b", "c", "mem_a", "mem_b")])
         lines.append(Text.assemble((ran + "  ", "bold"), ops))
-        # next_pc is the adder's PC+3; where execution went is the jump target when the branch was taken
-        flow = [("result", regs["result"]), ("branch", regs["branch"]), ("PC+3", regs["next_pc"]),
+        # next_pc is the adder's PC+stride; where execution went is the jump target when the branch was taken
+        adder = session.config.spec.adder
+        flow = [("result", regs["result"]), ("branch", regs["branch"]), (adder, regs["next_pc"]),
                 ("next PC", last.new_pc)]  # fmt: skip
         lines.append(Text.assemble("     ", pairs(flow)))
     return Text("\n").join(lines)
