@@ -163,3 +163,52 @@ def test_the_panel_names_the_adder_of_the_machine(program, adder):
     code, out = batch("stepi", "regs", program=str(ROOT / program))
     regs = said(out, "regs").replace("\xa0", " ")  # no break inside a name-value pair
     assert code == 0 and f"{adder} " in regs and ("PC+3" in regs) == (adder == "PC+3")
+
+
+# -- 3. reverse-continue: Ctrl-C and the status line --------------------------------------------------
+
+
+def test_ctrl_c_stops_reverse_continue_at_an_exact_earlier_state_and_the_status_line_runs(tmp_path):
+    from mlpvm.debug.session import Session
+    from mlpvm.machines import reference
+    from mlpvm.program.image import config_for
+    from mlpvm.program.inputs import Input
+    from mlpvm.program.load import load_image
+
+    loop = tmp_path / "count.dec"
+    loop.write_text("5 6 0 0 0 -1 0")  # mem[6] += 1, forever
+    image = load_image(str(loop))
+    config = config_for(image, None, None, None)
+    s = Session(image, config)
+    s.cont(300_000)
+    s.add_breakpoint("100")  # never reached: the search would go back to the start
+    calls = []
+
+    def progress() -> None:  # the status line's tick; the second one is Ctrl-C
+        calls.append(s.passes)
+        if len(calls) == 2:
+            s.interrupt()
+
+    s.progress = progress
+    stop = s.reverse_continue()
+    assert stop.reason == "interrupt" and len(calls) >= 2
+    assert 0 < s.passes < 300_000
+    ref = reference.load(config, image.words, image.slots)  # the state is the exact one after that many passes
+    data = Input(b"", closed=False)
+    for _ in range(s.passes):
+        ref.step(data)
+    assert s.pc == ref.pc and list(s.memory()) == list(ref.mem)
+    s.progress = None
+    assert s.reverse_continue().reason == "history" and s.passes == 0  # not interrupted: all the way back
+
+
+def test_reverse_continue_shows_the_status_line_as_continue_does(tmp_path, monkeypatch):
+    d, _ = debugger(str(ROOT / "programs" / "gcd.asq"))
+    shown = []
+    d.status.disable = False
+    monkeypatch.setattr(d.status, "due", lambda: True)
+    monkeypatch.setattr(d.status, "show", shown.append)
+    d.execute("continue")
+    d.session.slow = True  # one pass at a time: a tick after each
+    d.execute("reverse-continue")
+    assert shown and all(text.startswith("running: ") for text in shown)

@@ -726,15 +726,20 @@ class Session:
         self._gap = False
         self._watch_values()
 
-    def _replay(self, end: int, stops: bool, each: Callable[[], None] | None = None) -> None:
+    def _replay(self, end: int, stops: bool, each: Callable[[], None] | None = None, searching: bool = False) -> None:
         """Passes up to pass ``end`` (or a halt), in chunks where none needs attention (``stops``: breakpoints
-        and watchpoints need it too); ``each()``, if given, after every pass that needed attention."""
+        and watchpoints need it too); ``each()``, if given, after every pass that needed attention.
+        ``searching`` (``reverse-continue``): Ctrl-C ends it early, and the status line is kept up to date."""
         chunks = self._attention(stops=stops)
         self._redo = 0
         while self.passes < end and not self.halted:
             ran, _ = self._forward(chunks, end - self.passes)
             if not ran and each is not None:
                 each()
+            if searching and self._interrupted:
+                return
+            if searching and self.progress is not None:
+                self.progress()
 
     def _watch_values(self) -> None:
         """Value watchpoints compare with the value at the state now, wherever that is in time."""
@@ -760,13 +765,19 @@ class Session:
     def reverse_continue(self) -> Stop:
         """Back to the most recent earlier pass where an enabled breakpoint (whose condition holds) or
         watchpoint would have stopped the program: at a breakpoint with PC there, at a watchpoint just before
-        the pass that triggered it (the cell still holds its old value)."""
-        end = self.passes
+        the pass that triggered it (the cell still holds its old value). It searches back one stretch between
+        checkpoints at a time; Ctrl-C stops it at the start of the last stretch searched through (an exact
+        state, with no stop between it and where it began)."""
+        self._interrupted = False
+        end = self.passes  # no pass from here to where it began would have stopped the program
         for k in range(len(self.checkpoints) - 1, -1, -1):
             start = self.checkpoints[k].passes
             if start >= end:
                 continue
             found = self._last_stop(k, end)
+            if self._interrupted:  # Ctrl-C: at the earliest pass searched through to the start, exactly
+                self._goto(end)
+                return Stop("interrupt", self.pc, last=self.last)
             if found is not None:
                 target, stop = found
                 self._goto(target)
@@ -794,7 +805,7 @@ class Session:
 
         self._replaying = True
         try:
-            self._replay(end, stops=True, each=test)
+            self._replay(end, stops=True, each=test, searching=True)
         except MlpvmError:
             pass  # a condition that cannot be evaluated here does not stop
         finally:
