@@ -212,3 +212,40 @@ def test_reverse_continue_shows_the_status_line_as_continue_does(tmp_path, monke
     d.session.slow = True  # one pass at a time: a tick after each
     d.execute("reverse-continue")
     assert shown and all(text.startswith("running: ") for text in shown)
+
+
+# -- 2. every view fits 80 and 60 columns, no word broken, no value cut --------------------------------
+
+BORDER = re.compile(r"[│╭╮╰╯─]")
+EFORTH = str(ROOT / "programs" / "external" / "howerj-subleq-vhdl" / "eforth-8k.dec")
+VIEWS = ["disassemble", "x/8i $pc", "info program", "regs", "layers", "layer read.1", "layer write.1", "history 3",
+         "x/8x 0", "x/4t 0", "info frame", "bt", "info breakpoints", "help", "help data", "help running",
+         "help network", "help x", "flow"]  # fmt: skip
+
+
+def _transcript(program: str, width: int, lines: list[str]) -> list[str]:
+    d, out = debugger(program, width)
+    shown = []
+    for line in lines:
+        start = out.tell()
+        d.execute(line)
+        shown.append(out.getvalue()[start:])
+    return shown
+
+
+def _words(text: str) -> list[str]:
+    return sorted(BORDER.sub(" ", text).split())
+
+
+@pytest.mark.parametrize(
+    ("program", "setup"),
+    [(GCD, ["break gcd", "run", "si 3"]), (str(ROOT / "programs" / "hello.asq"), ["si 3"]), (EFORTH, ["si 2000"])],
+)
+def test_every_view_fits_80_and_60_columns_without_breaking_a_word_or_cutting_a_value(program, setup):
+    lines = [*setup, *VIEWS, "diff 2 3"]
+    wide = _transcript(program, 200, lines)
+    for width in (80, 60):
+        for line, text, reference in zip(lines, _transcript(program, width, lines), wide):
+            assert all(len(row) <= width for row in text.splitlines()), (width, line, text)
+            # wrapping only moves words to other lines: the same words as at 200 columns, none cut or split
+            assert _words(text) == _words(reference), (width, line, text)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -22,7 +23,7 @@ from mlpvm.debug import source, views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.records import DebugError, Stop
 from mlpvm.debug.session import Session
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import MlpvmError, shown
 from mlpvm.program.inputs import unescape
 
 TOPICS = {
@@ -500,7 +501,8 @@ class Debugger:
         elif "program".startswith(what):
             state = "halted" if s.halted else "running"
             counts = f"{plural(s.steps, 'step')}, {plural(s.passes, 'pass', 'passes')}"
-            self.say(f"{s.image.path}: {s.config.describe()}; {state}, pc={s.pc}, {counts}, engine {s.engine.name}")
+            self.say(f"{_relative(s.image.path)}: {s.config.describe()}; {state}, pc={s.pc}, {counts}, "
+                     f"engine {s.engine.name}")  # fmt: skip
         elif "frame".startswith(what):
             self.console.print(views.frame(s))
         elif "line".startswith(what):
@@ -774,6 +776,14 @@ def _split(line: str) -> tuple[str, str]:
     if not m:
         return line, ""
     return m.group(1), m.group(2).strip() if not m.group(2).startswith("/") else m.group(2)
+
+
+def _relative(path: object) -> str:
+    """A file name as short as it can be said: relative to the working directory when it is below it."""
+    try:
+        return shown(Path(str(path)).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return shown(path)
 
 
 def _steps(text: str, name: str) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -151,24 +153,68 @@ def rows(session: Session) -> list[Instruction]:
     return session.config.spec.listing.rows(session)
 
 
-def disassembly(session: Session, start: int, count: int) -> Table:
+def disassembly(session: Session, start: int, count: int) -> Listing:
     """``count`` rows from the one holding ``start``, the current instruction marked =>."""
-    table = Table.grid(padding=(0, 1))  # at 80 columns the source, then labels and text shrink; never the words
     harvard = session.config.spec.harvard  # a row is one slot, or as many cells as it has words
     listing = [r for r in rows(session) if r.address + (1 if harvard else max(r.size, 1)) > start][:count]
-    words = max((len(" ".join(str(w) for w in ins.words)) for ins in listing), default=1)
-    table.add_column("mark", no_wrap=True, min_width=2)
-    table.add_column("addr", style="cyan", no_wrap=True, justify="right", min_width=len(str(session.config.cells)))
-    table.add_column("labels", style="magenta", no_wrap=True, overflow="ellipsis", max_width=12)
-    table.add_column("words", style="dim", no_wrap=True, min_width=min(words, 24), overflow="ellipsis")
-    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=28)
-    table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60)
-    for ins in listing:
-        mark = "=>" if ins.address == session.pc and ins.kind != "data" else ""
-        source = f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else ""
-        table.add_row(mark, str(ins.address), ",".join(ins.labels) + (":" if ins.labels else ""),
-                      " ".join(str(w) for w in ins.words), ins.text, source)  # fmt: skip
-    return table
+    return Listing(
+        [("=>" if ins.address == session.pc and ins.kind != "data" else "", ins.address,
+          ",".join(ins.labels) + (":" if ins.labels else ""), " ".join(str(w) for w in ins.words), ins.text,
+          f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else "") for ins in listing],
+        len(str(session.config.cells)),
+    )  # fmt: skip
+
+
+class Listing:
+    """Disassembly rows (mark, address, labels, words, text, source) in aligned columns when they fit the
+    width; a row that does not continues on lines of its own under its labels column, broken between words,
+    never cut: the mark and the address always show, and every word and value of the row too."""
+
+    STYLES = ("bold", "cyan", "magenta", "dim", "", "dim")
+
+    def __init__(self, rows: list[tuple[str, int, str, str, str, str]], address_width: int):
+        self.rows, self.address_width = rows, address_width
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        width = options.max_width
+        head = 2 + 1 + self.address_width + 1  # "=> 1234 "
+        cols = [max((len(r[k]) for r in self.rows), default=0) for k in (2, 3, 4)]
+        aligned = head + sum(c + 1 for c in cols if c)  # where the source column starts
+        for mark, address, labels, words, text, source in self.rows:
+            line = Text.assemble((f"{mark:<2} ", "bold"), (f"{address:>{self.address_width}} ", "cyan"))
+            parts = list(zip((labels, words, text), self.STYLES[2:5], cols))
+            source_words = [(w, "dim") for w in source.split()]
+            if aligned <= width:  # the columns fit: the source follows, wrapped under itself if there is room
+                for part, style, col in parts:
+                    if col:
+                        line.append(part.ljust(col) + " ", style)
+                if aligned + min(len(source), 24) <= width:
+                    yield from _fill(line, source_words, width, aligned)
+                    continue
+                yield _rstrip(line)
+                line = Text(" " * head)
+                yield from _fill(line, source_words, width, head) if source_words else ()
+            else:  # too narrow for columns: the row flows on under its labels
+                flow = [(w, style) for part, style, _ in parts for w in part.split()]
+                yield from _fill(line, flow + source_words, width, head)
+
+
+def _fill(line: Text, words: list[tuple[str, str]], width: int, indent: int) -> Iterator[Text]:
+    """``line`` then the words, a space apart, onto lines that start ``indent`` columns in when the width is
+    full: broken between words, never inside one (a word wider than a whole line is folded by the console)."""
+    used = len(line.plain)
+    for word, style in words:
+        if used > indent and used + len(word) > width:
+            yield _rstrip(line)
+            line, used = Text(" " * indent), indent
+        line.append(word + " ", style)
+        used += len(word) + 1
+    yield _rstrip(line)
+
+
+def _rstrip(text: Text) -> Text:
+    text.rstrip()
+    return text
 
 
 # -- state ---------------------------------------------------------------------------------------
@@ -223,7 +269,7 @@ def memory(session: Session, addresses: list[int], changed: set[int] = frozenset
         table.add_row(f"{base:>5}:", *row)
         named = [f"{name}@{a}" for name, a in labels.items() if base <= a < base + 8 and a in cells and "@" not in name]
         if named:
-            table.add_row("", Text(" ".join(named), style="magenta dim", overflow="ellipsis", no_wrap=True))
+            table.add_row("", Text(" ".join(named), style="magenta dim"))  # wrapped between labels, never cut
     return table
 
 
