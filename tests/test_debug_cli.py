@@ -30,7 +30,7 @@ def test_batch_script_breakpoints_conditions_and_watchpoints(tmp_path):
     script = tmp_path / "cmds"
     script.write_text("break *12 if mem[0] == 27\ncontinue\nprint mem[0]\nwatch mem[0]\ncontinue\ninfo breakpoints\n")
     out = debug(HELLO, "-x", str(script))
-    assert "Breakpoint 1, pc=12" in out and "mem[0] = 27" in out
+    assert "Breakpoint 1, pc=12" in out and "$1 = 27" in out
     assert "Watchpoint 2: mem[0] 27 -> 28" in out
     assert "breakpoint" in out and "watch" in out  # the info table
     assert "│ He" in out  # program output, apart from debugger messages

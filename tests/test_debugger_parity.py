@@ -89,7 +89,7 @@ def test_the_five_internal_errors_are_one_clear_line_each(tmp_path):
         assert text and "\n" not in text, line
     assert "at least 1" in said(out, "s 0") and "does not fit the 16-bit PC" in out
     assert "missing/x.png (No such file or directory)" in out and "--passes needs a range" in out
-    assert "$pc = 6" in said(out, "p $pc")  # nothing ran, nothing changed
+    assert "$1 = 6" in said(out, "p $pc")  # nothing ran, nothing changed
     assert not (tmp_path / "missing").exists() and code == 2
 
 

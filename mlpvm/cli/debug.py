@@ -22,13 +22,12 @@ from mlpvm.cli.options import (
     resolve_config,
 )
 from mlpvm.debug import trace as tracing
-from mlpvm.debug.commands import Debugger
+from mlpvm.debug.commands import Debugger, script_lines
 from mlpvm.debug.dump import parse_range
 from mlpvm.debug.repl import ask, interact, run_lines
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT, make
-from mlpvm.errors import ConfigError, MlpvmError
-from mlpvm.files import MAX_TEXT, read_bytes
+from mlpvm.errors import ConfigError
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
 
@@ -85,7 +84,7 @@ def debug(
         session, views.stdout(markup=False), max_steps or None, confirm=ask if tty else None, status=True
     )
     for path in scripts:
-        if not run_lines(debugger, _script(path), echo=not tty, stop_on_error=True):
+        if not run_lines(debugger, script_lines(path), echo=not tty, stop_on_error=True):
             sys.exit(FAILED if debugger.failures else 0)
     if not run_lines(debugger, commands, echo=not tty) or batch:
         sys.exit(FAILED if debugger.failures else 0)
@@ -94,16 +93,6 @@ def debug(
     else:
         run_lines(debugger, sys.stdin, echo=True)
     sys.exit(FAILED if debugger.failures else 0)
-
-
-def _script(path: str) -> list[str]:
-    """A -x file's lines; one that is not UTF-8 text is bad input, named with the line."""
-    data = read_bytes(path, MAX_TEXT, "a debugger script")  # a regular file, bounded: never /dev/zero
-    try:
-        return data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise MlpvmError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from None
 
 
 @click.command()

@@ -24,6 +24,7 @@ from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.records import DebugError, Stop
 from mlpvm.debug.session import Session
 from mlpvm.errors import MlpvmError, shown
+from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.program.inputs import unescape
 
 TOPICS = {
@@ -70,8 +71,15 @@ def command(name: str, *aliases: str, usage: str = "", repeats: bool = False, to
 
 
 def lookup(name: str) -> Command | None:
-    """The command a name or alias means."""
-    return _BY_NAME.get(name)
+    """The command a name, an alias or a unique prefix of them means (gdb's abbreviations); None if none.
+    Raises ``DebugError`` for a prefix of several commands, naming them as gdb does."""
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    found = sorted(key for key in _BY_NAME if key.startswith(name))
+    commands = {_BY_NAME[key].name for key in found}
+    if len(commands) > 1:
+        raise DebugError(f'Ambiguous command "{name}": {", ".join(sorted(commands))}.')
+    return _BY_NAME[found[0]] if found else None
 
 
 class Quit(Exception):
@@ -88,7 +96,8 @@ class Debugger:
         self.session, self.console, self.max_steps = session, console, max_steps
         self.status = StatusLine(quiet=not status)
         self.confirm = confirm or (lambda question: True)
-        self.displays: dict[int, Expr] = {}
+        self.displays: dict[int, tuple[Expr, str]] = {}  # number -> (expression, format letter or "")
+        self.values: list[int] = []  # the value history: $1, $2, ...
         self._display_numbers = 0
         self._shown_output = 0
         self._repeat_line: str | None = None  # what a blank line runs: the last command, if gdb repeats it
@@ -96,6 +105,8 @@ class Debugger:
         self.failures = 0  # commands that failed: batch mode's exit status
         self.hooks: dict[int, list[str]] = {}  # ``commands N``: lines run when point N stops the program
         self._recording: tuple[int, list[str]] | None = None
+        self._sourcing = 0  # depth of ``source`` files being run
+        self._raw_arg = ""  # the command's argument as typed, spaces kept (``echo``)
         self.current_file: str | None = None  # where a bare LINE is: ``_source_file``
         self._listed: tuple[str, int, int] | None = None  # the last ``list``: file, first and last line shown
 
@@ -108,16 +119,21 @@ class Debugger:
         if self._recording is not None:
             self._record(line)
             return True
+        raw = line.rstrip("\r\n")
         line = line.strip()
         if not line:
             return self.execute(self._repeat_line) if self._repeat_line else True
         if line.startswith("#"):
             return True
         name, arg = _split(line)
-        cmd = _BY_NAME.get(name)
+        try:
+            cmd = lookup(name)
+        except DebugError as e:
+            return self.fail(str(e))
         if cmd is None:
             return self.fail(f'Undefined command: "{name}". Try "help".')
         self._repeat_line = line if cmd.repeats else None  # a command may make it where it ended (x, list)
+        self._raw_arg = re.sub(r"^\s*\S+?(?=[\s/]|$)\s?", "", raw, count=1)
         try:
             cmd.run(self, arg)
         except (Quit, KeyboardInterrupt):
@@ -151,8 +167,7 @@ class Debugger:
         if here is not None and not here[0].startswith("<"):  # a library is like code without debug info
             self.current_file, self._listed = here[0], None
         self.console.print(views.banner(self.session, stop))
-        for number, expr in self.displays.items():
-            self.say(f"{number}: {expr.text} = {self._value(expr)}")
+        self._show_displays()
         self.console.print(views.context(self.session, stop))
         self._last_stop = stop
         points = [stop.breakpoint] if stop.reason == "breakpoint" and stop.breakpoint else []
@@ -172,11 +187,22 @@ class Debugger:
             for line in new.decode("latin-1").splitlines() or [""]:
                 self.console.print(Text("│ ", style="dim") + Text(line, style="green"))
 
-    def _value(self, expr: Expr) -> str:
-        try:
-            return str(self.session.evaluate(expr))
-        except MlpvmError as e:
-            return f"<{e}>"
+    def _show_displays(self, numbers: list[int] | None = None) -> None:
+        for number in numbers or list(self.displays):
+            expr, fmt = self.displays[number]
+            try:
+                value = self.session.evaluate(expr)
+            except MlpvmError as e:
+                self.say(f"{number}: {expr.text} = <{e}>")
+                continue
+            if fmt in ("i", "s"):  # gdb: the memory at the value, as x/i or x/s shows it
+                if not 0 <= value < self.session.config.cells:
+                    self.say(f"{number}: x/{fmt} {expr.text} <Cannot access memory at address {value}>")
+                    continue
+                self.say(f"{number}: x/{fmt} {expr.text}")
+                self.console.print(views.examine(self.session, value, 1, fmt))
+            else:
+                self.say(f"{number}: {f'/{fmt} ' if fmt else ''}{expr.text} = {self._formatted(value, fmt)}")
 
     def _run(self, fn: Callable[[], Stop]) -> None:
         with self._running():
@@ -428,7 +454,7 @@ class Debugger:
         """Enable breakpoints or watchpoints (all without N)."""
         self._set_enabled(arg, True)
 
-    @command("disable", usage="disable [N...]", topic="breakpoints")
+    @command("disable", "dis", "disa", usage="disable [N...]", topic="breakpoints")
     def disable(self, arg: str) -> None:
         """Disable breakpoints or watchpoints (all without N)."""
         self._set_enabled(arg, False)
@@ -496,8 +522,8 @@ class Debugger:
             else:
                 self.say("No breakpoints or watchpoints.")
         elif "display".startswith(what):
-            for number, expr in self.displays.items():
-                self.say(f"{number}: {expr.text}")
+            for number, (expr, fmt) in self.displays.items():
+                self.say(f"{number}: {f'/{fmt} ' if fmt else ''}{expr.text}")
         elif "program".startswith(what):
             state = "halted" if s.halted else "running"
             counts = f"{plural(s.steps, 'step')}, {plural(s.passes, 'pass', 'passes')}"
@@ -553,15 +579,36 @@ class Debugger:
     def print_(self, arg: str) -> None:
         """Evaluate an expression: labels are their cells' values (&label the address), mem[i], $pc and the
         registers, the step count. /F: x hex, d signed, u unsigned, o octal, t binary, c char (as words)."""
-        fmt, text = _format(arg)
-        self.say(f"{text} = {self._formatted(self.session.evaluate(text), fmt)}")
+        fmt, text = _format(arg, empty_ok=True)
+        value = self.session.evaluate(self._history_refs(text)) if text else self._history_value("$")
+        self.values.append(value)
+        self.say(f"${len(self.values)} = {self._formatted(value, fmt)}")
+
+    def _history_refs(self, text: str) -> str:
+        """``$N``, ``$``, ``$$`` and ``$$N`` (gdb's value history) replaced by the values they name."""
+        return _HISTORY.sub(lambda m: f"({self._history_value(m.group(0))})", text)
+
+    def _history_value(self, ref: str) -> int:
+        n = len(self.values)
+        if ref.startswith("$$"):
+            back = int(ref[2:]) if ref[2:] else 1
+            index = n - back
+        elif ref[1:]:
+            index = int(ref[1:])
+        else:
+            index = n
+        if not self.values and ref in ("$", "$$"):
+            raise DebugError("History is empty.")
+        if not 1 <= index <= n:
+            raise DebugError(f"History has not yet reached ${index}.")
+        return self.values[index - 1]
 
     @command("output", usage="output [EXPR]", topic="data")
     def output(self, arg: str) -> None:
         """Print EXPR's value and nothing else; without EXPR, everything the program has output so far."""
         if arg.strip():
             fmt, text = _format(arg)
-            self.console.print(self._formatted(self.session.evaluate(text), fmt), end="")
+            self.console.print(self._formatted(self.session.evaluate(self._history_refs(text)), fmt), end="")
             return
         self._shown_output = len(self.session.output)
         self.console.print(Text(bytes(self.session.output).decode("latin-1"), style="green"))
@@ -572,18 +619,19 @@ class Debugger:
         return {"": str(value), "d": str(value), "u": str(word), "x": hex(word), "o": oct(word),
                 "t": bin(word)[2:], "c": f"{value} {chr(word & 0xFF)!r}"}[fmt]  # fmt: skip
 
-    @command("display", usage="display EXPR", topic="data")
+    @command("display", usage="display[/F] EXPR", topic="data")
     def display(self, arg: str) -> None:
-        """Show EXPR after every stop (without EXPR: show all now)."""
-        if not arg.strip():
-            for number, expr in self.displays.items():
-                self.say(f"{number}: {expr.text} = {self._value(expr)}")
+        """Show EXPR after every stop (without EXPR: show all now); /F a format of print, or i (the instruction
+        at the address EXPR) or s (the string there), as gdb's display/i $pc."""
+        fmt, text = _format(arg, empty_ok=True, letters="duxotcis")
+        if not text:
+            self._show_displays()
             return
-        expr = Expr(arg)
+        expr = Expr(self._history_refs(text))
         expr.check_names(self.session.env())
         self._display_numbers += 1
-        self.displays[self._display_numbers] = expr
-        self.say(f"{self._display_numbers}: {expr.text} = {self._value(expr)}")
+        self.displays[self._display_numbers] = (expr, fmt)
+        self._show_displays([self._display_numbers])
 
     @command("undisplay", usage="undisplay [N...]", topic="data")
     def undisplay(self, arg: str) -> None:
@@ -727,6 +775,29 @@ class Debugger:
         self.session.close_input()
         self.say("Input closed.")
 
+    @command("echo", usage="echo TEXT", topic="support")
+    def echo(self, arg: str) -> None:
+        """Print TEXT, with C escapes (\\n a newline, \\t, \\\\, \\", \\NNN octal, \\xHH); no newline of its own,
+        as gdb's."""
+        # gdb skips leading blanks ("\\ " keeps one)
+        self.console.print(Text(_c_escapes(self._raw_arg.lstrip())), end="")
+
+    @command("source", usage="source FILE", topic="support")
+    def source_(self, arg: str) -> None:
+        """Run the debugger commands in FILE, one per line; stops at the first that fails, as gdb does."""
+        path = arg.strip()
+        if not path:
+            raise DebugError("source needs a file name.")
+        if self._sourcing >= MAX_SOURCE_DEPTH:
+            raise DebugError(f"source nested more than {MAX_SOURCE_DEPTH} deep")
+        self._sourcing += 1
+        try:
+            for number, line in enumerate(script_lines(path), 1):
+                if not self.execute(line):
+                    raise DebugError(f"{path}:{number}: the commands stop here")
+        finally:
+            self._sourcing -= 1
+
     # -- help ------------------------------------------------------------------------------------
 
     @command("help", "h", "?", usage="help [TOPIC|COMMAND]", topic="support")
@@ -743,7 +814,7 @@ class Debugger:
                     table.add_row(cmd.name + short, cmd.help.split(". ")[0].rstrip(".") + ".")
             self.console.print(table)
         elif name:
-            cmd = _BY_NAME.get(name)
+            cmd = lookup(name)
             if cmd is None:
                 raise DebugError(f'Undefined command: "{name}". Try "help".')
             aliases = f"  (also: {', '.join(cmd.aliases)})" if cmd.aliases else ""
@@ -758,12 +829,15 @@ class Debugger:
                      "Ctrl-D or quit leaves.")  # fmt: skip
 
 
-def _format(arg: str) -> tuple[str, str]:
+def _format(arg: str, empty_ok: bool = False, letters: str = "duxotc") -> tuple[str, str]:
     """``/x expr`` -> ("x", "expr"): print's format letter."""
-    m = re.fullmatch(r"(?:/([duxotc]))?\s*(.*)", arg.strip(), re.S)
-    if not m or not m.group(2):
-        raise DebugError("expected [/F] EXPR, F one of d u x o t c")
+    m = re.fullmatch(rf"(?:/([{letters}]))?\s*(.*)", arg.strip(), re.S)
+    if not m or not (m.group(2) or empty_ok):
+        raise DebugError(f"expected [/F] EXPR, F one of {' '.join(letters)}")
     return m.group(1) or "", m.group(2)
+
+
+_HISTORY = re.compile(r"\$\$?\d*(?![\w$])")  # gdb's value history: $, $$, $N, $$N (not $pc)
 
 
 # The commands on the network (layers, layer, diff, flow, picture, dump) live in their own module.
@@ -776,6 +850,41 @@ def _split(line: str) -> tuple[str, str]:
     if not m:
         return line, ""
     return m.group(1), m.group(2).strip() if not m.group(2).startswith("/") else m.group(2)
+
+
+MAX_SOURCE_DEPTH = 16  # ``source`` inside ``source``: deep enough for any script, not for one sourcing itself
+
+
+def script_lines(path: str) -> list[str]:
+    """A command file's lines (``-x FILE``, ``source FILE``); one that is not UTF-8 text is bad input, named
+    with the line."""
+    data = read_bytes(path, MAX_TEXT, "a debugger script")  # a regular file, bounded: never /dev/zero
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise MlpvmError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from None
+
+
+_C_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.|$)", re.S)
+_C_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "e": "\x1b"}
+
+
+def _c_escapes(text: str) -> str:
+    """gdb's echo: C escapes decoded; any other escaped character is itself (``\\ `` a space); a backslash at
+    the end is nothing."""
+
+    def one(m: re.Match) -> str:
+        code = m.group(1)
+        if not code:
+            return ""
+        if code[0] == "x" and len(code) > 1:
+            return chr(int(code[1:], 16))
+        if code[0] in "01234567":
+            return chr(int(code, 8))
+        return _C_SIMPLE.get(code, code)
+
+    return _C_ESCAPE.sub(one, text)
 
 
 def _relative(path: object) -> str:
