@@ -64,12 +64,12 @@ def twice(tmp_path) -> str:
     "line",
     ["reverse-step 0", "dump --passes", "p 1<<(1<<40)", "p " + "1+" * 400 + "1", "p " + "(" * 300 + "1" + ")" * 300,
      "p " + "9" * 1500 + " * " + "9" * 400, "x/4d -1", "x/4d 10000", "x/0d 0", "break nowhere", "p mem[99999]",
-     "watch 3", "condition 9 pc", "ignore 1 x", "until", "set mem[-1] = 3", "info nonsense", "layer 99",
+     "watch 3", "condition 9 pc", "ignore 1 x", "advance", "set mem[-1] = 3", "info nonsense", "layer 99",
      "frobnicate", "p 1/0", "p 'ab'"],
 )  # fmt: skip
 def test_a_failing_command_is_one_line_and_the_session_goes_on(line):
-    code, out = batch("stepi 5", line, "reverse-step 2", "p $pc")
-    said = out.split(f"(mlpvm) {line}")[1].split("(mlpvm) reverse-step 2")[0].strip()
+    code, out = batch("stepi 5", line, "reverse-stepi 2", "p $pc")
+    said = out.split(f"(mlpvm) {line}")[1].split("(mlpvm) reverse-stepi 2")[0].strip()
     assert said and "\n" not in said and "Traceback" not in out
     assert re.search(
         r"\$\d+ = 9\n", out
@@ -181,7 +181,7 @@ def test_info_symbol_line_frame_set_var_and_max_steps():
 
 
 def test_the_panel_names_pc_plus_3_and_shows_where_execution_goes():
-    code, out = batch("until done", "stepi", "reverse-step", "regs")
+    code, out = batch("until done", "stepi", "reverse-stepi", "regs")
     assert code == 0
     # the instruction before done, at 12, branches to done: PC+3 is the adder's output, next PC the jump
     regs = out.split("(mlpvm) regs")[1]

@@ -249,3 +249,128 @@ def test_every_view_fits_80_and_60_columns_without_breaking_a_word_or_cutting_a_
             assert all(len(row) <= width for row in text.splitlines()), (width, line, text)
             # wrapping only moves words to other lines: the same words as at 200 columns, none cut or split
             assert _words(text) == _words(reference), (width, line, text)
+
+
+# -- 6. the staples --------------------------------------------------------------------------------
+
+
+def test_value_history_numbers_every_print_and_names_them(tmp_path):
+    code, out = batch("p 6*7", "p $1 + 1", "p $", "p $$2", "p $$", "p", "p/x $1", "p $9", program=GCD)
+    assert [said(out, c).strip() for c in ("p 6*7", "p $1 + 1", "p $", "p $$2", "p $$", "p", "p/x $1")] == [
+        "$1 = 42", "$2 = 43", "$3 = 43", "$4 = 42", "$5 = 43", "$6 = 43", "$7 = 0x2a"]  # fmt: skip
+    assert "History has not yet reached $9." in said(out, "p $9") and code == 2
+
+
+def test_display_with_a_format_and_of_the_instruction_at_pc():
+    code, out = batch("display/x $pc", "display/i $pc", "si", "info display", "undisplay 1", "si", program=GCD)
+    assert said(out, "display/x $pc").strip() == "1: /x $pc = 0x0"
+    first = said(out, "si")
+    assert "1: /x $pc = 0x6" in first and "2: x/i $pc" in first and re.search(r"=> +6 ", first)
+    assert said(out, "info display").split() == ["1:", "/x", "$pc", "2:", "/i", "$pc"]
+    assert code == 0
+
+
+def test_watch_if_stops_only_when_the_condition_holds():
+    d, out = debugger(GCD)
+    d.execute("watch a if a < 100")
+    d.execute("continue")
+    s = d.session
+    assert s.mem(s.source_map.labels["a"]) == 84  # 1071 -> 609 -> 147 -> 105 -> 84: the first below 100
+    assert "Watchpoint 1: mem[" in out.getvalue() and "105 -> 84" in out.getvalue()
+
+
+def test_echo_decodes_c_escapes_and_source_runs_a_file_until_a_line_fails(tmp_path):
+    script = tmp_path / "cmds"
+    script.write_text("echo one\\n\np 2+2\nfrobnicate\necho never\\n\n")
+    code, out = batch("echo   a\\ b\\101\\x42\\tc\\n", f"source {script}", "echo after\\n", program=GCD)
+    assert said(out, "echo   a\\ b\\101\\x42\\tc\\n") == "a bAB\tc\n".expandtabs(8)  # the console expands tabs
+    sourced = said(out, f"source {script}")
+    assert "one\n" in sourced and "$1 = 4" in sourced and "never" not in out and "cmds:3" in sourced
+    assert "after" in out and code == 2
+
+
+PREFIXES = [("dis", "disable"), ("disas", "disassemble"), ("en", "enable"), ("wa", "watch"), ("back", "backtrace"),
+            ("reverse-f", "reverse-finish")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("typed", "meant"), PREFIXES)
+def test_a_unique_prefix_is_the_command(typed, meant):
+    from mlpvm.debug.commands import lookup
+
+    assert lookup(typed).name == meant
+
+
+def test_an_ambiguous_prefix_says_which_commands_it_could_be():
+    code, out = batch("di", "re", program=GCD)
+    assert said(out, "di").strip() == 'Ambiguous command "di": diff, disable, disassemble, display.'
+    assert said(out, "re").strip().startswith('Ambiguous command "re": regs, reverse-continue, reverse-finish,')
+    assert code == 2
+
+
+def test_frame_up_and_down_select_a_frame_that_info_frame_list_and_finish_follow():
+    d, out = debugger(GCD)
+    d.execute("break printdec")
+    d.execute("run")
+    start = out.tell()
+    d.execute("up")
+    assert out.getvalue()[start:].startswith("#1  main at pc=") and "17   " in out.getvalue()[start:]
+    start = out.tell()
+    d.execute("info frame")
+    assert out.getvalue()[start:].startswith("Stack level 1, main")
+    start = out.tell()
+    d.execute("list")
+    assert [n for n, _ in listed(out.getvalue()[start:])] == list(range(12, 22))  # around gcd.asq:17
+    for line, error in (("up", "Initial frame selected"), ("frame 0", None), ("down", "Bottom (innermost) frame")):
+        start = out.tell()
+        assert d.execute(line) == (error is None)
+        assert error is None or error in out.getvalue()[start:]
+    ret = d.session.frames[-1].ret
+    d.execute("finish")  # from frame 0: out of printdec, to just after the CALL
+    assert not d.session.frames and d.session.pc == ret
+
+
+def test_reverse_next_reverse_step_and_reverse_finish_go_back_by_lines_and_calls():
+    d, out = debugger(GCD)
+    d.execute("break 22")
+    d.execute("run")  # line 22, just after CALL gcd (line 21) returned
+    s = d.session
+    d.execute("reverse-next")  # back over the whole call: the start of line 21
+    assert s.line()[1] == 21 and s.pc == min(a for a, o in s.source_map.cells.items() if o.line == 21
+                                             and o.file.endswith("gcd.asq") and a in s.source_map.code)  # fmt: skip
+    d.execute("next")
+    assert s.line()[1] == 22
+    d.execute("reverse-step")  # into the subroutine's last line
+    assert len(s.frames) == 1 and s.line()[0].endswith("gcd.asq") and s.line()[1] >= 29
+    d.execute("reverse-finish")  # back to the CALL's jump in line 21
+    assert not s.frames and s.line()[1] == 21 and "Run back to call of #0 gcd" in out.getvalue()
+
+
+def test_until_without_an_argument_leaves_a_loop_instead_of_going_round_it():
+    d, _ = debugger(GCD)
+    d.execute("break 35")  # JMP again: the loop's jump back
+    d.execute("run")
+    d.execute("delete")
+    s = d.session
+    d.execute("next")  # next follows the jump back to the top of the loop
+    assert s.line()[1] == 30
+    d.execute("break 35")
+    d.execute("continue")
+    d.execute("delete")
+    d.execute("until")  # until does not stop at a line before this one: it runs on past the loop
+    assert s.line()[1] in (36, 38) and len(s.frames) == 1  # past the loop, still in gcd
+
+
+def test_info_line_takes_a_line_an_address_and_a_function():
+    code, out = batch("info line 22", "info line *295", "info line gcd", "info line printdec.asq:23", program=GCD)
+    assert re.match(r'Line 22 of "\S*programs/gcd.asq" starts at address 295 ', said(out, "info line 22"))
+    assert re.match(r'Line 22 of "\S*programs/gcd.asq"', said(out, "info line *295"))
+    assert re.match(r'Line 30 of "\S*programs/gcd.asq" starts at address 351 <gcd>', said(out, "info line gcd"))
+    assert re.match(r'Line 23 of "\S*programs/lib/printdec.asq"', said(out, "info line printdec.asq:23"))
+    assert code == 0
+
+
+def test_tab_completion_after_an_ambiguous_prefix_offers_nothing_and_does_not_fail():
+    from mlpvm.debug.repl import candidates
+
+    d, _ = debugger(GCD)
+    assert candidates(d, "di ") == [] and "gcd" in candidates(d, "dis") + candidates(d, "b ")

@@ -106,6 +106,7 @@ class Debugger:
         self.hooks: dict[int, list[str]] = {}  # ``commands N``: lines run when point N stops the program
         self._recording: tuple[int, list[str]] | None = None
         self._sourcing = 0  # depth of ``source`` files being run
+        self.level = 0  # the selected frame of the CALL chain (``frame``, ``up``, ``down``): 0 innermost
         self._raw_arg = ""  # the command's argument as typed, spaces kept (``echo``)
         self.current_file: str | None = None  # where a bare LINE is: ``_source_file``
         self._listed: tuple[str, int, int] | None = None  # the last ``list``: file, first and last line shown
@@ -169,7 +170,7 @@ class Debugger:
         self.console.print(views.banner(self.session, stop))
         self._show_displays()
         self.console.print(views.context(self.session, stop))
-        self._last_stop = stop
+        self._last_stop, self.level = stop, 0
         points = [stop.breakpoint] if stop.reason == "breakpoint" and stop.breakpoint else []
         points += [wp for wp, *_ in stop.watch]
         repeat = self._repeat_line  # a breakpoint's commands do not change what a blank line repeats
@@ -269,12 +270,14 @@ class Debugger:
 
     @command("finish", "fin", usage="finish", topic="stack")
     def finish(self, arg: str) -> None:
-        """Run until the current subroutine returns to its caller."""
+        """Run until the selected subroutine (frame, up, down; at first the innermost) returns to its caller."""
         s = self.session
-        if not s.frames:
+        level = self._level()
+        if level >= len(s.frames):
             raise DebugError('"finish" not meaningful in the outermost frame.')
-        self.say(f"Run till exit from #0 {views.frame_text(s, s.pc, s.frames[-1])}")
-        self._run(lambda: s.finish(self.max_steps))
+        pc, f = views.places(s)[level]
+        self.say(f"Run till exit from #{level} {views.frame_text(s, pc, f)}")
+        self._run(lambda: s.finish(self.max_steps, level))
 
     @command("continue", "c", "cont", "fg", usage="continue [N]", repeats=True, topic="running")
     def cont(self, arg: str) -> None:
@@ -331,19 +334,55 @@ class Debugger:
         self._shown_output = 0
         return True
 
-    @command("until", "u", "advance", usage="until LOCATION", topic="running")
+    @command("until", "u", usage="until [LOCATION]", repeats=True, topic="running")
     def until(self, arg: str) -> None:
-        """Run until PC reaches the location (or another reason to stop comes first)."""
+        """Run until PC reaches the location (or another reason to stop comes first). Without one, like next,
+        but a jump back does not stop it: it leaves a loop, to a line after the current one."""
         if not arg:
-            raise DebugError("until needs a location: *ADDR, LABEL, LINE or FILE:LINE")
+            self._run(lambda: self.session.until_next(self.max_steps))
+            return
         address = self._location(arg)
         self._run(lambda: self.session.until(address, self.max_steps))
 
-    @command("reverse-step", "rs", "reverse-stepi", "rsi", usage="reverse-step [N]", repeats=True, topic="history")
-    def reverse_step(self, arg: str) -> None:
+    @command("advance", usage="advance LOCATION", topic="running")
+    def advance(self, arg: str) -> None:
+        """Run until PC reaches the location (or another reason to stop comes first)."""
+        if not arg:
+            raise DebugError("advance needs a location: *ADDR, LABEL, LINE or FILE:LINE")
+        self.until(arg)
+
+    @command("reverse-stepi", "rsi", usage="reverse-stepi [N]", repeats=True, topic="history")
+    def reverse_stepi(self, arg: str) -> None:
         """Step N passes backwards, restoring the exact earlier state (memory, PC, output, input)."""
-        n = _steps(arg, "reverse-step")
+        n = _steps(arg, "reverse-stepi")
         self._run(lambda: self.session.reverse_step(n))
+
+    @command("reverse-step", "rs", usage="reverse-step [N]", repeats=True, topic="history")
+    def reverse_step(self, arg: str) -> None:
+        """Back to the start of the previous source line (N times), into the last line of a subroutine it
+        called. Without source lines, like reverse-stepi."""
+        self._reverse_lines(_steps(arg, "reverse-step"), over=False)
+
+    @command("reverse-next", "rn", usage="reverse-next [N]", repeats=True, topic="history")
+    def reverse_next(self, arg: str) -> None:
+        """Back to the start of the previous source line (N times), going back through the subroutines it
+        called."""
+        self._reverse_lines(_steps(arg, "reverse-next"), over=True)
+
+    def _reverse_lines(self, n: int, over: bool) -> None:
+        if self.session.line() is None:
+            self._run(lambda: self.session.reverse_step(n))
+            return
+        self._repeat(n, lambda limit: self.session.reverse_line(over))
+
+    @command("reverse-finish", usage="reverse-finish", topic="history")
+    def reverse_finish(self, arg: str) -> None:
+        """Back to where the current subroutine was called (the CALL in its caller)."""
+        s = self.session
+        if not s.frames:
+            raise DebugError('"finish" not meaningful in the outermost frame.')
+        self.say(f"Run back to call of #0 {views.frame_text(s, s.pc, s.frames[-1])}")
+        self._run(s.reverse_finish)
 
     @command("reverse-continue", "rc", usage="reverse-continue", repeats=True, topic="history")
     def reverse_continue(self, arg: str) -> None:
@@ -473,10 +512,11 @@ class Debugger:
         for n in arg.split():
             self.session.delete(_count(n, default=None))
 
-    @command("watch", usage="watch [-l] EXPR", topic="breakpoints")
+    @command("watch", usage="watch [-l] EXPR [if COND]", topic="breakpoints")
     def watch(self, arg: str) -> None:
         """Stop when EXPR's value changes: a label or mem[E] watches that cell (code cells too), START:END a
-        range, any other expression its value; with -l, the cell at address EXPR."""
+        range, any other expression its value; with -l, the cell at address EXPR. With COND, only when it
+        holds after the change."""
         self._watch(arg, "watch")
 
     @command("rwatch", usage="rwatch [-l] CELL", topic="breakpoints")
@@ -490,18 +530,18 @@ class Debugger:
         self._watch(arg, "awatch")
 
     def _watch(self, arg: str, kind: str) -> None:
-        m = re.fullmatch(r"(?:(-l|-location)\s+)?(.*)", arg.strip())
+        m = re.fullmatch(r"(?:(-l|-location)\s+)?(.*?)(?:\s*\bif\s+(?P<cond>.+))?", arg.strip())
         spec = m.group(2).strip()
         if not spec:
             raise DebugError(f"{kind} needs an expression: a label, mem[E], START:END or -l ADDR")
-        wp = self.session.add_watchpoint(spec, kind, location=bool(m.group(1)))
+        wp = self.session.add_watchpoint(spec, kind, location=bool(m.group(1)), condition=m.group("cond"))
         if wp.expr is not None:
             where = spec
         else:
             where = f"mem[{wp.start}]" if wp.stop == wp.start + 1 else f"mem[{wp.start}..{wp.stop - 1}]"
         name = {"watch": "Hardware watchpoint", "rwatch": "Hardware read watchpoint", "awatch":
                 "Hardware access (read/write) watchpoint"}[kind]  # fmt: skip
-        self.say(f"{name} {wp.number}: {where}")
+        self.say(f"{name} {wp.number}: {where}" + (f" if {wp.condition.text}" if wp.condition else ""))
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -530,7 +570,7 @@ class Debugger:
             self.say(f"{_relative(s.image.path)}: {s.config.describe()}; {state}, pc={s.pc}, {counts}, "
                      f"engine {s.engine.name}")  # fmt: skip
         elif "frame".startswith(what):
-            self.console.print(views.frame(s))
+            self.console.print(views.frame(s, self._level()))
         elif "line".startswith(what):
             self.say(views.line_info(s, self._location(rest) if rest.strip() else s.pc))
         elif "symbol".startswith(what):
@@ -550,6 +590,54 @@ class Debugger:
     def backtrace(self, arg: str) -> None:
         """The chain of standard-library subroutine calls (CALL f ... RET f) that led here, innermost first."""
         self.console.print(views.backtrace(self.session))
+
+    def _level(self) -> int:
+        """The selected frame, if the CALL chain still has it (a step may have returned from it)."""
+        self.level = min(self.level, len(self.session.frames))
+        return self.level
+
+    @command("frame", "f", usage="frame [N]", topic="stack")
+    def frame(self, arg: str) -> None:
+        """Select frame N of the CALL chain (0 the innermost, as bt numbers them) and show it and its source
+        line; without N, show the selected one. info frame and list then look at it."""
+        if arg.strip():
+            self._select(_count(arg, default=None))
+        self._show_frame()
+
+    @command("up", usage="up [N]", topic="stack")
+    def up(self, arg: str) -> None:
+        """Select the frame N calls out (default 1): the caller's."""
+        if self._level() >= len(self.session.frames):
+            raise DebugError("Initial frame selected; you cannot go up.")
+        self._select(min(self._level() + _count(arg), len(self.session.frames)))
+        self._show_frame()
+
+    @command("down", "do", usage="down [N]", topic="stack")
+    def down(self, arg: str) -> None:
+        """Select the frame N calls in (default 1): the callee's."""
+        if self._level() == 0:
+            raise DebugError("Bottom (innermost) frame selected; you cannot go down.")
+        self._select(max(self._level() - _count(arg), 0))
+        self._show_frame()
+
+    def _select(self, level: int) -> None:
+        if level > len(self.session.frames):
+            raise DebugError(f"No frame at level {level}.")
+        self.level = level
+        pc, _ = views.places(self.session)[level]
+        here = self.session.line(pc)
+        if here is not None and not here[0].startswith("<"):
+            self.current_file, self._listed = here[0], None
+
+    def _show_frame(self) -> None:
+        s = self.session
+        pc, f = views.places(s)[self._level()]
+        self.say(f"#{self.level:<2} {views.frame_text(s, pc, f)}")
+        here = s.line(pc)
+        if here is not None:
+            text = source.lines(s.source_map, s.config.spec.harvard, here[0], s.config.spec.source_suffix)
+            if here[1] <= len(text):
+                self.say(f"{here[1]:<4} {text[here[1] - 1].expandtabs(8)}")
 
     @command("x", usage="x/NFU ADDR", repeats=True, topic="data")
     def examine(self, arg: str) -> None:
@@ -729,7 +817,7 @@ class Debugger:
 
     def _list_next(self, back: bool) -> tuple[str, int]:
         if self._listed is None:
-            here = self.session.line()
+            here = self.session.line(views.places(self.session)[self._level()][0])
             file = self._source_file()
             center = here[1] if here is not None and here[0] == file else 1
             return file, max(1, center - 5)

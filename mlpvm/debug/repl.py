@@ -22,6 +22,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from rich.text import Text
 
 from mlpvm.debug.commands import COMMANDS, TOPICS, Debugger, Quit, lookup
+from mlpvm.debug.records import DebugError
 from mlpvm.network import LAYER_NAMES
 
 PROMPT = "(mlpvm) "
@@ -104,8 +105,8 @@ def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False, stop
     return True
 
 
-LOCATIONS = {"break", "tbreak", "until", "x", "print", "output", "display", "watch", "rwatch", "awatch",
-             "disassemble", "set", "info symbol", "info line"}  # fmt: skip
+LOCATIONS = {"break", "tbreak", "until", "advance", "list", "x", "print", "output", "display", "watch", "rwatch",
+             "awatch", "disassemble", "set", "info symbol", "info line"}  # fmt: skip
 
 
 def candidates(debugger: Debugger, line: str) -> list[str]:
@@ -114,7 +115,10 @@ def candidates(debugger: Debugger, line: str) -> list[str]:
     words = line.split()
     if len(words) == 0 or (len(words) == 1 and not line.endswith(" ")):
         return sorted({alias for cmd in COMMANDS.values() for alias in (cmd.name, *cmd.aliases)})
-    cmd = lookup(words[0].split("/")[0])
+    try:
+        cmd = lookup(words[0].split("/")[0])
+    except DebugError:  # an ambiguous prefix: nothing to complete its arguments from
+        return []
     if cmd is None:
         return []
     s = debugger.session

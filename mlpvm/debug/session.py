@@ -194,12 +194,59 @@ class Session:
             return self.run_while(lambda: len(self.frames) > depth, max_steps, frames=True)
         return stop
 
-    def finish(self, max_steps: int | None = None) -> Stop:
-        """Until the innermost subroutine returns to its caller."""
+    def finish(self, max_steps: int | None = None, level: int = 0) -> Stop:
+        """Until the innermost subroutine (``level`` calls out: its caller's, ...) returns to its caller."""
+        depth = len(self.frames) - level
+        if depth <= 0:
+            raise DebugError('"finish" not meaningful in the outermost frame.')
+        return self.run_while(lambda: len(self.frames) >= depth, max_steps, frames=True)
+
+    def until_next(self, max_steps: int | None = None) -> Stop:
+        """gdb's ``until`` without an argument: ``next``, but a jump back (a loop's) does not end the line: it
+        runs on until a line after the current one, or a return from this subroutine."""
+        line, depth, start = self.line(), len(self.frames), self.pc
+
+        def going() -> bool:
+            if len(self.frames) != depth:
+                return len(self.frames) > depth
+            here = self.line()
+            return here is None or here == line or self.pc < start
+
+        return self.run_while(going, max_steps)
+
+    def reverse_line(self, over: bool) -> Stop:
+        """``reverse-step`` (``over``: ``reverse-next``): back to the start of the previous source line; with
+        ``over`` the subroutines that line called are gone back through, else the last line of one is where
+        it stops. Ctrl-C stops it at the pass it has reached."""
+        self._interrupted = False
+        line, depth = self.line(), len(self.frames)
+        while True:  # out of the current line
+            if not self.passes:
+                return Stop("history", self.pc, last=self.last)
+            self.reverse_step(1)
+            if self._interrupted:
+                return Stop("interrupt", self.pc, last=self.last)
+            here, now = self.line(), len(self.frames)
+            if here is not None and not (over and now > depth) and not (here == line and now == depth):
+                break
+        return self._back_to_line_start()
+
+    def _back_to_line_start(self) -> Stop:
+        """Back while the pass that led here ran in the same source line: to the line's first pass."""
+        here = self.line()
+        while self.passes and self.last is not None and self.line(self.last.pc) == here and not self._interrupted:
+            self.reverse_step(1)
+        return Stop("interrupt" if self._interrupted else "step", self.pc, last=self.last)
+
+    def reverse_finish(self) -> Stop:
+        """Back to where the current subroutine was called: the CALL's jump in its caller."""
+        self._interrupted = False
         depth = len(self.frames)
         if not depth:
             raise DebugError('"finish" not meaningful in the outermost frame.')
-        return self.run_while(lambda: len(self.frames) >= depth, max_steps, frames=True)
+        while self.passes and len(self.frames) >= depth and not self._interrupted:
+            self.reverse_step(1)
+        return Stop("interrupt" if self._interrupted else "step", self.pc, last=self.last)
 
     def entry_stop(self) -> Stop | None:
         """A breakpoint at the current PC, tested as if arriving there (``run`` stops at one at the entry)."""
@@ -545,7 +592,9 @@ class Session:
         cond.check_names(self.env())
         return cond
 
-    def add_watchpoint(self, spec: str, kind: str = "watch", location: bool = False) -> Watchpoint:
+    def add_watchpoint(
+        self, spec: str, kind: str = "watch", location: bool = False, condition: str | None = None
+    ) -> Watchpoint:
         """``spec``: a range ``START:END`` (end exclusive), ``mem[E]`` or a label (that cell), any other
         expression (its value, for ``watch``), or with ``location`` an address expression (``watch -l``)."""
         first, sep, last = spec.partition(":")
@@ -569,7 +618,8 @@ class Session:
             stop = start + 1
         if expr is None and not 0 <= start < stop <= self.config.cells:
             raise DebugError(f"watch range {start}..{stop - 1} is outside memory (0..{self.config.cells - 1})")
-        wp = Watchpoint(self._number(), start, stop, kind, spec, expr=expr)
+        cond = self.condition(condition) if condition else None
+        wp = Watchpoint(self._number(), start, stop, kind, spec, expr=expr, condition=cond)
         if expr is not None:
             wp.value = self.evaluate(expr)
         self.watchpoints[wp.number] = wp
@@ -625,6 +675,7 @@ class Session:
                 read = next((a for a in p.reads if a in inside), None)
                 if read is not None:
                     hits.append((wp, read, "read", self.mem(read), None))
+        hits = [h for h in hits if h[0].condition is None or self._holds(h[0])]
         for wp, *_ in hits:
             wp.hits += 1
         ignored = {id(wp) for wp, *_ in hits if wp.ignore > 0}
@@ -632,6 +683,11 @@ class Session:
             if id(wp) in ignored and wp.ignore > 0:
                 wp.ignore -= 1
         return [h for h in hits if id(h[0]) not in ignored]
+
+    def _holds(self, wp: Watchpoint) -> bool:
+        """A watchpoint's condition, now; one that cannot be evaluated stops the program (as gdb's does)."""
+        self._testing = None
+        return bool(self.evaluate(wp.condition))
 
     # -- editing the state -------------------------------------------------------------------------
 
@@ -829,7 +885,7 @@ class Session:
                 hits.append((wp, p.written, "write", p.old, p.new))
             elif wp.kind in ("rwatch", "awatch") and any(wp.start <= a < wp.stop for a in p.reads):
                 hits.append((wp, next(a for a in p.reads if wp.start <= a < wp.stop), "read", None, None))
-        return hits
+        return [h for h in hits if h[0].condition is None or self.evaluate(h[0].condition)]
 
     @property
     def history(self) -> deque[_Snapshot]:

@@ -113,21 +113,27 @@ def frame_text(session: Session, pc: int, frame: Frame | None) -> str:
     return f"{name} at {_where(session, pc)}" + (f" ({line[0]}:{line[1]})" if line else "")
 
 
+def places(session: Session) -> list[tuple[int, Frame | None]]:
+    """The frames of the CALL chain, innermost first: (the PC in it, its subroutine; None for main). Frame
+    0 is where the program is; each outer one is at the call site of the one inside it."""
+    frames = session.frames
+    found = [(session.pc, frames[-1] if frames else None)]
+    for k in range(len(frames) - 1, -1, -1):
+        found.append((frames[k].site, frames[k - 1] if k else None))
+    return found
+
+
 def backtrace(session: Session) -> Text:
     """``bt``: the current place in the innermost subroutine, then each call site, outermost last."""
-    frames = session.frames
-    places = [(session.pc, frames[-1] if frames else None)]
-    for k in range(len(frames) - 1, -1, -1):
-        places.append((frames[k].site, frames[k - 1] if k else None))
-    return Text("\n".join(f"#{i:<2} {frame_text(session, pc, f)}" for i, (pc, f) in enumerate(places)))
+    return Text("\n".join(f"#{i:<2} {frame_text(session, pc, f)}" for i, (pc, f) in enumerate(places(session))))
 
 
-def frame(session: Session) -> Text:
-    """``info frame``: the innermost frame, where it was called from and where it returns to."""
-    frames = session.frames
-    lines = [f"Stack level 0, {frame_text(session, session.pc, frames[-1] if frames else None)}"]
-    if frames:
-        f = frames[-1]
+def frame(session: Session, level: int = 0) -> Text:
+    """``info frame``: a frame of the CALL chain (default the innermost), where it was called from and where
+    it returns to."""
+    pc, f = places(session)[level]
+    lines = [f"Stack level {level}, {frame_text(session, pc, f)}"]
+    if f is not None:
         lines.append(f" called by frame at {_where(session, f.site)}; returns to {_where(session, f.ret)}")
         lines.append(f" subroutine entry {_where(session, f.entry)}, return jump at {f.entry - 3}")
     else:
@@ -344,7 +350,8 @@ def breakpoints(session: Session) -> Table:
                       (bp.condition.text if bp.condition else "") + extra)  # fmt: skip
     for wp in session.watchpoints.values():
         where = f"{wp.start}" if wp.stop == wp.start + 1 else f"{wp.start}..{wp.stop - 1}"
-        table.add_row(str(wp.number), wp.kind, "y" if wp.enabled else "n", f"{where} ({wp.spec})", str(wp.hits), "")
+        table.add_row(str(wp.number), wp.kind, "y" if wp.enabled else "n", f"{where} ({wp.spec})", str(wp.hits),
+                      wp.condition.text if wp.condition else "")  # fmt: skip
     return table
 
 
