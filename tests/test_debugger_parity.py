@@ -374,3 +374,83 @@ def test_tab_completion_after_an_ambiguous_prefix_offers_nothing_and_does_not_fa
 
     d, _ = debugger(GCD)
     assert candidates(d, "di ") == [] and "gcd" in candidates(d, "dis") + candidates(d, "b ")
+
+
+# -- 7. the views reach every pass; --no-check runs in chunks ------------------------------------------
+
+
+def test_the_layer_views_reach_every_pass_after_a_long_continue(tmp_path):
+    from mlpvm.debug import netviews
+    from mlpvm.debug.session import Session
+    from mlpvm.program.image import config_for
+    from mlpvm.program.load import load_image
+
+    d, out = debugger(GCD)
+    d.execute("continue")  # 1,310 passes, in chunks: the history holds only the last few
+    s = d.session
+    for number in (1, 2, 700, 1309, 1310):
+        d.execute(f"layers {number}")
+        assert f"pass {number}:" in out.getvalue()
+        # the state before it is the one a run pass by pass reaches
+        image = load_image(GCD)
+        slow = Session(image, config_for(image, None, None, None))
+        if number > 1:
+            slow.step(number - 1)
+        assert (netviews.pass_trace(s, number).before == slow.x[0]).all()
+    assert s.passes == 1310 and s.halted  # the session stayed where it was
+
+
+def test_a_pass_that_did_not_run_is_one_clear_line():
+    code, out = batch("si 3", "layers 9", "layers 0", program=GCD)
+    assert said(out, "layers 9").strip() == "there is no pass 9 (passes 1..3 ran)" and code == 2
+
+
+SCENARIOS = [
+    [("break", "gcd"), ("cont",), ("cont",), ("finish",)],
+    [("watch", "b"), ("cont",), ("cont",), ("cont",)],
+    [("rwatch", "mem[&pairs+3]"), ("cont",), ("until", "again"), ("cont",)],
+    [("break", "printdec"), ("cont",), ("step", 5000), ("cont",)],
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_no_check_runs_in_chunks_and_stops_exactly_where_the_checked_run_does(scenario):
+    from mlpvm.debug.session import Session
+    from mlpvm.program.image import config_for
+    from mlpvm.program.load import load_image
+
+    image = load_image(GCD)
+    config = config_for(image, None, None, None)
+    runs = []
+    for check in (True, False):
+        s = Session(image, config, check=check)
+        calls = []
+        s.engine.run_until_event = _counting(s.engine.run_until_event, calls)
+        seen = []
+        for action, *args in scenario:
+            if action in ("break", "watch", "rwatch"):
+                if action == "break":
+                    s.add_breakpoint(args[0])
+                else:
+                    s.add_watchpoint(args[0], action)
+                continue
+            if action == "cont":
+                stop = s.cont()
+            elif action == "finish":
+                stop = s.finish()
+            elif action == "step":
+                stop = s.step(args[0])
+            else:
+                stop = s.until(s.address(args[0], code=True))
+            seen.append((stop.reason, s.passes, s.steps, s.pc, list(s.memory()), bytes(s.output), s.frames))
+        runs.append(seen)
+        assert calls, "the network ran in chunks"
+    assert runs[0] == runs[1]
+
+
+def _counting(fn, calls):
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return fn(*args, **kwargs)
+
+    return counted

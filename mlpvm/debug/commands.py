@@ -913,7 +913,8 @@ class Debugger:
                 names = [c.name for c in COMMANDS.values() if c.topic == topic]
                 self.say(f"{topic:<12} {title}: {', '.join(names)}")
             self.say('\nType "help" followed by a class name for its commands, or by a command name for its '
-                     "full documentation. A blank line repeats the last step-like command; Ctrl-C stops a run; "
+                     "full documentation. A blank line repeats the last command when gdb would (stepping, continue, x, "
+                     "list); Ctrl-C stops a run; "
                      "Ctrl-D or quit leaves.")  # fmt: skip
 
 

@@ -46,7 +46,8 @@ def pass_trace(session: Session, number: int | None = None) -> PassTrace:
     number = session.passes if number is None else number
     before = session.before(number) if number >= 1 else None
     if before is None:
-        raise DebugError(f"pass {number} is not in the history (step first; passes 1..{session.passes} ran)")
+        ran = f"passes 1..{session.passes} ran" if session.passes else "no pass has run yet: step first"
+        raise DebugError(f"there is no pass {number} ({ran})")
     key = (session.config, number, before.tobytes())  # views of one pass in a row re-run it once
     if key not in _RECENT:
         _RECENT[key] = PassTrace(number, before[0], [h[0] for h in session.trace_of(before)])

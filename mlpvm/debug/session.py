@@ -70,10 +70,12 @@ class Session:
         module = config.spec.fast if check else None  # chunks are checked against it: only with the reference
         self._fast = None if module is None else module.Fast.beside(reference.load(config, image.words, image.slots))
         self._redo = 0  # passes of a chunk the network disagreed on, still to run one at a time
+        self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
+        self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
         if self._fast is not None:
-            self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
-            self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
             self._expected = self._plain_pass()
+        self._watch = (np.zeros(config.cells, bool), np.zeros(config.cells, bool))  # unchecked: written, read
+        self._marks = np.zeros(0, np.int64)  # unchecked: PCs a pass must not arrive at within a chunk
         self.restart()
 
     # -- running ---------------------------------------------------------------------------------
@@ -93,7 +95,8 @@ class Session:
         self._sync_reference_bits()
         self.checkpoints: list[_Snapshot] = []
         self._edits: set[int] = set()  # passes at which the user edited the state: their checkpoints stay
-        self._every = FIRST_EVERY if self._fast is None else max(FIRST_EVERY, CHUNKED_EVERY)
+        chunked = self._fast is not None or not self.check  # --no-check runs the network's passes in chunks too
+        self._every = max(FIRST_EVERY, CHUNKED_EVERY) if chunked else FIRST_EVERY
         self._replaying, self._gap = False, False
         self._checkpoint()
 
@@ -331,8 +334,10 @@ class Session:
         """Sets the fast reference's bitmaps for a run (``stops``: breakpoints and watchpoints too, else only
         what keeps the CALL chain exact); False when the run must go pass by pass."""
         fast = self._fast
-        if fast is None or self.slow:
+        if self.slow or (fast is None and self.check):
             return False
+        if fast is None:
+            return self._unchecked_attention(until, stops)
         watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
         marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
         marks += [] if until is None else [until]
@@ -350,6 +355,80 @@ class Session:
             if w.kind in ("rwatch", "awatch"):
                 fast.read[w.start : w.stop] = True
         return True
+
+    def _unchecked_attention(self, until: int | None, stops: bool) -> bool:
+        """``--no-check``: what stops a chunk of the network's own passes (no reference plans them): arriving
+        at a breakpoint's or ``until``'s PC, a CALL's entry, leaving by a return jump, a watched cell."""
+        watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
+        if any(w.expr is not None for w in watches):
+            return False
+        marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
+        marks += ([] if until is None else [until]) + list(self.entries)
+        self._marks = np.array(marks, np.int64)
+        self._returns = np.array([e - 3 for e in self.entries], np.int64)
+        written, read = self._watch
+        written[:] = read[:] = False
+        for w in watches:
+            if w.kind in ("watch", "awatch"):
+                written[w.start : w.stop] = True
+            if w.kind in ("rwatch", "awatch"):
+                read[w.start : w.stop] = True
+        return True
+
+    def _unchecked_chunk(self, budget: int) -> tuple[int, int]:
+        """Up to ``budget`` passes of the network alone, in one call; the passes up to the first that needs
+        attention (an event, an idle pass, a stop, a frame, a watched cell) are kept, the state rolled back
+        to before it, and that pass is left to run on its own. Returns (passes kept, passes to run alone)."""
+        budget = min(budget, self._size, self._every - self.passes % self._every)
+        if self.halted or budget <= 0:
+            return 0, 0
+        start, pc = self.x.copy(), self.pc
+        steps = np.zeros(1, np.int64)
+        began = time.perf_counter()
+        try:
+            ran = self.engine.run_until_event(self.x, budget, steps, self._record[:budget])
+        except NetworkFault:
+            self.x[...] = start
+            return 0, 1
+        self._size = int(min(CHUNK, max(16, ran / max(time.perf_counter() - began, 1e-6) * CHUNK_SECONDS)))
+        names = self._fields.names
+        values = np.rint(np.rint(self._record[:ran]) @ self._fields.weights).astype(np.int64)
+        col = {n: values[:, names.index(n)] for n in names}
+        after = col["pc"]
+        before = np.concatenate([[pc], after[:-1]])
+        need = col[EXECUTED] == 0
+        for flag in (HALTED, FAULT, OUT_VALID, IN_ACK, IN_WAIT):
+            if flag in col:
+                need |= col[flag] != 0
+        need |= np.isin(after, self._marks) | np.isin(before, self._returns)
+        written, read = self._watch
+        cells = self.config.cells
+        inside = lambda v: np.clip(v, 0, cells - 1)  # noqa: E731  (out of memory: a fault, an event anyway)
+        need |= written[inside(col["b"])] | read[inside(col["a"])] | read[inside(col["b"])]
+        for k in range(self.config.spec.stride if not self.config.spec.harvard else 0):
+            need |= read[inside(before + k)]
+        first = int(np.argmax(need)) if need.any() else ran
+        if first < ran:  # roll back, and run again exactly the passes before it
+            self.x[...] = start
+            steps[:] = 0
+            if first:
+                self.engine.run_until_event(self.x, first, steps)
+        if not first:
+            return 0, 1
+        self.passes += first
+        self.steps += int(steps[0])
+        self._read()
+        pc, a, b, c, mem_a, mem_b, result, branch, next_pc = (int(col[r][first - 1]) for r in
+                                                              ("pc", *REGISTERS))  # fmt: skip
+        pc = int(before[first - 1])
+        reads = (*self.config.spec.fetched(pc), a, b)
+        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), next_pc,
+                         self.pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
+        self._history.clear()  # refilled when next looked at (``history``), as after a checked chunk
+        self._gap = True
+        if self.passes % self._every == 0:
+            self._checkpoint()
+        return first, int(first < ran)
 
     def _forward(self, chunks: bool, budget: int) -> tuple[int, Stop | None]:
         """A checked chunk of up to ``budget`` plain passes where it can, else one pass on its own (also each
@@ -375,7 +454,8 @@ class Session:
         """Up to ``budget`` plain passes (and not past the next checkpoint) run and checked as one; returns
         (passes committed, passes to run one at a time because the network disagreed)."""
         fast, ref = self._fast, self.ref
-        assert fast is not None
+        if fast is None:
+            return self._unchecked_chunk(budget)
         budget = min(budget, self._size, self._every - self.passes % self._every)
         if self.halted or budget <= 0:
             return 0, 0
@@ -927,11 +1007,32 @@ class Session:
         return trace
 
     def before(self, number: int) -> np.ndarray | None:
-        """The state before pass ``number`` (1-based), while it is in the history."""
+        """The state before pass ``number`` (1-based; None outside 1..passes): from the history when it is
+        there, else rebuilt beside the session from the last checkpoint before it (``_rebuilt``)."""
+        if not 1 <= number <= self.passes:
+            return None
         for snap in reversed(self.history):  # the latest: an edit may have changed the state since
             if snap.passes == number - 1:
                 return np.unpackbits(snap.bits, count=self.engine.state.size)[None].astype(np.float32)
-        return None
+        return self._rebuilt(number - 1)
+
+    def _rebuilt(self, passes: int) -> np.ndarray:
+        """The state after ``passes`` passes, run on the network from the latest checkpoint at or before it,
+        on a copy: the session stays where it is. No edit lies between (an edit is a checkpoint), and the
+        input is replayed from the checkpoint's position, as ``_goto`` replays it."""
+        snap = [c for c in self.checkpoints if c.passes <= passes][-1]
+        x = np.unpackbits(snap.bits, count=self.engine.state.size)[None].astype(self.x.dtype)
+        data = self.net_input.copy()
+        data.seek(snap.consumed)
+        for _ in range(passes - snap.passes):
+            self.engine.run_pass(x)
+            now = self._fields(x[0])
+            if now.get(IN_ACK):
+                data.take()
+                place_input(self.engine.state, x[0], data.peek())
+            if now[HALTED]:
+                break
+        return x.astype(np.float32)
 
     def last_trace(self) -> list[np.ndarray] | None:
         before = self.before(self.passes)
