@@ -454,3 +454,58 @@ def _counting(fn, calls):
         return fn(*args, **kwargs)
 
     return counted
+
+
+# -- 9. --eof-reads N ------------------------------------------------------------------------------------
+
+POLL = """.include <std>
+# reads the end of its input 20 times (a program polling for a key), then says so
+loop:   IN c
+        DEC n
+        JGT n, loop
+        PUTC '!'
+        HALT
+. c: 0  n: 20
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [("run", ["--input", ""]), ("run", ["--input", "", "--engine", "reference"]), ("trace", ["-o", "{tmp}/t.jsonl"]),
+     ("verify", ["--max-steps", "200"]), ("debug", ["--ex", "eof", "--ex", "continue", "--batch"])],
+)  # fmt: skip
+def test_eof_reads_is_one_option_of_every_command_that_runs_programs(tmp_path, command, extra):
+    from click.testing import CliRunner
+
+    from mlpvm.cli import cli
+
+    poll = tmp_path / "poll.asq"
+    poll.write_text(POLL)
+    args = [command, str(poll), *(e.replace("{tmp}", str(tmp_path)) for e in extra)]
+    stopped = CliRunner().invoke(cli, args)  # default 8: stopped at the 9th read of the end
+    unlimited = CliRunner().invoke(cli, [*args, "--eof-reads", "0"])
+    enough = CliRunner().invoke(cli, [*args, "--eof-reads", "20"])
+    assert "Traceback" not in stopped.output + unlimited.output + enough.output
+    if command == "verify":  # lockstep: both machines stop alike, and the whole run is checked
+        assert stopped.exit_code == unlimited.exit_code == 0, stopped.output
+        return
+    if command == "debug":
+        assert "Input ended" in stopped.output and "!" not in stopped.output.split("(mlpvm) continue")[1]
+        assert "Halted" in unlimited.output and "│ !" in unlimited.output and "│ !" in enough.output
+        return
+    assert stopped.exit_code == 5 and "!" not in stopped.stdout
+    assert unlimited.exit_code == 0 and enough.exit_code == 0
+    if command == "run":
+        assert unlimited.stdout.startswith("!") and "--eof-reads N" in stopped.output
+
+
+def test_eof_reads_says_its_default_and_refuses_a_negative_count():
+    from click.testing import CliRunner
+
+    from mlpvm.cli import cli
+
+    for command in ("run", "debug", "verify", "trace"):
+        shown = CliRunner().invoke(cli, [command, "--help"], terminal_width=200).output
+        assert "--eof-reads N" in shown and "default: 8" in shown, command
+    bad = CliRunner().invoke(cli, ["run", "programs/hello.asq", "--eof-reads", "-1"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

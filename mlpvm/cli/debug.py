@@ -12,6 +12,7 @@ from mlpvm.cli import console as views
 from mlpvm.cli.options import (
     INPUT_HELP,
     engine_option,
+    eof_reads_option,
     input_data,
     input_options,
     load_weights,
@@ -53,6 +54,7 @@ def _program(path: str, machine, bits, cells, slots):  # for trace
 @click.option("--ex", "commands", multiple=True, metavar="CMD", help="Run CMD (repeatable; after -x files).")
 @click.option("--batch", is_flag=True, help="Exit after the -x and --ex commands instead of prompting.")
 @max_steps_option(0, "Each continue or run stops after this many more instructions")
+@eof_reads_option
 @click.option("--no-check", is_flag=True, help="Do not run the reference interpreter in lockstep.")
 @engine_option(weights="sparse, dense or onnx for --weights")
 @click.option(
@@ -61,8 +63,8 @@ def _program(path: str, machine, bits, cells, slots):  # for trace
 )  # fmt: skip
 @providers_option
 def debug(
-    program, machine, bits, cells, slots, input_text, input_file, scripts, commands, batch, max_steps, no_check,
-    engine, weights,
+    program, machine, bits, cells, slots, input_text, input_file, scripts, commands, batch, max_steps, eof_reads,
+    no_check, engine, weights,
 ) -> None:  # fmt: skip
     """Step through PROGRAM (an image or .asq source) on the network, gdb style.
 
@@ -77,7 +79,7 @@ def debug(
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(image, loaded, machine, bits, cells, slots)
     eng = _make(engine, config, loaded) if loaded is not None or engine != DEFAULT else DEFAULT
-    session = Session(image, config, input_data(input_text, input_file), eng, check=not no_check)
+    session = Session(image, config, input_data(input_text, input_file), eng, check=not no_check, eof_reads=eof_reads)
     views.announce(session.engine)  # the first pass compiles the network's code: say so, on a terminal
     tty = sys.stdout.isatty()
     debugger = Debugger(
@@ -101,6 +103,7 @@ def debug(
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The .jsonl file to write.")
 @input_options()
 @max_steps_option(1_000_000)
+@eof_reads_option
 @engine_option()
 @providers_option
 @click.option("--layers", type=click.Path(dir_okay=False), help="Also save per-layer activations to this .npz.")
@@ -109,8 +112,9 @@ def debug(
 )
 @quiet_option
 def trace(
-    program, machine, bits, cells, slots, out, input_text, input_file, max_steps, engine, layers, passes, quiet
-) -> None:
+    program, machine, bits, cells, slots, out, input_text, input_file, max_steps, eof_reads, engine, layers, passes,
+    quiet,
+) -> None:  # fmt: skip
     """Run PROGRAM and write one JSON line per pass: pass, step, pc, a, b, c, mem_a, mem_b, result, branch,
     next_pc, out (the byte output, or null). Files are written to a temporary name and renamed at the end."""
     image, config = _program(program, machine, bits, cells, slots)
@@ -124,7 +128,7 @@ def trace(
         task = bar.add_task("trace", total=max_steps or None)
         tick = views.throttled(lambda c: bar.update(task, completed=c.passes))
         summary = tracing.trace(image, config, Path(out), input_data(input_text, input_file), max_steps or None,
-                                Path(layers) if layers else None, wanted, eng, tick)  # fmt: skip
+                                Path(layers) if layers else None, wanted, eng, tick, eof_reads)  # fmt: skip
     wrote = f"{out} and {layers}" if layers else out
     steps, passes_run = views.plural(summary.steps, "step"), views.plural(summary.passes, "pass", "passes")
     click.echo(f"mlpvm: {views.STOPS[summary.reason]} after {steps} ({passes_run}); wrote {wrote}", err=True)

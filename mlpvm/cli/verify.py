@@ -20,6 +20,7 @@ from mlpvm.cli.options import (
     MAX_COUNT,
     bounded,
     engine_option,
+    eof_reads_option,
     input_data,
     input_options,
     load_weights,
@@ -44,6 +45,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
     "--seed", type=bounded(-MAX_COUNT), default=0, show_default=True, help="Random program i has seed SEED + i."
 )
 @max_steps_option(1000, "Check each program for at most this many steps")
+@eof_reads_option
 @machine_options
 @input_options(f"{INPUT_HELP}, for the IMAGES given (default: none).")
 @engine_option()
@@ -59,8 +61,8 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @quiet_option
 def verify(
-    images, named, count, seed, max_steps, machine, bits, cells, slots, input_text, input_file, engine, dtype, weights,
-    batch, mutants, as_json, quiet,
+    images, named, count, seed, max_steps, eof_reads, machine, bits, cells, slots, input_text, input_file, engine,
+    dtype, weights, batch, mutants, as_json, quiet,
 ) -> None:  # fmt: skip
     """Run programs on the network and on the reference interpreter in lockstep, comparing the whole state
     (every memory cell, PC, flags, I/O fields, output, decoded registers) after every pass.
@@ -92,9 +94,9 @@ def verify(
     for path in images:
         if loaded is not None:
             cfg = loaded.config
-            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, data)
+            case = verifying.image_case(path, cfg.bits, cfg.cells, cfg.slots or None, data, eof_reads)
         else:
-            case = verifying.image_case(path, bits, cells, slots, data)
+            case = verifying.image_case(path, bits, cells, slots, data, eof_reads)
         if machine and case.config.machine != machine:
             raise ConfigError(f"{path} is a {case.config.machine} program, not {machine}")
         cases.append(case)

@@ -45,20 +45,23 @@ class _Snapshot:
     output: int  # bytes output so far
     consumed: int  # input bytes taken so far
     record: Pass | None  # the pass that led to this state, for ``history``
+    ends: int = 0  # times the program had read the end of its input (the end-of-input rule counts them)
 
 
 class Session:
     def __init__(
-        self, image: Image, config: Config, data: bytes = b"", engine: str | Engine = DEFAULT, check: bool = True
-    ):
+        self, image: Image, config: Config, data: bytes = b"", engine: str | Engine = DEFAULT, check: bool = True,
+        eof_reads: int | None = None,
+    ):  # fmt: skip
         """``engine``: a name, or an engine (for example the stored matrices of a weight file, which the layer
-        views then show too)."""
+        views then show too). ``eof_reads``: once the input is closed (``eof``), how often the program may read
+        its end before it stops (None: forever)."""
         self.image, self.config, self.check = image, config, check
         self.source_map = image.source_map
         self.engine: Engine = make(engine, config) if isinstance(engine, str) else engine
         self._fields = Fields(self.engine.state, config)
         self._plain: Engine | None = None if isinstance(engine, str) or engine.name == "structured" else engine
-        self.initial_input = data
+        self.initial_input, self.eof_reads = data, eof_reads
         self.breakpoints: dict[int, Breakpoint] = {}
         self.watchpoints: dict[int, Watchpoint] = {}
         self._numbers = 0
@@ -84,8 +87,8 @@ class Session:
         """Back to the loaded program at PC 0, with the initial input; breakpoints stay."""
         self.x = self.engine.new_batch(encode(self.engine.state, self.config, self.image.words, self.image.slots))
         self.ref = reference.load(self.config, self.image.words, self.image.slots)
-        self.net_input = Input(self.initial_input, closed=False)
-        self.ref_input = Input(self.initial_input, closed=False)
+        self.net_input = Input(self.initial_input, closed=False, eof_reads=self.eof_reads)
+        self.ref_input = Input(self.initial_input, closed=False, eof_reads=self.eof_reads)
         self.output = bytearray()
         self.passes = self.steps = 0
         self.last: Pass | None = None
@@ -284,7 +287,7 @@ class Session:
         if self.halted:
             return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
         if now.get(IN_WAIT):
-            return Stop("wait", self.pc, last=self.last)
+            return Stop("eof" if self.net_input.ended else "wait", self.pc, last=self.last)
         if self._replaying:
             return None  # going back in time: no stops, and no hit counts
         try:
@@ -485,7 +488,7 @@ class Session:
                 return k, 0
         x, self.passes, self.steps, self.last = start
         self._restore(_Snapshot(np.packbits(x[0] > 0.5), self.passes, self.steps, len(self.output),
-                                self.net_input.consumed, self.last))  # fmt: skip
+                                self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
         return 0, k
 
     def _chunk_agrees(self, record: np.ndarray, log: np.ndarray) -> bool:
@@ -802,15 +805,16 @@ class Session:
 
     def _remember(self, before: np.ndarray) -> None:
         self._history.append(_Snapshot(np.packbits(before[0] > 0.5), self.passes, self.steps, len(self.output),
-                                      self.net_input.consumed, self.last))  # fmt: skip
+                                      self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
 
     def _restore(self, snap: _Snapshot) -> None:
         size = self.engine.state.size
         self.x[0] = np.unpackbits(snap.bits, count=size).astype(self.x.dtype)
         self.passes, self.steps, self.last = snap.passes, snap.steps, snap.record
         del self.output[snap.output :]
-        self.net_input.seek(snap.consumed)
-        self.ref_input.seek(snap.consumed)
+        for data in (self.net_input, self.ref_input):
+            data.seek(snap.consumed)
+            data.ends_read = snap.ends
         d = decode(self.engine.state, self.config, self.x[0])
         self.ref.mem = [int(v) for v in d.mem]
         self.ref.pc, self.ref.halted, self.ref.steps = d.pc, d.halted, snap.steps
@@ -1024,6 +1028,7 @@ class Session:
         x = np.unpackbits(snap.bits, count=self.engine.state.size)[None].astype(self.x.dtype)
         data = self.net_input.copy()
         data.seek(snap.consumed)
+        data.ends_read = snap.ends
         for _ in range(passes - snap.passes):
             self.engine.run_pass(x)
             now = self._fields(x[0])

@@ -63,6 +63,10 @@ def banner(session: Session, stop: Stop) -> Text:
         return Text(f"Error evaluating a watchpoint: {stop.error}; stopped at {where}", style="bold red")
     if r == "divergence":
         return Text(f"Divergence from the reference at {stop.divergence}", style="bold red")
+    if r == "eof":
+        n = session.eof_reads
+        return Text(f"Input ended: the program read its end {plural(n, 'time')} and asks again, at {where} "
+                    "(--eof-reads N: more; 0: no limit)", style="bold cyan")  # fmt: skip
     if r == "wait":
         return Text(f"Waiting for input at {where}: queue some with `input TEXT` (or `eof`)", style="bold cyan")
     text = {"limit": "Step limit reached (--max-steps N, or set max-steps N; 0: none)",
