@@ -62,8 +62,8 @@ def flow(debugger: Debugger, arg: str) -> None:
 
 @command("picture", usage="picture FILE.png|FILE.svg [PASS]")
 def picture(debugger: Debugger, arg: str) -> None:
-    """Draw the last pass (or PASS): the 23 layers side by side, units coloured by activation, computed fields
-    in colour and carried ones in grey, the address-selected rows marked. Needs mlpvm[plot]."""
+    """Draw the last pass (or PASS) as its data flow: a column per layer, a row per field, each value where a
+    layer computes it, a thin line where it carries it, the instruction in the title. Needs mlpvm[plot]."""
     from mlpvm.debug import picture as pictures
 
     words = shlex.split(arg)
