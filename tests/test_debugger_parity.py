@@ -509,3 +509,18 @@ def test_eof_reads_says_its_default_and_refuses_a_negative_count():
         assert "--eof-reads N" in shown and "default: 8" in shown, command
     bad = CliRunner().invoke(cli, ["run", "programs/hello.asq", "--eof-reads", "-1"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_ctrl_c_stops_reverse_next_and_reverse_finish_too():
+    d, _ = debugger(GCD)
+    d.execute("break 22")
+    d.execute("run")
+    s = d.session
+    passes = s.passes
+    s.progress = s.interrupt  # Ctrl-C at the first tick
+    assert s.reverse_line(over=True).reason == "interrupt" and s.passes == passes - 1
+    d.execute("next")
+    s.progress = None
+    d.execute("reverse-step")  # into gcd's last line
+    s.progress = s.interrupt
+    assert s.reverse_finish().reason == "interrupt" and s.frames

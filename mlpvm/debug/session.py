@@ -229,7 +229,7 @@ class Session:
         while True:  # out of the current line
             if not self.passes:
                 return Stop("history", self.pc, last=self.last)
-            self.reverse_step(1)
+            self._back_one()
             if self._interrupted:
                 return Stop("interrupt", self.pc, last=self.last)
             here, now = self.line(), len(self.frames)
@@ -241,7 +241,7 @@ class Session:
         """Back while the pass that led here ran in the same source line: to the line's first pass."""
         here = self.line()
         while self.passes and self.last is not None and self.line(self.last.pc) == here and not self._interrupted:
-            self.reverse_step(1)
+            self._back_one()
         return Stop("interrupt" if self._interrupted else "step", self.pc, last=self.last)
 
     def reverse_finish(self) -> Stop:
@@ -251,8 +251,14 @@ class Session:
         if not depth:
             raise DebugError('"finish" not meaningful in the outermost frame.')
         while self.passes and len(self.frames) >= depth and not self._interrupted:
-            self.reverse_step(1)
+            self._back_one()
         return Stop("interrupt" if self._interrupted else "step", self.pc, last=self.last)
+
+    def _back_one(self) -> None:
+        """One pass back, for the searches by line and frame; the status line is kept up to date."""
+        self.reverse_step(1)
+        if self.progress is not None:
+            self.progress()
 
     def entry_stop(self) -> Stop | None:
         """A breakpoint at the current PC, tested as if arriving there (``run`` stops at one at the entry)."""
