@@ -537,3 +537,14 @@ def test_no_check_continue_runs_most_passes_in_chunks_not_one_at_a_time():
     s.engine.run_pass = _counting(s.engine.run_pass, alone)
     assert s.cont().reason == "halt" and s.passes == 1310
     assert len(alone) < s.passes // 4  # pass by pass only where a pass needs attention (I/O, CALL, RET)
+
+
+def test_jump_resumes_at_a_location_and_info_source_names_the_current_file():
+    code, out = batch("info source", "b 23", "jump 22", "p $pc", program=GCD)
+    assert said(out, "info source").startswith("Current source file is ") and "Contains 41 lines." in out
+    assert "Continuing at 295" in said(out, "jump 22") and "Breakpoint 1, pc=" in said(out, "jump 22")
+    d, _ = debugger(GCD)
+    d.execute("b 23")
+    d.execute("jump 22")  # PRINT a from the start: prints a's initial 0, then stops at line 23
+    assert bytes(d.session.output) == b"0" and d.session.line()[1] == 23
+    assert code == 0

@@ -344,6 +344,17 @@ class Debugger:
         address = self._location(arg)
         self._run(lambda: self.session.until(address, self.max_steps))
 
+    @command("jump", "j", usage="jump LOCATION", topic="running")
+    def jump(self, arg: str) -> None:
+        """Resume at LOCATION (*ADDR, LINE, FILE:LINE or LABEL): PC is set there, and the program continues."""
+        if not arg.strip():
+            raise DebugError("jump needs a location: *ADDR, LABEL, LINE or FILE:LINE")
+        s = self.session
+        address = self._location(arg)
+        s.set_pc(address)
+        self.say(f"Continuing at {views.where(s, address)}.")
+        self._run(lambda: s.cont(self.max_steps))
+
     @command("advance", usage="advance LOCATION", topic="running")
     def advance(self, arg: str) -> None:
         """Run until PC reaches the location (or another reason to stop comes first)."""
@@ -545,13 +556,14 @@ class Debugger:
 
     # -- state -----------------------------------------------------------------------------------
 
-    INFO = ("registers", "breakpoints", "watchpoints", "display", "program", "frame", "line", "symbol")
+    INFO = ("registers", "breakpoints", "watchpoints", "display", "program", "frame", "line", "symbol", "source")
 
-    @command("info", "i", usage="info registers|breakpoints|watchpoints|display|program|frame|line|symbol",
+    @command("info", "i", usage="info registers|breakpoints|watchpoints|display|program|frame|line|symbol|source",
              topic="data")  # fmt: skip
     def info(self, arg: str) -> None:
         """Show registers, breakpoints and watchpoints, auto-displays, the program, the current frame, where a
-        source line's code is (info line [LOCATION]) or which label an address is near (info symbol ADDR)."""
+        source line's code is (info line [LOCATION]), which label an address is near (info symbol ADDR) or the
+        current source file (info source)."""
         what, _, rest = arg.strip().partition(" ")
         s = self.session
         if what in ("r", "reg") or (what and "registers".startswith(what)) or not what:
@@ -573,6 +585,11 @@ class Debugger:
             self.console.print(views.frame(s, self._level()))
         elif "line".startswith(what):
             self.say(views.line_info(s, self._location(rest) if rest.strip() else s.pc))
+        elif what.startswith("so") and "source".startswith(what):
+            file = self._source_file()
+            text = source.lines(s.source_map, s.config.spec.harvard, file, s.config.spec.source_suffix)
+            self.say(f"Current source file is {file}\nContains {plural(len(text), 'line')}.\n"
+                     f"Source language is SUBLEQ assembly ({s.config.spec.source_suffix}).")  # fmt: skip
         elif "symbol".startswith(what):
             if not rest.strip():
                 raise DebugError("Argument required (address).")
