@@ -31,6 +31,7 @@ from mlpvm.errors import ConfigError
 from mlpvm.machines.config import Config
 from mlpvm.network import build
 from mlpvm.network import weights as weightfile
+from mlpvm.program.inputs import EOF_READS
 
 ENGINES_KEPT = 2  # per process: a campaign's configuration stays warm; --named's large ones do not pile up
 DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
@@ -62,6 +63,7 @@ class VerifyCampaign:
     batch: int
     weights: str | None  # a weight file's absolute path
     shard_size: int
+    eof_reads: int | None = EOF_READS  # the end-of-input rule of the images (None: no limit)
     kind: str = "verify"
 
     def cases(self) -> _Cases:
@@ -122,6 +124,7 @@ OPTIONS = {
     "random": "--machine/--bits/--cells/--slots", "configs": "--machine/--bits/--cells/--slots",
     "count": "--random", "seed": "--seed", "max_steps": "--max-steps", "engine_name": "--engine",
     "dtype": "--dtype", "batch": "--batch-size", "weights": "--weights", "shard_size": "--shard-size",
+    "eof_reads": "--eof-reads",
 }  # fmt: skip
 
 
@@ -170,7 +173,7 @@ class _Cases(Sequence):
 def _cases(c: VerifyCampaign) -> _Cases:
     given = []
     for path, bits, cells, slots, data in c.images:
-        case = verifying.image_case(Path(c.directory, path), bits, cells, slots, data.encode("latin-1"))
+        case = verifying.image_case(Path(c.directory, path), bits, cells, slots, data.encode("latin-1"), c.eof_reads)
         case.name = case.path = path  # as the user gave it
         given.append(case)
     if c.named:

@@ -45,9 +45,10 @@ class Program:
     closed: bool = True  # the input ends after ``data``; False: an input instruction then waits
     halted: bool = False  # already stopped (a halted machine must stay exactly as it is)
     fault: bool = False
+    eof_reads: int | None = None  # the end-of-input rule (``mlpvm.program.inputs``): None, no limit
 
     def input(self) -> Input:
-        return Input(self.data, self.closed)
+        return Input(self.data, self.closed, eof_reads=self.eof_reads)
 
 
 @dataclass

@@ -102,13 +102,19 @@ def random_cases(config: Config, count: int, seed: int = 0) -> RandomCases:
 
 
 def image_case(
-    path: str | Path, bits: int | None = None, cells: int | None = None, slots: int | None = None, data: bytes = b""
+    path: str | Path,
+    bits: int | None = None,
+    cells: int | None = None,
+    slots: int | None = None,
+    data: bytes = b"",
+    eof_reads: int | None = None,
 ) -> Case:
-    """An image as ``mlpvm run`` would load it: the configuration asked for, else what the image needs."""
+    """An image as ``mlpvm run`` would load it: the configuration asked for, else what the image needs; its
+    input under the end-of-input rule (``eof_reads``; None: no limit)."""
     img = load_image(path)
     config = images.config_for(img, bits, cells, slots)
     images.check_fits(img, config)
-    return Case(str(path), config, Program(img.words, img.slots, data), path=str(path))
+    return Case(str(path), config, Program(img.words, img.slots, data, eof_reads=eof_reads), path=str(path))
 
 
 def named_cases() -> list[Case]:

@@ -10,7 +10,7 @@ from mlpvm.errors import ConfigError, ImageError
 from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, MAX_BITS, MIN_BITS, MIN_CELLS, Config
 from mlpvm.network import weights as weightfile
 from mlpvm.program import image as images
-from mlpvm.program.inputs import unescape
+from mlpvm.program.inputs import EOF_READS, unescape
 
 MAX_COUNT = 2**62  # steps, programs, seeds: anything larger is a typo, and would overflow numpy's integers
 MAX_CELLS = 2**32  # memory cells: 32-bit addresses (the memory ceiling refuses far less)
@@ -112,6 +112,16 @@ def max_steps_option(default: int | None, what: str = "Stop after this many inst
     return click.option(
         "--max-steps", type=bounded(), default=default, metavar="N", help=f"{what} (0 = no limit; default: {shown}).",
     )  # fmt: skip
+
+
+def eof_reads_option(f):
+    """--eof-reads N: the end-of-input rule (``mlpvm.program.inputs``), one name and meaning wherever a program
+    runs; the command gets None for 0 (no limit), as ``Input(eof_reads=...)`` takes it."""
+    return click.option(
+        "--eof-reads", type=bounded(), default=EOF_READS, metavar="N", callback=lambda ctx, param, v: v or None,
+        help=f"Stop a program that reads the end of its input (-1) more than N times (0 = no limit; default: "
+        f"{EOF_READS}): polling programs keep reading after input ends.",
+    )(f)  # fmt: skip
 
 
 def quiet_option(f):

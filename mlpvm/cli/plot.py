@@ -30,7 +30,7 @@ from mlpvm.program.load import load_image
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
               help="The picture to write: FILE.png or FILE.svg.")  # fmt: skip
 @click.option("--pass", "number", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Draw this pass (1-based): its 23 layers side by side.")  # fmt: skip
+              help="Draw this pass (1-based): its data flow through the 23 layers.")  # fmt: skip
 @click.option(
     "--run", "run", is_flag=True, help="Draw the whole run instead: PC against pass, reads and writes per cell."
 )
@@ -46,9 +46,9 @@ def plot(
     """Draw PROGRAM on the network as a picture (needs the extra: pip install 'mlpvm[plot]').
 
     \b
-    By default one pass: the 23 layers side by side, units coloured by
-    activation, computed fields in orange and carried ones in grey, the row
-    each address selected marked in red, fields labelled. --run: the run
+    By default one pass as its data flow: a column per layer, a row per
+    field; each value in a box where a layer computes it, a thin line where
+    it is carried; the instruction in the title. --run: the run
     over time (Ctrl-C ends it early and draws what ran, exit 130);
     --flow: the construction's data-flow matrix.
     """

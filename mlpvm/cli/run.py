@@ -14,6 +14,7 @@ from mlpvm.cli import console
 from mlpvm.cli.options import (
     INPUT_HELP,
     engine_option,
+    eof_reads_option,
     input_data,
     input_options,
     load_weights,
@@ -36,12 +37,12 @@ from mlpvm.program.sourcemap import SourceMap
 RUN_MAX_STEPS = 100_000_000  # --max-steps when nobody is at a terminal to press Ctrl-C
 
 
-def program_input(text: str | None, path: str | None, before_wait=None) -> Input:
+def program_input(text: str | None, path: str | None, before_wait=None, eof_reads: int | None = EOF_READS) -> Input:
     """``--input TEXT`` (escapes decoded) or ``--input-file FILE`` (bytes as they are), ending there; else
     stdin, read only when the program asks (a terminal key by key). The end-of-input rule applies to all."""
     if text is None and path is None:
-        return terminal.stdin_input(before_wait)
-    return Input(input_data(text, path), eof_reads=EOF_READS)
+        return terminal.stdin_input(before_wait, eof_reads)
+    return Input(input_data(text, path), eof_reads=eof_reads)
 
 
 def _interactive(input_text: str | None, input_file: str | None) -> bool:
@@ -67,6 +68,7 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
 @engine_option("reference", more="; reference = the plain interpreter, not the network")
 @providers_option
 @max_steps_option(None, shown=f"none when stdin is a terminal, else {RUN_MAX_STEPS:,}")
+@eof_reads_option
 @input_options(f"{INPUT_HELP} (default: stdin, read as the program asks).")
 @click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")
 @click.option(
@@ -79,8 +81,8 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
     "-v", "--verbose", is_flag=True, help="Print a summary line on stderr even after a halt or the end of input."
 )
 def run(
-    image, batch_file, old_batch_file, machine, bits, cells, slots, engine, max_steps, input_text, input_file, echo,
-    as_json, weights, quiet, verbose,
+    image, batch_file, old_batch_file, machine, bits, cells, slots, engine, max_steps, eof_reads, input_text,
+    input_file, echo, as_json, weights, quiet, verbose,
 ) -> None:  # fmt: skip
     """Run IMAGE on the looped ReLU network.
 
@@ -98,9 +100,9 @@ def run(
     Input: on a terminal each key goes to the program as typed, and the program
     echoes it (eForth does; --echo otherwise); Ctrl-D at the start of a line
     (or twice in a row) ends the input. A program that keeps reading after its
-    input ended may read the end (-1) 8 times; the next read stops it, exit
-    code 0 as for python or bc at the end of a pipe ("input ended" with -v).
-    Ctrl-C stops it: exit code 130.
+    input ended may read the end (-1) 8 times (--eof-reads N); the next read
+    stops it, exit code 0 as for python or bc at the end of a pipe ("input
+    ended" with -v). Ctrl-C stops it: exit code 130.
     """
     batch_file = batch_file or old_batch_file
     if not image and not batch_file:
@@ -113,13 +115,13 @@ def run(
         jobs = [batch.Job(load_image(path), data) for path in image]
         jobs += batch.read_batch_file(batch_file) if batch_file else []
         loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
-        _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json, quiet)
+        _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json, quiet, eof_reads)
         return
     program = load_image(image[0])
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(program, loaded, machine, bits, cells, slots)
     status = Status(config, program.source_map, quiet or as_json)
-    inp = program_input(input_text, input_file, status.hide)
+    inp = program_input(input_text, input_file, status.hide, eof_reads)
     stream = None if as_json else status.around(_stream)
     with terminal.keys(echo):
         if engine == "reference":
@@ -190,12 +192,14 @@ def _engine(name: str, config: Config, loaded, quiet: bool) -> Engine:
     return eng
 
 
-def _run_many(jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine, limit, as_json, quiet) -> None:
+def _run_many(
+    jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine, limit, as_json, quiet, eof_reads
+) -> None:
     configs = [resolve_config(job.image, loaded, machine, bits, cells, slots) for job in jobs]
     quiet = quiet or as_json
     make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded, quiet))
     with _progress(len(jobs), quiet) as progress:
-        results = batch.run_jobs(jobs, configs, make_engine, limit, progress)
+        results = batch.run_jobs(jobs, configs, make_engine, limit, progress, eof_reads)
     if as_json:
         click.echo(json.dumps([{"image": r.job.image.path, **_doc(r.outcome, r.config, engine)} for r in results]))
     else:
@@ -267,7 +271,7 @@ def _advice(o: Outcome, config: Config) -> str:
     if o.reason == "limit":
         return "; --max-steps N raises the limit (0: none)"
     if o.reason == "eof":
-        return f"; the program kept reading after its input ended (read the end {EOF_READS} times)"
+        return "; the program kept reading after its input ended (--eof-reads N lets it read the end more; 0: no limit)"
     if o.reason == "fault":
         return "; " + fault_detail(o, config)
     return ""

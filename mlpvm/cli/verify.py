@@ -23,6 +23,7 @@ from mlpvm.cli.options import (
     MAX_COUNT,
     bounded,
     engine_option,
+    eof_reads_option,
     input_data,
     input_options,
     load_weights,
@@ -35,6 +36,7 @@ from mlpvm.cli.options import (
 from mlpvm.engines import NEURAL, fastest_name
 from mlpvm.errors import ConfigError, shown
 from mlpvm.host.computer import EXIT_CODES
+from mlpvm.program.inputs import EOF_READS
 from mlpvm.program.inputs import escape as escape_bytes
 
 DEFAULT_STEPS = 1000
@@ -48,6 +50,7 @@ DEFAULT_STEPS = 1000
     "--seed", type=bounded(-MAX_COUNT), default=0, show_default=True, help="Random program i has seed SEED + i."
 )
 @max_steps_option(DEFAULT_STEPS, "Check each program for at most this many steps")
+@eof_reads_option
 @machine_options
 @input_options(f"{INPUT_HELP}, for the IMAGES given (default: none).")
 @engine_option()
@@ -64,8 +67,8 @@ DEFAULT_STEPS = 1000
 @campaign_options
 @quiet_option
 def verify(
-    images, named, count, seed, max_steps, machine, bits, cells, slots, input_text, input_file, engine, dtype, weights,
-    batch, mutants, as_json, workers, address, store, resume, shard_size, quiet,
+    images, named, count, seed, max_steps, eof_reads, machine, bits, cells, slots, input_text, input_file, engine,
+    dtype, weights, batch, mutants, as_json, workers, address, store, resume, shard_size, quiet,
 ) -> None:  # fmt: skip
     """Run programs on the network and on the reference interpreter in lockstep, comparing the whole state
     (every memory cell, PC, flags, I/O fields, output, decoded registers) after every pass.
@@ -115,7 +118,7 @@ def verify(
     random = meta(_random_config(loaded, machine, bits, cells, slots)) if count else None
     campaign = VerifyCampaign(
         tuple(images), os.getcwd() if images else "", named, random, count, seed, max_steps or None, engine, dtype,
-        batch, absolute(weights) if weights else None, shard_size or SHARD_SIZES["verify"],
+        batch, absolute(weights) if weights else None, shard_size or SHARD_SIZES["verify"], eof_reads,
     )  # fmt: skip
     cases = _cases(campaign, machine)
     if where.workers is None and where.address is None and cases:  # compiled here: say so if it takes long
@@ -123,7 +126,7 @@ def verify(
     outcome = run_campaign(campaign, where, "verifying", len(cases), lambda r: r["steps"], lambda r: r["checked"],
                            as_json or quiet)  # fmt: skip
     report = verify_summary(campaign, outcome.results, outcome.seconds)
-    again = _options(weights, asked_engine, dtype, max_steps)
+    again = _options(weights, asked_engine, dtype, max_steps, eof_reads)
     if as_json:
         click.echo(json.dumps(_doc(report, engine, dtype, max_steps, again)))
     else:
@@ -140,11 +143,12 @@ def _cases(campaign: VerifyCampaign, machine: str | None):
     return cases
 
 
-def _options(weights: str | None, engine: str, dtype: str, max_steps: int) -> list[str]:
+def _options(weights: str | None, engine: str, dtype: str, max_steps: int, eof_reads: int | None) -> list[str]:
     """The options of this run that a program checked alone needs to give the same result."""
     options = ["--weights", weights] if weights else []
     options += ["--engine", engine] if engine != NEURAL else []
     options += ["--dtype", dtype] if dtype != "float32" else []
+    options += ["--eof-reads", str(eof_reads or 0)] if eof_reads != EOF_READS else []
     return options + (["--max-steps", str(max_steps)] if max_steps != DEFAULT_STEPS else [])
 
 

@@ -127,7 +127,7 @@ def dump_session(session, path: str | Path, passes: range | None = None) -> list
     for number in wanted:
         before = session.before(number)
         if before is None:
-            raise MlpvmError(f"pass {number} is not in the history (passes 1..{session.passes} ran)")
+            raise MlpvmError(f"there is no pass {number} (passes 1..{session.passes} ran)")
         arrays.update(pass_arrays(session.plain, session.config, number, session.trace_of(before)))
         written.append(number)
     save(path, arrays, meta(session.plain, session.config))

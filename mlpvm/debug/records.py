@@ -38,6 +38,7 @@ class Watchpoint:
     ignore: int = 0
     expr: Expr | None = None  # a value watchpoint (``watch EXPR``): stops when the expression's value changes
     value: int | None = None  # its value when last tested
+    condition: Expr | None = None  # ``watch ... if COND``: a change stops the program only when COND holds
 
 
 @dataclass(frozen=True)

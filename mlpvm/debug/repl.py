@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from rich.text import Text
 
 from mlpvm.debug.commands import COMMANDS, TOPICS, Debugger, Quit, lookup
+from mlpvm.debug.records import DebugError
 from mlpvm.errors import shown
 from mlpvm.network import LAYER_NAMES
 
@@ -71,6 +72,24 @@ def interrupts_to(debugger: Debugger) -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
+def ask(question: str, read: Callable[[], str] = input) -> bool:
+    """gdb's query: y or n, asked again until it is one; end of input answers yes, as gdb's does (and says),
+    Ctrl-C no."""
+    while True:
+        print(question, end="", flush=True)
+        try:
+            answer = read().strip().lower()
+        except EOFError:
+            print("EOF [answered Y; input not from terminal]")
+            return True
+        except KeyboardInterrupt:
+            print("Quit")
+            return False
+        if answer in ("y", "yes", "n", "no"):
+            return answer.startswith("y")
+        print("Please answer y or n.")
+
+
 def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False, stop_on_error: bool = False) -> bool:
     """Batch mode: runs command lines in order; False once ``quit`` was given, or (``stop_on_error``, as gdb
     runs a -x script) at the first line that fails."""
@@ -87,8 +106,8 @@ def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False, stop
     return True
 
 
-LOCATIONS = {"break", "tbreak", "until", "x", "print", "output", "display", "watch", "rwatch", "awatch",
-             "disassemble", "set", "info symbol", "info line"}  # fmt: skip
+LOCATIONS = {"break", "tbreak", "until", "advance", "list", "x", "print", "output", "display", "watch", "rwatch",
+             "awatch", "disassemble", "set", "info symbol", "info line"}  # fmt: skip
 
 
 def candidates(debugger: Debugger, line: str) -> list[str]:
@@ -97,7 +116,10 @@ def candidates(debugger: Debugger, line: str) -> list[str]:
     words = line.split()
     if len(words) == 0 or (len(words) == 1 and not line.endswith(" ")):
         return sorted({alias for cmd in COMMANDS.values() for alias in (cmd.name, *cmd.aliases)})
-    cmd = lookup(words[0].split("/")[0])
+    try:
+        cmd = lookup(words[0].split("/")[0])
+    except DebugError:  # an ambiguous prefix: nothing to complete its arguments from
+        return []
     if cmd is None:
         return []
     s = debugger.session

@@ -33,16 +33,17 @@ class Summary:
 
 def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps: int | None = None,
           layers: Path | None = None, passes: range | None = None, engine: str | Engine = DEFAULT,
-          progress: Callable[[Computer], None] | None = None) -> Summary:  # fmt: skip
+          progress: Callable[[Computer], None] | None = None,
+          eof_reads: int | None = EOF_READS) -> Summary:  # fmt: skip
     """Runs ``image`` on ``engine`` (default: the fastest), writing a JSON line per pass to ``out``; with
     ``layers``, also every layer's activations for the ``passes`` wanted (re-run on the stored matrices), written
     pass by pass as the run goes. Ctrl-C and the step limit end the run cleanly; the files are complete either
-    way. ``progress`` hears of each pass."""
+    way. ``progress`` hears of each pass; ``eof_reads``: the end-of-input rule (None: no limit)."""
     outputs(out, layers, inputs=(image.path,))  # before the run, not after it: none an input, not both one file
     engine = make(engine, config) if isinstance(engine, str) else engine
     plain = make("sparse", config) if layers else None
     computer = Computer(
-        engine, encode(engine.state, config, image.words, image.slots), [Input(data, eof_reads=EOF_READS)]
+        engine, encode(engine.state, config, image.words, image.slots), [Input(data, eof_reads=eof_reads)]
     )
     before = computer.x.copy()
     ended: list[Outcome] = []

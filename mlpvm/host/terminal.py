@@ -27,11 +27,12 @@ except ImportError:  # not a POSIX system: the terminal stays as it is
     termios = None  # type: ignore[assignment]
 
 
-def stdin_input(before_wait: Callable[[], None] | None = None) -> Input:
-    """stdin as the program's input, read only when the program asks; the end-of-input rule applies.
-    ``before_wait`` runs before the program waits for input (to take a status line off the screen)."""
+def stdin_input(before_wait: Callable[[], None] | None = None, eof_reads: int | None = EOF_READS) -> Input:
+    """stdin as the program's input, read only when the program asks; the end-of-input rule applies
+    (``eof_reads``; None: no limit). ``before_wait`` runs before the program waits for input (to take a status
+    line off the screen)."""
     if sys.stdin is None:
-        return Input(eof_reads=EOF_READS)
+        return Input(eof_reads=eof_reads)
 
     end_key = EndKey(_eof_char()) if _is_terminal() else None
 
@@ -43,7 +44,7 @@ def stdin_input(before_wait: Callable[[], None] | None = None) -> Input:
         chunk = _read_more()
         return end_key.take(chunk) if end_key is not None and chunk else chunk
 
-    return Input(closed=False, more=more, eof_reads=EOF_READS)
+    return Input(closed=False, more=more, eof_reads=eof_reads)
 
 
 class EndKey:
