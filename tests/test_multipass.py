@@ -10,7 +10,6 @@ early; the host (``Computer.advance``) services them between calls exactly as ``
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from functools import cache
@@ -23,7 +22,7 @@ from mlpvm.check.generate import random_program
 from mlpvm.check.lockstep import Batch, Program, staggered
 from mlpvm.engines import Engine, make
 from mlpvm.machines.config import Config
-from tests.conftest import EXTERNAL, examples, needs_numba, words_of
+from tests.conftest import EXTERNAL, examples, needs_fast, needs_numba, needs_onnx, words_of
 from tests.strategies import programs
 
 CALLS = (1, 2, 3, 4, 5, 6, 7, 8, 13, 64, 1000)  # passes per call, in turn: every short length and long ones
@@ -32,14 +31,7 @@ STEPS = 150
 SMALL = {"subleq": Config("subleq", 8, 32), "paper": Config("paper", 8, 16, 8)}
 LARGE = {"subleq": Config("subleq", 16, 256), "paper": Config("paper", 16, 128, 16)}
 
-try:
-    import onnxruntime  # noqa: F401
-
-    HAVE_ONNX = True
-except ImportError:
-    HAVE_ONNX = False
-needs_onnx = pytest.mark.skipif(not HAVE_ONNX and not os.environ.get("CI"), reason="the onnx extra: mlpvm[onnx]")
-FAST = [pytest.param("unrolled", marks=needs_numba), pytest.param("compiled", marks=needs_numba)]
+FAST = [pytest.param("unrolled", marks=needs_fast), pytest.param("compiled", marks=needs_numba)]
 NUMPY = ["structured", "sparse", pytest.param("onnx", marks=needs_onnx)]
 
 

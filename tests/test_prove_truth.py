@@ -12,7 +12,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-z3 = pytest.importorskip("z3", reason="the prover needs the 'prove' extra (z3)")
+from tests.conftest import require_extra
+
+require_extra("z3", "prove", "the prover needs z3")
+import z3  # noqa: E402
 
 from mlpvm.check import mutate  # noqa: E402
 from mlpvm.machines.config import Config, wrap  # noqa: E402
