@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -16,14 +17,16 @@ from tests.conftest import require_extra
 
 require_extra("z3", "prove", "the prover needs z3")
 import z3  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
 
 from mlpvm.check import mutate  # noqa: E402
+from mlpvm.cli import cli  # noqa: E402
 from mlpvm.machines.config import Config, wrap  # noqa: E402
 from mlpvm.machines.paper.reference import Paper  # noqa: E402
 from mlpvm.machines.subleq.reference import Subleq  # noqa: E402
 from mlpvm.network import STAGES, build  # noqa: E402
 from mlpvm.network.csr import Csr  # noqa: E402
-from mlpvm.network.weights import Weights, compile_network  # noqa: E402
+from mlpvm.network.weights import Weights, compile_network, save  # noqa: E402
 from mlpvm.program.inputs import Input  # noqa: E402
 from mlpvm.prove import compose, encode, report  # noqa: E402
 from mlpvm.prove.spec import decoded, variables  # noqa: E402
@@ -348,3 +351,16 @@ def test_the_prover_refutes_every_planted_fault(machine):
         if not any(o.result == compose.REFUTED for o in outcomes):
             survivors.append(label)
     assert survivors == []
+
+
+def test_mlpvm_prove_refutes_a_unit_that_outputs_2(tmp_path):
+    """The command on a weight file: refuted (exit 1), the binary property first, the counterexample's layer."""
+    weights = compile_network(build(TINY["subleq"]))
+    k, u = unit_of(weights, "fetch.1", "run")
+    path = tmp_path / "doubled.npz"
+    save(doubled(weights, k, u), path)
+    result = CliRunner().invoke(cli, ["prove", "--weights", str(path), "--json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.output)
+    assert not doc["proved"] and doc["results"][0]["property"] == "binary"
+    assert doc["results"][0]["result"] == "refuted" and doc["counterexample"]["off_binary_layer"] == "fetch.1"

@@ -28,7 +28,7 @@ from mlpvm.check.verify import named_programs
 from mlpvm.craft.blocks import Map
 from mlpvm.craft.layout import Layout
 from mlpvm.engines import Compiled, Dense, Engine, Sparse, Structured, Unrolled
-from mlpvm.engines.base import off_binary
+from mlpvm.engines.base import first_off_binary_row, off_binary
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
 from mlpvm.network import Network
@@ -217,7 +217,7 @@ class Mutated(Sparse):
         lo, hi = W.indptr[u], W.indptr[u + 1]
         before = x if k == 0 else known.trace[k - 1]
         unit = np.maximum(before[:, W.indices[lo:hi]] @ W.data[lo:hi].astype(x.dtype) + b[u], 0)
-        self._check(k, unit)
+        self._check(k, unit[:, None], np.arange(len(unit)))
         changed = np.flatnonzero(unit != known.trace[k][:, u])
         out = known.trace[-1].copy()
         if len(changed):
@@ -226,13 +226,15 @@ class Mutated(Sparse):
             for j in range(k + 1, len(self.mats)):
                 Wj, bj = self.mats[j]
                 h = np.maximum(Wj.matmul(h) + bj, 0)
-                self._check(j, h)
+                self._check(j, h, changed)
             out[changed] = h
         x[...] = out
 
-    def _check(self, k: int, h: np.ndarray) -> None:
+    def _check(self, k: int, h: np.ndarray, rows: np.ndarray) -> None:
+        """The guard on ``h``, the activations of the batch's machines ``rows`` (the others are the prefix's)."""
         if self.guard and off_binary(h):
-            raise NetworkFault(self.layer_names[k], "an activation left {0,1}")
+            machine = int(rows[first_off_binary_row(h)])
+            raise NetworkFault(self.layer_names[k], f"an activation of machine {machine} left {{0,1}}", machine)
 
 
 @dataclass
