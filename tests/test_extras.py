@@ -14,12 +14,12 @@ from tests.conftest import ROOT
 
 HIDDEN = "numba,llvmlite,onnx,onnxruntime,z3"
 # Tests of each extra, quick when they run: the fast and onnx engines on an empty batch, the prover, the
-# onnx export, the engines' guards against a unit that computes 2.
+# onnx export, the fast engines over many tiles.
 SELECTION = [
     "tests/test_engines.py::test_an_empty_batch_runs_no_pass",
     "tests/test_prove.py",
     "tests/test_onnx.py",
-    "tests/test_mutants_engines.py::test_every_guard_stops_a_2_in_the_state",
+    "tests/test_multipass.py::test_many_tiles_take_turns_over_many_passes",
 ]
 
 

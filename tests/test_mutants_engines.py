@@ -26,7 +26,7 @@ ENGINES = [
 ]
 # The costlier engines take the guarded faults first, then others, up to: each mutant is new machine code for
 # the unrolled engine (a second to compile), a new model for onnx, and dense multiplies whole matrices.
-PER_ENGINE = {"unrolled": 3, "onnx": 4, "dense": 4}
+PER_ENGINE = {"unrolled": 2, "onnx": 3, "dense": 3}
 # Engines whose guard checks the state after a pass (each documents it), not every layer's activations.
 STATE_GUARDS = ("structured", "onnx")
 
