@@ -98,6 +98,7 @@ class NetworkFault(MlpvmError):
 
     exit_code = 4
 
-    def __init__(self, layer: str, detail: str = ""):
+    def __init__(self, layer: str, detail: str = "", machine: int | None = None):
         self.layer = layer
+        self.machine = machine  # the row of the batch whose activation left {0,1}, when the engine knows it
         super().__init__(f"network fault after layer {layer}" + (f": {detail}" if detail else ""))

@@ -12,7 +12,10 @@ from mlpvm.engines import ENGINES, have_numba
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.program.inputs import Input
-from tests.conftest import EXTERNAL
+from tests.conftest import EXTERNAL, needs_numba
+
+# The benchmark runs the debugger (its fast reference) and eForth's boot: compiled with numba, seconds; without
+# it, plain Python, minutes (a test limit, not a skip). So those tests need the fast extra.
 
 
 def test_the_benchmark_program_never_stops_and_never_does_io():
@@ -28,6 +31,7 @@ def small(monkeypatch) -> None:
     monkeypatch.setattr(bench, "EXTRA", 500)
 
 
+@needs_numba
 def test_bench_json_has_every_measurement(monkeypatch):
     small(monkeypatch)
     result = CliRunner().invoke(cli, ["bench", "--json"])
@@ -52,6 +56,7 @@ def test_bench_json_has_every_measurement(monkeypatch):
     assert ("efficiency" in a) == have_numba()
 
 
+@needs_numba
 def test_bench_tables_fit_80_columns(monkeypatch):
     """Every table whole in an 80-column terminal: nothing cut off (Rich would end a cell with an ellipsis)."""
     small(monkeypatch)
@@ -61,6 +66,7 @@ def test_bench_tables_fit_80_columns(monkeypatch):
     assert "…" not in result.output and max(len(line) for line in result.output.splitlines()) <= 80
 
 
+@needs_numba
 def test_bench_tables(monkeypatch):
     small(monkeypatch)
     result = CliRunner().invoke(cli, ["bench", "--quick"])
@@ -70,6 +76,7 @@ def test_bench_tables(monkeypatch):
         assert title in result.output
 
 
+@needs_numba
 def test_eforth_part_types_a_line_after_the_boot():
     doc = bench.eforth(EXTERNAL / "howerj-subleq-vhdl/echo.dec", "hi", lambda what, done: None)
     boot, line = doc["parts"]
@@ -77,6 +84,7 @@ def test_eforth_part_types_a_line_after_the_boot():
     assert (line["output"], line["reason"]) == ("hi\n", "wait")
 
 
+@needs_numba
 def test_eforth_only_skips_the_rest(monkeypatch):
     small(monkeypatch)
     echo = str(EXTERNAL / "howerj-subleq-vhdl/echo.dec")

@@ -27,6 +27,8 @@ from mlpvm.network import build
 from mlpvm.network.weights import compile_network, save
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.usefixtures("no_process_left")  # conftest: no test leaves a process behind
+
 RUNNER = Path(__file__).parent / "hostile_runner.py"
 HELLO = str(ROOT / "programs/hello.sq")
 HELLO_ASQ = str(ROOT / "programs/hello.asq")
@@ -192,6 +194,7 @@ def world(tmp_path_factory) -> Path:
             (root / name).write_bytes(data)
     (root / "hello.sq").write_bytes(Path(HELLO).read_bytes())
     (root / "hello.asq").write_bytes(Path(HELLO_ASQ).read_bytes())
+    (root / "echo.asq").write_bytes((ROOT / "mlpvm/programs/echo.asq").read_bytes())
     (root / "hi.dec").write_bytes((ROOT / "programs/external/howerj-subleq-vhdl/hi.dec").read_bytes())
     os.mkfifo(root / "fifo")
     os.mkdir(root / "dir.dec")
@@ -337,12 +340,14 @@ def _cases() -> list[tuple[str, list[str], int, str | None]]:
         (["trace", "hello.sq", "-o", "t.jsonl", "--layers", "t.jsonl"], 2, "also another output"),
     ]:
         add(" ".join(argv)[:60], argv, code, pattern)
-    # command-line text that is not UTF-8 reaches the program as the bytes typed
-    add("run --input latin-1", ["run", "--input", os.fsdecode(b"\xe9\xff"), "hello.sq"], 0, None)
-    add("run two --input latin-1", ["run", "--input", os.fsdecode(b"\xe9"), "hello.sq", "hello.sq"], 0, None)
-    add("trace --input latin-1", ["trace", "hello.sq", "-o", "t.jsonl", "--input", os.fsdecode(b"\xe9")], 0, None)
-    add("debug --input latin-1", ["debug", "hello.sq", "--batch", "--input", os.fsdecode(b"\xe9")], 0, None)
-    add("verify --input latin-1", ["verify", "hello.sq", "--input", os.fsdecode(b"\xe9")], 0, None)
+    # command-line text that is not UTF-8 reaches the program as the bytes typed: echo.asq reads every byte and
+    # writes it back (test_non_utf8_input_reaches_the_program_as_typed checks what `run` printed)
+    add("run --input latin-1", ["run", "--input", os.fsdecode(b"\xe9\xff"), "echo.asq"], 0, None)
+    add("run two --input latin-1", ["run", "--input", os.fsdecode(b"\xe9"), "echo.asq", "echo.asq"], 0, None)
+    add("trace --input latin-1", ["trace", "echo.asq", "-o", "t.jsonl", "--input", os.fsdecode(b"\xe9")], 0, None)
+    add("debug --input latin-1", ["debug", "echo.asq", "--batch", "--ex", "continue", "--input", os.fsdecode(b"\xe9")],
+        0, None)  # fmt: skip
+    add("verify --input latin-1", ["verify", "echo.asq", "--input", os.fsdecode(b"\xe9")], 0, None)
     # the debugger, scripted with hostile commands: each is refused in its own line, the session goes on
     for script in ("huge-values.x", "garbage.x", "latin1.x"):
         # like gdb, a -x script stops at its first failing line and the exit status says a command failed
@@ -403,6 +408,16 @@ def test_hostile(results, name, argv, code, pattern):
         assert len(lines) == 1 or (len(lines) == 3 and lines[2].strip() == "^"), r["stderr"]
         assert re.search(pattern, lines[0]), lines[0]
     assert "\x1b" not in r["stderr"], "a terminal escape reached the terminal"
+
+
+def test_non_utf8_input_reaches_the_program_as_typed(results):
+    """The bytes typed come back byte for byte from a program that reads them (the runner shows stdout's bytes
+    outside UTF-8 as \\xNN)."""
+    assert results["run --input latin-1"]["stdout"] == "\\xe9\\xff"
+    two = results["run two --input latin-1"]["stdout"]
+    assert two.count("\\xe9") == 2 and "\\xff" not in two and "echo.asq" in two, two
+    assert "é" in results["debug --input latin-1"]["stdout"]  # the debugger shows the output decoded
+    assert results["verify --input latin-1"]["stdout"].startswith("OK: 1 program"), results["verify --input latin-1"]
 
 
 # -- what needs a real process: stdout closed or full, a broken pipe, signals ---------------------------------

@@ -22,6 +22,8 @@ from click.testing import CliRunner
 from mlpvm.cli import cli
 from mlpvm.program.inputs import EOF_READS, Input, unescape
 
+pytestmark = pytest.mark.usefixtures("no_process_left")  # conftest: no test leaves a process behind
+
 # Like eForth: prints a prompt, echoes every byte it reads, ignores -1 (the end) and asks again, forever.
 READER = """
         gt (-1)

@@ -128,7 +128,7 @@ class Unrolled(LoweredEngine):
     def _raise(self, fault: np.ndarray, width: int) -> None:
         if fault[0] >= 0:
             machine = fault[0] * width + (int(fault[2]) & -int(fault[2])).bit_length() - 1
-            raise NetworkFault(self.layer_names[fault[1]], f"an activation of machine {machine} left {{0,1}}")
+            raise NetworkFault(self.layer_names[fault[1]], f"an activation of machine {machine} left {{0,1}}", machine)
 
     def _scratches(self, groups: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Each group's scratch and row registers, lane-minor; kept between calls (the host calls often)."""
