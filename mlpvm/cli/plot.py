@@ -10,7 +10,15 @@ from pathlib import Path
 import click
 
 from mlpvm.cli.console import STOPS, announce, plural
-from mlpvm.cli.options import INPUT_HELP, input_data, input_options, machine_options, max_steps_option, resolve_config
+from mlpvm.cli.options import (
+    INPUT_HELP,
+    bounded,
+    input_data,
+    input_options,
+    machine_options,
+    max_steps_option,
+    resolve_config,
+)
 from mlpvm.errors import MlpvmError
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
@@ -21,7 +29,7 @@ from mlpvm.program.load import load_image
 @machine_options
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
               help="The picture to write: FILE.png or FILE.svg.")  # fmt: skip
-@click.option("--pass", "number", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--pass", "number", type=bounded(1), default=1, show_default=True,
               help="Draw this pass (1-based): its 23 layers side by side.")  # fmt: skip
 @click.option(
     "--run", "run", is_flag=True, help="Draw the whole run instead: PC against pass, reads and writes per cell."

@@ -95,6 +95,8 @@ class Debugger:
         self.failures = 0  # commands that failed: batch mode's exit status
         self.hooks: dict[int, list[str]] = {}  # ``commands N``: lines run when point N stops the program
         self._recording: tuple[int, list[str]] | None = None
+        self._hooks: list[list[str]] | None = None  # while a stop's ``commands`` run: the next stops' ones
+        self._stops = 0  # stops shown: a command that changes it resumed the program
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -149,10 +151,29 @@ class Debugger:
         self.console.print(views.context(self.session, stop))
         points = [stop.breakpoint] if stop.reason == "breakpoint" and stop.breakpoint else []
         points += [wp for wp, *_ in stop.watch]
-        for point in points:
-            for line in self.hooks.get(point.number, []):
-                self.console.print(Text(f"> {line}", style="dim"))
-                self.execute(line)
+        self._stops += 1
+        lines = [line for point in points for line in self.hooks.get(point.number, [])]
+        if lines:
+            self._run_hooks(lines)
+
+    def _run_hooks(self, lines: list[str]) -> None:
+        """A stop's ``commands``, as gdb runs them: a command that resumes the program ends the list (the
+        rest is not run), and the ``commands`` of the stop it comes to run next, after it, not inside it: a
+        breakpoint whose commands end in ``continue`` can stop any number of times without nesting."""
+        if self._hooks is not None:  # a command of an earlier stop resumed the program: queued, run after it
+            self._hooks.append(lines)
+            return
+        self._hooks = [lines]
+        try:
+            while self._hooks:
+                for line in self._hooks.pop(0):
+                    self.console.print(Text(f"> {line}", style="dim"))
+                    stops = self._stops
+                    self.execute(line)
+                    if self._stops != stops:  # it resumed the program: the rest is not run
+                        break
+        finally:
+            self._hooks = None
 
     def show_output(self) -> None:
         """Program output produced since the last time, apart from debugger messages."""
