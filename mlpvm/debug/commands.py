@@ -118,7 +118,7 @@ class Debugger:
         self._last_repeatable = line if cmd.repeats else self._last_repeatable
         try:
             cmd.run(self, arg)
-        except (Quit, KeyboardInterrupt):
+        except (Quit, KeyboardInterrupt, BrokenPipeError):  # (a closed pipe ends the command: exit 141)
             raise
         except (MlpvmError, ValueError) as e:
             return self.fail(str(e))
