@@ -649,7 +649,8 @@ class Session:
         if self.config.spec.harvard and not 0 <= value < self.config.slots:
             raise DebugError(f"pc must be a slot 0..{self.config.slots - 1}")
         self._remember(self.x.copy())
-        self.engine.state.view(self.x[0], "pc")[...] = to_bits(value, bits)
+        # masked here: to_bits goes through int64, which a value such as 10**30 overflows
+        self.engine.state.view(self.x[0], "pc")[...] = to_bits(value & ((1 << bits) - 1), bits)
         self.ref.pc = self.config.spec.pc(self.config, value)
         self._read()
         self._edited()

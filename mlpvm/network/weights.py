@@ -277,5 +277,9 @@ def _matrix(arrays: _Arrays, k: int, shape: tuple[int, int], most: int) -> Csr:
     data = _integral(arrays, f"W{k}_data", (nnz,)).astype(np.int64)
     indices = _integral(arrays, f"W{k}_indices", (nnz,), None).astype(np.int64)
     if nnz and (indices.min() < 0 or indices.max() >= shape[1]):
-        raise Invalid(f"W{k} is not a consistent CSR matrix")
+        raise Invalid(f"W{k} is not a consistent CSR matrix: a column index outside 0..{shape[1] - 1}")
+    starts = np.zeros(nnz, bool)
+    starts[indptr[:-1][indptr[:-1] < nnz]] = True
+    if nnz > 1 and not ((indices[1:] > indices[:-1]) | starts[1:]).all():  # the engines differ on a repeat
+        raise Invalid(f"W{k} is not a consistent CSR matrix: a row's column indices are not increasing")
     return Csr(narrow_int(data), indices.astype(np.int32), positions(indptr), shape)

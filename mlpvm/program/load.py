@@ -39,11 +39,11 @@ def _slots(text: str, path: str, machine: str) -> Image:
         raise ImageError(f'a {machine} program is a JSON object with "slots": [[a, b, c], ...]', path)
     slots = []
     for i, s in enumerate(doc["slots"]):
-        if not (isinstance(s, list) and len(s) == 3 and all(isinstance(v, int) for v in s)):
+        if not (isinstance(s, list) and len(s) == 3 and all(type(v) is int for v in s)):  # (not true/false)
             raise ImageError(f"slot {i} is not [a, b, c] of integers: {s!r}", path)
         slots.append(tuple(s))
     data = doc.get("data", [])
-    if not isinstance(data, list) or not all(isinstance(v, int) for v in data):
+    if not isinstance(data, list) or not all(type(v) is int for v in data):
         raise ImageError('"data" must be a list of integers', path)
     hints = {k: doc[k] for k in ("bits", "cells") if isinstance(doc.get(k), int)}
     if isinstance(doc.get("slots_count"), int):
