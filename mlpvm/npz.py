@@ -75,7 +75,9 @@ def member(members: Members, key: str, limit: int) -> np.ndarray:
         raise ArchiveError(f"missing array {key!r}")
     z, info = members[key]
     if info.file_size > limit + HEADER_BYTES:  # the zip's own count, before anything is decompressed
-        raise ArchiveError(f"{key} holds {info.file_size:,} bytes, more than the {limit:,} it can need")
+        raise ArchiveError(
+            f"{key} declares {info.file_size:,} bytes in the archive, more than the {limit:,} it can need"
+        )
     with z.open(info) as f:
         shape, fortran, dtype = header(f, key)
         size = int(np.prod(shape, dtype=object)) * dtype.itemsize

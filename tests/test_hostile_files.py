@@ -206,7 +206,7 @@ HOSTILE = {  # name: (the dump's members changed: key -> bytes, None = removed),
     "huge declared shape": (lambda: {"pass2.read.0.npy": _declared((1 << 40,))}, "declares"),
     "huge declared shape beside a 0": (lambda: {"pass2.read.0.npy": _declared((0, 1 << 40))}, "declares"),
     "huge declared meta": (lambda: {"meta.npy": _declared((), "<U100000000")}, "declares"),
-    "decompression bomb": (lambda: {"pass2.read.0.npy": _bomb()}, "holds"),
+    "decompression bomb": (lambda: {"pass2.read.0.npy": _bomb()}, "bytes in the archive"),
     "truncated member": (lambda: {"pass2.read.0.npy": _npy(np.zeros(900, np.uint8))[:-10]}, "pass2.read.0"),
     "no meta": (lambda: {"meta.npy": None}, "missing array 'meta'"),
 }
