@@ -4,6 +4,7 @@ that are not regular files."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -355,3 +356,36 @@ def test_weight_meta_of_the_wrong_json_type_names_the_file_and_field(tmp_path, d
     np.savez(path, **{**arrays, "meta": np.array(text)})
     line = one_line_error(invoke("info", "--weights", str(path)), words)
     assert line.startswith(f"mlpvm: error: {path}: ")
+
+
+# -- the debugger's last resort ------------------------------------------------------------------------------
+
+ARGUMENTS = ["", "0", "-1", "99999999999999999999999", "1e400", "nan", "*", "*-1", "*99999999999", "$pc", "x",
+             "mem[-1]", "mem[99999999999999]", "1:2", "2:1", "0:0", "/dev/zero", "-", "--passes", "fetch.0 99999",
+             "1 2 3 4", "'", '"', "(", "9" * 400, "1<<99999", "$999", "/x", "loop", "hello.asq:0",
+             "hello.asq:99999999999999999999", "\x1b[2J", "$pc = 99999999999999999999999",
+             "mem[0] = -99999999999999999999"]  # fmt: skip
+
+
+def test_no_debugger_command_ends_in_an_internal_error(tmp_path, monkeypatch):
+    """Every command with every kind of hostile argument: a clear line or a result, never the catch-all's
+    "internal error" (which stays only for bugs not yet known)."""
+    from mlpvm.debug.commands import COMMANDS, Quit
+
+    monkeypatch.chdir(tmp_path)  # (dump and picture write where they are told)
+    image = load_image(HELLO_ASQ)
+    out = io.StringIO()
+    debugger = Debugger(Session(image, config_for(image, None, None, None)), Console(file=out, width=80))
+    debugger.execute("stepi 3")
+    found = []
+    for name in sorted({c.name for c in COMMANDS.values()} - {"quit", "shell"}):
+        for arg in ARGUMENTS:
+            out.seek(0)
+            out.truncate()
+            with contextlib.suppress(Quit):
+                debugger.execute(f"{name} {arg}")
+            if debugger._recording is not None:
+                debugger.execute("end")
+            if "internal error" in out.getvalue():
+                found.append((name, arg, out.getvalue().strip()[-200:]))
+    assert found == []

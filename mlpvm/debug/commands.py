@@ -246,6 +246,8 @@ class Debugger:
         self._repeat(n, lambda limit: self.session.step_line(over, limit))
 
     def _repeat(self, n: int, once: Callable[[int | None], Stop]) -> None:
+        if n == 0:  # ``next 0``: nothing to run, nothing to show
+            return
         for _ in range(n):
             stop = once(self.max_steps)
             if stop.reason != "step":
