@@ -78,7 +78,7 @@ def member(members: Members, key: str, limit: int) -> np.ndarray:
         raise ArchiveError(
             f"{key} declares {info.file_size:,} bytes in the archive, more than the {limit:,} it can need"
         )
-    with z.open(info) as f:
+    with _open(z, info, key) as f:
         shape, fortran, dtype = header(f, key)
         size = int(np.prod(shape, dtype=object)) * dtype.itemsize
         if size > limit or any(d > limit for d in shape):  # (a huge dimension beside a 0 is no array either)
@@ -87,6 +87,12 @@ def member(members: Members, key: str, limit: int) -> np.ndarray:
     if len(data) != size:
         raise ArchiveError(f"{key} is truncated")
     return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _open(z: zipfile.ZipFile, info: zipfile.ZipInfo, key: str):
+    if info.flag_bits & 0x1:  # zipfile would raise RuntimeError asking for a password
+        raise ArchiveError(f"{key} is encrypted")
+    return z.open(info)
 
 
 def header(f, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -111,6 +117,6 @@ def types(members: Members) -> dict[str, np.dtype]:
     member's type."""
     found = {}
     for key, (z, info) in members.items():
-        with z.open(info) as f:
+        with _open(z, info, key) as f:
             found[key] = header(f, key)[2]
     return found

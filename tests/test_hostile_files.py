@@ -232,6 +232,22 @@ def test_a_hostile_dump_is_one_error_naming_the_file(tmp_path, dump, name):
     assert message.startswith(f"{path}: not a dump: ") and "\n" not in message and pattern in message, message
 
 
+def test_an_encrypted_member_is_one_error(tmp_path, dump):
+    """zipfile asks for a password (a RuntimeError) when a member's encryption flag is set."""
+    data = bytearray(dump.read_bytes())
+    data[6] |= 1  # the first local header's flags
+    at = data.find(b"PK\x01\x02")
+    while at != -1:  # and every central directory entry's
+        data[at + 8] |= 1
+        at = data.find(b"PK\x01\x02", at + 4)
+    path = tmp_path / "encrypted.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(MlpvmError, match=r"not a dump: \S+ is encrypted$"):
+        mlpvm.load_dump(path)
+    with pytest.raises(WeightsError, match=r": \S+ is encrypted$"):
+        weightfile.load(path)
+
+
 @pytest.mark.parametrize("kind", ["missing", "directory", "fifo", "device"])
 def test_a_dump_that_is_not_a_file_is_one_error(tmp_path, kind):
     path = {"missing": tmp_path / "none.npz", "directory": tmp_path, "fifo": tmp_path / "f", "device": "/dev/zero"}
