@@ -313,6 +313,16 @@ IMAGES = {  # name: (file name, text, extra options, words of the refusal); 16-b
     "paper one slot more than asked": (
         "p.json", '{"slots": [[0, 0, 0], [0, 0, 0], [0, 0, 0]]}', ("--slots", "2"), "3 instructions do not"
     ),
+    "paper bits one below the least": ("p.json", '{"slots": [[0, 0, 0]], "bits": 3}', (), '"bits" must be between'),
+    "paper bits one past the most": ("p.json", '{"slots": [[0, 0, 0]], "bits": 33}', (), '"bits" must be between'),
+    "paper bits 1e400": ("p.json", '{"slots": [[0, 0, 0]], "bits": 1e400}', (), '"bits" must be an integer'),
+    "paper bits true": ("p.json", '{"slots": [[0, 0, 0]], "bits": true}', (), '"bits" must be an integer'),
+    "paper cells one past a power of two": (
+        "p.json", '{"slots": [[0, 0, 0]], "cells": 5}', (), '"cells" must be a power of two'
+    ),
+    "paper slots_count one below the least": (
+        "p.json", '{"slots": [[0, 0, 0]], "slots_count": 1}', (), '"slots_count" must be a power of two'
+    ),
 }  # fmt: skip
 
 
@@ -327,8 +337,11 @@ def test_an_image_one_past_a_boundary_is_refused(tmp_path, name):
 @pytest.mark.parametrize(
     ("file", "text", "options"),
     [("w.sq", f"{HALT} 65535", ()), ("w.sq", f"{HALT} -32768", ()), ("w.sq", f"{HALT} 1", ("--cells", "4")),
-     ("p.json", '{"slots": [[3, 3, 15]], "data": [0]}', ("--cells", "4", "--slots", "16"))],
-    ids=["largest word", "least word", "as many words as cells", "paper operands and target at the last"],
+     ("p.json", '{"slots": [[3, 3, 15]], "data": [0]}', ("--cells", "4", "--slots", "16")),
+     ("p.json", '{"slots": [[0, 0, 0]], "bits": 32, "cells": 4, "slots_count": 2}', ()),
+     ("p.json", '{"slots": [[0, 0, 0]], "bits": 4}', ())],
+    ids=["largest word", "least word", "as many words as cells", "paper operands and target at the last",
+         "paper hints at the largest and least", "paper bits at the least"],
 )  # fmt: skip
 def test_an_image_at_a_boundary_runs(tmp_path, file, text, options):
     path = tmp_path / file
