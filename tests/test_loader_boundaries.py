@@ -348,3 +348,53 @@ def test_an_image_at_a_boundary_runs(tmp_path, file, text, options):
     path.write_text(text)
     result = CliRunner().invoke(cli, ["run", *options, "--max-steps", "100", str(path)])
     assert result.exit_code in (0, 3) and result.stderr.count("error") == 0, result.stderr
+
+
+# -- the source-map loader (mlpvm/program/sourcemap.py) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def source_map(tmp_path_factory) -> tuple[Path, dict]:
+    """hello.asq assembled, and its map."""
+    root = tmp_path_factory.mktemp("map")
+    image, path = root / "h.sq", root / "h.map"
+    hello = Path(__file__).parent.parent / "programs" / "hello.asq"
+    result = CliRunner().invoke(cli, ["asm", str(hello), "-o", str(image), "--map", str(path)])
+    assert result.exit_code == 0, result.output
+    return image, json.loads(path.read_text())
+
+
+def _first(doc: dict) -> dict:
+    return next(iter(doc["cells"].values()))
+
+
+MAPS = {  # name: (mutation of the map, words of the refusal; None: still a valid map)
+    "cell -1": (lambda d: d["cells"].__setitem__("-1", _first(d)), "'-1' is not an address"),
+    "cell 2^32": (lambda d: d["cells"].__setitem__(str(1 << 32), _first(d)), "is not an address"),
+    "cell 2^32 - 1": (lambda d: d["cells"].__setitem__(str((1 << 32) - 1), _first(d)), None),
+    "label -1": (lambda d: d["labels"].__setitem__("z", -1), "-1 is not an address"),
+    "label 2^32": (lambda d: d["labels"].__setitem__("z", 1 << 32), "is not an address"),
+    "code -1": (lambda d: d["code"].append(-1), "-1 is not an address"),
+    "code 0": (lambda d: d["code"].append(0), None),
+    "line 0": (lambda d: _first(d).__setitem__("line", 0), "0 is not a line number"),
+    "line 1": (lambda d: _first(d).__setitem__("line", 1), None),
+    "column 0": (lambda d: _first(d).__setitem__("col", 0), "0 is not a column"),
+    "line true": (lambda d: _first(d).__setitem__("line", True), "True is not a line number"),
+    "cells a list": (lambda d: d.__setitem__("cells", []), '"cells" must be a JSON object'),
+    "code null": (lambda d: d.__setitem__("code", None), '"code" must be a JSON list'),
+}
+
+
+@pytest.mark.parametrize("name", MAPS)
+def test_a_source_map_at_and_past_a_boundary(tmp_path, source_map, name):
+    image, doc = source_map
+    mutate, pattern = MAPS[name]
+    doc = json.loads(json.dumps(doc))
+    mutate(doc)
+    path = tmp_path / "x.map"
+    path.write_text(json.dumps(doc))
+    if pattern is None:
+        result = CliRunner().invoke(cli, ["disasm", str(image), "--map", str(path)])
+        assert result.exit_code == 0 and result.stderr == "", result.output
+    else:
+        refused_in_one_line(path, pattern, "disasm", str(image), "--map", str(path))
