@@ -45,6 +45,13 @@ class _Cli(click.Group):
         module = importlib.import_module(f"mlpvm.cli.{COMMANDS[name]}")
         return getattr(module, name)
 
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:  # `mlpvm --help | head -1`: the help is written here, before ``invoke``
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:  # (click's own handling would exit 1)
+            _quiet_stdout()
+            raise click.exceptions.Exit(BROKEN_PIPE) from None
+
     def invoke(self, ctx: click.Context):
         try:
             with files.reading():  # no output of the command may replace a file it read

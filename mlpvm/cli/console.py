@@ -4,6 +4,7 @@ not a terminal), and progress bars on stderr that show only on a terminal and va
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import sys
 import textwrap
@@ -20,15 +21,24 @@ from mlpvm.errors import shown
 PIPE_WIDTH = 120  # a pipe or a file has no width: room for every column instead of Rich's 80
 
 
+class _Console(Console):
+    """A Rich console that leaves a closed pipe to the CLI: Rich's own handling exits 1, which means "failed"
+    for ``verify`` and ``prove``; the CLI ends every command whose reader went away with 141."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def stdout(markup: bool = True) -> Console:
-    console = Console(highlight=False, soft_wrap=True, markup=markup)
+    console = _Console(highlight=False, soft_wrap=True, markup=markup)
     if not console.is_terminal:
-        console = Console(highlight=False, soft_wrap=True, markup=markup, width=PIPE_WIDTH)
+        console = _Console(highlight=False, soft_wrap=True, markup=markup, width=PIPE_WIDTH)
     return escaping(console)
 
 
 def stderr() -> Console:
-    return escaping(Console(stderr=True))
+    return escaping(_Console(stderr=True))
 
 
 def escaping(console: Console) -> Console:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from mlpvm import files, machines
@@ -14,27 +16,45 @@ from mlpvm.program.inputs import EOF_READS, unescape
 
 MAX_COUNT = 2**62  # steps, programs, seeds: anything larger is a typo, and would overflow numpy's integers
 MAX_CELLS = 2**32  # memory cells: 32-bit addresses (the memory ceiling refuses far less)
+MAX_SECONDS = 10**6  # a time limit (11 days): z3 takes milliseconds as a 32-bit count, about 49 days at most
 
 
 class Bounded(click.ParamType):
-    """An integer option checked where it is parsed: anything else is one line, exit 2, naming the option,
-    the range and the value (as ``MlpvmError`` does), never a Python integer that breaks something later."""
+    """A numeric option checked where it is parsed: anything else is one line, exit 2, naming the option,
+    the range and the value (as ``MlpvmError`` does), never a Python number that breaks something later
+    (a huge integer that overflows numpy, a NaN or an infinity that a solver or a timer chokes on)."""
 
     name = "integer"
 
-    def __init__(self, min: int, max: int):
-        self.min, self.max = min, max
+    def __init__(self, min: float, max: float, real: bool = False):
+        self.min, self.max, self.real = min, max, real
+        if real:
+            self.name = "number"
 
-    def convert(self, value, param, ctx) -> int:
-        if isinstance(value, int):
-            number = value
-        else:
-            text = str(value).strip()
-            if not text.lstrip("+-").isdigit() or not text.isascii() or len(text) > 30:
+    def convert(self, value, param, ctx) -> int | float:
+        number = self._parse(value, param)
+        if not self.min <= number <= self.max:  # (NaN and the infinities never get here)
+            raise ConfigError(
+                f"{_name(param)} must be between {self.min} and {self.max:,}, not {value if self.real else number}"
+            )
+        return number
+
+    def _parse(self, value, param) -> int | float:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        if not text.isascii() or len(text) > 30:
+            raise ConfigError(f"{_name(param)} must be {'a number' if self.real else 'an integer'}, not {value!r}")
+        if not self.real:
+            if not text.lstrip("+-").isdigit():
                 raise ConfigError(f"{_name(param)} must be an integer, not {value!r}")
-            number = int(text)
-        if not self.min <= number <= self.max:
-            raise ConfigError(f"{_name(param)} must be between {self.min} and {self.max:,}, not {number}")
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigError(f"{_name(param)} must be a number, not {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{_name(param)} must be a finite number, not {value!r}")
         return number
 
 
@@ -45,6 +65,11 @@ def _name(param) -> str:
 def bounded(min: int = 0, max: int = MAX_COUNT) -> Bounded:
     """A range-checked integer option type."""
     return Bounded(min, max)
+
+
+def seconds(max: float = MAX_SECONDS) -> Bounded:
+    """A range-checked duration in seconds: a finite number from 0 to ``max``."""
+    return Bounded(0, max, real=True)
 
 
 # The defaults as each kind of command has them: one with a program sizes the machine for it, one without

@@ -12,6 +12,7 @@ import click
 from mlpvm.cli.console import STOPS, announce, plural, progress, throttled
 from mlpvm.cli.options import (
     INPUT_HELP,
+    bounded,
     input_data,
     input_options,
     machine_options,
@@ -29,7 +30,7 @@ from mlpvm.program.load import load_image
 @machine_options
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
               help="The picture to write: FILE.png or FILE.svg.")  # fmt: skip
-@click.option("--pass", "number", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--pass", "number", type=bounded(1), default=1, show_default=True,
               help="Draw this pass (1-based): its data flow through the 23 layers.")  # fmt: skip
 @click.option(
     "--run", "run", is_flag=True, help="Draw the whole run instead: PC against pass, reads and writes per cell."

@@ -9,8 +9,9 @@ import time
 import click
 from rich.table import Table
 
+from mlpvm import resources
 from mlpvm.cli import console as views
-from mlpvm.cli.options import load_weights, machine_options, resolve_config
+from mlpvm.cli.options import load_weights, machine_options, resolve_config, seconds
 from mlpvm.machines.config import Config
 from mlpvm.network import build
 from mlpvm.network.weights import Weights, compile_network
@@ -31,7 +32,7 @@ INTERRUPTED = 130
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=seconds(),
     default=600,
     show_default=True,
     help="Seconds the solver may spend on one question before the result is 'unknown' (0 = no limit).",
@@ -56,6 +57,8 @@ def prove(machine, bits, cells, slots, weights, method, timeout, as_json) -> Non
 
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(None, loaded, machine, bits, cells, slots)
+    if loaded is None:
+        resources.check(config, "build")  # before building: a mistyped size must not exhaust the machine
     with views.progress(f"building {config.describe()}", counts=False, quiet=as_json) as bar:
         bar.add_task("build", total=None)
         stored = loaded if loaded is not None else compile_network(build(config))

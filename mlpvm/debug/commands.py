@@ -139,6 +139,8 @@ class Debugger:
         self._raw_arg = ""  # the command's argument as typed, spaces kept (``echo``)
         self.current_file: str | None = None  # where a bare LINE is: ``_source_file``
         self._listed: tuple[str, int, int] | None = None  # the last ``list``: file, first and last line shown
+        self._hooks: list[list[str]] | None = None  # while a stop's ``commands`` run: the next stops' ones
+        self._stops = 0  # stops shown: a command that changes it resumed the program
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -178,7 +180,7 @@ class Debugger:
         self._raw_arg = re.sub(r"^\s*\S+?(?=[\s/]|$)\s?", "", raw, count=1)
         try:
             cmd.run(self, arg)
-        except (Quit, KeyboardInterrupt):
+        except (Quit, KeyboardInterrupt, BrokenPipeError):  # (a closed pipe ends the command: exit 141)
             raise
         except (MlpvmError, ValueError) as e:
             return self.fail(str(e))
@@ -214,12 +216,31 @@ class Debugger:
         self._last_stop, self.level = stop, 0
         points = [stop.breakpoint] if stop.reason == "breakpoint" and stop.breakpoint else []
         points += [wp for wp, *_ in stop.watch]
+        self._stops += 1
+        lines = [line for point in points for line in self.hooks.get(point.number, [])]
+        if lines:
+            self._run_hooks(lines)
+
+    def _run_hooks(self, lines: list[str]) -> None:
+        """A stop's ``commands``, as gdb runs them: a command that resumes the program ends the list (the
+        rest is not run), and the ``commands`` of the stop it comes to run next, after it, not inside it: a
+        breakpoint whose commands end in ``continue`` can stop any number of times without nesting."""
+        if self._hooks is not None:  # a command of an earlier stop resumed the program: queued, run after it
+            self._hooks.append(lines)
+            return
+        self._hooks = [lines]
         repeat = self._repeat_line  # a breakpoint's commands do not change what a blank line repeats
-        for point in points:
-            for line in self.hooks.get(point.number, []):
-                self.console.print(Text(f"> {line}", style="dim"))
-                self.execute(line)
-        self._repeat_line = repeat
+        try:
+            while self._hooks:
+                for line in self._hooks.pop(0):
+                    self.console.print(Text(f"> {line}", style="dim"))
+                    stops = self._stops
+                    self.execute(line)
+                    if self._stops != stops:  # it resumed the program: the rest is not run
+                        break
+        finally:
+            self._hooks = None
+            self._repeat_line = repeat
 
     def show_output(self) -> None:
         """Program output produced since the last time, apart from debugger messages."""
@@ -303,6 +324,8 @@ class Debugger:
         self._repeat(n, lambda limit: self.session.step_line(over, limit))
 
     def _repeat(self, n: int, once: Callable[[int | None], Stop]) -> None:
+        if n == 0:  # ``next 0``: nothing to run, nothing to show
+            return
         for _ in range(n):
             stop = once(self.max_steps)
             if stop.reason != "step":

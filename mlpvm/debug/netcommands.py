@@ -80,14 +80,14 @@ def dump(debugger: Debugger, arg: str) -> None:
     passes in RANGE (N, A:B or A-B, still in the history), to a numpy .npz file; mlpvm.load_dump(FILE) reads
     it back with every field by name."""
     words = shlex.split(arg)
-    if not words:
-        raise DebugError("dump needs a file name")
-    passes = None
-    if "--passes" in words:
-        at = words.index("--passes")
-        if at + 1 >= len(words):
-            raise DebugError("--passes needs a range: N, A:B or A-B")
-        passes = dumps.parse_range(words[at + 1])
+    if not words or words[0] == "--passes":
+        raise DebugError("dump needs a file name: dump FILE.npz [--passes RANGE]")
+    if "--passes" in words[:-1]:
+        passes = dumps.parse_range(words[words.index("--passes") + 1])
+    elif "--passes" in words:
+        raise DebugError("--passes needs a RANGE: N or A:B")
+    else:
+        passes = None
     path = Path(words[0])
     written = dumps.dump_session(debugger.session, path, passes)
     debugger.say(f"Wrote {len(written)} passes ({written[0]}..{written[-1]}) to {path}")

@@ -23,7 +23,8 @@ from rich.text import Text
 
 from mlpvm.debug.commands import COMMANDS, TOPICS, Debugger, Quit, lookup
 from mlpvm.debug.records import DebugError
-from mlpvm.errors import shown
+from mlpvm.errors import ImageError, shown
+from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.network import LAYER_NAMES
 
 PROMPT = "(mlpvm) "
@@ -57,6 +58,41 @@ class SafeHistory(History):
         except OSError as e:
             self.failed = True
             print(f"warning: command history not saved ({e.strerror}: {shown(e.filename)})")
+
+
+class _ReadHistory(FileHistory):
+    """A history file whose contents were read already (``history_store``), and that new lines append to."""
+
+    def __init__(self, path: Path, data: bytes):
+        super().__init__(str(path))
+        self.data = data
+
+    def load_history_strings(self) -> Iterable[str]:
+        strings, lines = [], []
+        for line in self.data.decode("utf-8", errors="replace").splitlines(keepends=True):
+            if line.startswith("+"):  # prompt_toolkit's format: "+" and a line of an entry, else a separator
+                lines.append(line[1:])
+            elif lines:
+                strings.append("".join(lines)[:-1])
+                lines = []
+        if lines:
+            strings.append("".join(lines)[:-1])
+        return reversed(strings)  # newest first
+
+
+def history_store(path: Path) -> History:
+    """The history in ``path``, read now from a regular file of at most ``MAX_TEXT`` bytes (never a FIFO, a
+    device, a directory or a huge file: those warn in one line and the session goes on without history)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = read_bytes(path, MAX_TEXT, "a command history") if os.path.lexists(path) else b""
+    except ImageError as e:
+        print(f"warning: {shown(e)}; going on without command history")
+        return InMemoryHistory()
+    except OSError as e:
+        print(f"warning: {shown(path)}: cannot use the command history ({e.strerror}); going on without it")
+        return InMemoryHistory()
+    return _ReadHistory(path, data)
 
 
 @contextmanager
@@ -153,12 +189,7 @@ class Completions(Completer):
 
 def interact(debugger: Debugger, history: Path | None = None) -> None:
     """The REPL, until quit or Ctrl-D."""
-    path = history or history_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = FileHistory(str(path))
-    except OSError:
-        store = InMemoryHistory()
+    store = history_store(history or history_path())
     # completion on Tab only: no pop-up opening on every letter typed
     prompt = PromptSession(history=SafeHistory(store), completer=Completions(debugger), complete_while_typing=False)
     debugger.say('mlpvm debugger: "help" lists the commands.')

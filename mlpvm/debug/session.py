@@ -798,7 +798,8 @@ class Session:
         if not low <= value <= high:
             raise DebugError(f"$pc = {value} does not fit the {bits}-bit PC ({low}..{high})")
         self._remember(self.x.copy())
-        self.engine.state.view(self.x[0], "pc")[...] = to_bits(value, bits)
+        # masked here: to_bits goes through int64, which a value such as 10**30 overflows
+        self.engine.state.view(self.x[0], "pc")[...] = to_bits(value & ((1 << bits) - 1), bits)
         self.ref.pc = self.config.spec.pc(self.config, value)
         self._read()
         self._edited()
