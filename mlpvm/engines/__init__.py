@@ -4,6 +4,8 @@
   per vector instruction, compiled once per configuration and cached; needs the ``fast`` extra (llvmlite).
 - ``compiled``: the blocks lowered to flat arrays of units and run by a numba kernel, many passes per call,
   batch-minor; needs the optional ``fast`` extra (numba).
+- ``bits``: the stored matrices lowered to threshold operations on bits, 64 machines to a word; runs any
+  weight file of small integer weights; numba with the ``fast`` extra, else numpy.
 - ``structured``: block by block, exploiting the weights' structure; numpy.
 - ``sparse``: the stored CSR matrices, ``ReLU(W x + b)``; runs any weight file.
 - ``dense``: the stored matrices materialised; the executable specification, small configurations only.
@@ -19,6 +21,7 @@ import numpy as np
 
 from mlpvm import resources
 from mlpvm.engines.base import Engine
+from mlpvm.engines.bits import Bits
 from mlpvm.engines.compiled import Compiled, have_numba
 from mlpvm.engines.dense import Dense
 from mlpvm.engines.sparse import Sparse
@@ -29,7 +32,7 @@ from mlpvm.network import build, exactness
 from mlpvm.network import onnx as onnx_export
 from mlpvm.network.weights import Weights, compile_network
 
-ENGINES = ("unrolled", "compiled", "structured", "sparse", "dense", "onnx")
+ENGINES = ("unrolled", "compiled", "bits", "structured", "sparse", "dense", "onnx")
 NEURAL = "neural"  # the fastest exact engine available
 DEFAULT = NEURAL
 
@@ -37,6 +40,7 @@ __all__ = [
     "DEFAULT",
     "ENGINES",
     "NEURAL",
+    "Bits",
     "Compiled",
     "Dense",
     "Engine",
@@ -89,6 +93,8 @@ def make(name: str, config: Config | None = None, weights: Weights | None = None
             onnx_export.check_size(config, resources.estimate(config).nonzeros)
         weights = compile_network(build(config))
     exactness.check(weights, dtype)
+    if name == "bits":
+        return Bits(weights, dtype)
     if name == "onnx":
         from mlpvm.engines.onnx import Onnx  # imports onnxruntime: only when asked for
 
