@@ -244,7 +244,7 @@ def test_unrolled_guard_names_the_layer_and_the_machine():
 
 @needs_numba
 @pytest.mark.parametrize("cfg", [Config("subleq", 8, 64), Config("paper", 8, 32, 16)], ids=str)
-@pytest.mark.parametrize("name", ["structured", "compiled", "unrolled", "onnx"])
+@pytest.mark.parametrize("name", ["structured", "compiled", "unrolled", "bits", "onnx"])
 def test_records_are_the_states_each_pass_leaves(cfg, name):
     """``run_until_event(..., record=)`` on random programs: row i is the narrow state after pass i + 1,
     as one ``run_pass`` at a time leaves it (the base class's loop for the structured and onnx engines, the
@@ -273,7 +273,7 @@ def test_records_are_the_states_each_pass_leaves(cfg, name):
         assert np.array_equal(x, y) and (record[done:] == 7).all()
 
 
-@pytest.mark.parametrize("name", ["unrolled", "compiled", "structured", "sparse", "dense", "onnx"])
+@pytest.mark.parametrize("name", ["unrolled", "compiled", "bits", "structured", "sparse", "dense", "onnx"])
 def test_an_empty_batch_runs_no_pass(name):
     """No machine, no pass: the kernels assume a machine (the compiled one spun forever on an empty batch)."""
     if name in ("unrolled", "compiled") and not have_numba() and not os.environ.get("CI"):

@@ -40,7 +40,7 @@ except ImportError:
     HAVE_ONNX = False
 needs_onnx = pytest.mark.skipif(not HAVE_ONNX and not os.environ.get("CI"), reason="the onnx extra: mlpvm[onnx]")
 FAST = [pytest.param("unrolled", marks=needs_numba), pytest.param("compiled", marks=needs_numba)]
-NUMPY = ["structured", "sparse", pytest.param("onnx", marks=needs_onnx)]
+NUMPY = ["bits", "structured", "sparse", pytest.param("onnx", marks=needs_onnx)]
 
 
 @cache
@@ -105,7 +105,7 @@ def test_the_dense_matrices_over_many_passes(machine, data):
 
 @needs_numba
 @pytest.mark.parametrize("machine", LARGE)
-@pytest.mark.parametrize("name", ["unrolled", "compiled"])
+@pytest.mark.parametrize("name", ["unrolled", "compiled", "bits"])
 @examples(10)
 @given(data=st.data())
 def test_the_fast_engines_on_a_larger_machine(name, machine, data):

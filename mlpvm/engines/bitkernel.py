@@ -35,7 +35,7 @@ def run_ops(X, lo, hi, p, C, fault):
     for op in range(lo, hi):
         k = p.op_k[op]
         a, z = p.lit_ptr[op], p.lit_ptr[op + 1]
-        if k == 1 and z - a == 2:  # a two-input AND or OR: the most common op
+        if k == 1 and z - a == 2 and p.op_olvl[op] == 1 and p.op_flvl[op] < 0:  # a two-input AND: most ops
             la, lb = p.lits[a], p.lits[a + 1]
             ma, mb = ones if la & 1 else zero, ones if lb & 1 else zero
             mo = ones if p.op_oinv[op] else zero
