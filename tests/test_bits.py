@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mlpvm.check import mutate
-from mlpvm.engines import Bits, Sparse, make
+from mlpvm.engines import NEURAL, Bits, Sparse, fastest_name, make
 from mlpvm.engines.bitprog import NotBits, lower_bits
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
@@ -195,6 +195,19 @@ def test_copies_cost_nothing_and_ands_are_shared():
     reads than stored nonzeros (the AND chains share their prefixes)."""
     p = lower_bits(compile_network(build(Config("subleq", 16, 256))))
     assert p.ops < p.units / 2 and p.literal_reads < p.nnz / 2
+
+
+@needs_numba
+def test_neural_runs_a_weight_file_on_bits_unless_it_refuses():
+    """With numba the bits engine is ahead of sparse on one machine and on batches (``mlpvm bench``); weights
+    it cannot take (here a weight of 100) run on sparse, exactly as they are."""
+    weights = compile_network(build(Config("subleq", 4, 16)))
+    assert fastest_name(weights=True) == fastest_name(weights=True, batch=300) == "bits"
+    assert isinstance(make(NEURAL, weights=weights), Bits)
+    big = planted(weights, 2, 0, 100)
+    assert isinstance(make(NEURAL, weights=big), Sparse)
+    with pytest.raises(NotBits):
+        make("bits", weights=big)
 
 
 @needs_numba

@@ -144,6 +144,16 @@ for batch in (x, x[:1]):
     Sparse(compile_network(net)).run_pass(batch.copy(), want)
     Compiled(net).run_pass(batch.copy(), got)
     assert all(np.array_equal(w, g) for w, g in zip(want, got))
+# A weight file: one machine on sparse, a batch on the bits engine's numpy evaluator (exact).
+weights = compile_network(net)
+assert fastest_name(weights=True) == "sparse" and fastest_name(weights=True, batch=64) == "bits"
+assert type(fastest(weights=weights)).__name__ == "Sparse"
+engine = fastest(weights=weights, batch=64)
+assert type(engine).__name__ == "Bits" and not engine.use_numba
+want, got = [], []
+Sparse(weights).run_pass(x.copy(), want)
+engine.run_pass(x.copy(), got)
+assert all(np.array_equal(w, g) for w, g in zip(want, got))
 print("ok")
 """
 

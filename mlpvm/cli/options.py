@@ -110,7 +110,7 @@ def quiet_option(f):
     return click.option("-q", "--quiet", is_flag=True, help="No live progress on stderr (shown only on a terminal).")(f)
 
 
-def engine_option(*extra: str, weights: str = "sparse for --weights", more: str = ""):
+def engine_option(*extra: str, weights: str = "bits for --weights", more: str = ""):
     """--engine NAME: the network engines, the same names wherever one runs (``extra``: run's reference)."""
     return click.option(
         "--engine", type=click.Choice((NEURAL, *ENGINES, *extra)), default=NEURAL, show_default=True,

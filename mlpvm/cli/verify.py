@@ -51,7 +51,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
 )
-@click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the sparse engine).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the bits engine).")
 @click.option(
     "--batch-size", "batch", type=bounded(1, 1 << 16), default=512, show_default=True, help="Programs run together."
 )
@@ -87,7 +87,7 @@ def verify(
         return
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     if engine == NEURAL:
-        engine = fastest_name(weights=loaded is not None)
+        engine = fastest_name(weights=loaded is not None, batch=len(images) + count)
     cases, data = [], input_data(input_text, input_file)
     for path in images:
         if loaded is not None:
