@@ -182,3 +182,21 @@ def run_until_event(P, Q, X, C, fault, stage, valid, max_passes, steps, events, 
     if tiles == 1:
         P[0] = X[1 : size + 1]
     return done
+
+
+@njit
+def bare_reads(X, lits, n):
+    """The program's literal reads ``n`` times as one plain loop (each read, negated where marked, ORed into
+    an accumulator per word), without ops, flags, faults or stores: ``mlpvm bench`` compares the engine with
+    it. Returns the accumulator, so that the loop is not optimised away."""
+    words = X.shape[1]
+    acc = np.zeros(words, np.uint64)
+    ones = ~np.uint64(0)
+    for _ in range(n):
+        for e in range(lits.shape[0]):
+            lit = lits[e]
+            s = lit >> 1
+            m = ones if lit & 1 else np.uint64(0)
+            for w in range(words):
+                acc[w] |= X[s, w] ^ m
+    return acc
