@@ -84,22 +84,30 @@ class _Builder:
         self.lits: list[list[int]] = []
         self.params: list[tuple[int, int, int, int, int]] = []  # k, olvl, oinv, flvl, finv
         self.memo: dict[tuple, int] = {}  # an op's inputs -> its value literal
+        self.pairs: dict[tuple[int, int], int] = {}  # the two literals of an AND -> its value literal
 
     def op(self, lits: list[int], k: int, olvl: int, oinv: int, flvl: int, finv: int) -> int:
         key = (tuple(lits), k, olvl, oinv, flvl, finv)
-        if key not in self.memo:
-            slot = self.next_slot
-            self.next_slot += 1
-            self.out.append(slot)
-            self.lits.append(lits)
-            self.params.append((k, olvl, oinv, flvl, finv))
-            self.memo[key] = 2 * slot
-        return self.memo[key]
+        lit = self.memo.get(key)
+        if lit is None:
+            lit = self.memo[key] = self._new(lits, (k, olvl, oinv, flvl, finv))
+        return lit
 
     def and2(self, a: int, b: int) -> int:
-        """``a & b``: not (~a | ~b), one flag over the negated literals."""
-        a, b = min(a, b), max(a, b)
-        return self.op([a ^ 1, b ^ 1], 1, 1, 1, -1, 0)
+        """``a & b``: not (~a | ~b), one flag over the negated literals (memoised on the pair: most ops)."""
+        key = (a, b) if a < b else (b, a)
+        lit = self.pairs.get(key)
+        if lit is None:
+            lit = self.pairs[key] = self._new([key[0] ^ 1, key[1] ^ 1], (1, 1, 1, -1, 0))
+        return lit
+
+    def _new(self, lits: list[int], params: tuple[int, int, int, int, int]) -> int:
+        slot = self.next_slot
+        self.next_slot += 1
+        self.out.append(slot)
+        self.lits.append(lits)
+        self.params.append(params)
+        return 2 * slot
 
 
 def _at_least(n: int, j: int, negated: bool) -> tuple[int, int]:
@@ -195,11 +203,7 @@ def _lower_layer(b: _Builder, layer, prev: np.ndarray) -> np.ndarray:
     src = prev[W.indices[starts[copy | neg]].astype(np.int64)] if (copy | neg).any() else np.zeros(0, np.int64)
     out[copy | neg] = src ^ neg[copy | neg]
     rest = np.flatnonzero(~(copy | neg))
-    units = {}
-    for r in rest.tolist():
-        lo, hi = starts[r], starts[r] + lengths[r]
-        where = f"layer {layer.name}, unit {r}"
-        units[r] = _unit(prev[W.indices[lo:hi].astype(np.int64)], data[lo:hi], int(bias[r]), where)
+    units = _units(layer.name, W, data, bias, prev, rest)
     # How many AND units use each literal: chains take the most shared first, so prefixes are shared.
     freq: Counter[int] = Counter()
     for lits, t in units.values():
@@ -208,6 +212,35 @@ def _lower_layer(b: _Builder, layer, prev: np.ndarray) -> np.ndarray:
     for r, (lits, t) in units.items():
         out[r] = _emit(b, lits, t, freq)
     return out
+
+
+def _units(name: str, W, data: np.ndarray, bias: np.ndarray, prev: np.ndarray, rows: np.ndarray) -> dict:
+    """Each row's literal multiset and threshold (``_unit``), in numpy for the common rows (weights +-1, no
+    constant input, no input twice) and row by row for the others."""
+    starts, lengths = W.indptr[rows].astype(np.int64), np.diff(W.indptr.astype(np.int64))[rows]
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    idx = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    w, lit = data[idx], prev[W.indices[idx].astype(np.int64)]
+    negative = w < 0
+    lit = lit ^ negative
+    odd = (np.abs(w) != 1) | (lit >> 1 == 0)
+    order = np.lexsort((lit >> 1, owner))
+    twice = np.zeros(len(lit), bool)
+    twice[order[1:]] = (owner[order[1:]] == owner[order[:-1]]) & (lit[order[1:]] >> 1 == lit[order[:-1]] >> 1)
+    slow = np.bincount(owner, odd | twice, len(rows)) > 0
+    slow |= (np.abs(bias[rows]) > MAX_WEIGHT * 64) | (lengths > MAX_LITERALS)
+    t = 1 - (bias[rows] - np.bincount(owner, negative, len(rows)).astype(np.int64))
+    order = np.lexsort((lit, owner))
+    per_row = np.split(lit[order], np.cumsum(lengths)[:-1]) if len(rows) else []
+    units = {}
+    for i, r in enumerate(rows.tolist()):
+        if slow[i]:
+            lo, hi = starts[i], starts[i] + lengths[i]
+            cols = W.indices[lo:hi].astype(np.int64)
+            units[r] = _unit(prev[cols], data[lo:hi], int(bias[r]), f"layer {name}, unit {r}")
+        else:
+            units[r] = (per_row[i].tolist(), int(t[i]))
+    return units
 
 
 def _emit(b: _Builder, lits: list[int], t: int, freq: Counter) -> int:
