@@ -12,6 +12,7 @@ import pytest
 
 from mlpvm.check import mutate
 from mlpvm.engines import NEURAL, Bits, Sparse, fastest_name, make
+from mlpvm.engines import bits as bits_engine
 from mlpvm.engines.bitprog import NotBits, lower_bits
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
@@ -88,11 +89,14 @@ def same_runs(a, b, states: np.ndarray, calls: int = 5, passes: int = 30) -> int
     return total
 
 
+@pytest.mark.parametrize("tile", [1, bits_engine.TILE_WORDS])
 @pytest.mark.parametrize("numba", KERNELS)
 @pytest.mark.parametrize("cfg", [Config("subleq", 8, 32), Config("paper", 8, 16, 8)], ids=str)
-def test_many_passes_like_the_stored_matrices(cfg, numba):
+def test_many_passes_like_the_stored_matrices(cfg, numba, tile, monkeypatch):
     """``run_until_event`` (passes carried in the kernel, tiles committed together, events, step counts)
-    against the sparse engine, one machine and batches of one and several tiles."""
+    against the sparse engine, one machine and batches of one and several tiles (tiles of one word: 64
+    machines)."""
+    monkeypatch.setattr(bits_engine, "TILE_WORDS", tile)
     weights = compile_network(build(cfg))
     for batch in (1, 65, 300):
         states = random_programs(cfg, batch, seed=batch)
@@ -157,15 +161,17 @@ def test_a_planted_fault_in_a_weight_file_does_what_it_does_on_sparse(tmp_path, 
 
 
 @pytest.mark.parametrize("numba", KERNELS)
-def test_with_the_guard_off_activations_off_binary_run_on_the_stored_matrices(numba):
-    """The bits cannot hold a 2 or a 0.5: with the guard off such a pass is the sparse engine's, exactly."""
+def test_with_the_guard_off_activations_off_binary_run_on_the_stored_matrices(numba, monkeypatch):
+    """The bits cannot hold a 2 or a 0.5: with the guard off such a pass is the sparse engine's, exactly; a
+    fault in a later tile leaves every tile at the last whole pass (tiles of 64 machines here)."""
+    monkeypatch.setattr(bits_engine, "TILE_WORDS", 1)
     cfg = Config("subleq", 8, 32)
-    states = random_programs(cfg, 9, seed=4)
-    two = doubled(compile_network(build(cfg)), states)
+    states = random_programs(cfg, 130, seed=4)
+    two = doubled(compile_network(build(cfg)), states[120:])  # a machine of the last tile faults
     a, b = bits(two, numba), Sparse(two)
     a.guard = b.guard = False
     xa, xb = a.new_batch(states), b.new_batch(states)
-    sa, sb = np.zeros(9, np.int64), np.zeros(9, np.int64)
+    sa, sb = np.zeros(130, np.int64), np.zeros(130, np.int64)
     assert a.run_until_event(xa, 20, sa) == b.run_until_event(xb, 20, sb)
     assert np.array_equal(xa, xb) and np.array_equal(sa, sb)
     half = random_programs(cfg, 3, seed=5)

@@ -200,3 +200,38 @@ def bare_reads(X, lits, n):
             for w in range(words):
                 acc[w] |= X[s, w] ^ m
     return acc
+
+
+@njit
+def pack_tiles(x, P):
+    """The float states ``x`` (B, S) into tiles ``P`` (tiles, S, words), machine b at bit b % 64 of word
+    (b // 64) % words of tile b // (64 words); False (``P`` incomplete) if a value is neither 0 nor 1. One
+    pass over ``x`` in its own order: the check and the packing at the cost of reading it once."""
+    P[...] = 0
+    words = P.shape[2]
+    for b in range(x.shape[0]):
+        t, w, bit = b // (64 * words), (b // 64) % words, np.uint64(1) << np.uint64(b % 64)
+        for s in range(x.shape[1]):
+            v = x[b, s]
+            if v == 1:
+                P[t, s, w] |= bit
+            elif v != 0:
+                return False
+    return True
+
+
+@njit
+def unpack_changed(P, before, x):
+    """Writes back into ``x`` only the words of ``P`` that differ from ``before`` (most of a state, memory,
+    is unchanged by a few passes)."""
+    tiles, size, words = P.shape
+    batch = x.shape[0]
+    one = np.uint64(1)
+    for t in range(tiles):
+        for s in range(size):
+            for w in range(words):
+                word = P[t, s, w]
+                if word != before[t, s, w]:
+                    first = 64 * (t * words + w)
+                    for i in range(min(64, batch - first)):
+                        x[first + i, s] = (word >> np.uint64(i)) & one

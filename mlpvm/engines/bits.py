@@ -20,7 +20,7 @@ from mlpvm.errors import NetworkFault
 from mlpvm.network.weights import Weights
 from mlpvm.protocol import EVENTS, EXECUTED
 
-TILE_WORDS = 4  # 256 machines evaluated together: a tile's slots x words stay in the core's cache
+TILE_WORDS = 8  # 512 machines evaluated together (measured: 1 to 16 words, 8 ahead on a batch of 4,096)
 ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -135,17 +135,17 @@ class Bits(Engine):
     def _run_until_event(
         self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
     ) -> int:
-        if off_binary(x):
-            return self.plain()._run_until_event(x, max_passes, steps, record)
         if record is not None and len(x) != 1:
             raise ValueError("records are kept for a batch of one machine")
-        batch, p = len(x), self.program
+        batch = len(x)
         words = -(-batch // 64)
         width = min(words, TILE_WORDS)
         tiles = -(-words // width)
-        packed = pack(x, tiles * width)
+        P = self._pack(x, tiles, width)
+        if P is None:  # a state off {0,1}: the stored matrices as they are
+            return self.plain()._run_until_event(x, max_passes, steps, record)
+        before = P.copy()
         valid = valid_mask(batch, tiles * width).reshape(tiles, width)
-        P = np.ascontiguousarray(packed.reshape(p.state_size, tiles, width).transpose(1, 0, 2))
         counted = np.zeros(64 * tiles * width, np.int64)
         rec = np.zeros((max_passes if record is not None else 0, len(self.record_columns)), np.uint8)
         found = np.full(2, -1, np.int64)
@@ -158,7 +158,7 @@ class Bits(Engine):
             )  # fmt: skip
         else:
             done = self._numpy_ops().run_until_event(P, valid, max_passes, counted, self, rec, found)
-        x[...] = unpack(P.transpose(1, 0, 2).reshape(p.state_size, -1), batch)
+        self._unpack(P, before, x)
         steps += counted[:batch]
         if record is not None:
             record[:done] = rec[:done]
@@ -168,6 +168,23 @@ class Bits(Engine):
             rest = None if record is None else record[done:]
             return done + self.plain()._run_until_event(x, max_passes - done, steps, rest)
         return int(done)
+
+    def _pack(self, x: np.ndarray, tiles: int, width: int) -> np.ndarray | None:
+        """The states as tiles (tiles, state_size, width) of packed words; None if one is off {0,1}."""
+        if self.use_numba and x.flags.c_contiguous:
+            P = np.empty((tiles, self.program.state_size, width), np.uint64)
+            return P if _kernel().pack_tiles(x, P) else None
+        if off_binary(x):
+            return None
+        packed = pack(x, tiles * width)
+        return np.ascontiguousarray(packed.reshape(len(packed), tiles, width).transpose(1, 0, 2))
+
+    def _unpack(self, P: np.ndarray, before: np.ndarray, x: np.ndarray) -> None:
+        """The tiles back into the float states ``x``: only the words that changed, with numba."""
+        if self.use_numba and x.flags.c_contiguous:
+            _kernel().unpack_changed(P, before, x)
+        else:
+            x[...] = unpack(P.transpose(1, 0, 2).reshape(P.shape[1], -1), len(x))
 
     def _raise(self, layer: int, machine: int) -> None:
         raise NetworkFault(self.layer_names[layer], f"an activation of machine {machine} left {{0,1}}")
