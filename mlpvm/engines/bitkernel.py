@@ -58,6 +58,12 @@ def run_ops(X, lo, hi, p, C, fault):
                     x = X[s, w] ^ m
                     C[2, w] |= C[1, w] & x
                     C[1, w] |= x
+            elif k == 3:  # written out: the loop over words vectorises
+                for w in range(words):
+                    x = X[s, w] ^ m
+                    C[3, w] |= C[2, w] & x
+                    C[2, w] |= C[1, w] & x
+                    C[1, w] |= x
             else:
                 for w in range(words):
                     x = X[s, w] ^ m
