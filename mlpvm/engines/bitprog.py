@@ -149,6 +149,24 @@ def _integral(values: np.ndarray, where: str) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def check(weights: Weights) -> None:
+    """Refuses (``NotBits``, one line naming the layer and unit) weights that are not small integers, in numpy
+    and before any lowering: what ``lower_bits`` would refuse, at the cost of reading the weights once."""
+    for layer in weights.layers:
+        W = layer.W
+        data = _integral(np.asarray(W.data), f"layer {layer.name}")
+        bias = _integral(np.asarray(layer.b), f"layer {layer.name}")
+        rows = W.row_ids()
+        sums = np.bincount(rows, np.abs(data), W.shape[0]) if len(data) else np.zeros(W.shape[0])
+        big = (np.bincount(rows, np.abs(data) > MAX_WEIGHT, W.shape[0]) > 0) | (np.abs(bias) > MAX_WEIGHT * 64)
+        if big.any():
+            where = f"layer {layer.name}, unit {int(np.flatnonzero(big)[0])}"
+            raise NotBits(f"{where}: a weight or bias is too large for the bits engine (more than {MAX_WEIGHT})")
+        if (sums > MAX_LITERALS).any():
+            where = f"layer {layer.name}, unit {int(np.flatnonzero(sums > MAX_LITERALS)[0])}"
+            raise NotBits(f"{where}: weights sum to more than {MAX_LITERALS} for the bits engine")
+
+
 def lower_bits(weights: Weights) -> BitProgram:
     """The program for ``weights``; ``NotBits`` (one line) where the weights are not small integers."""
     size = weights.state.size

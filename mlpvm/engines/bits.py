@@ -10,18 +10,20 @@ runs on the stored matrices as they are (the sparse engine), so that it always c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from mlpvm.engines.base import Engine, off_binary
-from mlpvm.engines.bitprog import BitProgram, lower_bits
+from mlpvm.engines.bitprog import BitProgram, check, lower_bits
 from mlpvm.errors import NetworkFault
 from mlpvm.network.weights import Weights
 from mlpvm.protocol import EVENTS, EXECUTED
 
 TILE_WORDS = 8  # 512 machines evaluated together (measured: 1 to 16 words, 8 ahead on a batch of 4,096)
 ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+SAY_LOWERING = 1_000_000  # stored weights above which lowering takes seconds (M = 1024, 1.8 million: 7 s loaded)
 
 
 def _kernel():
@@ -73,14 +75,23 @@ class Bits(Engine):
         super().__init__(weights.config, [(layer.name, layer.outputs) for layer in weights.layers])
         self.dtype = np.dtype(dtype)
         self.weights = weights
-        self.program = lower_bits(weights)
-        p = self.program
-        self.arrays = BitArrays(*(getattr(p, f) for f in BitArrays._fields))
+        check(weights)  # refused now, in one line; lowered on first use (seconds at large M), said on stderr
+        self._program: BitProgram | None = None
+        self.announce: Callable[[str], None] | None = None  # told before a long lowering
         self.events = np.array([self.state[n].offset for n in EVENTS if n in self.state], np.int64)
         self.executed = int(self.state[EXECUTED].offset)
         self.use_numba = _kernel().HAVE_NUMBA
         self._plain: Engine | None = None
         self._numpy: _NumpyOps | None = None
+
+    @property
+    def program(self) -> BitProgram:
+        if self._program is None:
+            if self.announce is not None and self.weights.nnz > SAY_LOWERING:
+                self.announce(f"lowering {self.weights.nnz:,} weights to bit operations; once per run")
+            self._program = lower_bits(self.weights)
+            self.arrays = BitArrays(*(getattr(self._program, f) for f in BitArrays._fields))
+        return self._program
 
     def plain(self) -> Engine:
         """The sparse engine on the same weights, with this engine's guard: for what bits cannot hold."""
