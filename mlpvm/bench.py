@@ -35,6 +35,12 @@ from mlpvm.program.load import load_image
 
 SCALING_CELLS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
 BATCH = 256  # machines in the batched measurements
+BIG_BATCH = 4096  # issue 21's batch, for the engines fast enough to time it in a short run
+BIG_ENGINES = ("unrolled", "compiled", "bits")
+TARGETS = {  # issue 21: (aggregate passes/s, times the reference interpreter in the same run)
+    "single": (5_000_000, 10),
+    "big": (50_000_000, 100),
+}
 EFORTH_LINE_STEPS = 13_870_636  # eforth-8k: steps until "2 2 + . cr" has printed " 4" and " ok"
 EFORTH = "external/howerj-subleq-vhdl/eforth-8k.dec"  # in the package's programs
 EFORTH_INPUT = b"2 2 + . cr\n"
@@ -226,19 +232,40 @@ def engines_table(
         chunks["debug continue eforth"] = debug_chunk(eforth_session())
     for name in ENGINES:
         if why[name] is None:
-            for key, b in (("single", 1), ("batched", batch)):
+            big = (("big", BIG_BATCH),) if name in BIG_ENGINES else ()
+            for key, b in (("single", 1), ("batched", batch), *big):
                 chunks[name, key] = engine_chunk(make(name, config), b)
     rates = timed(chunks, seconds, repeats, progress)
     rows = {}
     for name in ENGINES:
         rows[name] = {"skipped": why[name]}
         if why[name] is None:
-            rows[name].update({key: asdict(rates[name, key]) for key in ("single", "batched")})
-    doc = {"config": config.to_meta(), "batch": batch, "engines": rows, "reference": asdict(rates["reference"]),
+            rows[name].update({key: asdict(rates[k]) for k in rates if k[0] == name for key in k[1:]})
+    ref = rates["reference"]
+    doc = {"config": config.to_meta(), "batch": batch, "big_batch": BIG_BATCH, "engines": rows,
+           "reference": asdict(ref), "targets": targets(rows, ref.median),
            "debug_continue": asdict(rates["debug continue"])}  # fmt: skip
     if with_eforth:
         doc["debug_continue_eforth"] = asdict(rates["debug continue eforth"])
     return doc
+
+
+def targets(rows: dict, reference: float) -> dict:
+    """Issue 21's targets against each engine's median in this run: the rate and the ratio to the reference
+    interpreter it reached, and the factor each is short by (below 1: met)."""
+    out: dict = {}
+    for key, (rate, ratio) in TARGETS.items():
+        out[key] = {"target_passes_per_s": rate, "target_x_reference": ratio, "engines": {}}
+        for name, row in rows.items():
+            if key in row:
+                got = row[key]["median"]
+                out[key]["engines"][name] = {
+                    "passes_per_s": got,
+                    "x_reference": got / reference,
+                    "short_of_rate": rate / got,
+                    "short_of_ratio": ratio / (got / reference),
+                }
+    return out
 
 
 def blocks_bytes(config: Config) -> int:
@@ -293,7 +320,7 @@ def scaling_table(cells: tuple[int, ...], seconds: float, repeats: int, sparse_u
         rows.append(weights_row(m) | {"us_per_pass": {}})
     for j, name in enumerate(ENGINES):
         sizes = [m for m in cells if available(Config("subleq", 16, m))[name] is None]
-        sizes = [m for m in sizes if name not in ("sparse", "onnx") or m <= sparse_upto]
+        sizes = [m for m in sizes if name not in ("sparse", "onnx", "bits") or m <= sparse_upto]
         chunks = {(name, f"M = {m}"): engine_chunk(make(name, Config("subleq", 16, m)), 1) for m in sizes}
         share = span(progress, 1 / 4 + 3 / 4 * j / len(ENGINES), 1 / 4 + 3 / 4 * (j + 1) / len(ENGINES))
         rates = timed(chunks, seconds, repeats, share)
@@ -347,6 +374,50 @@ def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress)
             unrolled_entries_per_s=unrolled.median * lowered.entries,
             unrolled_efficiency=unrolled.median / floor.median,
         )
+    doc["bits"] = bits_bound(config, seconds, repeats, progress)
+    return doc
+
+
+def bits_bound(config: Config, seconds: float, repeats: int, progress: Progress) -> dict:
+    """What a pass of the bits engine must do, computed from the weights (its ops and the literals they read,
+    each one 64-bit word operation for 64 machines; the state in bits), and the bound that sets on this
+    machine: a bare loop over exactly those reads (``bitkernel.bare_reads``), one word (one program: 63 of
+    64 lanes idle) and a tile of words (a batch), timed in turn with the engine on one program and on
+    ``BIG_BATCH`` machines."""
+    from mlpvm.engines import bitkernel
+    from mlpvm.engines.bits import TILE_WORDS
+
+    engine = make("bits", config)
+    p = engine.program
+    doc: dict = {
+        "ops": p.ops,
+        "literal_reads": p.literal_reads,
+        "state_bits": p.state_size,
+        "state_bytes_bits": -(-p.state_size // 8),
+        "state_bytes_float32": 4 * p.state_size,
+        "scratch_bytes_per_word": 8 * p.slots,
+    }
+    chunks: dict = {"bits, one program": engine_chunk(engine, 1), "bits, batch": engine_chunk(engine, BIG_BATCH)}
+    for words in (1, TILE_WORDS):
+        X = np.zeros((p.slots, words), np.uint64)
+
+        def bare(n: int, X=X, words=words) -> int:
+            bitkernel.bare_reads(X, p.lits, n)
+            return n * 64 * words if words > 1 else n
+
+        chunks[f"bare reads, {words} word(s)"] = bare
+    rates = timed(chunks, seconds, repeats, progress)
+    one, batch = rates["bits, one program"], rates["bits, batch"]
+    floor_one, floor_batch = rates["bare reads, 1 word(s)"], rates[f"bare reads, {TILE_WORDS} word(s)"]
+    doc.update(
+        bare_one_passes_per_s=asdict(floor_one),
+        bare_batch_passes_per_s=asdict(floor_batch),
+        one_passes_per_s=asdict(one),
+        batch_passes_per_s=asdict(batch),
+        one_efficiency=one.median / floor_one.median,
+        batch_efficiency=batch.median / floor_batch.median,
+        word_ops_per_s=batch.median / 64 * p.literal_reads,
+    )
     return doc
 
 

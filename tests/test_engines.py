@@ -143,6 +143,16 @@ for batch in (x, x[:1]):
     Sparse(compile_network(net)).run_pass(batch.copy(), want)
     Compiled(net).run_pass(batch.copy(), got)
     assert all(np.array_equal(w, g) for w, g in zip(want, got))
+# A weight file: one machine on sparse, a batch on the bits engine's numpy evaluator (exact).
+weights = compile_network(net)
+assert fastest_name(weights=True) == "sparse" and fastest_name(weights=True, batch=64) == "bits"
+assert type(fastest(weights=weights)).__name__ == "Sparse"
+engine = fastest(weights=weights, batch=64)
+assert type(engine).__name__ == "Bits" and not engine.use_numba
+want, got = [], []
+Sparse(weights).run_pass(x.copy(), want)
+engine.run_pass(x.copy(), got)
+assert all(np.array_equal(w, g) for w, g in zip(want, got))
 print("ok")
 """
 
@@ -245,7 +255,13 @@ def test_unrolled_guard_names_the_layer_and_the_machine():
 @pytest.mark.parametrize("cfg", [Config("subleq", 8, 64), Config("paper", 8, 32, 16)], ids=str)
 @pytest.mark.parametrize(
     "name",
-    ["structured", "compiled", pytest.param("unrolled", marks=needs_llvm), pytest.param("onnx", marks=needs_onnx)],
+    [
+        "structured",
+        "compiled",
+        pytest.param("unrolled", marks=needs_llvm),
+        "bits",
+        pytest.param("onnx", marks=needs_onnx),
+    ],
 )
 def test_records_are_the_states_each_pass_leaves(cfg, name):
     """``run_until_event(..., record=)`` on random programs: row i is the narrow state after pass i + 1,
@@ -278,6 +294,7 @@ def test_records_are_the_states_each_pass_leaves(cfg, name):
     [
         pytest.param("unrolled", marks=needs_llvm),
         pytest.param("compiled", marks=needs_numba),
+        "bits",
         "structured",
         "sparse",
         "dense",

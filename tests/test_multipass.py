@@ -34,7 +34,7 @@ SMALL = {"subleq": Config("subleq", 8, 32), "paper": Config("paper", 8, 16, 8)}
 LARGE = {"subleq": Config("subleq", 16, 256), "paper": Config("paper", 16, 128, 16)}
 
 FAST = [pytest.param("unrolled", marks=needs_fast), pytest.param("compiled", marks=needs_numba)]
-NUMPY = ["structured", "sparse", pytest.param("onnx", marks=needs_onnx)]
+NUMPY = ["bits", "structured", "sparse", pytest.param("onnx", marks=needs_onnx)]
 
 
 @cache
@@ -99,7 +99,7 @@ def test_the_dense_matrices_over_many_passes(machine, data):
 
 @needs_numba
 @pytest.mark.parametrize("machine", LARGE)
-@pytest.mark.parametrize("name", ["unrolled", "compiled"])
+@pytest.mark.parametrize("name", ["unrolled", "compiled", "bits"])
 @examples(10)
 @given(data=st.data())
 def test_the_fast_engines_on_a_larger_machine(name, machine, data):

@@ -38,9 +38,11 @@ from mlpvm.engines import ENGINES
 @providers_option
 @quiet_option
 def bench(quick, as_json, eforth_image, eforth_line, eforth_only, only_campaign, quiet) -> None:
-    """Measure the engines: passes per second on one program and on a batch of 256, the reference
-    interpreter's steps per second in the same run, a scaling table over M = 64 ... 8192 cells (N = 16),
-    weight build time and memory, and the multiply-adds a pass must do against what the kernel achieves.
+    """Measure the engines: passes per second on one program and on a batch of 256 (and of 4,096 for the
+    unrolled, compiled and bits engines, against issue 21's targets), the reference interpreter's steps per
+    second in the same run, a scaling table over M = 64 ... 8192 cells (N = 16),
+    weight build time and memory, and the work a pass must do (multiply-adds; the bits engine's word
+    operations) against what each engine achieves.
 
     Rates are medians of three timed runs (best in brackets); the machine may be shared, so compare
     figures from one run. Nothing is asserted: speed is measured, not tested.
@@ -69,6 +71,8 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only, only_campaign,
     out = views.stdout()
     if "engines" in doc:
         out.print(_engines(doc))
+        if "targets" in doc["engines"]:
+            out.print(_targets(doc["engines"]["targets"], doc["engines"]["big_batch"]))
         out.print(_arithmetic(doc["arithmetic"]))
         out.print(_scaling(doc["scaling"]))
         if "debug_history" in doc:
@@ -127,6 +131,38 @@ def _engines(doc: dict) -> Table:
     return t
 
 
+def _targets(targets: dict, big: int) -> Table:
+    """Issue 21's targets: each engine's rate and ratio to the reference in this run, and what it is short by."""
+    t = Table(title=f"Targets (issue 21): one program, and a batch of {big:,}", title_justify="left")
+    for col in ("engine", "one program", "x ref", f"batch of {big:,}", "x ref"):
+        t.add_column(col, justify="left" if col == "engine" else "right")
+    single, batch = targets["single"]["engines"], targets["big"]["engines"]
+    for name in ENGINES:
+        if name in single:
+            s, b = single[name], batch.get(name)
+            t.add_row(
+                name,
+                f"{s['passes_per_s']:,.0f}",
+                f"{s['x_reference']:.2f}",
+                f"{b['passes_per_s']:,.0f}" if b else "-",
+                f"{b['x_reference']:.2f}" if b else "",
+            )
+    lines = []
+    for key, what in (("single", "one program"), ("big", f"{big:,} machines")):
+        target = targets[key]
+        rows = target["engines"]
+        if rows:
+            best = min(rows, key=lambda n: rows[n]["short_of_rate"])
+            r = rows[best]
+            lines.append(
+                f"{what}: target {target['target_passes_per_s']:,} passes/s and {target['target_x_reference']}x "
+                f"the reference; best {best}, short by {r['short_of_rate']:.1f}x in rate and "
+                f"{r['short_of_ratio']:.1f}x in ratio (below 1: met)."
+            )
+    t.caption = "\n".join(textwrap.fill(line, 78) for line in lines)
+    return t
+
+
 def _history(h: dict) -> Table:
     t = Table(title=f"Debugger history: eForth (M = 8192), {h['passes']:,} passes run", title_justify="left")
     t.add_column("what")
@@ -155,6 +191,18 @@ def _arithmetic(a: dict) -> Table:
         t.add_row("unrolled engine, timed in turn with them (passes/s)", _rate(a["unrolled_passes_per_s"]))
         t.add_row("unrolled engine, multiply-adds per second", f"{a['unrolled_entries_per_s'] / 1e6:,.0f} M")
         t.add_row("unrolled engine against the bare loop", f"{a['unrolled_efficiency']:.0%}")
+    if "bits" in a:
+        b = a["bits"]
+        t.add_row("bits engine: ops (the rest are copies or constants)", f"{b['ops']:,}")
+        t.add_row("bits engine: literal reads (word ops, 64 machines each)", f"{b['literal_reads']:,}")
+        t.add_row("state per machine: bits engine, float32 engines (bytes)",
+                  f"{b['state_bytes_bits']:,}, {b['state_bytes_float32']:,}")  # fmt: skip
+        t.add_row("bare loop over those reads, one word (passes/s)", _rate(b["bare_one_passes_per_s"]))
+        t.add_row("bits engine, one program, timed in turn (passes/s)", _rate(b["one_passes_per_s"]))
+        t.add_row("bits engine, one program, against the bare loop", f"{b['one_efficiency']:.0%}")
+        t.add_row("bare loop over those reads, a tile (aggregate)", _rate(b["bare_batch_passes_per_s"]))
+        t.add_row("bits engine, batch (aggregate passes/s)", _rate(b["batch_passes_per_s"]))
+        t.add_row("bits engine, batch, against the bare loop", f"{b['batch_efficiency']:.0%}")
     return t
 
 
@@ -179,7 +227,7 @@ def _scaling(rows: list[dict]) -> Group:
             f"{r['build_s']:.2f}",
             f"{r['touched_per_pass']:,}",
         )
-        costs.add_row(f"{r['cells']:,}", *(f"{us[name]:,.1f}" if name in us else "-" for name in names))
+        costs.add_row(f"{r['cells']:,}", *(_us(us[name]) if name in us else "-" for name in names))
     base = next((r for r in rows if r["cells"] >= 256), rows[0])  # the issue's yardstick: M = 256 to the largest
     last = rows[-1]
     growth = [
@@ -194,6 +242,11 @@ def _scaling(rows: list[dict]) -> Group:
             78,
         )
     return Group(sizes, costs)
+
+
+def _us(us: float) -> str:
+    """Microseconds: a decimal only where it says something (a column each engine must fit in 80)."""
+    return f"{us:,.1f}" if us < 100 else f"{us:,.0f}"
 
 
 def _eforth(e: dict) -> Table:

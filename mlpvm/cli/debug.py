@@ -54,7 +54,7 @@ def _program(path: str, machine, bits, cells, slots):  # for trace
 @max_steps_option(0, "Each continue or run stops after this many more instructions")
 @eof_reads_option
 @click.option("--no-check", is_flag=True, help="Do not run the reference interpreter in lockstep.")
-@engine_option(weights="sparse, dense or onnx for --weights")
+@engine_option(weights="bits, sparse, dense or onnx for --weights")
 @click.option(
     "--weights", type=click.Path(dir_okay=False),
     help="Run this weight file (from `mlpvm build`, or `mlpvm build --plant` for a planted fault).",

@@ -183,9 +183,9 @@ def _reference(program, config: Config, inp: Input, limit: int | None, stream) -
         sys.exit(EXIT_CODES["interrupted"])
 
 
-def _engine(name: str, config: Config, loaded, quiet: bool) -> Engine:
+def _engine(name: str, config: Config, loaded, quiet: bool, batch: int = 1) -> Engine:
     try:
-        eng = make(name, config, loaded)
+        eng = make(name, config, loaded, batch=batch)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     console.announce(eng, quiet)
@@ -197,7 +197,7 @@ def _run_many(
 ) -> None:
     configs = [resolve_config(job.image, loaded, machine, bits, cells, slots) for job in jobs]
     quiet = quiet or as_json
-    make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded, quiet))
+    make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded, quiet, len(jobs)))
     with _progress(len(jobs), quiet) as progress:
         results = batch.run_jobs(jobs, configs, make_engine, limit, progress, eof_reads)
     if as_json:

@@ -58,7 +58,7 @@ DEFAULT_STEPS = 1000
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
 )
-@click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the sparse engine).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the bits engine).")
 @click.option(
     "--batch-size", "batch", type=bounded(1, 1 << 16), default=512, show_default=True, help="Programs run together."
 )
@@ -104,7 +104,7 @@ def verify(
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     asked_engine = engine
     if engine == NEURAL:
-        engine = fastest_name(weights=loaded is not None)
+        engine = fastest_name(weights=loaded is not None, batch=len(images) + count)
     data = input_data(input_text, input_file).decode("latin-1")
     if loaded is not None:
         cfg = loaded.config
