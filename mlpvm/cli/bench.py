@@ -143,9 +143,9 @@ def _targets(targets: dict, big: int) -> Table:
             t.add_row(
                 name,
                 f"{s['passes_per_s']:,.0f}",
-                f"{s['x_reference']:.2f}",
+                _times(s["x_reference"]),
                 f"{b['passes_per_s']:,.0f}" if b else "-",
-                f"{b['x_reference']:.2f}" if b else "",
+                _times(b["x_reference"]) if b else "",
             )
     lines = []
     for key, what in (("single", "one program"), ("big", f"{big:,} machines")):

@@ -244,10 +244,9 @@ def registers(session: Session) -> Text:
     else:
         ops = pairs([(NAMES[k], regs[k]) for k in ("a", "b", "c", "mem_a", "mem_b")])
         lines.append(Text.assemble((ran + "  ", "bold"), ops))
-        # fallthrough is the machine's adder, PC + 3 (PC + 1 on paper), named as the machine names it; next PC is
-        # where execution went: the jump target when the branch was taken
-        adder = session.config.spec.adder
-        flow = [("result", regs["result"]), ("branch", regs["branch"]), (adder, regs["fallthrough"]),
+        # fallthrough is the machine's adder (PC + 3; PC + 1 on paper), one name on every machine as in $fallthrough
+        # and trace's field; next PC is where execution went: the jump target when the branch was taken
+        flow = [("result", regs["result"]), ("branch", regs["branch"]), ("fallthrough", regs["fallthrough"]),
                 ("next PC", last.new_pc)]  # fmt: skip
         lines.append(Text.assemble("     ", pairs(flow)))
     return Text("\n").join(lines)
