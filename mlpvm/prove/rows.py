@@ -19,7 +19,8 @@ it keeps its own stored entries, chosen by ``If(k == i, ...)``; more than a few 
 row-structured (the result is unknown, and the staged method remains).
 
 Each stage's two questions (as in ``compose.staged``) then hold one symbolic row k of each row field, not R:
-memory is an SMT array from a row's address to its word, and a claim about every row is a claim about row k.
+memory is a function from a row's address to its word (an SMT uninterpreted function: an array that is only
+read), and a claim about every row is a claim about row k.
 Proving a question for a free k proves it for every row. A unit outside the row fields that reads a whole
 addressed field column (the read-out ``out[t] = ReLU(sum_i src[i, t])``) is encoded as the one row of the
 source that the address decoder selects, ``k* = address + shift``, given the *decoder lemma*, proved in the
@@ -28,7 +29,7 @@ k - shift are distinct, at most one row of the column is nonzero, and the sum is
 
 What it assumes beyond the staged proof: nothing about how the weights were made. The symmetry check reads the
 stored CSR entries of every row; the decoder lemma and the rows' binary obligations are proved, not assumed;
-the array read ``mem[k*]`` is the row at the decoded address by the semantics of arrays.
+the read ``mem(k*)`` is the row at the decoded address because ``mem`` is one function for every row.
 """
 
 from __future__ import annotations
@@ -407,7 +408,7 @@ def prove(
 
 
 def _state(weights: Weights) -> tuple[dict, dict, Callable]:
-    """(the state's variables, a field with rows as an SMT array; the free row variable by row count; the
+    """(the state's variables, a field with rows as a function of the row; the free row variable by row count; the
     row-index width of a row count)."""
     z3 = require_z3()
     counts = row_counts(weights.config)
@@ -415,7 +416,7 @@ def _state(weights: Weights) -> tuple[dict, dict, Callable]:
     state_rows = row_fields(weights.state, counts.get)
     s = variables([f for f in weights.state if f.name not in state_rows])
     for nm, (r, w) in state_rows.items():
-        s[nm] = Rows(z3.Array(nm, z3.BitVecSort(index[r].size()), z3.BitVecSort(w)), index[r])
+        s[nm] = Rows(z3.Function(nm, z3.BitVecSort(index[r].size()), z3.BitVecSort(w)), index[r])
     return s, index, counts.get
 
 
@@ -522,8 +523,7 @@ def _inputs(z3, stage: str, layout, rowf: dict, s: dict, before: dict | None, in
 
     def in_row(nm: str, k) -> list:
         rows, width = rowf[nm]
-        arr = z3.Array(f"{stage}.in.{nm}", z3.BitVecSort(k.size()), z3.BitVecSort(width))
-        word_ = arr[k]
+        word_ = z3.Function(f"{stage}.in.{nm}", z3.BitVecSort(k.size()), z3.BitVecSort(width))(k)
         if nm in before:
             claim = before[nm]
             word_ = z3.If(claim.cond, at_row(z3, claim.value, k, index[rows]), word_)

@@ -29,15 +29,16 @@ Spec = Mapping[str, Claim]
 
 @dataclass(frozen=True)
 class Rows:
-    """A field with rows (memory) as one SMT array from a row's address to its word, for the proof of one
-    symbolic row (``mlpvm.prove.rows``): ``index`` is that row, the variable the claims about the field's rows
-    are stated for. ``rows[i]`` is the word at ``i`` (an integer or a bit-vector)."""
+    """A field with rows (memory) as one uninterpreted function from a row's address to its word (an array that
+    is only read), for the proof of one symbolic row (``mlpvm.prove.rows``): ``index`` is that row, the variable
+    the claims about the field's rows are stated for. ``rows[i]`` is the word at ``i`` (an integer or a
+    bit-vector)."""
 
-    array: Any
+    function: Any
     index: Any
 
     def __getitem__(self, i):
-        return self.array[i]
+        return self.function(i)
 
     def __iter__(self):  # a symbolic field has no end to iterate to: ``listed`` gives its rows
         raise TypeError("iterate over listed(rows, count), not over Rows")
