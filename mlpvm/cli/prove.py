@@ -153,11 +153,12 @@ def _print(config, method, outcomes, proved, seconds, cex, command, interrupted)
         out.print("  for every {0,1} state that satisfies the invariants")
     elif cex is None:
         odd = next((o for o in outcomes if o.property == "symmetry" and o.result != "proved"), None)
-        why = (
-            f"the rows are not one row repeated ({odd.detail}); try --method staged"
-            if odd
-            else "a question was left unanswered (raise --timeout)"
-        )
+        if odd:
+            why = f"the rows are not one row repeated ({odd.detail}); try --method staged"
+        elif any(o.result == "refuted" for o in outcomes):
+            why = "a lemma fails, but no state on which the whole pass goes wrong was found"
+        else:
+            why = "a question was left unanswered (raise --timeout)"
         out.print(f"[yellow]NOT PROVED[/] in {seconds:.1f} s: {why}")
     if cex is not None:
         _print_counterexample(out, config, cex, command)
