@@ -20,6 +20,15 @@ from mlpvm.prove.smtlib import SOLVERS, require_cvc5
 
 INTERRUPTED = 130
 
+# How the lemmas of --method rows compose into the whole pass, and what that assumes (README: "Rows").
+COMPOSITION = (
+    "by rows: every field with rows was checked (numpy, all stored rows) to",
+    "be one row with the address constant changed (rows that are not are kept",
+    "as stored); each stage's lemmas were proved for one free row k, so for",
+    "every row; read-outs of a selected row rest on the decoder lemma, proved",
+    "with them.",
+)
+
 
 @click.command()
 @machine_options
@@ -151,6 +160,9 @@ def _print(config, method, outcomes, proved, seconds, cex, command, interrupted)
     elif proved:
         out.print(f"[bold green]PROVED[/] in {seconds:.1f} s: every activation is 0 or 1, and one pass is one step,")
         out.print("  for every {0,1} state that satisfies the invariants")
+        if method == "rows":
+            for line in COMPOSITION:
+                out.print(f"  {line}", markup=False)
     elif cex is None:
         odd = next((o for o in outcomes if o.property == "symmetry" and o.result != "proved"), None)
         if odd:
@@ -197,6 +209,7 @@ def _doc(config, method, outcomes, proved, seconds, cex, command, interrupted) -
     return {
         "config": config.to_meta(),
         "method": method,
+        "composition": " ".join(COMPOSITION) if method == "rows" else None,
         "proved": proved,
         "interrupted": interrupted,
         "seconds": round(seconds, 3),
