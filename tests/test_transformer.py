@@ -1,0 +1,136 @@
+"""The looped transformer (mlpvm.transformer): its heads read the addressed column, one loop iteration equals
+the reference's step, whole random programs run in lockstep, and it refuses what it cannot compute exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mlpvm.check.generate import one_step_cases, random_program
+from mlpvm.check.lockstep import Program
+from mlpvm.cli import cli
+from mlpvm.machines.config import Config
+from mlpvm.transformer import build, exactness, host
+from mlpvm.transformer.attention import Attention
+from mlpvm.transformer.encodings import from_bits, to_bits
+from mlpvm.transformer.state import decode, encode, inexact
+
+SMALL = [Config("subleq", 8, 16), Config("subleq", 4, 16), Config("subleq", 16, 32)]
+
+
+def _layer(net, name):
+    return next(layer for layer in net.layers if layer.name == name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_read_head_attends_to_the_addressed_column(dtype):
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg, lam=20.0, dtype=dtype)
+    rng = np.random.default_rng(1)
+    words = [int(w) for w in rng.integers(-128, 128, cfg.cells)]
+    head = _layer(net, "read").heads[0]  # read.a: mem[A]
+    for address in range(cfg.cells):
+        x = encode(net, words)
+        x[net.rows["a"].start : net.rows["a"].stop, 0] = to_bits(address, cfg.bits)
+        p = head.weights(x, net.dtype(net.lam))
+        assert int(np.argmax(p[0])) == 1 + address  # column 1 + i is cell i
+        assert p[0, 1 + address] > 1 - 16 * np.exp(-40.0) - 1e-6
+        read = head(x, net.dtype(net.lam))[net.rows["raw_ma"].start : net.rows["raw_ma"].stop, 0]
+        assert from_bits(np.rint(read).astype(int)) == cfg.wrap(words[address])
+        assert np.abs(read - np.rint(read)).max() < 3 / 8
+
+
+def test_a_weak_temperature_blurs_the_read():
+    """At lambda = 0.5 the right column gets well under half the weight: the bound is not vacuous."""
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg, lam=0.5)
+    x = encode(net, [0] * cfg.cells)
+    p = _layer(net, "read").heads[0].weights(x, net.dtype(net.lam))
+    assert p[0].max() < 0.5
+
+
+@pytest.mark.parametrize("cfg", SMALL, ids=str)
+def test_one_iteration_is_the_reference_step(cfg):
+    """Every kind of step (the generator's sweep, stopped machines, random states of every instruction
+    kind): one pass equals one reference step on memory, PC, flags, handshake and output, exactly."""
+    net = build(cfg)
+    for program in one_step_cases(cfg, seed=7, count=60):
+        divergence, _steps, _how = host.lockstep(net, program, max_steps=1)
+        assert divergence is None, divergence.describe()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cfg", SMALL[:2], ids=str)
+def test_random_programs_in_lockstep(cfg, dtype):
+    net = build(cfg, dtype=dtype)
+    steps, stops = 0, set()
+    for seed in range(40):
+        divergence, n, how = host.lockstep(net, random_program(cfg, seed), 300)
+        assert divergence is None, f"seed {seed}: {divergence.describe()}"
+        steps, stops = steps + n, stops | {how}
+    assert steps > 500 and {"halt", "fault"} <= stops
+
+
+def test_a_pass_ends_on_an_exact_state():
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg)
+    x = encode(net, [9, 10, -1, 0, 0, 0, 0, 0, 0, 5, 7])
+    trace: list = []
+    y = net.run_pass(x, trace)
+    assert inexact(net, y) is None and len(trace) == 16
+    assert decode(net, y).mem[10] == 7 - 5 and decode(net, y).pc == 3  # 2 > 0: not taken
+
+
+def test_lockstep_catches_a_planted_fault():
+    """The check can fail: a write.cell weight negated makes the first subtraction write a wrong word."""
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg)
+    cell = _layer(net, "write.cell")
+    cell.w2[net.rows.row("val", 0)] *= -1
+    program = Program([9, 10, -1, 0, 0, 0, 0, 0, 0, 5, 6])
+    divergence, _steps, _how = host.lockstep(net, program, 10)
+    assert divergence is not None and divergence.field in ("mem[10]", "exactness")
+
+
+def test_outside_the_bound_the_measurement_finds_divergence():
+    """At lambda 0.5 (bound: 1.64 at 16 cells) random programs do leave the exact state: measured, reported
+    as a divergence in the exactness field."""
+    cfg = Config("subleq", 8, 16)
+    cell = exactness.measure(cfg, 0.5, "float32", programs=5, max_steps=50)
+    assert not cell.proved and not cell.exact and cell.failure
+
+
+def test_refusal_bounds():
+    assert exactness.refusal(build(Config("subleq", 8, 16), lam=1.0)) is not None
+    assert exactness.refusal(build(Config("subleq", 8, 16), lam=1.7)) is None
+    assert "float32" in exactness.refusal(build(Config("subleq", 32, 16), lam=20.0, dtype="float32"))
+    assert exactness.refusal(build(Config("subleq", 32, 16), lam=20.0, dtype="float64")) is None
+    assert all(isinstance(layer, Attention) == (layer.name in ("fetch", "read", "write")) for layer in
+               build(Config("subleq", 8, 16)).layers)  # fmt: skip
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_run_refuses_outside_the_exact_region_in_one_line():
+    r = _cli("run", "--network", "transformer", "--lambda", "1", "programs/hello.sq")
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "lambda >= 3.03" in r.output
+    assert isinstance(r.exception, SystemExit)  # not a traceback
+
+
+def test_run_matches_the_mlp(tmp_path):
+    source = tmp_path / "p.dec"
+    source.write_text("12 -1 3  13 -1 6  14 -1 9  0 0 -1  72 105 10\n")  # prints "Hi\n", halts
+    mlp = _cli("run", str(source), "--bits", "8", "--cells", "16")
+    tr = _cli("run", "--network", "transformer", str(source), "--bits", "8", "--cells", "16")
+    assert tr.exit_code == mlp.exit_code == 0 and tr.output == mlp.output == "Hi\n"
+
+
+def test_verify_random_and_a_divergence_exit_code(tmp_path):
+    ok = _cli("verify", "--network", "transformer", "--random", "8", "--bits", "8", "--cells", "16")
+    assert ok.exit_code == 0 and ok.output.startswith("OK: 8 programs")
+    bad = _cli("verify", "--network", "transformer", "--random", "2", "--bits", "8", "--cells", "16",
+               "--lambda", "0.5")  # fmt: skip
+    assert bad.exit_code == 2 and "lambda >= 1.64" in bad.output
