@@ -26,6 +26,7 @@ COMMANDS = {
     "info": "build",
     "export": "export",
     "verify": "verify",
+    "compare": "compare",
     "bench": "bench",
     "prove": "prove",
     "plot": "plot",

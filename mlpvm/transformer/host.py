@@ -99,6 +99,8 @@ class Divergence:
     reference: object
 
     def describe(self) -> str:
+        if self.field == "exactness":
+            return f"the pass was not exact: {self.network}"
         return f"{self.field} is {self.network} on the transformer, {self.reference} in the reference"
 
 
@@ -111,14 +113,15 @@ def lockstep(net: Transformer, program: Program, max_steps: int) -> tuple[Diverg
     ref.pc, ref.halted, ref.fault = cfg.wrap(program.pc), program.halted or program.fault, program.fault
     m = start(net, program, program.input())
     while m.steps < max_steps:
+        step = ref.steps  # the step this pass executes, counted from 0
         micro = ref.step(ref_inp)
         try:
             s = m.step()
         except NotExact as e:
-            return Divergence(ref.steps, m.passes, "exactness", str(e), "an exact {0,1} state"), m.steps, "diverged"
+            return Divergence(step, m.passes, "exactness", str(e), "an exact {0,1} state"), m.steps, "diverged"
         wrong = _compare(s, m, ref, micro)
         if wrong:
-            return Divergence(ref.steps, m.passes, *wrong), m.steps, "diverged"
+            return Divergence(step, m.passes, *wrong), m.steps, "diverged"
         if ref.halted:
             return None, m.steps, "fault" if ref.fault else "halt"
         if micro.kind == "wait" and not ref_inp.wait():
