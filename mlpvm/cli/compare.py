@@ -4,13 +4,23 @@ transformer stays exact (mlpvm.transformer.exactness) against the bound that ``r
 from __future__ import annotations
 
 import json
+import time
 
 import click
 
-from mlpvm.cli.options import bounded
+from mlpvm.cli.options import bounded, resolve_config
+from mlpvm.engines import make
+from mlpvm.errors import ConfigError
+from mlpvm.host.batch import run_reference
+from mlpvm.host.computer import Computer, Outcome
 from mlpvm.machines.config import Config
+from mlpvm.machines.state import encode
+from mlpvm.network import build as build_network
+from mlpvm.network import weights as weightfile
 from mlpvm.network.exactness import exact_range
-from mlpvm.transformer import build
+from mlpvm.program.inputs import EOF_READS, Input, unescape
+from mlpvm.program.load import load_image
+from mlpvm.transformer import build, host
 from mlpvm.transformer.exactness import Cell, largest_sum, measure, min_lambda
 
 LAMBDAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 20.0)
@@ -18,13 +28,23 @@ BITS = (8, 16, 24, 32)
 
 
 @click.command()
+@click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--bits", type=bounded(4, 32), help="Word width N (default: what the programs need, 16).")
+@click.option("--cells", type=bounded(4, 1 << 16), help="Memory cells M (default: what the programs need).")
+@click.option("--lambda", "lam", type=click.FloatRange(min=0, min_open=True), default=None, metavar="L",
+              help="The transformer's softmax temperature (default 20).")  # fmt: skip
+@click.option("--input", "input_text", default="", help=r"Input of every program (\n and \xHH escapes).")
 @click.option("--exactness", is_flag=True, help="Measure where the transformer is exact (the README's table).")
 @click.option("--programs", type=bounded(1, 10_000), default=10, show_default=True, help="Random programs a size.")
 @click.option("--max-steps", type=bounded(1), default=100, show_default=True, help="Steps checked a program.")
 @click.option("--max-cells", type=bounded(4, 1024), default=64, show_default=True, help="Largest M tried.")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements as one JSON object.")
-def compare(exactness: bool, programs: int, max_steps: int, max_cells: int, as_json: bool) -> None:
-    """Compare the MLP and the looped transformer (for now: --exactness only).
+def compare(images, bits, cells, lam, input_text, exactness: bool, programs: int, max_steps: int, max_cells: int,
+            as_json: bool) -> None:  # fmt: skip
+    """Compare the MLP and the looped transformer on the same IMAGES (subleq programs, one configuration):
+    layers per pass, state size, parameters and nonzero weights, passes per second (both in numpy: the MLP on
+    its sparse engine) and whether each ended exactly as the reference interpreter (output, memory, PC,
+    steps, stop). --max-steps bounds each run (default here 100).
 
     \b
     --exactness: for float32 and float64 and a range of lambda, the largest
@@ -34,7 +54,10 @@ def compare(exactness: bool, programs: int, max_steps: int, max_cells: int, as_j
     cells, lambda 20) at which each float type stays exact.
     """
     if not exactness:
-        raise click.UsageError("only --exactness is implemented yet (the side-by-side table is not)")
+        if not images:
+            raise click.UsageError("give IMAGES to compare the networks on, or --exactness")
+        side_by_side(images, bits, cells, lam, unescape(input_text), max_steps, as_json)
+        return
     cells = [1 << k for k in range(2, max_cells.bit_length()) if 1 << k <= max_cells]
     by_cells = [_largest(dtype, lam, cells, programs, max_steps) for dtype in ("float32", "float64") for lam in LAMBDAS]
     by_bits = [measure(Config("subleq", n, 16), 20.0, dtype, programs, max_steps)
@@ -57,6 +80,66 @@ def compare(exactness: bool, programs: int, max_steps: int, max_cells: int, as_j
         proved = "exact" if net_sum <= exact_range(c.dtype) else "no"
         click.echo(f"{c.dtype:8} {c.bits:>3} {net_sum:>15,} {proved:>7} {'exact' if c.exact else 'DIVERGED':>9}")
     click.echo(f"\n({programs} random programs a size, {max_steps} steps each; mlpvm compare --exactness)")
+
+
+def side_by_side(images, bits, cells, lam, data: bytes, max_steps: int, as_json: bool) -> None:
+    from mlpvm.cli.transformer import network
+
+    loaded = [load_image(p) for p in images]
+    configs = {resolve_config(image, None, "subleq", bits, cells, None) for image in loaded}
+    if len(configs) > 1:
+        raise ConfigError("the programs need different configurations: give --bits and --cells")
+    config = configs.pop()
+    net = network(config, lam)
+    weights = weightfile.compile_network(build_network(config))
+    mlp_engine = make("sparse", config)
+    sizes = {
+        "mlp": {"layers": len(weights.layers), "heads": 0, "state_size": weights.state.size,
+                "parameters": weights.dense_params, "nonzeros": weights.nnz},
+        "transformer": {k: v for k, v in net.counts().items() if k in ("layers", "heads", "state_size", "parameters",
+                                                                       "nonzeros")},
+    }  # fmt: skip
+    runs = {"mlp": [0, 0.0, True], "transformer": [0, 0.0, True]}  # passes, seconds, exact
+    for image in loaded:
+        want = run_reference(image, config, _input(data), max_steps)
+        for name in runs:
+            start = time.perf_counter()
+            if name == "mlp":
+                x = encode(mlp_engine.state, config, image.words, image.slots)
+                got = Computer(mlp_engine, x, [_input(data)]).run(max_steps)[0]
+            else:
+                got = host.run(net, list(image.words), _input(data), max_steps)
+            runs[name][0] += got.passes or 0
+            runs[name][1] += time.perf_counter() - start
+            runs[name][2] &= _same(got, want)
+    for name, (passes, seconds, exact) in runs.items():
+        sizes[name] |= {"passes": passes, "passes_per_s": passes / max(seconds, 1e-9), "exact": exact}
+    if as_json:
+        click.echo(json.dumps({"config": config.to_meta(), "lambda": net.lam, "programs": list(images), **sizes}))
+        return
+    click.echo(f"{len(loaded)} program(s) on {config.describe()}; transformer lambda {net.lam:g}, both float32")
+    click.echo(f"{'':22} {'mlp':>14} {'transformer':>14}")
+    labels = {"layers": "layers per pass", "heads": "attention heads", "state_size": "state size",
+              "parameters": "parameters (dense)", "nonzeros": "nonzero weights", "passes": "passes",
+              "passes_per_s": "passes/s (numpy)", "exact": "same as reference"}  # fmt: skip
+    for key, label in labels.items():
+        a, b = sizes["mlp"][key], sizes["transformer"][key]
+        click.echo(f"{label:22} {_fmt(a):>14} {_fmt(b):>14}")
+
+
+def _input(data: bytes) -> Input:
+    return Input(data, eof_reads=EOF_READS)
+
+
+def _same(got: Outcome, want: Outcome) -> bool:
+    return (got.output, got.steps, got.pc, got.reason, list(got.memory)) == (
+        want.output, want.steps, want.pc, want.reason, list(want.memory))  # fmt: skip
+
+
+def _fmt(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return f"{value:,.0f}" if isinstance(value, float) else f"{value:,}"
 
 
 def _largest(dtype: str, lam: float, cells: list[int], programs: int, max_steps: int) -> tuple:
