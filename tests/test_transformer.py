@@ -134,3 +134,16 @@ def test_verify_random_and_a_divergence_exit_code(tmp_path):
     bad = _cli("verify", "--network", "transformer", "--random", "2", "--bits", "8", "--cells", "16",
                "--lambda", "0.5")  # fmt: skip
     assert bad.exit_code == 2 and "lambda >= 1.64" in bad.output
+
+
+def test_compare_side_by_side(tmp_path):
+    source = tmp_path / "p.dec"
+    source.write_text("12 -1 3  13 -1 6  14 -1 9  0 0 -1  72 105 10\n")
+    r = _cli("compare", str(source), "--bits", "8", "--cells", "16", "--json")
+    assert r.exit_code == 0, r.output
+    import json
+
+    doc = json.loads(r.output)
+    assert doc["mlp"]["layers"] == 23 and doc["transformer"]["layers"] == 16 and doc["transformer"]["heads"] == 6
+    assert doc["mlp"]["exact"] and doc["transformer"]["exact"]
+    assert doc["mlp"]["passes"] == doc["transformer"]["passes"] == 5  # 4 steps, then the halt
