@@ -11,7 +11,7 @@ from rich.table import Table
 from mlpvm import resources
 from mlpvm.check import mutate
 from mlpvm.cli import console as views
-from mlpvm.cli.options import machine_options, quiet_option, resolve_config
+from mlpvm.cli.options import machine_options, network_options, quiet_option, resolve_config
 from mlpvm.errors import shown
 from mlpvm.files import is_stdout, writable
 from mlpvm.network import LAYER_NAMES, exactness
@@ -83,15 +83,21 @@ def _mutant(w: weightfile.Weights, spec: str) -> mutate.Mutant:
 
 @click.command()
 @machine_options
+@network_options
 @click.option("--weights", type=click.Path(dir_okay=False), help="Describe this weight file instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @quiet_option
-def info(machine, bits, cells, slots, weights, as_json, quiet) -> None:
+def info(machine, bits, cells, slots, network, lam, weights, as_json, quiet) -> None:
     """Show the 23 layers: name, stage, widths and nonzero weights, with totals.
 
     "max |sum|" is the largest sum |w| + |b| of a unit: every partial sum of its pre-activation is an
     integer no larger than that, so a float type that holds it exactly (float16 up to 2,048, float32 up to
     2^24) computes the layer exactly."""
+    if network == "transformer":
+        from mlpvm.cli.transformer import show_info
+
+        show_info(resolve_config(None, None, machine, bits, cells, slots), lam, as_json)
+        return
     if weights:
         w = weightfile.load(weights)
     else:

@@ -110,3 +110,35 @@ def _diverged(what: str, again: str, net: Transformer, d: host.Divergence, steps
         click.echo(f"  check it alone: {again} --lambda {net.lam:g}")
         click.echo(f"  before it: {steps:,} steps checked")
     sys.exit(1)
+
+
+def show_info(config: Config, lam: float | None, as_json: bool) -> None:
+    """``info --network transformer``: each layer's kind, heads, hidden units and nonzero weights, and the
+    totals, with whether the configuration is inside the proved exact region."""
+    from mlpvm.transformer.attention import Attention
+
+    net = build(config, DEFAULT_LAMBDA if lam is None else lam)
+    rows = []
+    for k, layer in enumerate(net.layers):
+        attention = isinstance(layer, Attention)
+        params, nonzeros = layer.params()
+        rows.append({"k": k, "name": layer.name, "kind": "attention" if attention else "ffn",
+                     "heads": len(layer.heads) if attention else 0, "hidden": 0 if attention else len(layer.b1),
+                     "parameters": params, "nonzero": nonzeros})  # fmt: skip
+    totals = net.counts() | {"lambda": net.lam, "min_lambda": exactness.min_lambda(config.cells),
+                             "largest_sum": exactness.largest_sum(net), "refused": exactness.refusal(net)}  # fmt: skip
+    if as_json:
+        click.echo(json.dumps({"config": config.to_meta(), "layers": rows, "totals": totals}))
+        return
+    click.echo(f"{'#':>2}  {'layer':14} {'kind':9} {'heads':>5} {'hidden':>6} {'parameters':>11} {'nonzero':>8}")
+    for r in rows:
+        click.echo(f"{r['k']:>2}  {r['name']:14} {r['kind']:9} {r['heads']:>5} {r['hidden']:>6} "
+                   f"{r['parameters']:>11,} {r['nonzero']:>8,}")  # fmt: skip
+    t = totals
+    click.echo(
+        f"{t['layers']} layers ({t['attention_layers']} attention, {t['ffn_layers']} feed-forward), "
+        f"{t['heads']} heads; width {t['width']} x {t['columns']} columns = state size {t['state_size']:,}"
+    )
+    click.echo(f"parameters {t['parameters']:,}; nonzero weights {t['nonzeros']:,}")
+    verdict = t["refused"] or "inside the proved exact region (float32)"
+    click.echo(f"lambda {t['lambda']:g} (proved exact from {t['min_lambda']:.2f}); {verdict}")
