@@ -85,8 +85,8 @@ def verify_programs(images, named: bool, count: int, seed: int, max_steps: int, 
     click.echo(f"OK: {console.plural(len(cases), 'program')} ({configs}) verified on the transformer, no divergence")
     click.echo(f"  {steps:,} steps checked in {took:.1f} s ({steps / max(took, 1e-9):,.0f} steps/s), {dtype}, "
                f"lambda {lam_shown:g}")  # fmt: skip
-    click.echo("  memory, PC, halt and fault flags, I/O handshake and output matched after every pass; stops: "
-               + ", ".join(f"{v} {k}" for k, v in sorted(stops.items())))  # fmt: skip
+    click.echo("  memory, PC, halt and fault flags, I/O handshake and output matched after every pass")
+    click.echo("  stops: " + ", ".join(f"{v} {k}" for k, v in sorted(stops.items())))
 
 
 def _diverged(what: str, again: str, net: Transformer, d: host.Divergence, steps: int, as_json: bool) -> None:

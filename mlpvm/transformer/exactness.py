@@ -49,8 +49,7 @@ def refusal(net: Transformer) -> str | None:
     cfg, name = net.config, np.dtype(net.dtype).name
     need = min_lambda(cfg.cells)
     if net.lam < need:
-        return (f"the transformer is not exact at {cfg.cells} cells with --lambda {net.lam:g}: softmax reads need "
-                f"lambda >= {need:.2f} (M e^(-2 lambda) <= 3/5; see mlpvm compare --exactness)")  # fmt: skip
+        return f"the transformer is exact at {cfg.cells} cells from --lambda {need:.2f}, not {net.lam:g} (README: MLP or transformer?)"
     if largest_sum(net) > exact_range(net.dtype):
         return (f"the transformer is not exact in {name} at {cfg.bits}-bit words: a feed-forward sum reaches "
                 f"{largest_sum(net):,}, beyond the {exact_range(net.dtype):,} that {name} holds exactly")  # fmt: skip
