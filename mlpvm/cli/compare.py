@@ -8,12 +8,12 @@ import time
 
 import click
 
-from mlpvm.cli.options import bounded, resolve_config
+from mlpvm.cli.options import INPUT_HELP, MAX_CELLS, bounded, lambda_option, max_steps_option, resolve_config
 from mlpvm.engines import make
 from mlpvm.errors import ConfigError
 from mlpvm.host.batch import run_reference
 from mlpvm.host.computer import Computer, Outcome
-from mlpvm.machines.config import Config
+from mlpvm.machines.config import MAX_BITS, MIN_BITS, MIN_CELLS, Config
 from mlpvm.machines.state import encode
 from mlpvm.network import build as build_network
 from mlpvm.network import weights as weightfile
@@ -29,14 +29,13 @@ BITS = (8, 16, 24, 32)
 
 @click.command()
 @click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--bits", type=bounded(4, 32), help="Word width N (default: what the programs need, 16).")
-@click.option("--cells", type=bounded(4, 1 << 16), help="Memory cells M (default: what the programs need).")
-@click.option("--lambda", "lam", type=click.FloatRange(min=0, min_open=True), default=None, metavar="L",
-              help="The transformer's softmax temperature (default 20).")  # fmt: skip
-@click.option("--input", "input_text", default="", help=r"Input of every program (\n and \xHH escapes).")
+@click.option("--bits", type=bounded(MIN_BITS, MAX_BITS), help="Word width N (default: what the programs need).")
+@click.option("--cells", type=bounded(MIN_CELLS, MAX_CELLS), help="Memory cells M (default: what they need).")
+@lambda_option
+@click.option("--input", "input_text", default="", help=f"{INPUT_HELP} (every program gets it).")
 @click.option("--exactness", is_flag=True, help="Measure where the transformer is exact (the README's table).")
 @click.option("--programs", type=bounded(1, 10_000), default=10, show_default=True, help="Random programs a size.")
-@click.option("--max-steps", type=bounded(1), default=100, show_default=True, help="Steps checked a program.")
+@max_steps_option(100, "Stop each run (and each measured program) after this many instructions")
 @click.option("--max-cells", type=bounded(4, 1024), default=64, show_default=True, help="Largest M tried.")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements as one JSON object.")
 def compare(images, bits, cells, lam, input_text, exactness: bool, programs: int, max_steps: int, max_cells: int,
@@ -53,13 +52,14 @@ def compare(images, bits, cells, lam, input_text, exactness: bool, programs: int
     `run --network transformer` refuses to cross; then the word widths N (16
     cells, lambda 20) at which each float type stays exact.
     """
+    max_steps = max_steps or 2**62
     if not exactness:
         if not images:
             raise click.UsageError("give IMAGES to compare the networks on, or --exactness")
         side_by_side(images, bits, cells, lam, unescape(input_text), max_steps, as_json)
         return
     cells = [1 << k for k in range(2, max_cells.bit_length()) if 1 << k <= max_cells]
-    by_cells = [_largest(dtype, lam, cells, programs, max_steps) for dtype in ("float32", "float64") for lam in LAMBDAS]
+    by_cells = [_largest(dtype, t, cells, programs, max_steps) for dtype in ("float32", "float64") for t in LAMBDAS]
     by_bits = [measure(Config("subleq", n, 16), 20.0, dtype, programs, max_steps)
                for dtype in ("float32", "float64") for n in BITS]  # fmt: skip
     if as_json:
