@@ -147,3 +147,63 @@ def test_compare_side_by_side(tmp_path):
     assert doc["mlp"]["layers"] == 23 and doc["transformer"]["layers"] == 16 and doc["transformer"]["heads"] == 6
     assert doc["mlp"]["exact"] and doc["transformer"]["exact"]
     assert doc["mlp"]["passes"] == doc["transformer"]["passes"] == 5  # 4 steps, then the halt
+
+
+# Runs a transformer weight file in a fresh interpreter where importing mlpvm is impossible: numpy only.
+NUMPY_ONLY = r"""
+import json, sys
+sys.modules["mlpvm"] = None
+import numpy as np
+
+path, words = sys.argv[1], json.loads(sys.argv[2])
+z = np.load(path, allow_pickle=False)
+meta = json.loads(str(z["meta"]))
+f = {k: range(*v) for k, v in meta["fields"].items()}
+bits, lam = meta["config"]["bits"], meta["lambda"]
+x = z["state0"].copy()
+for i, w in enumerate(words):
+    x[list(f["val"]), 1 + i] = [(w >> k) & 1 for k in range(bits)]
+
+def layer(k, spec, x):
+    if spec["kind"] == "ffn":
+        return x + z[f"L{k}.w2"] @ np.maximum(z[f"L{k}.w1"] @ x + z[f"L{k}.b1"][:, None], 0)
+    out = x.copy()
+    for h in range(len(spec["heads"])):
+        s = lam * ((z[f"L{k}.{h}.wq"] @ x).T @ (z[f"L{k}.{h}.wk"] @ x))
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        out += (z[f"L{k}.{h}.wv"] @ x) @ (e / e.sum(axis=1, keepdims=True)).T
+    return out
+
+output, passes = [], 0
+while x[f["halted"][0], 0] != 1 and passes < 1000:
+    for k, spec in enumerate(meta["layers"]):
+        x = layer(k, spec, x)
+    passes += 1
+    if x[f["out_valid"][0], 0] == 1:
+        output.append(int(sum(int(x[r, 0]) << i for i, r in enumerate(f["out_byte"]))))
+vals = x[list(f["val"]), 1:].astype(int)
+mem = [int(sum(int(b) << i for i, b in enumerate(vals[:, c]))) for c in range(vals.shape[1])]
+mem = [m - (1 << bits) if m >> (bits - 1) else m for m in mem]
+print(json.dumps({"output": output, "memory": mem, "passes": passes}))
+"""
+
+
+def test_numpy_alone_runs_the_transformer_weight_file(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from mlpvm.machines import reference
+    from mlpvm.program.inputs import Input
+
+    path = tmp_path / "t.npz"
+    r = _cli("build", "--network", "transformer", "--bits", "8", "--cells", "16", "-o", str(path))
+    assert r.exit_code == 0, r.output
+    words = [12, -1, 3, 13, -1, 6, 14, -1, 9, 0, 0, -1, 72, 105, 10]
+    done = subprocess.run([sys.executable, "-c", NUMPY_ONLY, str(path), json.dumps(words)], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    got = json.loads(done.stdout)
+    ref = reference.load(Config("subleq", 8, 16), words)
+    reference.run(ref, Input())
+    assert bytes(got["output"]) == bytes(ref.output) == b"Hi\n"
+    assert got["memory"] == ref.mem and got["passes"] == 5

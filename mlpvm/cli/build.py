@@ -28,10 +28,19 @@ from mlpvm.network import weights as weightfile
     help="Plant one fault, to try the debugger's divergence stop (mlpvm debug --weights): LAYER a name (read.1) "
     "or 0..22, UNIT a row of its W, KIND weight (its first weight negated), bias+1, bias-1 or drop.",
 )  # fmt: skip
+@network_options
 @quiet_option
-def build(machine, bits, cells, slots, output, dense, plant, quiet) -> None:
-    """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
+def build(machine, bits, cells, slots, output, dense, plant, network, lam, quiet) -> None:
+    """Build the network for a configuration and write its weight file (format mlpvm-weights/1; with
+    --network transformer, mlpvm-transformer/1: docs/machines.md section 5)."""
     config = resolve_config(None, None, machine, bits, cells, slots)
+    if network == "transformer":
+        from mlpvm.cli.transformer import write_weights
+
+        if dense or plant:
+            raise click.UsageError("--dense and --plant apply to the MLP only")
+        write_weights(config, lam, output)
+        return
     resources.check(config, "build-dense" if dense else "build")
     writable(output)  # refused before the build, not after it
     start = time.perf_counter()

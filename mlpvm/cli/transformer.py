@@ -142,3 +142,18 @@ def show_info(config: Config, lam: float | None, as_json: bool) -> None:
     click.echo(f"parameters {t['parameters']:,}; nonzero weights {t['nonzeros']:,}")
     verdict = t["refused"] or "inside the proved exact region (float32)"
     click.echo(f"lambda {t['lambda']:g} (proved exact from {t['min_lambda']:.2f}); {verdict}")
+
+
+def write_weights(config: Config, lam: float | None, output: str) -> None:
+    """``build --network transformer -o FILE``: its weight file, refused outside the proved exact region."""
+    from mlpvm.errors import shown
+    from mlpvm.files import is_stdout, writable
+    from mlpvm.transformer import weightfile
+
+    writable(output)
+    net = network(config, lam)
+    weightfile.save(net, output)
+    c = net.counts()
+    click.echo(f"wrote {shown(output)}: {config.describe()}, transformer, {c['layers']} layers, {c['heads']} heads, "
+               f"{c['nonzeros']:,} nonzero weights, state {c['width']} x {c['columns']}, lambda {net.lam:g}",
+               err=is_stdout(output))  # fmt: skip
