@@ -24,7 +24,7 @@ from mlpvm.cli.options import (
     quiet_option,
     resolve_config,
 )
-from mlpvm.engines import Engine, make
+from mlpvm.engines import NEURAL, Engine, make
 from mlpvm.errors import ConfigError, shown
 from mlpvm.host import batch, terminal
 from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
@@ -98,8 +98,8 @@ def run(
     read stops it: "input ended", exit code 5. Ctrl-C stops it: exit code 130.
     """
     batch_file = batch_file or old_batch_file
-    if network == "transformer" and (batch_file or len(image) > 1 or weights):
-        raise click.UsageError("--network transformer runs one IMAGE (no --batch-file, --weights)")
+    if network == "transformer" and (batch_file or len(image) > 1 or weights or engine != NEURAL):
+        raise click.UsageError("--network transformer runs one IMAGE (no --batch-file, --weights, --engine)")
     if not image and not batch_file:
         raise click.UsageError("give an IMAGE, several, or --batch-file FILE")
     if max_steps is None:

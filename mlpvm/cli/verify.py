@@ -93,6 +93,11 @@ def verify(
     if network == "transformer":
         from mlpvm.cli.transformer import verify_programs
 
+        given = {"--weights": weights, "--mutants": mutants, "--workers": workers, "--address": address,
+                 "--store": store, "--resume": resume, "--engine": engine != NEURAL}  # fmt: skip
+        if any(given.values()):
+            raise click.UsageError(f"{next(k for k, v in given.items() if v)} is not for --network transformer yet")
+
         options = {"machine": machine, "bits": bits, "cells": cells, "slots": slots}
         data = input_data(input_text, input_file)
         verify_programs(images, named, count, seed, max_steps, options, data, dtype, lam, as_json)
