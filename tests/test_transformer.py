@@ -207,3 +207,16 @@ def test_numpy_alone_runs_the_transformer_weight_file(tmp_path):
     reference.run(ref, Input())
     assert bytes(got["output"]) == bytes(ref.output) == b"Hi\n"
     assert got["memory"] == ref.mem and got["passes"] == 5
+
+
+def test_a_divergence_names_the_layer_that_departs_from_hard_attention():
+    """At lambda 1.5 and 16 cells (below the bound, 1.64) a read is rounded the wrong way without leaving
+    {0,1}: the lockstep catches the wrong word, and the diagnosis names a rounding layer."""
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg, lam=1.5)
+    found = [host.lockstep(net, random_program(cfg, seed), 100)[0] for seed in range(5)]
+    wrong_words = [d for d in found if d is not None and d.field != "exactness"]
+    assert wrong_words and all(d.layer and d.layer.endswith(".round") for d in wrong_words)
+    exact = build(cfg)
+    x = encode(exact, [9, 10, -1, 0, 0, 0, 0, 0, 0, 5, 7])
+    assert host.first_departure(exact, x) is None  # at lambda 20 the pass is the hard-max pass

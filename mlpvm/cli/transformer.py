@@ -107,6 +107,8 @@ def _diverged(what: str, again: str, net: Transformer, d: host.Divergence, steps
     else:
         click.echo(f"DIVERGED in {what} ({net.config.describe()}) at step {d.step}:")
         click.echo(f"  {d.describe()}")
+        if d.layer:
+            click.echo(f"  first layer that departs from hard-max attention: {d.layer}")
         click.echo(f"  check it alone: {again} --lambda {net.lam:g}")
         click.echo(f"  before it: {steps:,} steps checked")
     sys.exit(1)

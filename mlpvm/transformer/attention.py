@@ -25,7 +25,12 @@ class Head:
     wv: np.ndarray
 
     def weights(self, x: np.ndarray, lam: float) -> np.ndarray:
-        """The attention matrix P (n x n): P[i, j] is how much column i attends to column j."""
+        """The attention matrix P (n x n): P[i, j] is how much column i attends to column j. ``lam`` infinite:
+        the hard limit, uniform over each row's highest scores (what softmax tends to as lambda grows)."""
+        if np.isinf(lam):
+            scores = mul(mul(self.wq, x).T, mul(self.wk, x))
+            top = (scores == scores.max(axis=1, keepdims=True)).astype(x.dtype)
+            return top / top.sum(axis=1, keepdims=True)
         scores = lam * mul(mul(self.wq, x).T, mul(self.wk, x))
         scores -= scores.max(axis=1, keepdims=True)
         e = np.exp(scores)

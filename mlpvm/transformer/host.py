@@ -30,11 +30,12 @@ class Machine:
     output: bytearray = field(default_factory=bytearray)
     steps: int = 0
     passes: int = 0
+    before: np.ndarray | None = None  # the punchcard before the last pass
 
     def step(self) -> State:
         """One pass and the host's duties after it; raises NotExact if the pass was not exact."""
         place_input(self.net, self.x, self.inp.peek())
-        before = self.x
+        before = self.before = self.x
         self.x = self.net.run_pass(self.x)
         self.passes += 1
         wrong = inexact(self.net, self.x)
@@ -49,11 +50,29 @@ class Machine:
         return s
 
 
+def first_departure(net: Transformer, x: np.ndarray) -> str | None:
+    """The first layer whose output (outside the raw softmax reads, which always differ a little) differs
+    from the same pass with hard-max attention; None if the whole pass agrees with it."""
+    keep = _outside_raw(net)
+    soft: list = []
+    hard: list = []
+    net.run_pass(x, soft)
+    net.run_pass(x, hard, hard=True)
+    for (name, a), (_, b) in zip(soft, hard, strict=True):
+        if not np.array_equal(a[keep], b[keep]):
+            return name
+    return None
+
+
+def _outside_raw(net: Transformer) -> np.ndarray:
+    keep = np.ones(net.rows.size, bool)
+    keep[[r for name in net.rows.fields if name.startswith("raw_") for r in net.rows[name]]] = False
+    return keep
+
+
 def first_inexact_layer(net: Transformer, x: np.ndarray) -> str:
     """The first layer whose output leaves {0,1} outside the rows that hold raw softmax reads."""
-    raw = [r for name in net.rows.fields if name.startswith("raw_") for r in net.rows[name]]
-    keep = np.ones(net.rows.size, bool)
-    keep[raw] = False
+    keep = _outside_raw(net)
     trace: list = []
     net.run_pass(x, trace)
     for name, y in trace:
@@ -97,6 +116,7 @@ class Divergence:
     field: str
     network: object
     reference: object
+    layer: str | None = None  # the first layer that departs from hard-max attention
 
     def describe(self) -> str:
         if self.field == "exactness":
@@ -121,7 +141,8 @@ def lockstep(net: Transformer, program: Program, max_steps: int) -> tuple[Diverg
             return Divergence(step, m.passes, "exactness", str(e), "an exact {0,1} state"), m.steps, "diverged"
         wrong = _compare(s, m, ref, micro)
         if wrong:
-            return Divergence(step, m.passes, *wrong), m.steps, "diverged"
+            layer = first_departure(net, m.before)
+            return Divergence(step, m.passes, *wrong, layer), m.steps, "diverged"
         if ref.halted:
             return None, m.steps, "fault" if ref.fault else "halt"
         if micro.kind == "wait" and not ref_inp.wait():

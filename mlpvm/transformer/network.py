@@ -28,9 +28,10 @@ class Transformer:
     def columns(self) -> int:
         return self.config.cells + 1
 
-    def run_pass(self, x: np.ndarray, trace: list | None = None) -> np.ndarray:
-        """One loop iteration; ``trace`` (a list) receives (layer name, X after it)."""
-        lam = self.dtype(self.lam)
+    def run_pass(self, x: np.ndarray, trace: list | None = None, hard: bool = False) -> np.ndarray:
+        """One loop iteration; ``trace`` (a list) receives (layer name, X after it). ``hard``: attention in
+        its hard-max limit (lambda infinite), the construction's intent, to find where softmax departs from it."""
+        lam = self.dtype(np.inf if hard else self.lam)
         for layer in self.layers:
             x = layer(x, lam)
             if trace is not None:
