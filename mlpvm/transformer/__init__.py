@@ -7,7 +7,8 @@ instruction). Softmax is real softmax in floating point, so exactness is measure
 Modules, one per concept: ``layout`` (the rows of a column), ``encodings`` (binary and +-1 codes),
 ``attention`` (heads), ``ffn`` (feed-forward blocks and their builder), ``subleq`` (the construction of one
 loop iteration), ``state`` (encode and decode), ``network`` (the looped stack), ``host`` (running and lockstep
-verification) and ``exactness`` (the measured exact region).
+verification), ``exactness`` (the proved bound and its measurement) and ``weightfile``
+(``mlpvm-transformer/1``).
 """
 
 from mlpvm.transformer.network import DEFAULT_LAMBDA, Transformer, build

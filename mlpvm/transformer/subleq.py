@@ -19,7 +19,7 @@ from mlpvm.transformer.ffn import Builder
 from mlpvm.transformer.layout import Rows
 
 BYTE = 8
-PERSISTENT = [  # (name, width in words, bytes or bits): the state between passes
+PERSISTENT = [  # (name, width: 0 one row, N word bits, L address bits, B byte bits): the state between passes
     ("one", 0), ("is_mem", 0), ("is_scr", 0), ("pos", "L"), ("val", "N"), ("pc", "N"), ("halted", 0),
     ("fault", 0), ("in_byte", "B"), ("in_ready", 0), ("in_eof", 0), ("in_ack", 0), ("in_wait", 0),
     ("out_valid", 0), ("out_byte", "B"), ("executed", 0),
