@@ -28,6 +28,8 @@ GIST = {
     "--weights": "weight file",
     "--output": "write",
     "--map": "source map",
+    "--network": "The looped 23-layer ReLU MLP, or the looped transformer",
+    "--lambda": "softmax temperature",
 }
 
 # (option, command): where the type or the choices differ on purpose.

@@ -11,7 +11,7 @@ from rich.table import Table
 from mlpvm import resources
 from mlpvm.check import mutate
 from mlpvm.cli import console as views
-from mlpvm.cli.options import machine_options, quiet_option, resolve_config
+from mlpvm.cli.options import machine_options, network_options, quiet_option, resolve_config
 from mlpvm.errors import shown
 from mlpvm.files import is_stdout, writable
 from mlpvm.network import LAYER_NAMES, exactness
@@ -28,10 +28,19 @@ from mlpvm.network import weights as weightfile
     help="Plant one fault, to try the debugger's divergence stop (mlpvm debug --weights): LAYER a name (read.1) "
     "or 0..22, UNIT a row of its W, KIND weight (its first weight negated), bias+1, bias-1 or drop.",
 )  # fmt: skip
+@network_options
 @quiet_option
-def build(machine, bits, cells, slots, output, dense, plant, quiet) -> None:
-    """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
+def build(machine, bits, cells, slots, output, dense, plant, network, lam, quiet) -> None:
+    """Build the network for a configuration and write its weight file (format mlpvm-weights/1; with
+    --network transformer, mlpvm-transformer/1: docs/machines.md section 5)."""
     config = resolve_config(None, None, machine, bits, cells, slots)
+    if network == "transformer":
+        from mlpvm.cli.transformer import write_weights
+
+        if dense or plant:
+            raise click.UsageError("--dense and --plant apply to the MLP only")
+        write_weights(config, lam, output)
+        return
     resources.check(config, "build-dense" if dense else "build")
     writable(output)  # refused before the build, not after it
     start = time.perf_counter()
@@ -83,15 +92,21 @@ def _mutant(w: weightfile.Weights, spec: str) -> mutate.Mutant:
 
 @click.command()
 @machine_options(program=False)
+@network_options
 @click.option("--weights", type=click.Path(dir_okay=False), help="Describe this weight file instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @quiet_option
-def info(machine, bits, cells, slots, weights, as_json, quiet) -> None:
+def info(machine, bits, cells, slots, network, lam, weights, as_json, quiet) -> None:
     """Show the 23 layers: name, stage, widths and nonzero weights, with totals.
 
     "max |sum|" is the largest sum |w| + |b| of a unit: every partial sum of its pre-activation is an
     integer no larger than that, so a float type that holds it exactly (float16 up to 2,048, float32 up to
     2^24) computes the layer exactly."""
+    if network == "transformer":
+        from mlpvm.cli.transformer import show_info
+
+        show_info(resolve_config(None, None, machine, bits, cells, slots), lam, as_json)
+        return
     if weights:
         w = weightfile.load(weights)
     else:

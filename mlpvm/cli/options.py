@@ -115,6 +115,27 @@ def load_weights(path: str, machine, bits, cells, slots) -> weightfile.Weights:
     return loaded
 
 
+NETWORKS = ("mlp", "transformer")
+
+
+def lambda_option(f):
+    """--lambda L: the transformer's softmax temperature."""
+    return click.option(
+        "--lambda", "lam", type=click.FloatRange(min=0, min_open=True), default=None, metavar="L",
+        help="The softmax temperature of the transformer (default 20; mlpvm compare --exactness "
+        "measures where it is exact).",
+    )(f)  # fmt: skip
+
+
+def network_options(f):
+    """--network mlp|transformer and --lambda, the transformer's softmax temperature."""
+    f = lambda_option(f)
+    return click.option(
+        "--network", type=click.Choice(NETWORKS), default="mlp", show_default=True,
+        help="The looped 23-layer ReLU MLP, or the looped transformer of Giannou et al. (subleq machine only).",
+    )(f)  # fmt: skip
+
+
 def providers_option(f):
     """--providers LIST: ONNX Runtime's execution providers for ``--engine onnx``, checked when given."""
 

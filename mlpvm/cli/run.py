@@ -20,11 +20,12 @@ from mlpvm.cli.options import (
     load_weights,
     machine_options,
     max_steps_option,
+    network_options,
     providers_option,
     quiet_option,
     resolve_config,
 )
-from mlpvm.engines import Engine, make
+from mlpvm.engines import NEURAL, Engine, make
 from mlpvm.errors import ConfigError, shown
 from mlpvm.host import batch, terminal
 from mlpvm.host.computer import EXIT_CODES, NORMAL_ENDS, Computer, Outcome
@@ -65,6 +66,7 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
 )
 @click.option("--batch", "old_batch_file", type=click.Path(dir_okay=False), hidden=True, callback=_renamed_batch)
 @machine_options
+@network_options
 @engine_option("reference", more="; reference = the plain interpreter, not the network")
 @providers_option
 @max_steps_option(None, shown=f"none when stdin is a terminal, else {RUN_MAX_STEPS:,}")
@@ -81,8 +83,8 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
     "-v", "--verbose", is_flag=True, help="Print a summary line on stderr even after a halt or the end of input."
 )
 def run(
-    image, batch_file, old_batch_file, machine, bits, cells, slots, engine, max_steps, eof_reads, input_text,
-    input_file, echo, as_json, weights, quiet, verbose,
+    image, batch_file, old_batch_file, machine, bits, cells, slots, network, lam, engine, max_steps, eof_reads,
+    input_text, input_file, echo, as_json, weights, quiet, verbose,
 ) -> None:  # fmt: skip
     """Run IMAGE on the looped ReLU network.
 
@@ -105,6 +107,8 @@ def run(
     ended" with -v). Ctrl-C stops it: exit code 130.
     """
     batch_file = batch_file or old_batch_file
+    if network == "transformer" and (batch_file or len(image) > 1 or weights or engine != NEURAL):
+        raise click.UsageError("--network transformer runs one IMAGE (no --batch-file, --weights, --engine)")
     if not image and not batch_file:
         raise click.UsageError("give an IMAGE, several, or --batch-file FILE")
     if max_steps is None:
@@ -124,7 +128,12 @@ def run(
     inp = program_input(input_text, input_file, status.hide, eof_reads)
     stream = None if as_json else status.around(_stream)
     with terminal.keys(echo):
-        if engine == "reference":
+        if network == "transformer":
+            from mlpvm.cli.transformer import run_program
+
+            outcome = run_program(program, config, lam, inp, limit, stream)
+            engine = "transformer"
+        elif engine == "reference":
             outcome = _reference(program, config, inp, limit, stream)
         else:
             eng = _engine(engine, config, loaded, quiet or as_json)

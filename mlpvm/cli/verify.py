@@ -29,6 +29,7 @@ from mlpvm.cli.options import (
     load_weights,
     machine_options,
     max_steps_option,
+    network_options,
     providers_option,
     quiet_option,
     resolve_config,
@@ -52,6 +53,7 @@ DEFAULT_STEPS = 1000
 @max_steps_option(DEFAULT_STEPS, "Check each program for at most this many steps")
 @eof_reads_option
 @machine_options
+@network_options
 @input_options(f"{INPUT_HELP}, for the IMAGES given (default: none).")
 @engine_option()
 @providers_option
@@ -67,8 +69,8 @@ DEFAULT_STEPS = 1000
 @campaign_options
 @quiet_option
 def verify(
-    images, named, count, seed, max_steps, eof_reads, machine, bits, cells, slots, input_text, input_file, engine,
-    dtype, weights, batch, mutants, as_json, workers, address, store, resume, shard_size, quiet,
+    images, named, count, seed, max_steps, eof_reads, machine, bits, cells, slots, network, lam, input_text,
+    input_file, engine, dtype, weights, batch, mutants, as_json, workers, address, store, resume, shard_size, quiet,
 ) -> None:  # fmt: skip
     """Run programs on the network and on the reference interpreter in lockstep, comparing the whole state
     (every memory cell, PC, flags, I/O fields, output, decoded registers) after every pass.
@@ -96,6 +98,18 @@ def verify(
     check of a fixed battery catches each one (default: subleq 8-bit x 32 cells
     and paper 8-bit x 16 cells x 8 slots; --seed picks the units).
     """
+    if network == "transformer":
+        from mlpvm.cli.transformer import verify_programs
+
+        given = {"--weights": weights, "--mutants": mutants, "--workers": workers, "--address": address,
+                 "--store": store, "--resume": resume, "--engine": engine != NEURAL}  # fmt: skip
+        if any(given.values()):
+            raise click.UsageError(f"{next(k for k, v in given.items() if v)} is not for --network transformer yet")
+
+        options = {"machine": machine, "bits": bits, "cells": cells, "slots": slots}
+        data = input_data(input_text, input_file)
+        verify_programs(images, named, count, seed, max_steps, options, data, dtype, lam, as_json)
+        return
     where = Where(workers, address, store, resume)
     where.check()
     if mutants:

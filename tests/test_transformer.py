@@ -1,0 +1,222 @@
+"""The looped transformer (mlpvm.transformer): its heads read the addressed column, one loop iteration equals
+the reference's step, whole random programs run in lockstep, and it refuses what it cannot compute exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mlpvm.check.generate import one_step_cases, random_program
+from mlpvm.check.lockstep import Program
+from mlpvm.cli import cli
+from mlpvm.machines.config import Config
+from mlpvm.transformer import build, exactness, host
+from mlpvm.transformer.attention import Attention
+from mlpvm.transformer.encodings import from_bits, to_bits
+from mlpvm.transformer.state import decode, encode, inexact
+
+SMALL = [Config("subleq", 8, 16), Config("subleq", 4, 16), Config("subleq", 16, 32)]
+
+
+def _layer(net, name):
+    return next(layer for layer in net.layers if layer.name == name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_read_head_attends_to_the_addressed_column(dtype):
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg, lam=20.0, dtype=dtype)
+    rng = np.random.default_rng(1)
+    words = [int(w) for w in rng.integers(-128, 128, cfg.cells)]
+    head = _layer(net, "read").heads[0]  # read.a: mem[A]
+    for address in range(cfg.cells):
+        x = encode(net, words)
+        x[net.rows["a"].start : net.rows["a"].stop, 0] = to_bits(address, cfg.bits)
+        p = head.weights(x, net.dtype(net.lam))
+        assert int(np.argmax(p[0])) == 1 + address  # column 1 + i is cell i
+        assert p[0, 1 + address] > 1 - 16 * np.exp(-40.0) - 1e-6
+        read = head(x, net.dtype(net.lam))[net.rows["raw_ma"].start : net.rows["raw_ma"].stop, 0]
+        assert from_bits(np.rint(read).astype(int)) == cfg.wrap(words[address])
+        assert np.abs(read - np.rint(read)).max() < 3 / 8
+
+
+def test_a_weak_temperature_blurs_the_read():
+    """At lambda = 0.5 the right column gets well under half the weight: the bound is not vacuous."""
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg, lam=0.5)
+    x = encode(net, [0] * cfg.cells)
+    p = _layer(net, "read").heads[0].weights(x, net.dtype(net.lam))
+    assert p[0].max() < 0.5
+
+
+@pytest.mark.parametrize("cfg", SMALL, ids=str)
+def test_one_iteration_is_the_reference_step(cfg):
+    """Every kind of step (the generator's sweep, stopped machines, random states of every instruction
+    kind): one pass equals one reference step on memory, PC, flags, handshake and output, exactly."""
+    net = build(cfg)
+    for program in one_step_cases(cfg, seed=7, count=60):
+        divergence, _steps, _how = host.lockstep(net, program, max_steps=1)
+        assert divergence is None, divergence.describe()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cfg", SMALL[:2], ids=str)
+def test_random_programs_in_lockstep(cfg, dtype):
+    net = build(cfg, dtype=dtype)
+    steps, stops = 0, set()
+    for seed in range(40):
+        divergence, n, how = host.lockstep(net, random_program(cfg, seed), 300)
+        assert divergence is None, f"seed {seed}: {divergence.describe()}"
+        steps, stops = steps + n, stops | {how}
+    assert steps > 500 and {"halt", "fault"} <= stops
+
+
+def test_a_pass_ends_on_an_exact_state():
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg)
+    x = encode(net, [9, 10, -1, 0, 0, 0, 0, 0, 0, 5, 7])
+    trace: list = []
+    y = net.run_pass(x, trace)
+    assert inexact(net, y) is None and len(trace) == 16
+    assert decode(net, y).mem[10] == 7 - 5 and decode(net, y).pc == 3  # 2 > 0: not taken
+
+
+def test_lockstep_catches_a_planted_fault():
+    """The check can fail: a write.cell weight negated makes the first subtraction write a wrong word."""
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg)
+    cell = _layer(net, "write.cell")
+    cell.w2[net.rows.row("val", 0)] *= -1
+    program = Program([9, 10, -1, 0, 0, 0, 0, 0, 0, 5, 6])
+    divergence, _steps, _how = host.lockstep(net, program, 10)
+    assert divergence is not None and divergence.field in ("mem[10]", "exactness")
+
+
+def test_outside_the_bound_the_measurement_finds_divergence():
+    """At lambda 0.5 (bound: 1.64 at 16 cells) random programs do leave the exact state: measured, reported
+    as a divergence in the exactness field."""
+    cfg = Config("subleq", 8, 16)
+    cell = exactness.measure(cfg, 0.5, "float32", programs=5, max_steps=50)
+    assert not cell.proved and not cell.exact and cell.failure
+
+
+def test_refusal_bounds():
+    assert exactness.refusal(build(Config("subleq", 8, 16), lam=1.0)) is not None
+    assert exactness.refusal(build(Config("subleq", 8, 16), lam=1.7)) is None
+    assert "float32" in exactness.refusal(build(Config("subleq", 32, 16), lam=20.0, dtype="float32"))
+    assert exactness.refusal(build(Config("subleq", 32, 16), lam=20.0, dtype="float64")) is None
+    assert all(isinstance(layer, Attention) == (layer.name in ("fetch", "read", "write")) for layer in
+               build(Config("subleq", 8, 16)).layers)  # fmt: skip
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_run_refuses_outside_the_exact_region_in_one_line():
+    r = _cli("run", "--network", "transformer", "--lambda", "1", "programs/hello.sq")
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "from --lambda 3.03, not 1" in r.output
+    assert isinstance(r.exception, SystemExit)  # not a traceback
+
+
+def test_run_matches_the_mlp(tmp_path):
+    source = tmp_path / "p.dec"
+    source.write_text("12 -1 3  13 -1 6  14 -1 9  0 0 -1  72 105 10\n")  # prints "Hi\n", halts
+    mlp = _cli("run", str(source), "--bits", "8", "--cells", "16")
+    tr = _cli("run", "--network", "transformer", str(source), "--bits", "8", "--cells", "16")
+    assert tr.exit_code == mlp.exit_code == 0 and tr.output == mlp.output == "Hi\n"
+
+
+def test_verify_random_and_a_divergence_exit_code(tmp_path):
+    ok = _cli("verify", "--network", "transformer", "--random", "8", "--bits", "8", "--cells", "16")
+    assert ok.exit_code == 0 and ok.output.startswith("OK: 8 programs")
+    bad = _cli("verify", "--network", "transformer", "--random", "2", "--bits", "8", "--cells", "16",
+               "--lambda", "0.5")  # fmt: skip
+    assert bad.exit_code == 2 and "from --lambda 1.64" in bad.output
+
+
+def test_compare_side_by_side(tmp_path):
+    source = tmp_path / "p.dec"
+    source.write_text("12 -1 3  13 -1 6  14 -1 9  0 0 -1  72 105 10\n")
+    r = _cli("compare", str(source), "--bits", "8", "--cells", "16", "--json")
+    assert r.exit_code == 0, r.output
+    import json
+
+    doc = json.loads(r.output)
+    assert doc["mlp"]["layers"] == 23 and doc["transformer"]["layers"] == 16 and doc["transformer"]["heads"] == 6
+    assert doc["mlp"]["exact"] and doc["transformer"]["exact"]
+    assert doc["mlp"]["passes"] == doc["transformer"]["passes"] == 5  # 4 steps, then the halt
+
+
+# Runs a transformer weight file in a fresh interpreter where importing mlpvm is impossible: numpy only.
+NUMPY_ONLY = r"""
+import json, sys
+sys.modules["mlpvm"] = None
+import numpy as np
+
+path, words = sys.argv[1], json.loads(sys.argv[2])
+z = np.load(path, allow_pickle=False)
+meta = json.loads(str(z["meta"]))
+f = {k: range(*v) for k, v in meta["fields"].items()}
+bits, lam = meta["config"]["bits"], meta["lambda"]
+x = z["state0"].copy()
+for i, w in enumerate(words):
+    x[list(f["val"]), 1 + i] = [(w >> k) & 1 for k in range(bits)]
+
+def layer(k, spec, x):
+    if spec["kind"] == "ffn":
+        return x + z[f"L{k}.w2"] @ np.maximum(z[f"L{k}.w1"] @ x + z[f"L{k}.b1"][:, None], 0)
+    out = x.copy()
+    for h in range(len(spec["heads"])):
+        s = lam * ((z[f"L{k}.{h}.wq"] @ x).T @ (z[f"L{k}.{h}.wk"] @ x))
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        out += (z[f"L{k}.{h}.wv"] @ x) @ (e / e.sum(axis=1, keepdims=True)).T
+    return out
+
+output, passes = [], 0
+while x[f["halted"][0], 0] != 1 and passes < 1000:
+    for k, spec in enumerate(meta["layers"]):
+        x = layer(k, spec, x)
+    passes += 1
+    if x[f["out_valid"][0], 0] == 1:
+        output.append(int(sum(int(x[r, 0]) << i for i, r in enumerate(f["out_byte"]))))
+vals = x[list(f["val"]), 1:].astype(int)
+mem = [int(sum(int(b) << i for i, b in enumerate(vals[:, c]))) for c in range(vals.shape[1])]
+mem = [m - (1 << bits) if m >> (bits - 1) else m for m in mem]
+print(json.dumps({"output": output, "memory": mem, "passes": passes}))
+"""
+
+
+def test_numpy_alone_runs_the_transformer_weight_file(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from mlpvm.machines import reference
+    from mlpvm.program.inputs import Input
+
+    path = tmp_path / "t.npz"
+    r = _cli("build", "--network", "transformer", "--bits", "8", "--cells", "16", "-o", str(path))
+    assert r.exit_code == 0, r.output
+    words = [12, -1, 3, 13, -1, 6, 14, -1, 9, 0, 0, -1, 72, 105, 10]
+    done = subprocess.run([sys.executable, "-c", NUMPY_ONLY, str(path), json.dumps(words)], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    got = json.loads(done.stdout)
+    ref = reference.load(Config("subleq", 8, 16), words)
+    reference.run(ref, Input())
+    assert bytes(got["output"]) == bytes(ref.output) == b"Hi\n"
+    assert got["memory"] == ref.mem and got["passes"] == 5
+
+
+def test_a_divergence_names_the_layer_that_departs_from_hard_attention():
+    """At lambda 1.5 and 16 cells (below the bound, 1.64) a read is rounded the wrong way without leaving
+    {0,1}: the lockstep catches the wrong word, and the diagnosis names a rounding layer."""
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg, lam=1.5)
+    found = [host.lockstep(net, random_program(cfg, seed), 100)[0] for seed in range(5)]
+    wrong_words = [d for d in found if d is not None and d.field != "exactness"]
+    assert wrong_words and all(d.layer and d.layer.endswith(".round") for d in wrong_words)
+    exact = build(cfg)
+    x = encode(exact, [9, 10, -1, 0, 0, 0, 0, 0, 0, 5, 7])
+    assert host.first_departure(exact, x) is None  # at lambda 20 the pass is the hard-max pass
