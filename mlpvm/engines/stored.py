@@ -6,6 +6,9 @@ That structure is a property of the weights, and the weights of the construction
 it (every engine is tested layer by layer against them). So a weight file is lowered like this, from its
 matrices, entry by entry:
 
+- the memory selects' one-row property, which lets the kernel evaluate only the addressed row, is proven on
+  the stored weights of their layer (``unproven_selects``); where it also needs the earlier layers of the
+  pass (the construction's write select does), no unit of those earlier layers may differ;
 - each stored layer is compared, unit by unit (its row of ``W`` and its bias), with the same layer of the
   construction for the file's configuration (same layer names and output layouts, else nothing is lowered);
 - a unit whose stored weights and bias equal the construction's has exactly the construction's structure:
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlpvm.craft.blocks import Select
 from mlpvm.engines.lowered import NotLowerable, Override
 from mlpvm.network import Network, build
 from mlpvm.network.csr import Csr
@@ -62,6 +66,36 @@ def _row(layer: WeightLayer, row: int) -> Override:
     return Override(cols[keep], vals[keep], int(layer.b[row]))
 
 
+def unproven_selects(net: Network, weights: Weights) -> list[tuple[int, str]]:
+    """(layer, field) of the memory selects whose one-row property the stored weights of their own layer do
+    not prove. Proven: in each unit of row r the address bits carry weights +1 where the code of r ((r -
+    shift) mod rows, the row the kernel reads off those bits) has a 1, else -1, and the bias is low enough
+    that the unit is 0 for any {0,1} inputs unless the address equals that code (bias + ones - 1 + its other
+    positive weights <= 0). Some of the construction's selects need more: that their other inputs, computed
+    by earlier layers, are never all 1 together (the write select's result, input and enable bits); their
+    property then rests on those earlier layers being the construction's."""
+    unproven = []
+    for k, layer in enumerate(net.layers):
+        W, b = weights.layers[k].W, np.asarray(weights.layers[k].b, np.int64)
+        for block in layer.blocks:
+            if not isinstance(block, Select):
+                continue
+            f = layer.outputs[block.out]
+            code = np.repeat(block.code_bits(), block.bias.shape[1], axis=0)  # (units, L)
+            where = np.full(W.shape[1], -1)
+            where[layer.inputs[block.addr].offset + block.addr_index] = np.arange(code.shape[1])
+            lo, hi = int(W.indptr[f.offset]), int(W.indptr[f.stop])
+            unit = np.repeat(np.arange(f.size), np.diff(np.asarray(W.indptr[f.offset : f.stop + 1])))
+            bit, vals = where[np.asarray(W.indices[lo:hi])], np.asarray(W.data[lo:hi], np.int64)
+            match = np.zeros(code.shape, np.int64)
+            match[unit[bit >= 0], bit[bit >= 0]] = vals[bit >= 0]
+            rest = np.bincount(unit[bit < 0], np.maximum(vals[bit < 0], 0), minlength=f.size)
+            fires = b[f.offset : f.stop] + code.sum(axis=1) - 1 + rest > 0
+            if not np.array_equal(match, 2 * code - 1) or fires.any():
+                unproven.append((k, block.out))
+    return unproven
+
+
 def lowerable(weights: Weights) -> tuple[Network, dict[int, dict[int, Override]]]:
     """The construction whose lowering the stored ``weights`` share, and the units that differ from it
     (layer -> row -> its stored weights), for ``lower(net, overrides)``. Raises ``NotLowerable`` when the
@@ -69,10 +103,21 @@ def lowerable(weights: Weights) -> tuple[Network, dict[int, dict[int, Override]]
     net = build(weights.config)
     if [(layer.name, layer.outputs) for layer in net.layers] != [(w.name, w.outputs) for w in weights.layers]:
         raise NotLowerable("its layers or their outputs are not those of its configuration's construction")
+    unproven = unproven_selects(net, weights)
     built = compile_network(net)
     overrides: dict[int, dict[int, Override]] = {}
     for k, (stored, ours) in enumerate(zip(weights.layers, built.layers)):
         rows = changed_rows(stored, ours)
         if len(rows):
             overrides[k] = {int(r): _row(stored, int(r)) for r in rows}
+            later = [(j, name) for j, name in unproven if j > k]
+            if later:
+                from mlpvm.check.mutate import unit_name  # the one way units are named (it imports the engines)
+
+                j, name = later[0]
+                raise NotLowerable(
+                    f"{stored.name}: {unit_name(stored.outputs, int(rows[0]))} differs from the construction, and "
+                    f"{net.layers[j].name}'s select of {name!r} fires on one row only given the construction's "
+                    "earlier layers"
+                )
     return net, overrides
