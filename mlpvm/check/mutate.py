@@ -8,8 +8,9 @@ runs each mutant on the sparse engine (the stored matrices as they are, with the
 reports the first check that fails. A mutant that survives every check means the checks are too weak or the
 unit does nothing, and either is a defect.
 
-The fast engines (``structured``, ``compiled``, ``unrolled``) run the construction, not a weight file, so a
-fault for every engine is planted in the construction instead (``BlockMutant``): a unit's bias in a block
+The ``structured`` engine runs the construction, not a weight file (``compiled`` and ``unrolled`` run one,
+lowered from its matrices, or say they cannot: ``mlpvm.engines.stored``), so a fault for every engine is
+planted in the construction too (``BlockMutant``): a unit's bias in a block
 shifted by +1 (a unit that computed 1 now computes 2) or -1 (one that computed 0 now sums to -1, one that
 computed 1 now computes 0). Every engine then runs the same faulty network (``engine_of``), the weight-file
 engines through its compiled matrices; each engine's guard meets a real activation of 2.

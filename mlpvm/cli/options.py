@@ -175,7 +175,7 @@ def quiet_option(f):
     return click.option("-q", "--quiet", is_flag=True, help="No live progress on stderr (shown only on a terminal).")(f)
 
 
-def engine_option(*extra: str, weights: str | None = "bits for --weights", more: str = ""):
+def engine_option(*extra: str, weights: str | None = "for --weights too", more: str = ""):
     """--engine NAME: the network engines, the same names wherever one runs (``extra``: run's reference);
     ``weights``: what runs a weight file, None for a command without --weights."""
     return click.option(

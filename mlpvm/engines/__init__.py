@@ -1,9 +1,10 @@
 """Engines: ways of evaluating the same 23 layers. All give the same activations, layer by layer.
 
-- ``unrolled``: the lowered units written out as straight-line LLVM IR, one machine per call or 8 machines
-  per vector instruction, compiled once per configuration and cached; needs the ``fast`` extra (llvmlite).
-- ``compiled``: the blocks lowered to flat arrays of units and run by a numba kernel, many passes per call,
-  batch-minor; needs the optional ``fast`` extra (numba).
+- ``unrolled``: the lowered units (of the construction, or of a weight file's stored matrices: ``stored``)
+  written out as straight-line LLVM IR, one machine per call or 8 machines per vector instruction, compiled
+  once per set of weights and cached; needs the ``fast`` extra (llvmlite).
+- ``compiled``: the blocks (or a weight file's matrices) lowered to flat arrays of units and run by a numba
+  kernel, many passes per call, batch-minor; needs the optional ``fast`` extra (numba).
 - ``bits``: the stored matrices lowered to threshold operations on bits, 64 machines to a word; runs any
   weight file of small integer weights; numba with the ``fast`` extra, else numpy.
 - ``structured``: block by block, exploiting the weights' structure; numpy.
@@ -12,21 +13,26 @@
 - ``onnx``: the stored matrices exported to ONNX and run by ONNX Runtime; needs the optional ``onnx`` extra.
 
 ``neural`` names the fastest exact engine available for the work, chosen by ``fastest_name`` here and nowhere
-else: ``unrolled`` when the ``fast`` extra is installed, else ``structured``; a weight file runs on ``bits``
-(with numba; without it, only a batch of 4 or more: one machine runs on ``sparse``), and on ``sparse`` where
-its weights are not small integers.
+else: ``unrolled`` when the ``fast`` extra is installed, a weight file included (lowered from its stored
+matrices: ``mlpvm.engines.stored``), else ``structured``; a weight file the unrolled code cannot lower, or
+without llvmlite, runs on ``bits`` (with numba; without it, only a batch of 4 or more: one machine runs on
+``sparse``), and on ``sparse`` where its weights are not small integers.
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from mlpvm import resources
+from mlpvm.engines import stored
 from mlpvm.engines.base import Engine
 from mlpvm.engines.bitprog import NotBits
 from mlpvm.engines.bits import Bits
 from mlpvm.engines.compiled import Compiled, have_numba
 from mlpvm.engines.dense import Dense
+from mlpvm.engines.lowered import NotLowerable
 from mlpvm.engines.sparse import Sparse
 from mlpvm.engines.structured import Structured
 from mlpvm.engines.unrolled import Unrolled, have_llvm
@@ -52,6 +58,7 @@ __all__ = [
     "Unrolled",
     "fastest",
     "fastest_name",
+    "have_llvm",
     "have_numba",
     "make",
 ]
@@ -64,13 +71,15 @@ def fastest_name(weights: bool = False, batch: int = 1) -> str:
     """The engine ``neural`` stands for, for ``batch`` machines (``mlpvm bench`` measures each choice; issue
     21 has the figures): the unrolled code if the ``fast`` extra is installed (ahead of the compiled kernel
     and the bits engine on one machine and on batches of 256 and 4,096), else the numpy structured engine.
-    Stored weights (a weight file) run on the bits engine, which lowers them as they are: with numba it is
-    ahead of the sparse engine on one machine (4x) and far ahead on a batch; its numpy evaluator only from a
-    batch of ``BITS_BATCH_NUMPY``."""
+    Stored weights (a weight file) run on the unrolled code too, lowered from the matrices (``stored``; 1.7M
+    passes/s for one machine and 9.9M for 256 at M = 256 under a load of 5-6, where bits ran 1,940 and 248k
+    and sparse 275 and 180: issue 21); where it cannot lower them, or without llvmlite, on the bits engine:
+    with numba it is ahead of the sparse engine on one machine and far ahead on a batch; its numpy evaluator
+    only from a batch of ``BITS_BATCH_NUMPY``."""
+    if have_numba() and have_llvm():
+        return "unrolled"  # a weight file too, lowered from its matrices (else bits, said: ``_lowered``)
     if weights:
         return "bits" if have_numba() or batch >= BITS_BATCH_NUMPY else "sparse"
-    if have_numba() and have_llvm():
-        return "unrolled"
     return "structured"
 
 
@@ -79,6 +88,25 @@ def fastest(config: Config | None = None, weights: Weights | None = None, dtype=
     the debugger's ``continue``/``run`` and verification use. Per-layer views may use any engine's
     ``run_pass(x, trace)``."""
     return make(NEURAL, config, weights, dtype, batch)
+
+
+def _lowered(kind: type[Compiled], weights: Weights, dtype) -> Engine:
+    """A lowered engine for a weight file (``mlpvm.engines.stored``: lowered from its stored matrices), or,
+    where its weights break the structure that engine relies on, the bits engine (sparse if bits refuses the
+    weights too), said in one line on stderr."""
+    exactness.check(weights, dtype)
+    try:
+        net, overrides = stored.lowerable(weights)
+        return kind(net, dtype, overrides=overrides)
+    except NotLowerable as why:
+        instead = "bits"
+        try:
+            engine = Bits(weights, dtype)
+        except NotBits:
+            instead, engine = "sparse", Sparse(weights, dtype)
+        sys.stderr.write(f"mlpvm: the {kind.name} engine cannot lower these weights ({why}); running {instead}\n")
+        sys.stderr.flush()
+        return engine
 
 
 def make(
@@ -98,14 +126,19 @@ def make(
     if weights is None:
         assert config is not None
         resources.check(config, name)  # before building anything
-    if name in ("structured", "compiled", "unrolled"):
-        if weights is not None:
-            raise ValueError(f"the {name} engine runs the construction; a weight file runs on bits, sparse or dense")
+    if name in ("compiled", "unrolled"):
         if name == "compiled" and not have_numba():
             raise ValueError("the compiled engine needs numba: pip install 'mlpvm[fast]'")
         if name == "unrolled" and not have_llvm():
             raise ValueError("the unrolled engine needs llvmlite: pip install 'mlpvm[fast]'")
-        return {"compiled": Compiled, "structured": Structured, "unrolled": Unrolled}[name](build(config), dtype)
+        kind = Compiled if name == "compiled" else Unrolled
+        if weights is None:
+            return kind(build(config), dtype)
+        return _lowered(kind, weights, dtype)
+    if name == "structured":
+        if weights is not None:
+            raise ValueError("the structured engine runs the construction; a weight file runs on the others")
+        return Structured(build(config), dtype)
     if weights is None:
         if name == "onnx":
             onnx_export.check_size(config, resources.estimate(config).nonzeros)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mlpvm.engines.base import Engine
-from mlpvm.engines.lowered import Narrow, lower, materialize
+from mlpvm.engines.lowered import Narrow, Override, lower, materialize
 from mlpvm.errors import NetworkFault
 from mlpvm.network import Network
 from mlpvm.protocol import EVENTS, EXECUTED
@@ -79,12 +79,13 @@ class LoweredEngine(Engine):
     """What the engines that run the lowered network share (this one and ``unrolled``): its arrays in a float
     type, and the scratch slots of the flags and the recorded columns after a pass."""
 
-    def __init__(self, net: Network, dtype=np.float32):
+    def __init__(self, net: Network, dtype=np.float32, *, overrides: dict[int, dict[int, Override]] | None = None):
+        """``overrides``: units computed from a weight file's own weights (``mlpvm.engines.stored``)."""
         super().__init__(net.config, [(layer.name, layer.outputs) for layer in net.layers])
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"the {self.name} engine runs float32 or float64, not {self.dtype}")
-        self.lowered = lower(net)
+        self.lowered = lower(net, overrides)
         self.arrays = self.lowered.kernel_args(self.dtype)
         final = self.lowered.places[-1]
         self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
@@ -101,8 +102,8 @@ class LoweredEngine(Engine):
 class Compiled(LoweredEngine):
     name = "compiled"
 
-    def __init__(self, net: Network, dtype=np.float32):
-        super().__init__(net, dtype)
+    def __init__(self, net: Network, dtype=np.float32, *, overrides: dict[int, dict[int, Override]] | None = None):
+        super().__init__(net, dtype, overrides=overrides)
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None
 
     def _raise(self, fault: np.ndarray) -> None:

@@ -15,6 +15,10 @@ a slot in a scratch vector ``s``, written once per pass (static single assignmen
 Each computed unit is ``ReLU(bias + sum s_val * s[s_col] + sum x_val * x[x_col + row * stride])`` with its
 weights and bias copied from the block, so the kernel cannot drift from the construction. Anything outside
 these patterns raises ``NotLowerable`` (the structured and sparse engines still run it).
+
+``overrides`` (``mlpvm.engines.stored``: the units of a weight file that differ from the construction) gives
+some units their own stored weights instead of their block's: such a unit is computed as a plain weighted sum
+of its stored nonzeros, read from wherever each input lives at that point of the pass.
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ MAP, SELECT, UPDATE = 0, 1, 2  # op kinds: narrow units; units of a selected row
 
 class NotLowerable(ValueError):
     """The network uses a block pattern the kernel does not implement."""
+
+
+class Override(NamedTuple):
+    """A unit's own stored weights: input columns of its layer, their weights, and its bias."""
+
+    cols: np.ndarray
+    vals: np.ndarray
+    bias: int
 
 
 @dataclass(frozen=True)
@@ -194,8 +206,11 @@ def _term_entries(term: Term, place: Place, units: int) -> tuple[tuple, tuple]:
 
 
 class _Lowering:
-    def __init__(self, net: Network):
+    def __init__(self, net: Network, overrides: dict[int, dict[int, Override]] | None = None):
         self.net = net
+        self.overrides = overrides or {}
+        self.changed: dict[int, Override] = {}  # the current layer's overridden units, by row
+        self.updated: set[int] = set()  # memories the current layer writes in place (their old rows are gone)
         state = net.state
         self.wide = {f.name for f in state if len(f.shape) >= 2}
         narrow = [f for f in state if f.name not in self.wide]
@@ -213,7 +228,8 @@ class _Lowering:
         self.layer_places: list[dict[str, Place]] = []
 
     def run(self) -> Lowered:
-        for layer in self.net.layers:
+        for k, layer in enumerate(self.net.layers):
+            self.changed = self.overrides.get(k, {})
             self.places = self._layer(layer)
             self.layer_places.append(self.places)
             self.ops.end_layer()
@@ -240,6 +256,8 @@ class _Lowering:
                 continue
             if not isinstance(place, Narrow):
                 raise NotLowerable(f"state field {f.name!r} ends the pass as a selected row")
+            if f.name in self.wide:  # passes carried in the scratch would never see it change
+                raise NotLowerable(f"memory field {f.name!r} ends the pass computed unit by unit, not in place")
             moved = place.slots.ravel() != self.load_slots(f.name)
             xs.append(f.indices().ravel()[moved])
             ss.append(place.slots.ravel()[moved])
@@ -257,9 +275,15 @@ class _Lowering:
     def _layer(self, layer: Layer) -> dict[str, Place]:
         src = self.places
         out: dict[str, Place] = {}
+        self.updated = set()
         maps: list[tuple[Map, int]] = []
         for block in layer.blocks:
-            if isinstance(block, Select):
+            if self._rows_changed(layer, block):
+                if not isinstance(block, Map) or any(isinstance(src[t.src], Selected) for t in block.terms):
+                    raise NotLowerable(f"{layer.name}: {self._first_changed(layer, block)} differs from the "
+                                       "construction in a unit of a selected memory row or its update")  # fmt: skip
+                maps.append((block, block.bias.size))  # computed unit by unit, a copy too
+            elif isinstance(block, Select):
                 out[block.out] = self._select(block, src)
             elif isinstance(block, Reduce):
                 place = src[block.src]
@@ -273,9 +297,43 @@ class _Lowering:
             else:
                 maps.append((block, block.bias.size))
         if maps:
-            self._maps(maps, src, out)
+            self._maps(layer, maps, src, out)
         self._check_aliases(layer, out)
         return out
+
+    def _rows(self, layer: Layer, block) -> range:
+        start = layer.outputs[block.out].offset
+        return range(start, start + layer.outputs[block.out].size)
+
+    def _rows_changed(self, layer: Layer, block) -> bool:
+        rows = self._rows(layer, block)
+        return any(r in rows for r in self.changed)
+
+    def _first_changed(self, layer: Layer, block) -> str:
+        from mlpvm.check.mutate import unit_name  # the one way units are named
+
+        return unit_name(layer.outputs, min(r for r in self.changed if r in self._rows(layer, block)))
+
+    def _stored_entries(self, layer: Layer, src: dict[str, Place], unit: int, row: int) -> tuple[tuple, tuple]:
+        """(s entries, x entries) of an overridden unit: its stored weights, each read from its input's place."""
+        cols, vals, _ = self.changed[row]
+        s_parts, x_parts = [], []
+        for f in layer.inputs:
+            inside = (cols >= f.offset) & (cols < f.stop)
+            if not inside.any():
+                continue
+            pos, val = cols[inside] - f.offset, vals[inside]
+            units = np.full(len(pos), unit, np.int64)
+            place = src[f.name]
+            if isinstance(place, Narrow):
+                s_parts.append((units, place.slots.ravel()[pos], val))
+            elif isinstance(place, Wide):
+                if place.offset in self.updated:
+                    raise NotLowerable(f"{layer.name}: unit {row} reads {f.name!r} while it is updated in place")
+                x_parts.append((units, place.offset + pos, val))
+            else:
+                raise NotLowerable(f"{layer.name}: unit {row} reads the selected rows of {f.name!r}")
+        return _join(s_parts), _join(x_parts)
 
     def _select(self, block: Select, src: dict[str, Place]) -> Selected:
         addr = src[block.addr]
@@ -331,6 +389,7 @@ class _Lowering:
         for other in layer.blocks:  # the row is written in place: nothing else in this layer may read the old one
             if other is not block and any(src.get(n) == memory for n in _reads(other)):
                 raise NotLowerable(f"{layer.name}: {other.out!r} reads {base.src!r} while it is updated in place")
+        self.updated.add(memory.offset)
         width = shape[1]
         unit = np.tile(np.arange(width), len(rows))
         s_cols = np.concatenate([p.slots for p in selected])
@@ -342,15 +401,27 @@ class _Lowering:
         )  # fmt: skip
         return memory
 
-    def _maps(self, maps: list[tuple[Map, int]], src: dict[str, Place], out: dict[str, Place]) -> None:
-        """All the layer's other maps as one op; units that only pass one slot on are not computed."""
+    def _maps(self, layer: Layer, maps: list[tuple[Map, int]], src: dict[str, Place], out: dict[str, Place]) -> None:
+        """All the layer's other maps as one op; units that only pass one slot on are not computed. An
+        overridden unit gets its stored weights and bias instead of its block's."""
         s_parts, x_parts, biases, start = [], [], [], 0
         for block, units in maps:
+            bias = block.bias.ravel().copy()
+            first = layer.outputs[block.out].offset
+            changed = [(r - first, r) for r in sorted(self.changed) if first <= r < first + units]
+            mine = np.zeros(units, bool)
+            for u, _ in changed:
+                mine[u] = True
             for term in block.terms:
                 s, x = _term_entries(term, src[term.src], units)
-                s_parts.append((s[0] + start, *s[1:]))
-                x_parts.append((x[0] + start, *x[1:]))
-            biases.append(block.bias.ravel())
+                s_parts.append(tuple(a[~mine[s[0]]] for a in (s[0] + start, *s[1:])))
+                x_parts.append(tuple(a[~mine[x[0]]] for a in (x[0] + start, *x[1:])))
+            for u, row in changed:
+                s, x = self._stored_entries(layer, src, start + u, row)
+                s_parts.append(s)
+                x_parts.append(x)
+                bias[u] = self.changed[row].bias
+            biases.append(bias)
             start += units
         s_unit, s_col, s_val = _join(s_parts)
         x_unit, x_col, x_val = _join(x_parts)
@@ -395,8 +466,9 @@ def _reads(block) -> list[str]:
     return [*names, block.addr] if isinstance(block, Select) else names
 
 
-def lower(net: Network) -> Lowered:
-    return _Lowering(net).run()
+def lower(net: Network, overrides: dict[int, dict[int, Override]] | None = None) -> Lowered:
+    """``net`` lowered; ``overrides``: units (layer -> row) computed from their own stored weights."""
+    return _Lowering(net, overrides).run()
 
 
 def materialize(layout: Layout, places: dict[str, Place], x: np.ndarray, s: np.ndarray, reg: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 from mlpvm.engines import cache as code_cache
 from mlpvm.engines.codegen import source
 from mlpvm.engines.compiled import LoweredEngine, record_array
-from mlpvm.engines.lowered import materialize
+from mlpvm.engines.lowered import Override, materialize
 from mlpvm.errors import NetworkFault
 from mlpvm.network import Network
 
@@ -102,8 +102,8 @@ def code(ir: str, announce: Callable[[], None] | None = None) -> Code:
 class Unrolled(LoweredEngine):
     name = "unrolled"
 
-    def __init__(self, net: Network, dtype=np.float32):
-        super().__init__(net, dtype)
+    def __init__(self, net: Network, dtype=np.float32, *, overrides: dict[int, dict[int, Override]] | None = None):
+        super().__init__(net, dtype, overrides=overrides)
         self._ir: dict[int, str] = {}
         self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._code: dict[int, Code] = {}
