@@ -17,7 +17,7 @@ GIST = {
     "--bits": "Word width",
     "--cells": "Memory",
     "--slots": "Instruction slots K",
-    "--engine": "The network engine (neural = the fastest exact one",
+    "--engine": "The network engine: neural, ",
     "--providers": "ONNX Runtime execution providers",
     "--max-steps": "(0 = no limit; default: ",
     "--eof-reads": "reads the end of its input (-1) more than N times (0 = no limit; default: 8)",

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_OPTIONS = {
     ("asm", "output"), ("asm", "map_path"), ("build", "output"), ("export", "output"), ("export", "onnx_output"),
     ("trace", "out"), ("trace", "layers"), ("plot", "out"),
+    # a folder of lemma files, each written by the atomic writer (mlpvm/prove/rows.py)
+    ("prove", "emit"),
 }  # fmt: skip
 INPUT_OPTIONS = {
     ("asm", "source"), ("disasm", "image"), ("disasm", "map_path"), ("run", "image"), ("run", "batch_file"),
@@ -40,6 +42,7 @@ INPUT_OPTIONS = {
     # a campaign's store is a SQLite database, updated in place as shards finish: a file that is not one (a
     # program, a weight file, through any link) is refused unread and unchanged (tests/test_campaigns.py)
     ("verify", "store"),
+    ("compare", "images"),
 }  # fmt: skip
 DEBUG_WRITERS = {"picture": "picture {} 1", "dump": "dump {}"}  # the debugger's commands that write a file
 
@@ -119,6 +122,25 @@ KINDS = {"prog.asq": "program", "part.asq": "included", "in.txt": "input-file", 
          "w.npz": "weights"}  # fmt: skip
 
 
+FOLDERS = {("prove", "emit")}  # options that name a folder the command writes files into
+
+
+def test_prove_emits_no_lemma_over_an_input(tmp_path):
+    """A lemma file of --emit DIR that is a link to the weight file being proved: refused, the file unchanged."""
+    pytest.importorskip("z3", reason="mlpvm prove needs z3-solver (the prove extra)")
+    weights, lemmas = tmp_path / "w.npz", tmp_path / "lemmas"
+    assert CliRunner().invoke(cli, ["build", "--bits", "4", "--cells", "4", "-o", str(weights)]).exit_code == 0
+    before = weights.read_bytes()
+    first = CliRunner().invoke(cli, ["prove", "--weights", str(weights), "--emit", str(lemmas)])
+    assert first.exit_code == 0, first.output
+    name = sorted(lemmas.iterdir())[0]
+    name.unlink()
+    name.symlink_to(weights)
+    again = CliRunner().invoke(cli, ["prove", "--weights", str(weights), "--emit", str(lemmas)])
+    assert again.exit_code == 2 and "also an input" in again.output and "Traceback" not in again.output
+    assert weights.read_bytes() == before and name.is_symlink()
+
+
 def test_every_writer_is_tried():
     """The table above writes every output option (its argv puts the output's name there) and every debugger
     command that writes."""
@@ -128,7 +150,7 @@ def test_every_writer_is_tried():
         command = cli.get_command(click.Context(cli), args[0])
         params = command.make_context(args[0], args[1:], resilient_parsing=True).params
         tried |= {(args[0], key) for key, value in params.items() if value == "OUT"}
-    assert tried == OUTPUT_OPTIONS
+    assert tried == OUTPUT_OPTIONS - FOLDERS  # a folder's files: test_prove_emits_no_lemma_over_an_input
     assert {name for name in DEBUG_WRITERS if any(f"debug {name}" == w for w in WRITERS)} == set(DEBUG_WRITERS)
 
 

@@ -57,6 +57,7 @@ def invocations(tmp) -> dict[str, list[tuple[str, list[str]]]]:
         "bench": [("bench", ["BENCH"]), ("bench --json", ["BENCH", "--json"])],
         "prove": [("prove", ["prove", *SMALL]), ("prove --json", ["prove", *SMALL, "--json"])],
         "plot": [],
+        "compare": [("compare", ["compare", HELLO_SQ, "--bits", "8", "--cells", "64"])],
     }
 
 

@@ -85,7 +85,8 @@ def cli() -> None:
     default: none where you can watch and press Ctrl-C (run with stdin a
     terminal, debug), 100,000,000 for run otherwise, and a bound where every
     pass is recorded or compared (trace 1,000,000, plot 100,000, verify 1,000
-    per program, compare 100). -q/--quiet silences the live progress shown on a terminal.
+    per program, compare 100). -q/--quiet silences the live progress shown
+    on a terminal.
     """
 
 

@@ -121,9 +121,9 @@ NETWORKS = ("mlp", "transformer")
 def lambda_option(f):
     """--lambda L: the transformer's softmax temperature."""
     return click.option(
-        "--lambda", "lam", type=click.FloatRange(min=0, min_open=True), default=None, metavar="L",
-        help="The softmax temperature of the transformer (default 20; mlpvm compare --exactness "
-        "measures where it is exact).",
+        "--lambda", "lam", type=Bounded(0.01, 1000, real=True), default=None, metavar="L",
+        help="The softmax temperature of the transformer, 0.01 to 1,000 (default 20; mlpvm compare "
+        "--exactness measures where it is exact).",
     )(f)  # fmt: skip
 
 
@@ -178,9 +178,12 @@ def quiet_option(f):
 def engine_option(*extra: str, weights: str | None = "for --weights too", more: str = ""):
     """--engine NAME: the network engines, the same names wherever one runs (``extra``: run's reference);
     ``weights``: what runs a weight file, None for a command without --weights."""
+    names = (NEURAL, *ENGINES, *extra)
     return click.option(
-        "--engine", type=click.Choice((NEURAL, *ENGINES, *extra)), default=NEURAL, show_default=True,
-        help=f"The network engine (neural = the fastest exact one{f'; {weights}' if weights else ''}){more}.",
+        # the names in the help, not as the metavar: their list is wider than a line of 80 columns
+        "--engine", type=click.Choice(names), default=NEURAL, show_default=True, metavar="NAME",
+        help=f"The network engine: {', '.join(names)} (neural = the fastest exact one"
+        f"{f'; {weights}' if weights else ''}){more}.",
     )  # fmt: skip
 
 

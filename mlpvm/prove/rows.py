@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from mlpvm.files import atomic_write
 from mlpvm.network.weights import WeightLayer, Weights
 
 from . import encode, require_z3, smtlib
@@ -483,7 +484,8 @@ class _Run:
             return
         path = self.folder / smtlib.file_name(len(self.outcomes), stage, prop)
         about = f"mlpvm prove: lemma '{prop}' of stage {stage}, {self.name}\nunsat proves it\nz3: {result}"
-        path.write_text(smtlib.text(assertions, violations, about))
+        text = smtlib.text(assertions, violations, about).encode()
+        atomic_write(path, lambda f: f.write(text))  # never through a link onto an input, never half written
         if self.second:
             self.done(_second(path, self.second, self.timeout, first))
 
