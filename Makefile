@@ -20,7 +20,7 @@ ifndef VIRTUAL_ENV
 	$(PYTHON) -m venv $(VENV)
 endif
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,fast,onnx,prove,plot,docs]' || $(PY) -m pip install -q -e '.[dev,onnx,prove,plot,docs]'
+	$(PY) -m pip install -q -e '.[dev,fast,onnx,prove,prove2,plot,cluster,docs]' || $(PY) -m pip install -q -e '.[dev,onnx,prove,prove2,plot,cluster,docs]'
 	$(PY) -c 'from mlpvm.engines.compiled import warm; warm()'  # compile the numba kernel once, now
 	@touch $@
 

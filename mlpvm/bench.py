@@ -12,7 +12,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -35,6 +35,12 @@ from mlpvm.program.load import load_image
 
 SCALING_CELLS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
 BATCH = 256  # machines in the batched measurements
+BIG_BATCH = 4096  # issue 21's batch, for the engines fast enough to time it in a short run
+BIG_ENGINES = ("unrolled", "compiled", "bits")
+TARGETS = {  # issue 21: (aggregate passes/s, times the reference interpreter in the same run)
+    "single": (5_000_000, 10),
+    "big": (50_000_000, 100),
+}
 EFORTH_LINE_STEPS = 13_870_636  # eforth-8k: steps until "2 2 + . cr" has printed " 4" and " ok"
 EFORTH = "external/howerj-subleq-vhdl/eforth-8k.dec"  # in the package's programs
 EFORTH_INPUT = b"2 2 + . cr\n"
@@ -215,27 +221,51 @@ def available(config: Config) -> dict[str, str | None]:
     return why
 
 
-def engines_table(config: Config, batch: int, seconds: float, repeats: int, progress: Progress) -> dict:
-    """Every engine on one program and on ``batch`` programs, and the reference interpreter."""
+def engines_table(
+    config: Config, batch: int, seconds: float, repeats: int, progress: Progress, with_eforth: bool = True
+) -> dict:
+    """Every engine on one program and on ``batch`` programs, and the reference interpreter; the debugger's
+    continue, also on eForth (M = 8192) ``with_eforth``."""
     why = available(config)
-    chunks: dict = {
-        "reference": reference_chunk(config),
-        "debug continue": debug_chunk(debug_session(config)),
-        "debug continue eforth": debug_chunk(eforth_session()),
-    }
+    chunks: dict = {"reference": reference_chunk(config), "debug continue": debug_chunk(debug_session(config))}
+    if with_eforth:
+        chunks["debug continue eforth"] = debug_chunk(eforth_session())
     for name in ENGINES:
         if why[name] is None:
-            for key, b in (("single", 1), ("batched", batch)):
+            big = (("big", BIG_BATCH),) if name in BIG_ENGINES else ()
+            for key, b in (("single", 1), ("batched", batch), *big):
                 chunks[name, key] = engine_chunk(make(name, config), b)
     rates = timed(chunks, seconds, repeats, progress)
     rows = {}
     for name in ENGINES:
         rows[name] = {"skipped": why[name]}
         if why[name] is None:
-            rows[name].update({key: asdict(rates[name, key]) for key in ("single", "batched")})
-    return {"config": config.to_meta(), "batch": batch, "engines": rows, "reference": asdict(rates["reference"]),
-            "debug_continue": asdict(rates["debug continue"]),
-            "debug_continue_eforth": asdict(rates["debug continue eforth"])}  # fmt: skip
+            rows[name].update({key: asdict(rates[k]) for k in rates if k[0] == name for key in k[1:]})
+    ref = rates["reference"]
+    doc = {"config": config.to_meta(), "batch": batch, "big_batch": BIG_BATCH, "engines": rows,
+           "reference": asdict(ref), "targets": targets(rows, ref.median),
+           "debug_continue": asdict(rates["debug continue"])}  # fmt: skip
+    if with_eforth:
+        doc["debug_continue_eforth"] = asdict(rates["debug continue eforth"])
+    return doc
+
+
+def targets(rows: dict, reference: float) -> dict:
+    """Issue 21's targets against each engine's median in this run: the rate and the ratio to the reference
+    interpreter it reached, and the factor each is short by (below 1: met)."""
+    out: dict = {}
+    for key, (rate, ratio) in TARGETS.items():
+        out[key] = {"target_passes_per_s": rate, "target_x_reference": ratio, "engines": {}}
+        for name, row in rows.items():
+            if key in row:
+                got = row[key]["median"]
+                out[key]["engines"][name] = {
+                    "passes_per_s": got,
+                    "x_reference": got / reference,
+                    "short_of_rate": rate / got,
+                    "short_of_ratio": ratio / (got / reference),
+                }
+    return out
 
 
 def blocks_bytes(config: Config) -> int:
@@ -290,7 +320,7 @@ def scaling_table(cells: tuple[int, ...], seconds: float, repeats: int, sparse_u
         rows.append(weights_row(m) | {"us_per_pass": {}})
     for j, name in enumerate(ENGINES):
         sizes = [m for m in cells if available(Config("subleq", 16, m))[name] is None]
-        sizes = [m for m in sizes if name not in ("sparse", "onnx") or m <= sparse_upto]
+        sizes = [m for m in sizes if name not in ("sparse", "onnx", "bits") or m <= sparse_upto]
         chunks = {(name, f"M = {m}"): engine_chunk(make(name, Config("subleq", 16, m)), 1) for m in sizes}
         share = span(progress, 1 / 4 + 3 / 4 * j / len(ENGINES), 1 / 4 + 3 / 4 * (j + 1) / len(ENGINES))
         rates = timed(chunks, seconds, repeats, share)
@@ -344,6 +374,50 @@ def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress)
             unrolled_entries_per_s=unrolled.median * lowered.entries,
             unrolled_efficiency=unrolled.median / floor.median,
         )
+    doc["bits"] = bits_bound(config, seconds, repeats, progress)
+    return doc
+
+
+def bits_bound(config: Config, seconds: float, repeats: int, progress: Progress) -> dict:
+    """What a pass of the bits engine must do, computed from the weights (its ops and the literals they read,
+    each one 64-bit word operation for 64 machines; the state in bits), and the bound that sets on this
+    machine: a bare loop over exactly those reads (``bitkernel.bare_reads``), one word (one program: 63 of
+    64 lanes idle) and a tile of words (a batch), timed in turn with the engine on one program and on
+    ``BIG_BATCH`` machines."""
+    from mlpvm.engines import bitkernel
+    from mlpvm.engines.bits import TILE_WORDS
+
+    engine = make("bits", config)
+    p = engine.program
+    doc: dict = {
+        "ops": p.ops,
+        "literal_reads": p.literal_reads,
+        "state_bits": p.state_size,
+        "state_bytes_bits": -(-p.state_size // 8),
+        "state_bytes_float32": 4 * p.state_size,
+        "scratch_bytes_per_word": 8 * p.slots,
+    }
+    chunks: dict = {"bits, one program": engine_chunk(engine, 1), "bits, batch": engine_chunk(engine, BIG_BATCH)}
+    for words in (1, TILE_WORDS):
+        X = np.zeros((p.slots, words), np.uint64)
+
+        def bare(n: int, X=X, words=words) -> int:
+            bitkernel.bare_reads(X, p.lits, n)
+            return n * 64 * words if words > 1 else n
+
+        chunks[f"bare reads, {words} word(s)"] = bare
+    rates = timed(chunks, seconds, repeats, progress)
+    one, batch = rates["bits, one program"], rates["bits, batch"]
+    floor_one, floor_batch = rates["bare reads, 1 word(s)"], rates[f"bare reads, {TILE_WORDS} word(s)"]
+    doc.update(
+        bare_one_passes_per_s=asdict(floor_one),
+        bare_batch_passes_per_s=asdict(floor_batch),
+        one_passes_per_s=asdict(one),
+        batch_passes_per_s=asdict(batch),
+        one_efficiency=one.median / floor_one.median,
+        batch_efficiency=batch.median / floor_batch.median,
+        word_ops_per_s=batch.median / 64 * p.literal_reads,
+    )
     return doc
 
 
@@ -380,7 +454,7 @@ def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
         parts.append(
             {
                 "input": text,
-                "output": outcome.output.decode("latin-1"),
+                "output": outcome.output.decode("utf-8", "replace"),
                 "reason": outcome.reason,
                 "steps": outcome.steps,
                 "passes": outcome.passes,
@@ -399,7 +473,42 @@ def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
     }
 
 
+CAMPAIGN = {False: (2048, 128), True: (256, 32)}  # by --quick: random programs, and programs per shard
+
+
+def campaign(quick: bool, progress: Progress) -> dict:
+    """Aggregate passes/s (each step of each machine is one pass of it through the network) of one ``verify
+    --random`` campaign: in this process, and on local clusters of 1 and 2 workers. Each cluster first runs a
+    shard per worker of another campaign, so that the timing leaves out the start and the compilations."""
+    from mlpvm.check import cluster
+    from mlpvm.check.campaign import VerifyCampaign, meta
+
+    count, shard = CAMPAIGN[quick]
+    c = VerifyCampaign((), "", False, meta(Config()), count, 0, 1000, fastest_name(), "float32", 512, None, shard)
+    rows = []
+    for k, workers in enumerate((None, 1, 2)):
+        progress(f"campaign, {workers or 'no'} cluster workers", k / 3)
+        with cluster.pool(workers) as runner:
+            warm = replace(c, count=runner.workers * 8, seed=count, shard_size=8)
+            runner.run(warm, list(range(warm.shards)), lambda shard, result: None)
+            results: dict[int, dict] = {}
+            start = time.perf_counter()
+            runner.run(c, list(range(c.shards)), results.__setitem__)
+            seconds = time.perf_counter() - start
+        steps = sum(r["steps"] for r in results.values())
+        rows.append({"workers": workers, "programs": count, "steps": steps, "seconds": seconds,
+                     "passes_per_s": steps / seconds})  # fmt: skip
+    return {"engine": c.engine_name, "config": Config().to_meta(), "shard_size": shard, "rows": rows}
+
+
 BUDGETS = {False: (1.0, 3), True: (0.15, 3)}  # by --quick: seconds per timed run, runs per measurement
+# --quick on numpy alone (no fast extra): eForth's 8,192 cells run at hundreds of passes/s, so the sizes stop here
+# and the eForth measurements (millions of passes) are left out, saying so.
+SLOW_QUICK_CELLS = 1024
+WITHOUT_FAST = (
+    f"without the fast extra (pip install 'mlpvm[fast]') --quick measures M up to {SLOW_QUICK_CELLS:,} and leaves "
+    "out eForth (M = 8,192): the debugger's continue on it and its history"
+)
 
 
 def run(
@@ -409,6 +518,7 @@ def run(
     progress: Progress | None = None,
     budget: tuple[float, int] | None = None,
     only_eforth: bool = False,
+    only_campaign: bool = False,
 ) -> dict:
     """The whole benchmark: a few minutes, or well under one when ``quick`` (the sparse engine is then left
     out of the scaling table above M = 1024). ``budget``: (seconds, repeats) instead of ``BUDGETS``."""
@@ -418,12 +528,17 @@ def run(
     started = time.perf_counter()
 
     doc: dict = {"quick": quick, "numba": have_numba(), "neural": fastest_name(), "budget": [seconds, repeats]}
-    if not only_eforth:
-        doc["engines"] = engines_table(config, BATCH, seconds, repeats, span(say, 0.0, 0.35))
+    slow = quick and not (have_numba() and have_llvm())  # numpy alone: keep --quick well under a minute
+    doc["notes"] = [WITHOUT_FAST] if slow and not only_eforth and not only_campaign else []
+    if only_campaign:
+        doc["campaign"] = campaign(quick, say)
+    elif not only_eforth:
+        doc["engines"] = engines_table(config, BATCH, seconds, repeats, span(say, 0.0, 0.35), with_eforth=not slow)
         doc["arithmetic"] = arithmetic(config, seconds, repeats, span(say, 0.35, 0.45))
-        cells = SCALING_CELLS
+        cells = tuple(m for m in SCALING_CELLS if m <= SLOW_QUICK_CELLS) if slow else SCALING_CELLS
         doc["scaling"] = scaling_table(cells, seconds, repeats, 1024 if quick else max(cells), span(say, 0.45, 0.9))
-        doc["debug_history"] = history_depth(HISTORY_BACK[quick], span(say, 0.9, 0.95))
+        if not slow:
+            doc["debug_history"] = history_depth(HISTORY_BACK[quick], span(say, 0.9, 0.95))
     if eforth_image:
         doc["eforth"] = eforth(eforth_image, eforth_line, span(say, 0.0 if only_eforth else 0.95, 1.0))
     doc["seconds"] = time.perf_counter() - started

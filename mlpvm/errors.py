@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import unicodedata
 
-def shown(name: object) -> str:
-    """``name`` safe to print: control characters and bytes that are not UTF-8 become ``\\xHH`` escapes, so a
-    file name cannot move the cursor, change colours or retitle the terminal."""
+
+def shown(name: object, lines: bool = False) -> str:
+    """``name`` safe to print: control characters (ESC, BEL, CR, bidi overrides such as U+202E, ...) and bytes
+    that are not UTF-8 become ``\\xHH`` or ``\\uHHHH`` escapes, so text the user did not type (a file name, a
+    source line, a script's line) cannot move the cursor, change colours, retitle the terminal or reorder what
+    is shown. With ``lines``, newlines stay (a view of several lines). The one escaping of everything shown."""
     text = str(name)
-    return "".join(c if c.isprintable() or c == "\t" else _escape(c) for c in text)
+    if text.isprintable():
+        return text
+    keep = "\t\n" if lines else "\t"
+    return "".join(c if c.isprintable() or c in keep or _space(c) else _escape(c) for c in text)
+
+
+def _space(c: str) -> bool:
+    """A space other than ' ' (a no-break space keeps a view's words together): not printable to Python, but
+    harmless."""
+    return unicodedata.category(c) == "Zs"
 
 
 def _escape(c: str) -> str:
@@ -52,10 +65,10 @@ class ImageError(MlpvmError):
         head = shown(f"{self.where}: error: {self.message}") if self.where else super().report()
         if self.text is None or self.col is None:
             return head
-        # Control characters would garble the terminal: show them as '?', one column each, like the rest.
-        line = "".join(c if c == "\t" or c.isprintable() else "?" for c in self.text)
-        # Keep the line's tabs in the caret's indent so the caret lines up in any terminal.
-        indent = "".join(c if c == "\t" else " " for c in line[: self.col - 1])
+        line = shown(self.text)
+        # Keep the line's tabs in the caret's indent so the caret lines up in any terminal (under an escape's
+        # first character when the column is a control character).
+        indent = "".join(c if c == "\t" else " " for c in shown(self.text[: self.col - 1]))
         return f"{head}\n  {line}\n  {indent}^"
 
 
@@ -85,6 +98,7 @@ class NetworkFault(MlpvmError):
 
     exit_code = 4
 
-    def __init__(self, layer: str, detail: str = ""):
+    def __init__(self, layer: str, detail: str = "", machine: int | None = None):
         self.layer = layer
+        self.machine = machine  # the row of the batch whose activation left {0,1}, when the engine knows it
         super().__init__(f"network fault after layer {layer}" + (f": {detail}" if detail else ""))

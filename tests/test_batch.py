@@ -3,6 +3,7 @@ gives alone, grouped into batches by configuration; the exit code is that of the
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -65,9 +66,10 @@ def test_batch_file(tmp_path):
         f"# two echoes and a hello\nsub/echo.dec --input 'a\\tb\\n'\n\n{HELLO}\nsub/echo.dec --input '\\xff'\n"
     )
     docs = json.loads(invoke("run", "--json", "--batch-file", str(batch)).output)
-    assert [d["output"] for d in docs] == ["a\tb\n", "Hello, world!\n", "\xff"]
+    assert [d["output"] for d in docs] == ["a\tb\n", "Hello, world!\n", "\ufffd"]  # UTF-8 text; 0xff is not
+    assert base64.b64decode(docs[2]["output_base64"]) == b"\xff"  # the exact bytes
     both = json.loads(invoke("run", "--json", "--batch-file", str(batch), HI).output)
-    assert [d["output"] for d in both] == ["Hi", "a\tb\n", "Hello, world!\n", "\xff"]
+    assert [d["output"] for d in both] == ["Hi", "a\tb\n", "Hello, world!\n", "\ufffd"]
 
 
 @pytest.mark.parametrize(

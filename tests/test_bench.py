@@ -12,7 +12,10 @@ from mlpvm.engines import ENGINES, have_numba
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.program.inputs import Input
-from tests.conftest import EXTERNAL
+from tests.conftest import EXTERNAL, needs_numba
+
+# The benchmark runs the debugger (its fast reference) and eForth's boot: compiled with numba, seconds; without
+# it, plain Python, minutes (a test limit, not a skip). So those tests need the fast extra.
 
 
 def test_the_benchmark_program_never_stops_and_never_does_io():
@@ -24,10 +27,12 @@ def small(monkeypatch) -> None:
     monkeypatch.setattr(bench, "BUDGETS", {False: (0.005, 1), True: (0.005, 1)})
     monkeypatch.setattr(bench, "SCALING_CELLS", (64, 128))
     monkeypatch.setattr(bench, "BATCH", 4)  # the command imports mlpvm.bench when it runs: patched here
+    monkeypatch.setattr(bench, "BIG_BATCH", 70)
     monkeypatch.setattr(bench, "HISTORY_BACK", {False: 3000, True: 3000})
     monkeypatch.setattr(bench, "EXTRA", 500)
 
 
+@needs_numba
 def test_bench_json_has_every_measurement(monkeypatch):
     small(monkeypatch)
     result = CliRunner().invoke(cli, ["bench", "--json"])
@@ -50,8 +55,25 @@ def test_bench_json_has_every_measurement(monkeypatch):
     a = doc["arithmetic"]
     assert 0 < a["units_per_pass"] < a["touched_per_pass"] < a["stored_nonzeros"] / 100
     assert ("efficiency" in a) == have_numba()
+    # Issue 21's targets: the engines' own medians, against the reference of the same run.
+    ref, targets = doc["engines"]["reference"]["median"], doc["engines"]["targets"]
+    assert doc["engines"]["big_batch"] == 70
+    for key, rows in (("single", "single"), ("big", "big")):
+        t = targets[key]
+        assert (t["target_passes_per_s"], t["target_x_reference"]) == bench.TARGETS[key]
+        for name, row in t["engines"].items():
+            got = engines[name][rows]["median"]
+            assert row["passes_per_s"] == got and abs(row["x_reference"] - got / ref) < 1e-9 * got
+            assert abs(row["short_of_rate"] * got - t["target_passes_per_s"]) < 1e-6 * t["target_passes_per_s"]
+    assert set(targets["single"]["engines"]) == {n for n in ENGINES if not engines[n]["skipped"]}
+    assert set(targets["big"]["engines"]) == {n for n in bench.BIG_ENGINES if not engines[n]["skipped"]}
+    if have_numba():  # the bits engine's bound, from its program: ops and reads fewer than the stored weights
+        b = a["bits"]
+        assert 0 < b["ops"] < b["literal_reads"] < a["stored_nonzeros"] and b["state_bytes_bits"] * 8 >= b["state_bits"]
+        assert b["one_efficiency"] > 0 and b["batch_efficiency"] > 0
 
 
+@needs_numba
 def test_bench_tables_fit_80_columns(monkeypatch):
     """Every table whole in an 80-column terminal: nothing cut off (Rich would end a cell with an ellipsis)."""
     small(monkeypatch)
@@ -61,15 +83,19 @@ def test_bench_tables_fit_80_columns(monkeypatch):
     assert "…" not in result.output and max(len(line) for line in result.output.splitlines()) <= 80
 
 
+@needs_numba
 def test_bench_tables(monkeypatch):
     small(monkeypatch)
     result = CliRunner().invoke(cli, ["bench", "--quick"])
     assert result.exit_code == 0, result.output
-    for title in ("Engines: subleq", "Arithmetic of one pass", "Scaling: subleq", "reference (steps/s)",
-                  "debug continue, eForth", "Debugger history: eForth", "reverse-step 3,000"):  # fmt: skip
+    titles = ["Engines: subleq", "Targets (issue 21)", "Arithmetic of one pass", "Scaling: subleq",
+              "reference (steps/s)", "debug continue, eForth", "Debugger history: eForth",
+              "reverse-step 3,000"]  # fmt: skip
+    for title in titles + (["bits engine, batch, against the bare loop"] if have_numba() else []):
         assert title in result.output
 
 
+@needs_numba
 def test_eforth_part_types_a_line_after_the_boot():
     doc = bench.eforth(EXTERNAL / "howerj-subleq-vhdl/echo.dec", "hi", lambda what, done: None)
     boot, line = doc["parts"]
@@ -77,6 +103,7 @@ def test_eforth_part_types_a_line_after_the_boot():
     assert (line["output"], line["reason"]) == ("hi\n", "wait")
 
 
+@needs_numba
 def test_eforth_only_skips_the_rest(monkeypatch):
     small(monkeypatch)
     echo = str(EXTERNAL / "howerj-subleq-vhdl/echo.dec")

@@ -30,7 +30,7 @@ def test_batch_script_breakpoints_conditions_and_watchpoints(tmp_path):
     script = tmp_path / "cmds"
     script.write_text("break *12 if mem[0] == 27\ncontinue\nprint mem[0]\nwatch mem[0]\ncontinue\ninfo breakpoints\n")
     out = debug(HELLO, "-x", str(script))
-    assert "Breakpoint 1, pc=12" in out and "mem[0] = 27" in out
+    assert "Breakpoint 1, pc=12" in out and "$1 = 27" in out
     assert "Watchpoint 2: mem[0] 27 -> 28" in out
     assert "breakpoint" in out and "watch" in out  # the info table
     assert "│ He" in out  # program output, apart from debugger messages
@@ -105,7 +105,7 @@ HELLO_ASQ = str(ROOT / "programs" / "hello.asq")
 def test_labels_from_the_source_map_in_breakpoints_conditions_and_disassembly():
     out = debug(HELLO_ASQ, "--ex", "break done", "--ex", "tbreak loop if ptr == &msg + 3", "--ex", "continue",
                 "--ex", "disassemble", "--ex", "continue", "--ex", "info breakpoints")  # fmt: skip
-    assert "Breakpoint 2, pc=0 <loop>" in out  # the tbreak, when ptr points at the 4th character
+    assert "Temporary breakpoint 2, pc=0 <loop>" in out  # the tbreak, when ptr points at the 4th character
     assert "│ Hel" in out
     assert re.search(r"=> +0 loop,ptr:", out) and "OUT" in out  # the current instruction, its labels and idiom
     assert "# OUT: print the character" in out  # and its source line

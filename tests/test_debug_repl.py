@@ -83,8 +83,8 @@ def test_interactive_session_in_a_pty(env, tmp_path):
     assert b"Breakpoint 1 at 12" in term.command("break *12")
     shown = term.command("continue")
     assert b"Breakpoint 1, pc=12" in shown and b"H" in shown
-    again = term.command("")  # a blank line repeats continue
-    assert b"Breakpoint 1, pc=12" in again and b"e" in again
+    again = term.command("continue\r")  # and a blank line after it repeats it (not after the marker's print)
+    assert again.count(b"Breakpoint 1, pc=12") == 2 and b"e" in again and b"l" in again
     assert b"last pass (pc 9)" in term.command("regs")
     assert b"read.1" in term.command("layers")
     term.read_until(PROMPT)  # prompting again, so Ctrl-D reaches prompt_toolkit rather than the line discipline
@@ -123,7 +123,9 @@ def test_tab_completes_a_label_at_80_columns_with_no_popup_while_typing(env):
     assert b"Breakpoint 1 at 18 <done>" in shown
     shown = term.command("run")
     assert b"Breakpoint 1, pc=18 <done>" in shown
-    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r", "", shown.decode("utf-8", "replace"))
+    # the status line (drawn between save and restore, on stderr, when the first pass is slow) is not a view
+    text = re.sub(r"\x1b7.*?\x1b8|\x1b[DM]", "", shown.decode("utf-8", "replace"), flags=re.S)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r", "", text)
     assert "╭─ pass" in plain and max(len(line) for line in plain.splitlines()) <= 80  # the panel fits
     term.command("quit")
     assert term.wait() == 0

@@ -4,20 +4,19 @@ of its code paths (a single machine, and batch-minor tiles) and over many passes
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from mlpvm.engines import Compiled, Dense, Sparse, Structured, Unrolled, have_numba, make
+from mlpvm.engines import Compiled, Dense, Sparse, Structured, Unrolled, make
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
 from mlpvm.network import LAYER_NAMES, build
 from mlpvm.network.weights import compile_network
-from tests.conftest import needs_numba
+from tests.conftest import needs_llvm, needs_numba, needs_onnx
 
 CONFIGS = [
     Config("subleq", 4, 16),
@@ -144,6 +143,16 @@ for batch in (x, x[:1]):
     Sparse(compile_network(net)).run_pass(batch.copy(), want)
     Compiled(net).run_pass(batch.copy(), got)
     assert all(np.array_equal(w, g) for w, g in zip(want, got))
+# A weight file: one machine on sparse, a batch on the bits engine's numpy evaluator (exact).
+weights = compile_network(net)
+assert fastest_name(weights=True) == "sparse" and fastest_name(weights=True, batch=64) == "bits"
+assert type(fastest(weights=weights)).__name__ == "Sparse"
+engine = fastest(weights=weights, batch=64)
+assert type(engine).__name__ == "Bits" and not engine.use_numba
+want, got = [], []
+Sparse(weights).run_pass(x.copy(), want)
+engine.run_pass(x.copy(), got)
+assert all(np.array_equal(w, g) for w, g in zip(want, got))
 print("ok")
 """
 
@@ -244,13 +253,20 @@ def test_unrolled_guard_names_the_layer_and_the_machine():
 
 @needs_numba
 @pytest.mark.parametrize("cfg", [Config("subleq", 8, 64), Config("paper", 8, 32, 16)], ids=str)
-@pytest.mark.parametrize("name", ["structured", "compiled", "unrolled", "onnx"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "structured",
+        "compiled",
+        pytest.param("unrolled", marks=needs_llvm),
+        "bits",
+        pytest.param("onnx", marks=needs_onnx),
+    ],
+)
 def test_records_are_the_states_each_pass_leaves(cfg, name):
     """``run_until_event(..., record=)`` on random programs: row i is the narrow state after pass i + 1,
     as one ``run_pass`` at a time leaves it (the base class's loop for the structured and onnx engines, the
     kernel, the generated code); with a record or without, the passes and states are the same."""
-    if name == "onnx":
-        pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'mlpvm[onnx]'")
     net = build(cfg)
     rng = np.random.default_rng(11)
     fast, slow = make(name, cfg), Sparse(compile_network(net))
@@ -273,13 +289,20 @@ def test_records_are_the_states_each_pass_leaves(cfg, name):
         assert np.array_equal(x, y) and (record[done:] == 7).all()
 
 
-@pytest.mark.parametrize("name", ["unrolled", "compiled", "structured", "sparse", "dense", "onnx"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("unrolled", marks=needs_llvm),
+        pytest.param("compiled", marks=needs_numba),
+        "bits",
+        "structured",
+        "sparse",
+        "dense",
+        pytest.param("onnx", marks=needs_onnx),
+    ],
+)
 def test_an_empty_batch_runs_no_pass(name):
     """No machine, no pass: the kernels assume a machine (the compiled one spun forever on an empty batch)."""
-    if name in ("unrolled", "compiled") and not have_numba() and not os.environ.get("CI"):
-        pytest.skip("needs the fast extra")
-    if name == "onnx":
-        pytest.importorskip("onnxruntime", reason="the onnx extra: pip install 'mlpvm[onnx]'")
     engine = make(name, Config("subleq", 4, 16))
     x = np.zeros((0, engine.state.size), engine.dtype)
     steps = np.zeros(0, np.int64)

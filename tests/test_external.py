@@ -24,7 +24,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("engine", [COMPILED, "structured", "sparse"])
+@pytest.mark.parametrize("engine", [COMPILED, "bits", "structured", "sparse"])
 @pytest.mark.parametrize(("path", "cells", "data", "output", "steps"), CASES, ids=[c[0] for c in CASES])
 def test_external_program(engine, path, cells, data, output, steps):
     cfg = Config("subleq", 16, cells)

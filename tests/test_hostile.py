@@ -27,6 +27,8 @@ from mlpvm.network import build
 from mlpvm.network.weights import compile_network, save
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.usefixtures("no_process_left")  # conftest: no test leaves a process behind
+
 RUNNER = Path(__file__).parent / "hostile_runner.py"
 HELLO = str(ROOT / "programs/hello.sq")
 HELLO_ASQ = str(ROOT / "programs/hello.asq")
@@ -192,6 +194,7 @@ def world(tmp_path_factory) -> Path:
             (root / name).write_bytes(data)
     (root / "hello.sq").write_bytes(Path(HELLO).read_bytes())
     (root / "hello.asq").write_bytes(Path(HELLO_ASQ).read_bytes())
+    (root / "echo.asq").write_bytes((ROOT / "mlpvm/programs/echo.asq").read_bytes())
     (root / "hi.dec").write_bytes((ROOT / "programs/external/howerj-subleq-vhdl/hi.dec").read_bytes())
     os.mkfifo(root / "fifo")
     os.mkdir(root / "dir.dec")
@@ -318,29 +321,33 @@ def _cases() -> list[tuple[str, list[str], int, str | None]]:
         (["nonsense"], "No such command"), (["run", "--bogus", "hello.sq"], "--bogus"),
     ]:  # fmt: skip
         add(" ".join(argv)[:60], argv, 2, pattern)
-    # writes: never over an input, a device, a FIFO or a directory; a failed write is one line
-    for argv, pattern in [
-        (["asm", "hello.asq", "-o", "hello.asq"], "also an input"),
-        (["asm", "hello.asq", "--map", "hello.asq"], "also an input"),
-        (["asm", "hello.asq", "-o", "/dev/full"], "character device"),
-        (["asm", "hello.asq", "-o", "/dev/null"], "character device"),
-        (["asm", "hello.asq", "-o", "fifo"], "FIFO"),
-        (["asm", "hello.asq", "-o", "dir.dec"], "directory"),
-        (["asm", "hello.asq", "-o", "no/such/dir/x.sq"], "No such file or directory"),
-        (["asm", "hello.asq", "-o", "zero.dec"], "character device"),
-        (["build", "--bits", "8", "--cells", "32", "-o", "/dev/full"], "character device"),
-        (["build", "--bits", "8", "--cells", "32", "-o", "fifo"], "FIFO"),
-        (["trace", "hello.sq", "-o", "hello.sq"], "also an input"),
-        (["trace", "hello.sq", "-o", "/dev/full"], "character device"),
-        (["trace", "hello.sq", "-o", "t.jsonl", "--layers", "/dev/full"], "character device"),
+    # writes: never over an input or a directory; a device or a FIFO is written as a stream; a failed write is
+    # one line
+    for argv, code, pattern in [
+        (["asm", "hello.asq", "-o", "hello.asq"], 2, "also an input"),
+        (["asm", "hello.asq", "--map", "hello.asq"], 2, "also an input"),
+        (["asm", "hello.asq", "-o", "/dev/full"], 2, "No space left on device"),
+        (["asm", "hello.asq", "-o", "/dev/null"], 0, None),
+        (["asm", "hello.asq", "-o", "fifo"], 2, "a FIFO with no reader"),
+        (["asm", "hello.asq", "-o", "dir.dec"], 2, "directory"),
+        (["asm", "hello.asq", "-o", "no/such/dir/x.sq"], 2, "No such file or directory"),
+        (["asm", "hello.asq", "-o", "zero.dec"], 0, None),
+        (["build", "--bits", "8", "--cells", "32", "-o", "/dev/full"], 2, "No space left on device"),
+        (["build", "--bits", "8", "--cells", "32", "-o", "fifo"], 2, "a FIFO with no reader"),
+        (["trace", "hello.sq", "-o", "hello.sq"], 2, "also an input"),
+        (["trace", "hello.sq", "-o", "/dev/full"], 2, "No space left on device"),
+        (["trace", "hello.sq", "-o", "t.jsonl", "--layers", "/dev/full"], 2, "No space left on device"),
+        (["trace", "hello.sq", "-o", "t.jsonl", "--layers", "t.jsonl"], 2, "also another output"),
     ]:
-        add(" ".join(argv)[:60], argv, 2, pattern)
-    # command-line text that is not UTF-8 reaches the program as the bytes typed
-    add("run --input latin-1", ["run", "--input", os.fsdecode(b"\xe9\xff"), "hello.sq"], 0, None)
-    add("run two --input latin-1", ["run", "--input", os.fsdecode(b"\xe9"), "hello.sq", "hello.sq"], 0, None)
-    add("trace --input latin-1", ["trace", "hello.sq", "-o", "t.jsonl", "--input", os.fsdecode(b"\xe9")], 0, None)
-    add("debug --input latin-1", ["debug", "hello.sq", "--batch", "--input", os.fsdecode(b"\xe9")], 0, None)
-    add("verify --input latin-1", ["verify", "hello.sq", "--input", os.fsdecode(b"\xe9")], 0, None)
+        add(" ".join(argv)[:60], argv, code, pattern)
+    # command-line text that is not UTF-8 reaches the program as the bytes typed: echo.asq reads every byte and
+    # writes it back (test_non_utf8_input_reaches_the_program_as_typed checks what `run` printed)
+    add("run --input latin-1", ["run", "--input", os.fsdecode(b"\xe9\xff"), "echo.asq"], 0, None)
+    add("run two --input latin-1", ["run", "--input", os.fsdecode(b"\xe9"), "echo.asq", "echo.asq"], 0, None)
+    add("trace --input latin-1", ["trace", "echo.asq", "-o", "t.jsonl", "--input", os.fsdecode(b"\xe9")], 0, None)
+    add("debug --input latin-1", ["debug", "echo.asq", "--batch", "--ex", "continue", "--input", os.fsdecode(b"\xe9")],
+        0, None)  # fmt: skip
+    add("verify --input latin-1", ["verify", "echo.asq", "--input", os.fsdecode(b"\xe9")], 0, None)
     # the debugger, scripted with hostile commands: each is refused in its own line, the session goes on
     for script in ("huge-values.x", "garbage.x", "latin1.x"):
         # like gdb, a -x script stops at its first failing line and the exit status says a command failed
@@ -401,6 +408,17 @@ def test_hostile(results, name, argv, code, pattern):
         assert len(lines) == 1 or (len(lines) == 3 and lines[2].strip() == "^"), r["stderr"]
         assert re.search(pattern, lines[0]), lines[0]
     assert "\x1b" not in r["stderr"], "a terminal escape reached the terminal"
+
+
+def test_non_utf8_input_reaches_the_program_as_typed(results):
+    """The bytes typed come back byte for byte from a program that reads them (the runner shows stdout's bytes
+    outside UTF-8 as \\xNN)."""
+    assert results["run --input latin-1"]["stdout"] == "\\xe9\\xff"
+    two = results["run two --input latin-1"]["stdout"]
+    assert two.count("\\xe9") == 2 and "\\xff" not in two and "echo.asq" in two, two
+    shown = results["debug --input latin-1"]["stdout"]  # the debugger shows output as UTF-8, other bytes as \\xHH
+    assert "│ \\xe9" in shown and "é" not in shown, shown  # the byte that came back, never latin-1 mojibake
+    assert results["verify --input latin-1"]["stdout"].startswith("OK: 1 program"), results["verify --input latin-1"]
 
 
 # -- what needs a real process: stdout closed or full, a broken pipe, signals ---------------------------------
@@ -502,3 +520,8 @@ def test_writes_keep_permissions_and_follow_links(tmp_path):
     with pytest.raises(MlpvmError, match="also an input"):
         atomic_write(private, lambda f: f.write(b"x"), inputs=(link,))
     assert private.read_bytes() == b"new"
+
+
+# -- the compiled-code cache -----------------------------------------------------------------------------------
+# Planted, damaged, foreign-owned, world-writable and linked caches: tests/test_hostile_cache.py (each case
+# runs ``mlpvm run`` on a cache of its own, so they are a file of their own rather than runner cases here).

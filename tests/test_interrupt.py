@@ -20,6 +20,8 @@ from mlpvm.machines.config import Config
 from mlpvm.network import build
 from mlpvm.network.weights import compile_network, save
 
+pytestmark = pytest.mark.usefixtures("no_process_left")  # conftest: no test leaves a process behind
+
 # Prints "Hi", then loops forever at 6 (mem[11] -= mem[11] is 0, so it jumps to 6 again).
 HI_THEN_LOOP = "9 -1 3 10 -1 6 11 11 6 72 105 0"
 

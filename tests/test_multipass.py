@@ -10,7 +10,6 @@ early; the host (``Computer.advance``) services them between calls exactly as ``
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from functools import cache
@@ -22,8 +21,10 @@ from hypothesis import strategies as st
 from mlpvm.check.generate import random_program
 from mlpvm.check.lockstep import Batch, Program, staggered
 from mlpvm.engines import Engine, make
+from mlpvm.engines.compiled import TILE
+from mlpvm.machines import reference
 from mlpvm.machines.config import Config
-from tests.conftest import EXTERNAL, examples, needs_numba, words_of
+from tests.conftest import EXTERNAL, examples, needs_fast, needs_numba, needs_onnx, words_of
 from tests.strategies import programs
 
 CALLS = (1, 2, 3, 4, 5, 6, 7, 8, 13, 64, 1000)  # passes per call, in turn: every short length and long ones
@@ -32,15 +33,8 @@ STEPS = 150
 SMALL = {"subleq": Config("subleq", 8, 32), "paper": Config("paper", 8, 16, 8)}
 LARGE = {"subleq": Config("subleq", 16, 256), "paper": Config("paper", 16, 128, 16)}
 
-try:
-    import onnxruntime  # noqa: F401
-
-    HAVE_ONNX = True
-except ImportError:
-    HAVE_ONNX = False
-needs_onnx = pytest.mark.skipif(not HAVE_ONNX and not os.environ.get("CI"), reason="the onnx extra: mlpvm[onnx]")
-FAST = [pytest.param("unrolled", marks=needs_numba), pytest.param("compiled", marks=needs_numba)]
-NUMPY = ["structured", "sparse", pytest.param("onnx", marks=needs_onnx)]
+FAST = [pytest.param("unrolled", marks=needs_fast), pytest.param("compiled", marks=needs_numba)]
+NUMPY = ["bits", "structured", "sparse", pytest.param("onnx", marks=needs_onnx)]
 
 
 @cache
@@ -105,7 +99,7 @@ def test_the_dense_matrices_over_many_passes(machine, data):
 
 @needs_numba
 @pytest.mark.parametrize("machine", LARGE)
-@pytest.mark.parametrize("name", ["unrolled", "compiled"])
+@pytest.mark.parametrize("name", ["unrolled", "compiled", "bits"])
 @examples(10)
 @given(data=st.data())
 def test_the_fast_engines_on_a_larger_machine(name, machine, data):
@@ -115,17 +109,38 @@ def test_the_fast_engines_on_a_larger_machine(name, machine, data):
     stagger(name, cfg, p, machines=11, max_steps=1000)  # 11: the unrolled engine's last group of 8 padded
 
 
+def _looping(cfg: Config, count: int) -> list[Program]:
+    """``count`` random programs that run at least ``STEPS`` steps (they loop), each staggered over 4 machines."""
+    out = []
+    for seed in range(100_000):
+        program = random_program(cfg, seed)
+        ref = reference.load(cfg, program.words, program.slots)
+        if reference.run(ref, program.input(), STEPS + 4) == "limit":
+            out += staggered(cfg, program, 4)
+            if len(out) >= 4 * count:
+                return out
+    raise AssertionError("not enough looping programs")
+
+
 @needs_numba
 @pytest.mark.parametrize("name", ["unrolled", "compiled"])
 def test_many_tiles_take_turns_over_many_passes(name):
-    """Over 128 machines (the compiled engine's tile; the unrolled one's groups of 8), each random program
-    staggered over 4 machines, calls of 4 passes: the batched path of both engines."""
+    """Over 3 tiles of 128 machines or more (the compiled engine's tile; over 32 of the unrolled one's groups
+    of 8) on nearly every call: random programs that loop, each staggered over 4 machines, calls of 4 passes, the batch
+    size of every call counted."""
     cfg = SMALL["subleq"]
-    programs = [p for seed in range(50) for p in staggered(cfg, random_program(cfg, seed), 4)]
-    batch = Batch(engine(name, cfg), cfg, programs)
-    assert len(batch.programs) > 128
-    check(batch, STEPS, 4)
-    assert {"halt", "fault", "limit"} <= set(batch.reasons.values())
+    eng = engine(name, cfg)
+    sizes: list[int] = []
+    batch = Batch(eng, cfg, _looping(cfg, 100))
+    run = eng.run_until_event
+    try:
+        eng.run_until_event = lambda x, *args, **kw: (sizes.append(len(x)), run(x, *args, **kw))[1]
+        check(batch, STEPS, 4)
+    finally:
+        del eng.run_until_event
+    assert set(batch.reasons.values()) == {"limit"}
+    many = sum(size > 2 * TILE for size in sizes)  # 3 tiles or more
+    assert len(sizes) >= STEPS // 4 and many >= 0.9 * len(sizes), (many, len(sizes))
 
 
 @needs_numba

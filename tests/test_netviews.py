@@ -103,7 +103,7 @@ def test_any_pass_from_the_history_and_the_diff_between_two():
     assert f"a {ms[10].a}->{ms[11].a}" in fetch1 and f"c {ms[10].c}->{ms[11].c}" in fetch1
     layers = shown(debugger, console, "diff read.0 read.1")
     assert re.search(rf"mem_a\s+-\s+{ms[11].mem_a}", layers) and "read_a" in layers
-    assert "not in the history" in shown(debugger, console, "layers 40")
+    assert "there is no pass 40 (passes 1..12 ran)" in shown(debugger, console, "layers 40")
 
 
 def test_flow_is_the_construction_map_in_80_columns():

@@ -20,6 +20,7 @@ GIST = {
     "--engine": "The network engine (neural = the fastest exact one",
     "--providers": "ONNX Runtime execution providers",
     "--max-steps": "(0 = no limit; default: ",
+    "--eof-reads": "reads the end of its input (-1) more than N times (0 = no limit; default: 8)",
     "--input": r"Program input; \n \r \t \\ \xHH are escapes",
     "--input-file": "the bytes of FILE, as they are",
     "--json": "JSON",

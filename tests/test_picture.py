@@ -43,8 +43,14 @@ def test_two_passes_draw_differently_and_name_only_real_fields(tmp_path):
     fields = {f.name for lay in build(session.config).layers for f in lay.outputs}
     words = set(svg_text(a))
     assert set(named) == fields and fields <= words  # every field labelled, as text in the SVG
-    first_a = words_of(HELLO)[0]  # pass 1 outputs mem[A]: read_a's row A is marked with its number
-    assert f" {first_a}" in words
+    first_a = words_of(HELLO)[0]  # pass 1 reads mem[A]: read_a's value is written as [A]=mem[A]
+    assert any(w.startswith(f"[{first_a}]=") for w in words)
+    text = svg_text(a)
+    assert all(text.count(name) >= 1 for name in fields)
+    assert sum(t == "mem" for t in text) == 1  # one row per field, whatever the columns: memory is one row
+    assert any(t.startswith("pass 1 on ") and "pc=0" in t for t in text)  # the instruction in the title
+    memory = next(t for t in text if t.startswith("memory ("))  # pass 1 is OUT: the cells read, none written
+    assert f"mem[A={first_a}]=" in memory and "write.1 stores no cell (the byte goes out)" in memory
 
 
 def test_a_run_picture_shows_the_program_labels_and_depends_on_the_run(tmp_path):

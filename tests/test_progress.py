@@ -9,23 +9,38 @@ import pty
 import select
 import subprocess
 import sys
+import time
 
 import pytest
+
+from tests.conftest import die_with_parent
+
+pytestmark = pytest.mark.usefixtures("no_process_left")  # conftest: no test leaves a process behind
 
 LOOP = "3 3 0 0"  # mem[3] -= mem[3], jump to 0: forever
 
 
+DEADLINE = 120  # seconds a command may take here: well under the suite's per-test limit, so the child is killed
+
+
 def _run(args: list[str], cwd) -> tuple[int, bytes, bytes]:
-    """Exit code, stdout (a pipe) and what the terminal on stderr received."""
+    """Exit code, stdout (a pipe) and what the terminal on stderr received. A command still running after
+    ``DEADLINE`` seconds is killed and the test fails (the child never outlives the test, nor the run)."""
     leader, follower = pty.openpty()
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "80"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlpvm", *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=follower, cwd=cwd, env=env,
+        stderr=follower, cwd=cwd, env=env, preexec_fn=die_with_parent,
     )  # fmt: skip
     os.close(follower)
     err = b""
+    deadline = time.monotonic() + DEADLINE
     while True:
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            os.close(leader)
+            pytest.fail(f"mlpvm {' '.join(args)} still ran after {DEADLINE} s (killed); stderr ends {err[-200:]!r}")
         if select.select([leader], [], [], 0.2)[0]:
             try:
                 chunk = os.read(leader, 65536)
@@ -125,6 +140,8 @@ def test_the_first_run_that_compiles_the_network_says_so(loop, args, code):
         del os.environ["MLPVM_CACHE"]
     assert first[0] == second[0] == code
     said = b"mlpvm: compiling the network's code for "
-    assert said in first[2] and b"(LLVM); once per configuration\r\n" in first[2], first[2]
+    notice = first[2][first[2].index(said) :].split(b"configuration\r\n")[0] + b"configuration"
+    assert all(len(line) <= 80 for line in notice.split(b"\r\n")), notice  # wrapped to the terminal's 80
+    assert b"(LLVM); once per configuration" in b" ".join(notice.replace(b"\r\n", b" ").split()), first[2]
     assert said not in second[2]
     assert b"compiling" not in first[1]

@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 import pytest
-import z3  # noqa: F401  (the extra `mlpvm[prove]`: the Makefile installs it, so CI runs these tests)
 from click.testing import CliRunner
 
 from mlpvm.check import mutate
@@ -20,6 +19,9 @@ from mlpvm.machines.config import Config
 from mlpvm.network import STAGES, build
 from mlpvm.network.weights import compile_network, save
 from mlpvm.prove import compose, report
+from tests.conftest import require_extra
+
+require_extra("z3", "prove", "the prover needs z3")  # the Makefile installs it, so CI runs these tests
 
 SMALL = [Config("subleq", 4, 4), Config("subleq", 5, 8), Config("paper", 4, 4, 2), Config("paper", 4, 8, 4)]
 TINY = {"subleq": Config("subleq", 4, 4), "paper": Config("paper", 4, 4, 2)}

@@ -16,8 +16,8 @@ from tests.strategies import programs
 SUBLEQ = Config("subleq", 8, 32)
 PAPER = Config("paper", 8, 16, 8)
 STEPS = 150
-ENGINES = {name: make(name, SUBLEQ) for name in ("structured", "sparse")}
-PAPER_ENGINES = {name: make(name, PAPER) for name in ("structured", "sparse")}
+ENGINES = {name: make(name, SUBLEQ) for name in ("structured", "sparse", "bits")}
+PAPER_ENGINES = {name: make(name, PAPER) for name in ("structured", "sparse", "bits")}
 
 
 def check(ls: Batch) -> None:
@@ -113,3 +113,21 @@ def test_subleq_unrolled_every_step(program):
 @given(st.lists(programs(SUBLEQ), min_size=1, max_size=100))
 def test_subleq_unrolled_batches_every_step(batch):
     check(Batch(make("unrolled", SUBLEQ), SUBLEQ, batch))
+
+
+# The bits engine: the stored matrices as threshold ops on bits, 64 machines a word; one machine and batches
+# that fill no word exactly, each program compared with its reference every step.
+@given(programs(SUBLEQ))
+def test_subleq_bits_every_step(program):
+    check(lockstep(ENGINES["bits"], SUBLEQ, program))
+
+
+@given(programs(PAPER))
+def test_paper_bits_every_step(program):
+    check(lockstep(PAPER_ENGINES["bits"], PAPER, program))
+
+
+@examples(8)
+@given(st.lists(programs(SUBLEQ), min_size=60, max_size=140))
+def test_subleq_bits_batches_every_step(batch):
+    check(Batch(ENGINES["bits"], SUBLEQ, batch))

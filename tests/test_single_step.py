@@ -16,7 +16,7 @@ from mlpvm.check.lockstep import Batch
 from mlpvm.engines import make
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import REGISTERS
-from tests.conftest import COMPILED
+from tests.conftest import COMPILED, needs_fast
 from tests.helpers import one_pass_divergence
 
 ENGINES = [COMPILED, "structured", "sparse"]
@@ -123,7 +123,7 @@ def test_paper_every_pair_n6(engine):
     assert one_pass_divergence(make(engine, cfg), cfg, programs) is None
 
 
-@pytest.mark.parametrize("engine", ["unrolled", *ENGINES])
+@pytest.mark.parametrize("engine", [pytest.param("unrolled", marks=needs_fast), *ENGINES])
 @pytest.mark.parametrize("cfg", [Config("subleq", 8, 32), Config("paper", 8, 16, 8)], ids=str)
 def test_a_stopped_machine_stays_exactly_as_it_is(engine, cfg):
     """Halted (or faulted) machines, many passes later: not one unit of the state changes, and no pass counts

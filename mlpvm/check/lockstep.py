@@ -9,9 +9,12 @@ the program, the step, the field, and the first layer whose activations disagree
 
 By default each engine call runs one pass. ``passes_per_call`` runs many passes per call, as ``mlpvm run``
 does (``Computer.advance``: the engine stops early after a pass with an event, and the host services it
-between calls), and compares after each call; ``staggered`` makes a batch whose machines start one pass apart
-along one reference trace, so that one call of K passes leaves the batch covering consecutive passes, each
-compared with the reference at that pass.
+between calls), and compares after each call, and where the call stopped: after the first pass in which the
+reference machines raise an event (output, input taken, input wanted, halt, fault), else after all the passes
+asked for. Each machine the host retires must stop for the reference's reason, and a network fault must name
+a machine whose activation left {0,1} on the layer it names. ``staggered`` makes a batch whose machines start
+one pass apart along one reference trace, so that one call of K passes leaves the batch covering consecutive
+passes, each compared with the reference at that pass.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ from mlpvm.machines.state import REGISTERS, encode, from_bits, register, to_bits
 from mlpvm.program.inputs import Input
 from mlpvm.protocol import INPUTS, KIND_FLAGS, OUT_BYTE, has_io, placed
 
+# The kinds of step after which a machine's host has work to do: the engine's call must stop after that pass
+# (``protocol.EVENTS``: output, input taken or wanted, halted; a machine loaded already stopped shows it too).
+EVENT_KINDS = ("out", "in", "wait", "halt", "fault", "halted")
+
 
 @dataclass
 class Program:
@@ -45,9 +52,10 @@ class Program:
     closed: bool = True  # the input ends after ``data``; False: an input instruction then waits
     halted: bool = False  # already stopped (a halted machine must stay exactly as it is)
     fault: bool = False
+    eof_reads: int | None = None  # the end-of-input rule (``mlpvm.program.inputs``): None, no limit
 
     def input(self) -> Input:
-        return Input(self.data, self.closed)
+        return Input(self.data, self.closed, eof_reads=self.eof_reads)
 
 
 @dataclass
@@ -153,11 +161,14 @@ class Batch:
         placed = [self.ref_inputs[i].peek() for i in mids]
         micros = {int(i): self.refs[i].step(self.ref_inputs[i]) for i in mids}
         self._write_mirror(micros)
+        start = c.passes
         try:
             c.step()
-        except NetworkFault:
-            return self._network_fault(before, mids, micros)
+        except NetworkFault as fault:
+            return self._network_fault(before, mids, micros, fault)
         self.passes += 1
+        if c.passes - start != 1:
+            return self._call_length(mids, micros, c.passes - start, 1)
         return self._compare(mids, before, placed, micros)
 
     def _call(self, passes: int) -> Divergence | None:
@@ -177,13 +188,35 @@ class Batch:
             raise RuntimeError("a network fault in a call of many passes did not recur one pass at a time") from fault
         ran = c.passes - start
         micros: dict[int, Micro] = {}
-        for _ in range(ran):
+        expected = 0
+        while expected < passes:  # the passes the call must run: to the first event, or all of them
             micros = {int(i): self.refs[i].step(self.ref_inputs[i]) for i in mids}
             self._write_mirror(micros)
+            expected += 1
+            if self._events(micros):
+                break
         self.passes += ran
+        if ran != expected:
+            return self._call_length(mids, micros, ran, expected)
         div = self._compare(mids, before, placed, micros, locate=ran == 1)
         if div is not None:
             div.passes = ran
+        return div
+
+    @staticmethod
+    def _events(micros: dict[int, Micro]) -> list[int]:
+        """The machines whose step raised an event, by machine id."""
+        return [i for i, m in micros.items() if m.kind in EVENT_KINDS]
+
+    def _call_length(self, mids: np.ndarray, micros: dict[int, Micro], ran: int, expected: int) -> Divergence:
+        """The engine's call stopped after ``ran`` passes where the reference says ``expected`` (the first pass
+        with an event, else the passes asked for): named on the machine whose event ends the call, if any."""
+        events = self._events(micros)
+        mid = events[0] if events else int(mids[0])
+        m = micros[mid]
+        what = f"an event ({m.kind}) of machine {mid}" if events else "no event"
+        div = Divergence(self.refs[mid].steps - m.is_step, f"passes of the engine call ({what})", ran, expected)
+        div.program, div.passes = mid, ran
         return div
 
     def _compare(
@@ -196,13 +229,27 @@ class Batch:
             self.reasons[i] = c.done[i].reason
             self._check_mirror(i)
         bad = [b for b in (self._first_bad(c.x, c.ids, micros), self._first_bad_retired(retired, micros)) if b]
-        if not bad:
-            return None
+        if not bad:  # every state is right: then each machine the host retired must stop for the right reason
+            wrong = [i for i in retired if self.reasons[i] not in self._reasons(i, micros[i])]
+            if not wrong:
+                return None
+            m = micros[wrong[0]]
+            step = self.refs[wrong[0]].steps - m.is_step
+            return Divergence(step, "stop reason", self.reasons[wrong[0]], m.kind, None, wrong[0])
         mid, field, got, want = min(bad, key=lambda b: b[0])
         row = int(np.flatnonzero(mids == mid)[0])
         m = micros[mid]
         layer = self._locate(before[row], m, placed[row], mid) if locate else None
         return Divergence(self.refs[mid].steps - m.is_step, field, got, want, layer, mid)
+
+    def _reasons(self, mid: int, m: Micro) -> tuple[str, ...]:
+        """The reasons the host may give for retiring machine ``mid`` after its reference step ``m``."""
+        ref = self.refs[mid]
+        if ref.fault:
+            return ("fault",)
+        if ref.halted:
+            return ("halt",)
+        return ("wait", "eof") if m.kind == "wait" else ()
 
     def run(
         self,
@@ -365,9 +412,23 @@ class Batch:
                 carried[name] = (bits, bits)
         return carried
 
-    def _network_fault(self, before: np.ndarray, mids: np.ndarray, micros: dict[int, Micro]) -> Divergence:
-        """The guard stopped a pass: find the first layer and program where an activation left {0,1}."""
-        found = first_off_binary(self.engine.layer_names, self._trace(before))
+    def _network_fault(
+        self, before: np.ndarray, mids: np.ndarray, micros: dict[int, Micro], fault: NetworkFault
+    ) -> Divergence:
+        """The guard stopped a pass: find the first layer and program where an activation left {0,1}. The
+        machine the engine names (when it names one) must have left {0,1} on the layer it names."""
+        trace = self._trace(before)
+        names = self.engine.layer_names
+        if fault.machine is not None and fault.layer in names:
+            h = trace[names.index(fault.layer)]
+            off = np.flatnonzero(((h != 0) & (h != 1)).any(axis=1))
+            if fault.machine not in off:
+                mid = int(mids[off[0]]) if len(off) else int(mids[0])
+                step = self.refs[mid].steps - micros[mid].is_step
+                named = int(mids[fault.machine]) if 0 <= fault.machine < len(mids) else fault.machine
+                return Divergence(step, f"the machine the network fault names ({fault.layer})", named, mid, None, mid,
+                                  fault=True)  # fmt: skip
+        found = first_off_binary(names, trace)
         layer, row = found if found else (None, 0)
         mid = int(mids[row])
         step = self.refs[mid].steps - micros[mid].is_step

@@ -7,6 +7,12 @@ layer (memory, registers, flags, I/O fields, scratch), so no part of the network
 runs each mutant on the sparse engine (the stored matrices as they are, with the engine's guard on) and
 reports the first check that fails. A mutant that survives every check means the checks are too weak or the
 unit does nothing, and either is a defect.
+
+The fast engines (``structured``, ``compiled``, ``unrolled``) run the construction, not a weight file, so a
+fault for every engine is planted in the construction instead (``BlockMutant``): a unit's bias in a block
+shifted by +1 (a unit that computed 1 now computes 2) or -1 (one that computed 0 now sums to -1, one that
+computed 1 now computes 0). Every engine then runs the same faulty network (``engine_of``), the weight-file
+engines through its compiled matrices; each engine's guard meets a real activation of 2.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ import numpy as np
 from mlpvm.check.generate import one_step_cases, random_program
 from mlpvm.check.lockstep import Batch, Divergence, Program
 from mlpvm.check.verify import named_programs
+from mlpvm.craft.blocks import Map
 from mlpvm.craft.layout import Layout
-from mlpvm.engines import Engine, Sparse
-from mlpvm.engines.base import off_binary
+from mlpvm.engines import Compiled, Dense, Engine, Sparse, Structured, Unrolled
+from mlpvm.engines.base import first_off_binary_row, off_binary
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
+from mlpvm.network import Network
 from mlpvm.network.csr import Csr
-from mlpvm.network.weights import Weights
+from mlpvm.network.weights import Weights, compile_network
 
 KINDS = ("weight", "bias+1", "bias-1", "drop")
 CONFIGS = (Config("subleq", 8, 32), Config("paper", 8, 16, 8))
@@ -91,6 +99,74 @@ def plant(weights: Weights, mutant: Mutant) -> Weights:
     return replace(weights, layers=(*weights.layers[: mutant.layer], changed, *weights.layers[mutant.layer + 1 :]))
 
 
+@dataclass(frozen=True)
+class BlockMutant:
+    """A fault in the construction: the bias of unit ``unit`` of the map that computes ``field`` in layer
+    ``layer`` shifted by ``delta``."""
+
+    layer: int
+    field: str
+    unit: int
+    delta: int  # +1 or -1
+
+    def describe(self, net: Network) -> str:
+        return f"{net.layers[self.layer].name} unit {self.field}[{self.unit}]: bias{self.delta:+d} (construction)"
+
+
+def faultable(net: Network, k: int):
+    """The blocks of layer ``k`` whose bias a fault can shift and every engine still computes unit by unit, as
+    the matrices do: computed maps of registers and flags. Not copies (passed on uncomputed), in-place updates
+    of memory, nor selects: the fast engines evaluate only the selected row, which is exact only because every
+    other row of the construction is 0; a shifted bias would light rows that those engines never compute."""
+    layer = net.layers[k]
+    for block in layer.ordered():
+        if isinstance(block, Map) and not block.is_copy(layer.inputs) and len(block.bias.shape) < 2:
+            yield block
+
+
+def choose_blocks(net: Network, seed: int = 0, per_stage: int = 1) -> list[BlockMutant]:
+    """``per_stage`` units of each stage for each direction (+1, -1), chosen at random among faultable blocks."""
+    rng = np.random.default_rng(seed)
+    out = []
+    stages = dict.fromkeys(layer.stage for layer in net.layers)
+    for stage in stages:
+        units = [
+            (k, block.out, u)
+            for k, layer in enumerate(net.layers)
+            if layer.stage == stage
+            for block in faultable(net, k)
+            for u in range(block.bias.size)
+        ]
+        for delta in (1, -1):
+            for i in rng.choice(len(units), min(per_stage, len(units)), replace=False):
+                out.append(BlockMutant(*units[int(i)], delta))
+    return out
+
+
+def plant_block(net: Network, mutant: BlockMutant) -> Network:
+    """The construction with the one fault ``mutant`` describes."""
+    layer = net.layers[mutant.layer]
+    block = next(b for b in layer.blocks if b.out == mutant.field)
+    bias = block.bias.copy()
+    bias.flat[mutant.unit] += mutant.delta
+    blocks = tuple(replace(b, bias=bias) if b is block else b for b in layer.blocks)
+    layers = (*net.layers[: mutant.layer], replace(layer, blocks=blocks), *net.layers[mutant.layer + 1 :])
+    return replace(net, layers=layers)
+
+
+def engine_of(name: str, net: Network, dtype=np.float32) -> Engine:
+    """Engine ``name`` running ``net`` as it is (a planted construction included): the fast engines from the
+    construction, the others from its compiled matrices."""
+    if name in ("structured", "compiled", "unrolled"):
+        return {"structured": Structured, "compiled": Compiled, "unrolled": Unrolled}[name](net, dtype)
+    weights = compile_network(net)
+    if name == "onnx":
+        from mlpvm.engines.onnx import Onnx  # imports onnxruntime: only when asked for
+
+        return Onnx(weights, dtype)
+    return (Sparse if name == "sparse" else Dense)(weights, dtype)
+
+
 def dead_units(weights: Weights) -> list[tuple[str, str, int]]:
     """Units nothing reads: (layer, field, flat index) of every unit with no nonzero weight into a unit that
     is itself read, working back from the state (every state field is read: by the next pass, the host, or
@@ -141,7 +217,7 @@ class Mutated(Sparse):
         lo, hi = W.indptr[u], W.indptr[u + 1]
         before = x if k == 0 else known.trace[k - 1]
         unit = np.maximum(before[:, W.indices[lo:hi]] @ W.data[lo:hi].astype(x.dtype) + b[u], 0)
-        self._check(k, unit)
+        self._check(k, unit[:, None], np.arange(len(unit)))
         changed = np.flatnonzero(unit != known.trace[k][:, u])
         out = known.trace[-1].copy()
         if len(changed):
@@ -150,13 +226,15 @@ class Mutated(Sparse):
             for j in range(k + 1, len(self.mats)):
                 Wj, bj = self.mats[j]
                 h = np.maximum(Wj.matmul(h) + bj, 0)
-                self._check(j, h)
+                self._check(j, h, changed)
             out[changed] = h
         x[...] = out
 
-    def _check(self, k: int, h: np.ndarray) -> None:
+    def _check(self, k: int, h: np.ndarray, rows: np.ndarray) -> None:
+        """The guard on ``h``, the activations of the batch's machines ``rows`` (the others are the prefix's)."""
         if self.guard and off_binary(h):
-            raise NetworkFault(self.layer_names[k], "an activation left {0,1}")
+            machine = int(rows[first_off_binary_row(h)])
+            raise NetworkFault(self.layer_names[k], f"an activation of machine {machine} left {{0,1}}", machine)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from mlpvm.host.computer import deferred_interrupt
 from mlpvm.machines.config import Config
 from mlpvm.network.weights import Weights
 from mlpvm.program import image as images
+from mlpvm.program.inputs import escape
 from mlpvm.program.load import load_image
 
 PROGRAMS = files("mlpvm") / "programs"  # package data: the checkout's programs/, which mlpvm/programs links to
@@ -61,16 +62,20 @@ class Case:
     seed: int | None = None  # random programs
     path: str | None = None  # images
 
-    def command(self) -> str:
-        """The ``mlpvm verify`` command line that checks this program alone."""
+    def command(self, options: Sequence[str] = ()) -> str:
+        """The ``mlpvm verify`` command line that checks this program alone: its configuration and input, and
+        ``options``, the others of the run that change what is checked (``--weights FILE``, ``--engine``,
+        ``--dtype``, ``--max-steps``); a weight file sets the configuration itself."""
         cfg = self.config
-        opts = f"--machine {cfg.machine} --bits {cfg.bits} --cells {cfg.cells}"
-        if cfg.spec.harvard:
-            opts += f" --slots {cfg.slots}"
+        opts = [] if "--weights" in options else ["--machine", cfg.machine, "--bits", cfg.bits, "--cells", cfg.cells]
+        if cfg.spec.harvard and "--weights" not in options:
+            opts += ["--slots", cfg.slots]
         if self.seed is not None:
-            return f"mlpvm verify --random 1 --seed {self.seed} {opts}"
-        data = f" --input {shlex.quote(self.program.data.decode('latin-1'))}" if self.program.data else ""
-        return f"mlpvm verify {shlex.quote(os.path.relpath(str(self.path)))} {opts}{data}"
+            words = ["--random", 1, "--seed", self.seed, *opts]
+        else:
+            words = [os.path.relpath(str(self.path)), *opts]
+            words += ["--input", escape(self.program.data)] if self.program.data else []
+        return shlex.join(["mlpvm", "verify", *map(str, words), *options])
 
 
 class RandomCases(Sequence):
@@ -97,13 +102,19 @@ def random_cases(config: Config, count: int, seed: int = 0) -> RandomCases:
 
 
 def image_case(
-    path: str | Path, bits: int | None = None, cells: int | None = None, slots: int | None = None, data: bytes = b""
+    path: str | Path,
+    bits: int | None = None,
+    cells: int | None = None,
+    slots: int | None = None,
+    data: bytes = b"",
+    eof_reads: int | None = None,
 ) -> Case:
-    """An image as ``mlpvm run`` would load it: the configuration asked for, else what the image needs."""
+    """An image as ``mlpvm run`` would load it: the configuration asked for, else what the image needs; its
+    input under the end-of-input rule (``eof_reads``; None: no limit)."""
     img = load_image(path)
     config = images.config_for(img, bits, cells, slots)
     images.check_fits(img, config)
-    return Case(str(path), config, Program(img.words, img.slots, data), path=str(path))
+    return Case(str(path), config, Program(img.words, img.slots, data, eof_reads=eof_reads), path=str(path))
 
 
 def named_cases() -> list[Case]:
@@ -146,6 +157,8 @@ class Report:
     interrupted: bool = False
     seconds: float = 0.0
     configs: list[Config] = field(default_factory=list)
+    shard: int | None = None  # the campaign's shard (mlpvm.check.campaign) that holds the failure
+    shard_span: range = range(0)  # the indices of that shard's programs in the campaign
 
     @property
     def ok(self) -> bool:
@@ -162,10 +175,12 @@ def verify(
     progress: Callable[[Report], None] | None = None,
     total: int | None = None,
     prepare: Callable[[Engine], None] | None = None,
+    make_engine: Callable[[Config], Engine] | None = None,
 ) -> Report:
     """Checks every case in lockstep, up to ``batch`` programs of one configuration at a time, until each
     stops or reaches ``max_steps``; stops at the first divergence or at Ctrl-C (keeping what was checked).
-    ``prepare`` sees each engine before it runs (the command line tells it whom to tell of a compilation)."""
+    ``prepare`` sees each engine before it runs (the command line tells it whom to tell of a compilation);
+    ``make_engine`` makes the engine of a configuration (a campaign's worker keeps its engines warm)."""
     report = Report(len(cases) if total is None else total)  # type: ignore[arg-type]
     start = time.perf_counter()
 
@@ -179,7 +194,7 @@ def verify(
         for config, group in groupby(cases, key=lambda c: c.config):
             report.configs += [config] if config not in report.configs else []
             try:
-                eng = make(engine, config, weights, dtype)
+                eng = make_engine(config) if make_engine else make(engine, config, weights, dtype)
             except ValueError as e:  # an engine that cannot run this configuration
                 raise ConfigError(str(e)) from None
             if prepare is not None:

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from mlpvm import __version__
+from mlpvm import __version__, files
 from mlpvm.errors import MlpvmError, shown
 
 # Each command, in the order ``--help`` lists them, and the module that defines it.
@@ -45,9 +45,17 @@ class _Cli(click.Group):
         module = importlib.import_module(f"mlpvm.cli.{COMMANDS[name]}")
         return getattr(module, name)
 
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:  # `mlpvm --help | head -1`: the help is written here, before ``invoke``
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:  # (click's own handling would exit 1)
+            _quiet_stdout()
+            raise click.exceptions.Exit(BROKEN_PIPE) from None
+
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with files.reading():  # no output of the command may replace a file it read
+                return super().invoke(ctx)
         except MlpvmError as e:
             click.echo(e.report(), err=True)
             ctx.exit(e.exit_code)
@@ -65,9 +73,11 @@ def cli() -> None:
     """A looped 23-layer ReLU MLP that runs SUBLEQ programs, one instruction per pass.
 
     \b
-    Exit codes: 0 halted, 1 verification failed, 2 bad usage or input,
-    3 step limit, 4 fault (or a network fault), 5 waiting for input that
-    cannot come, 130 interrupted.
+    Exit codes: 0 halted, or the input is done (a program that read all of
+    its input and asks again ends, as python or bc at the end of a pipe);
+    1 verification failed, 2 bad usage or input, 3 step limit, 4 fault (or
+    a network fault), 5 waiting for input that cannot come, 130
+    interrupted. A batch: its worst outcome's. debug: gdb's (quit N: N).
 
     \b
     --max-steps N stops a program after N instructions (0 = no limit). Its

@@ -8,7 +8,8 @@ import json
 import click
 
 from mlpvm.cli.options import MAX_CELLS, bounded
-from mlpvm.files import atomic_write
+from mlpvm.errors import shown as shown_name
+from mlpvm.files import atomic_write, outputs
 from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, MIN_BITS
 from mlpvm.program import asm as assembler
 from mlpvm.program import image as images
@@ -39,25 +40,27 @@ def asm(source, output, map_path, bits, cells) -> None:
     assembly) into a paper JSON image.
 
     \b
-    One instruction per line (or separated by ';'): 'A B C', 'A B' (= A B ?), 'A' (= A A ?).
-    'label:' before any item; '?' is the address of the next cell; '#' starts a comment.
-    A line starting with '.' is data: each item one cell, "strings" one cell per character.
-    Items are expressions: p a -1 is the two items p and a-1; write p a (-1), or p, a, -1.
-    NAME = value defines a constant; .include "file" or <std> (the macro library);
-    .macro NAME params ... .endm defines a macro, called as NAME arg1, arg2.
+    One instruction per line (or separated by ';'): 'A B C', 'A B' (= A B ?),
+    'A' (= A A ?). 'label:' before any item; '?' is the address of the next
+    cell; '#' starts a comment. A line starting with '.' is data: each item one
+    cell, "strings" one cell per character. Items are expressions: p a -1 is
+    the two items p and a-1; write p a (-1), or p, a, -1. NAME = value defines
+    a constant; .include "file" or <std> (the macro library); .macro NAME
+    params ... .endm defines a macro, called as NAME arg1, arg2.
     """
     program = assembler.assemble_file(source, bits, cells)
     smap = program.source_map
     images.require_code(program)
     shown = program.spec.listing
     text, size = shown.image_text(program, smap, bits), shown.size(program)
+    outputs(output, map_path, inputs=(source,))  # both checked before either is written
     if map_path:
         sourcemap.save(smap, map_path, inputs=(source,))
     if output:
         atomic_write(
             output, lambda f: f.write(text.encode("utf-8")), inputs=(source, *((map_path,) if map_path else ()))
         )
-        click.echo(f"wrote {output}: {size}, {len(smap.labels) + len(smap.slot_labels)} labels", err=True)
+        click.echo(f"wrote {shown_name(output)}: {size}, {len(smap.labels) + len(smap.slot_labels)} labels", err=True)
     else:
         click.echo(text, nl=False)
 
@@ -124,7 +127,7 @@ def listing(rows: list[Instruction]) -> str:
         line = f"  {r.address:>{width}}  {words:<{cut}}  {r.text:<{idiom}}"
         if r.origin:
             line += f"  {r.origin.describe()}"
-        out.append(line.rstrip())
+        out.append(shown_name(line.rstrip()))  # a file name or label from the source: escaped
     return "".join(line + "\n" for line in out)
 
 

@@ -12,13 +12,15 @@ from mlpvm import resources
 from mlpvm.check import mutate
 from mlpvm.cli import console as views
 from mlpvm.cli.options import machine_options, quiet_option, resolve_config
+from mlpvm.errors import shown
+from mlpvm.files import is_stdout, writable
 from mlpvm.network import LAYER_NAMES, exactness
 from mlpvm.network import build as build_network
 from mlpvm.network import weights as weightfile
 
 
 @click.command()
-@machine_options
+@machine_options(program=False)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz file to write.")
 @click.option("--dense", is_flag=True, help="Store each W dense instead of CSR (small configurations).")
 @click.option(
@@ -31,6 +33,7 @@ def build(machine, bits, cells, slots, output, dense, plant, quiet) -> None:
     """Build the network for a configuration and write its weight file (format mlpvm-weights/1)."""
     config = resolve_config(None, None, machine, bits, cells, slots)
     resources.check(config, "build-dense" if dense else "build")
+    writable(output)  # refused before the build, not after it
     start = time.perf_counter()
     w = _built(config, quiet)
     seconds = time.perf_counter() - start
@@ -41,8 +44,9 @@ def build(machine, bits, cells, slots, output, dense, plant, quiet) -> None:
         fault = f", planted fault: {mutant.describe(w)}"
     weightfile.save(w, output, dense=dense)
     click.echo(
-        f"wrote {output}: {config.describe()}, 23 layers, {w.nnz:,} nonzero weights, "
-        f"state {w.state.size:,} (built in {seconds:.2f}s){fault}"
+        f"wrote {shown(output)}: {config.describe()}, 23 layers, {w.nnz:,} nonzero weights, "
+        f"state {w.state.size:,} (built in {seconds:.2f}s){fault}",
+        err=is_stdout(output),  # not into the weight file on stdout
     )
 
 
@@ -78,7 +82,7 @@ def _mutant(w: weightfile.Weights, spec: str) -> mutate.Mutant:
 
 
 @click.command()
-@machine_options
+@machine_options(program=False)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Describe this weight file instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @quiet_option

@@ -3,26 +3,69 @@ not a terminal), and progress bars on stderr that show only on a terminal and va
 
 from __future__ import annotations
 
+import base64
+import errno
 import os
 import sys
+import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from rich.console import Console
+import click
+from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderHook
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.segment import Segment
+
+from mlpvm.errors import shown
 
 PIPE_WIDTH = 120  # a pipe or a file has no width: room for every column instead of Rich's 80
 
 
+class _Console(Console):
+    """A Rich console that leaves a closed pipe to the CLI: Rich's own handling exits 1, which means "failed"
+    for ``verify`` and ``prove``; the CLI ends every command whose reader went away with 141."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def stdout(markup: bool = True) -> Console:
-    console = Console(highlight=False, soft_wrap=True, markup=markup)
-    if console.is_terminal:
-        return console
-    return Console(highlight=False, soft_wrap=True, markup=markup, width=PIPE_WIDTH)
+    console = _Console(highlight=False, soft_wrap=True, markup=markup)
+    if not console.is_terminal:
+        console = _Console(highlight=False, soft_wrap=True, markup=markup, width=PIPE_WIDTH)
+    return escaping(console)
 
 
 def stderr() -> Console:
-    return Console(stderr=True)
+    return escaping(_Console(stderr=True))
+
+
+def escaping(console: Console) -> Console:
+    """``console``, with control characters in everything it prints escaped (``mlpvm.errors.shown``): a source
+    line, a file name, a script's line or a message quoting them cannot drive the terminal. Rich's own styles
+    and cursor moves are not text, and pass."""
+    console.push_render_hook(_Escaping())
+    return console
+
+
+class _Escaping(RenderHook):
+    def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
+        return [_Escaped(r) for r in renderables]
+
+
+class _Escaped:
+    """A renderable's text segments with control characters escaped (newlines, which end its lines, kept)."""
+
+    def __init__(self, inner: ConsoleRenderable):
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        for segment in console.render(self.inner, options):
+            if segment.control or segment.text.isprintable():
+                yield segment
+            else:
+                yield Segment(shown(segment.text, lines=True), segment.style)
 
 
 def progress(
@@ -68,7 +111,8 @@ class StatusLine:
         if not self.shown:  # a line below the cursor (scrolling now, if at the bottom), the cursor where it was
             self._write(self.DOWN + self.UP)
             self.shown = True
-        self._write(self.SAVE + self.DOWN + self.CLEAR + text[:width] + self.RESTORE)
+        text = shown(text)[:width]  # written past Rich, so escaped here: it names files and labels
+        self._write(self.SAVE + self.DOWN + self.CLEAR + text + self.RESTORE)
 
     def hide(self) -> None:
         self.quiet_since = time.monotonic()
@@ -114,12 +158,47 @@ def notice(quiet: bool = False) -> Callable[[str], None]:
     return lambda text: console.print(f"mlpvm: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
+LARGE = 4096  # cells from which numpy alone is slow enough (eForth: hundreds of passes/s) to point at the extra
+SLOW_HINT = "mlpvm: hint: slow on numpy alone at this size; pip install 'mlpvm[fast]'"
+_said: set[str] = set()  # notices already given in this process
+
+
 def announce(engine, quiet: bool = False) -> None:
     """Says so on a terminal's stderr when ``engine``'s first run compiles its code (the first run after
-    installing, or a new configuration of the unrolled engine), in every command that runs the network."""
+    installing, or a new configuration of the unrolled engine), in every command that runs the network: once
+    per process, however many configurations follow (verify --named). A large program on the numpy engine
+    because the fast extra is missing gets a one-line hint (on stderr, unless quiet)."""
+    from mlpvm.engines import Structured, fastest_name
     from mlpvm.engines.compiled import announce_compile
 
-    announce_compile(engine, notice(quiet))
+    announce_compile(engine, _once(notice(quiet), "compile"))
+    slow = isinstance(engine, Structured) and fastest_name() == "structured"
+    if slow and engine.config.cells >= LARGE and not quiet and "slow" not in _said:
+        _said.add("slow")
+        click.echo(SLOW_HINT, err=True)
+
+
+def _once(say: Callable[[str], None], kind: str) -> Callable[[str], None]:
+    """``say``, for the first notice of ``kind`` in this process only, wrapped to 80 columns."""
+
+    def first(text: str) -> None:
+        if kind not in _said:
+            _said.add(kind)
+            say(textwrap.fill(text, 80 - len("mlpvm: "), subsequent_indent="  "))
+
+    return first
+
+
+def output_fields(data: bytes) -> dict[str, str]:
+    """A program's output in JSON: ``output``, the bytes read as UTF-8 (what a terminal shows; a byte that is not
+    UTF-8 becomes U+FFFD), and ``output_base64``, the exact bytes."""
+    return {"output": data.decode("utf-8", "replace"), "output_base64": base64.b64encode(data).decode("ascii")}
+
+
+def output_lines(data: bytes) -> list[str]:
+    """A program's output as lines to show among other text (the debugger's): read as UTF-8, as a terminal
+    would, with control characters and bytes that are not UTF-8 as ``\\xHH`` escapes."""
+    return [shown(line) for line in data.decode("utf-8", "surrogateescape").splitlines()]
 
 
 def throttled(update: Callable[..., None], seconds: float = 0.1) -> Callable[..., None]:

@@ -12,6 +12,7 @@ from mlpvm.cli import console as views
 from mlpvm.cli.options import (
     INPUT_HELP,
     engine_option,
+    eof_reads_option,
     input_data,
     input_options,
     load_weights,
@@ -22,17 +23,14 @@ from mlpvm.cli.options import (
     resolve_config,
 )
 from mlpvm.debug import trace as tracing
-from mlpvm.debug.commands import Debugger
+from mlpvm.debug.commands import Debugger, script_lines
 from mlpvm.debug.dump import parse_range
-from mlpvm.debug.repl import interact, run_lines
+from mlpvm.debug.repl import ask, interact, run_lines
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT, make
-from mlpvm.errors import ConfigError, MlpvmError
-from mlpvm.files import MAX_TEXT, read_bytes
+from mlpvm.errors import ConfigError, shown
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
-
-FAILED = 2  # batch mode: a command failed (bad input), as gdb exits non-zero
 
 
 def _program(path: str, machine, bits, cells, slots):  # for trace
@@ -54,16 +52,17 @@ def _program(path: str, machine, bits, cells, slots):  # for trace
 @click.option("--ex", "commands", multiple=True, metavar="CMD", help="Run CMD (repeatable; after -x files).")
 @click.option("--batch", is_flag=True, help="Exit after the -x and --ex commands instead of prompting.")
 @max_steps_option(0, "Each continue or run stops after this many more instructions")
+@eof_reads_option
 @click.option("--no-check", is_flag=True, help="Do not run the reference interpreter in lockstep.")
-@engine_option(weights="sparse, dense or onnx for --weights")
+@engine_option(weights="bits, sparse, dense or onnx for --weights")
 @click.option(
     "--weights", type=click.Path(dir_okay=False),
     help="Run this weight file (from `mlpvm build`, or `mlpvm build --plant` for a planted fault).",
 )  # fmt: skip
 @providers_option
 def debug(
-    program, machine, bits, cells, slots, input_text, input_file, scripts, commands, batch, max_steps, no_check,
-    engine, weights,
+    program, machine, bits, cells, slots, input_text, input_file, scripts, commands, batch, max_steps, eof_reads,
+    no_check, engine, weights,
 ) -> None:  # fmt: skip
     """Step through PROGRAM (an image or .asq source) on the network, gdb style.
 
@@ -72,42 +71,29 @@ def debug(
     x/8d ADDR, print LABEL, watch LABEL, disassemble, layers, reverse-step, help.
 
     Batch mode (-x FILE, --ex CMD, --batch, or commands on a pipe) works as gdb's: a -x script stops at its
-    first failing line, and the exit status is 2 if any command failed (else 0).
+    first failing line. The exit status, as gdb's: N after quit N, 0 after quit, else 2 if the last command
+    failed (else 0).
     """
     image = load_image(program)
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(image, loaded, machine, bits, cells, slots)
     eng = _make(engine, config, loaded) if loaded is not None or engine != DEFAULT else DEFAULT
-    session = Session(image, config, input_data(input_text, input_file), eng, check=not no_check)
+    session = Session(image, config, input_data(input_text, input_file), eng, check=not no_check, eof_reads=eof_reads)
     views.announce(session.engine)  # the first pass compiles the network's code: say so, on a terminal
     tty = sys.stdout.isatty()
     debugger = Debugger(
-        session, views.stdout(markup=False), max_steps or None, confirm=_ask if tty else None, status=True
+        session, views.stdout(markup=False), max_steps or None, confirm=ask if tty else None, status=True
     )
     for path in scripts:
-        if not run_lines(debugger, _script(path), echo=not tty, stop_on_error=True):
-            sys.exit(FAILED if debugger.failures else 0)
+        if not run_lines(debugger, script_lines(path), echo=not tty, stop_on_error=True):
+            sys.exit(debugger.exit_status)
     if not run_lines(debugger, commands, echo=not tty) or batch:
-        sys.exit(FAILED if debugger.failures else 0)
+        sys.exit(debugger.exit_status)
     if sys.stdin.isatty():
         interact(debugger)
     else:
         run_lines(debugger, sys.stdin, echo=True)
-    sys.exit(FAILED if debugger.failures else 0)
-
-
-def _script(path: str) -> list[str]:
-    """A -x file's lines; one that is not UTF-8 text is bad input, named with the line."""
-    data = read_bytes(path, MAX_TEXT, "a debugger script")  # a regular file, bounded: never /dev/zero
-    try:
-        return data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise MlpvmError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from None
-
-
-def _ask(question: str) -> bool:
-    return click.confirm(question.removesuffix(" (y or n) ").removesuffix("?") + "?", default=False)
+    sys.exit(debugger.exit_status)
 
 
 @click.command()
@@ -116,7 +102,8 @@ def _ask(question: str) -> bool:
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The .jsonl file to write.")
 @input_options()
 @max_steps_option(1_000_000)
-@engine_option()
+@eof_reads_option
+@engine_option(weights=None)
 @providers_option
 @click.option("--layers", type=click.Path(dir_okay=False), help="Also save per-layer activations to this .npz.")
 @click.option(
@@ -124,10 +111,12 @@ def _ask(question: str) -> bool:
 )
 @quiet_option
 def trace(
-    program, machine, bits, cells, slots, out, input_text, input_file, max_steps, engine, layers, passes, quiet
-) -> None:
+    program, machine, bits, cells, slots, out, input_text, input_file, max_steps, eof_reads, engine, layers, passes,
+    quiet,
+) -> None:  # fmt: skip
     """Run PROGRAM and write one JSON line per pass: pass, step, pc, a, b, c, mem_a, mem_b, result, branch,
-    next_pc, out (the byte output, or null). Files are written to a temporary name and renamed at the end."""
+    fallthrough (PC + 3, the adder's output; PC + 1 on paper), out (the byte output, or null). pc is where
+    execution goes next. Files are written to a temporary name and renamed at the end."""
     image, config = _program(program, machine, bits, cells, slots)
     wanted = parse_range(passes) if layers else None
     if wanted is not None:
@@ -139,8 +128,8 @@ def trace(
         task = bar.add_task("trace", total=max_steps or None)
         tick = views.throttled(lambda c: bar.update(task, completed=c.passes))
         summary = tracing.trace(image, config, Path(out), input_data(input_text, input_file), max_steps or None,
-                                Path(layers) if layers else None, wanted, eng, tick)  # fmt: skip
-    wrote = f"{out} and {layers}" if layers else out
+                                Path(layers) if layers else None, wanted, eng, tick, eof_reads)  # fmt: skip
+    wrote = shown(f"{out} and {layers}" if layers else out)
     steps, passes_run = views.plural(summary.steps, "step"), views.plural(summary.passes, "pass", "passes")
     click.echo(f"mlpvm: {views.STOPS[summary.reason]} after {steps} ({passes_run}); wrote {wrote}", err=True)
     sys.exit(EXIT_CODES[summary.reason])

@@ -9,38 +9,49 @@ import click
 from rich.table import Table
 
 from mlpvm import resources
-from mlpvm.check import mutate
+from mlpvm.check import campaign, mutate
+from mlpvm.check.campaign import MutantCampaign, meta
 from mlpvm.cli import console as views
+from mlpvm.cli.campaign import SHARD_SIZES, Where
+from mlpvm.cli.campaign import run as run_campaign
 from mlpvm.errors import ConfigError
+from mlpvm.host.computer import EXIT_CODES
 from mlpvm.machines.config import Config
-from mlpvm.network import build
-from mlpvm.network.weights import compile_network
 
 
-def mutation_table(machine, bits, cells, slots, seed: int, as_json: bool, quiet: bool = False) -> None:
-    """Plants the mutants of each configuration, runs the battery on them and prints the table; exits 1 if any
-    mutant survives."""
+def mutation_table(
+    machine,
+    bits,
+    cells,
+    slots,
+    seed: int,
+    as_json: bool,
+    quiet: bool = False,
+    where: Where | None = None,
+    shard_size: int | None = None,
+) -> None:
+    """Plants the mutants of each configuration, runs the battery on them (a campaign: sharded, stored, on a
+    cluster if ``where`` says so) and prints the table; exits 1 if any mutant survives, 130 if interrupted."""
     configs = [c for c in mutate.CONFIGS if machine in (None, c.machine)]
     if bits or cells or slots:  # the small configuration of that machine, with what was asked for changed
         base = configs[0]
         configs = [Config(base.machine, bits or base.bits, cells or base.cells, slots or base.slots)]
-    docs, survivors = [], 0
     for config in configs:
         resources.check_mutants(config)
-        weights = compile_network(build(config))
         try:
-            battery = mutate.battery(weights, seed)
+            campaign.battery(meta(config), seed)  # here first: its checks name the table's columns
         except ValueError:  # the sweep finds no cells for an instruction's operands besides its own words
             raise ConfigError(
                 f"{config.describe()}: too small for the mutation battery; use --cells 8 or more"
             ) from None
-        mutants = mutate.choose(weights, seed)
-        with views.progress(f"mutants of {config.describe()}", quiet=as_json or quiet) as bar:
-            task = bar.add_task("mutants", total=len(mutants))
-            results = []
-            for result in mutate.run(battery, mutants):
-                results.append(result)
-                bar.advance(task)
+    plan = MutantCampaign(tuple(meta(c) for c in configs), seed, shard_size or SHARD_SIZES["mutants"])
+    total = sum(len(plan.mutants(k)) for k in range(len(configs)))
+    outcome = run_campaign(plan, where or Where(), "mutants", total, lambda r: 0, lambda r: len(r["results"]),
+                           as_json or quiet)  # fmt: skip
+    docs, survivors = [], 0
+    for k, results in enumerate(campaign.mutant_results(plan, outcome.results)):
+        config, m = configs[k], plan.configs[k]
+        weights, battery = campaign.network(m), campaign.battery(m, seed)
         rows = mutate.summary(weights, results, battery.checks)
         lost = [r.mutant.describe(weights) for r in results if not r.caught]
         survivors += len(lost)
@@ -56,9 +67,12 @@ def mutation_table(machine, bits, cells, slots, seed: int, as_json: bool, quiet:
         docs.append(doc)
         if not as_json:
             _print(config, doc, battery.checks)
+    interrupted = len(outcome.results) < plan.shards
     if as_json:
         click.echo(json.dumps(docs))
-    sys.exit(1 if survivors else 0)
+    elif interrupted:
+        views.stdout().print(f"[yellow]interrupted[/]: {sum(d['mutants'] for d in docs):,} of {total:,} mutants run")
+    sys.exit(EXIT_CODES["interrupted"] if interrupted else 1 if survivors else 0)
 
 
 def _print(config, doc: dict, checks: list[mutate.Check]) -> None:
@@ -83,7 +97,7 @@ def _print(config, doc: dict, checks: list[mutate.Check]) -> None:
         out.print(f"  {c.name}: {c.description}")
     out.print("  guard: of those, stopped by the engine's guard (an activation left {0,1}: network fault)")
     out.print("  located: the check named the planted layer as the first that disagrees with the reference")
-    share = 100 * doc["caught"] / doc["mutants"]
+    share = 100 * doc["caught"] / max(1, doc["mutants"])
     verdict = "[bold green]all caught[/]" if not doc["survivors"] else "[bold red]SURVIVORS[/]"
     out.print(f"{verdict}: {doc['caught']:,} of {doc['mutants']:,} mutants caught ({share:.1f}%), seed {doc['seed']}")
     for line in doc["survivors"]:

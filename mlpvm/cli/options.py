@@ -2,39 +2,59 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
-from mlpvm import machines
+from mlpvm import files, machines
 from mlpvm.engines import ENGINES, NEURAL
 from mlpvm.errors import ConfigError, ImageError
 from mlpvm.machines.config import DEFAULT_BITS, DEFAULT_CELLS, MAX_BITS, MIN_BITS, MIN_CELLS, Config
 from mlpvm.network import weights as weightfile
 from mlpvm.program import image as images
-from mlpvm.program.inputs import unescape
+from mlpvm.program.inputs import EOF_READS, unescape
 
 MAX_COUNT = 2**62  # steps, programs, seeds: anything larger is a typo, and would overflow numpy's integers
 MAX_CELLS = 2**32  # memory cells: 32-bit addresses (the memory ceiling refuses far less)
+MAX_SECONDS = 10**6  # a time limit (11 days): z3 takes milliseconds as a 32-bit count, about 49 days at most
 
 
 class Bounded(click.ParamType):
-    """An integer option checked where it is parsed: anything else is one line, exit 2, naming the option,
-    the range and the value (as ``MlpvmError`` does), never a Python integer that breaks something later."""
+    """A numeric option checked where it is parsed: anything else is one line, exit 2, naming the option,
+    the range and the value (as ``MlpvmError`` does), never a Python number that breaks something later
+    (a huge integer that overflows numpy, a NaN or an infinity that a solver or a timer chokes on)."""
 
     name = "integer"
 
-    def __init__(self, min: int, max: int):
-        self.min, self.max = min, max
+    def __init__(self, min: float, max: float, real: bool = False):
+        self.min, self.max, self.real = min, max, real
+        if real:
+            self.name = "number"
 
-    def convert(self, value, param, ctx) -> int:
-        if isinstance(value, int):
-            number = value
-        else:
-            text = str(value).strip()
-            if not text.lstrip("+-").isdigit() or not text.isascii() or len(text) > 30:
+    def convert(self, value, param, ctx) -> int | float:
+        number = self._parse(value, param)
+        if not self.min <= number <= self.max:  # (NaN and the infinities never get here)
+            raise ConfigError(
+                f"{_name(param)} must be between {self.min} and {self.max:,}, not {value if self.real else number}"
+            )
+        return number
+
+    def _parse(self, value, param) -> int | float:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        if not text.isascii() or len(text) > 30:
+            raise ConfigError(f"{_name(param)} must be {'a number' if self.real else 'an integer'}, not {value!r}")
+        if not self.real:
+            if not text.lstrip("+-").isdigit():
                 raise ConfigError(f"{_name(param)} must be an integer, not {value!r}")
-            number = int(text)
-        if not self.min <= number <= self.max:
-            raise ConfigError(f"{_name(param)} must be between {self.min} and {self.max:,}, not {number}")
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigError(f"{_name(param)} must be a number, not {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{_name(param)} must be a finite number, not {value!r}")
         return number
 
 
@@ -47,20 +67,33 @@ def bounded(min: int = 0, max: int = MAX_COUNT) -> Bounded:
     return Bounded(min, max)
 
 
-_SLOTS = "Instruction slots K of the paper machine (build, info: default M; run: what the program needs, >= 16)."
+def seconds(max: float = MAX_SECONDS) -> Bounded:
+    """A range-checked duration in seconds: a finite number from 0 to ``max``."""
+    return Bounded(0, max, real=True)
 
 
-def machine_options(f):
-    """--machine, --bits, --cells, --slots: the configuration the weights are built for."""
-    f = click.option("--slots", type=bounded(1, MAX_CELLS), help=_SLOTS)(f)
-    f = click.option(
-        "--cells",
-        type=bounded(MIN_CELLS, MAX_CELLS),
-        help="Memory cells M, a power of two (default 256, or what the image needs).",
-    )(f)
-    f = click.option("--bits", type=bounded(MIN_BITS, MAX_BITS), help="Word width N, 4..32 (default 16).")(f)
-    f = click.option("--machine", type=click.Choice(machines.names()), help=_machine_help())(f)
-    return f
+# The defaults as each kind of command has them: one with a program sizes the machine for it, one without
+# builds the default configuration.
+_CELLS = {True: "default 256, or more if the program needs them", False: "default 256"}
+_SLOTS = {True: "default: what the program needs, >= 16", False: "default M"}
+
+
+def machine_options(f=None, *, program: bool = True):
+    """--machine, --bits, --cells, --slots: the configuration the weights are built for; their help says the
+    defaults of a command with a ``program`` (sized for it) or without one (build, info, export, prove)."""
+
+    def apply(f):
+        f = click.option(
+            "--slots", type=bounded(1, MAX_CELLS),
+            help=f"Instruction slots K of the paper machine ({_SLOTS[program]}; subleq has none).",
+        )(f)  # fmt: skip
+        f = click.option(
+            "--cells", type=bounded(MIN_CELLS, MAX_CELLS), help=f"Memory cells M, a power of two ({_CELLS[program]})."
+        )(f)
+        f = click.option("--bits", type=bounded(MIN_BITS, MAX_BITS), help="Word width N, 4..32 (default 16).")(f)
+        return click.option("--machine", type=click.Choice(machines.names()), help=_machine_help())(f)
+
+    return apply(f) if f is not None else apply
 
 
 def _machine_help() -> str:
@@ -73,6 +106,7 @@ def _machine_help() -> str:
 def load_weights(path: str, machine, bits, cells, slots) -> weightfile.Weights:
     """A weight file, refusing configuration options that contradict the one it was built for."""
     loaded = weightfile.load(path)
+    files.note_input(path)  # no output of the command may replace it
     config = loaded.config
     asked = {"machine": machine, "bits": bits, "cells": cells, "slots": slots}
     for key, value in asked.items():
@@ -105,16 +139,27 @@ def max_steps_option(default: int | None, what: str = "Stop after this many inst
     )  # fmt: skip
 
 
+def eof_reads_option(f):
+    """--eof-reads N: the end-of-input rule (``mlpvm.program.inputs``), one name and meaning wherever a program
+    runs; the command gets None for 0 (no limit), as ``Input(eof_reads=...)`` takes it."""
+    return click.option(
+        "--eof-reads", type=bounded(), default=EOF_READS, metavar="N", callback=lambda ctx, param, v: v or None,
+        help=f"Stop a program that reads the end of its input (-1) more than N times (0 = no limit; default: "
+        f"{EOF_READS}): polling programs keep reading after input ends.",
+    )(f)  # fmt: skip
+
+
 def quiet_option(f):
     """-q/--quiet: no live progress (which shows only when stderr is a terminal, and never with --json)."""
     return click.option("-q", "--quiet", is_flag=True, help="No live progress on stderr (shown only on a terminal).")(f)
 
 
-def engine_option(*extra: str, weights: str = "sparse for --weights", more: str = ""):
-    """--engine NAME: the network engines, the same names wherever one runs (``extra``: run's reference)."""
+def engine_option(*extra: str, weights: str | None = "bits for --weights", more: str = ""):
+    """--engine NAME: the network engines, the same names wherever one runs (``extra``: run's reference);
+    ``weights``: what runs a weight file, None for a command without --weights."""
     return click.option(
         "--engine", type=click.Choice((NEURAL, *ENGINES, *extra)), default=NEURAL, show_default=True,
-        help=f"The network engine (neural = the fastest exact one; {weights}){more}.",
+        help=f"The network engine (neural = the fastest exact one{f'; {weights}' if weights else ''}){more}.",
     )  # fmt: skip
 
 
@@ -159,6 +204,7 @@ def input_file_bytes(path: str) -> bytes:
     """``--input-file FILE``: its bytes as they are (a file, a pipe, /dev/null), at most MAX_INPUT of them."""
     try:
         with open(path, "rb") as f:
+            files.note_input(path, f.fileno())
             data = f.read(MAX_INPUT + 1)
     except OSError as e:
         raise ImageError(f"cannot read the input file: {e.strerror}", path) from None

@@ -9,9 +9,18 @@ from pathlib import Path
 
 import click
 
-from mlpvm.cli.console import STOPS, announce, plural
-from mlpvm.cli.options import INPUT_HELP, input_data, input_options, machine_options, max_steps_option, resolve_config
-from mlpvm.errors import MlpvmError
+from mlpvm.cli.console import STOPS, announce, plural, progress, throttled
+from mlpvm.cli.options import (
+    INPUT_HELP,
+    bounded,
+    input_data,
+    input_options,
+    machine_options,
+    max_steps_option,
+    quiet_option,
+    resolve_config,
+)
+from mlpvm.errors import MlpvmError, shown
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
 
@@ -21,8 +30,8 @@ from mlpvm.program.load import load_image
 @machine_options
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
               help="The picture to write: FILE.png or FILE.svg.")  # fmt: skip
-@click.option("--pass", "number", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Draw this pass (1-based): its 23 layers side by side.")  # fmt: skip
+@click.option("--pass", "number", type=bounded(1), default=1, show_default=True,
+              help="Draw this pass (1-based): its data flow through the 23 layers.")  # fmt: skip
 @click.option(
     "--run", "run", is_flag=True, help="Draw the whole run instead: PC against pass, reads and writes per cell."
 )
@@ -31,13 +40,16 @@ from mlpvm.program.load import load_image
 )
 @input_options(f"{INPUT_HELP}; queued at the start.")
 @max_steps_option(100_000, "With --run: stop after this many instructions")
-def plot(program, machine, bits, cells, slots, out, number, run, flow, input_text, input_file, max_steps) -> None:
+@quiet_option
+def plot(
+    program, machine, bits, cells, slots, out, number, run, flow, input_text, input_file, max_steps, quiet
+) -> None:  # fmt: skip
     """Draw PROGRAM on the network as a picture (needs the extra: pip install 'mlpvm[plot]').
 
     \b
-    By default one pass: the 23 layers side by side, units coloured by
-    activation, computed fields in orange and carried ones in grey, the row
-    each address selected marked in red, fields labelled. --run: the run
+    By default one pass as its data flow: a column per layer, a row per
+    field; each value in a box where a layer computes it, a thin line where
+    it is carried; the instruction in the title. --run: the run
     over time (Ctrl-C ends it early and draws what ran, exit 130);
     --flow: the construction's data-flow matrix.
     """
@@ -46,14 +58,15 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
     image = load_image(program)
     config = resolve_config(image, None, machine, bits, cells, slots)
     data, path = input_data(input_text, input_file), Path(out)
+    picture.check_target(path)  # refused (an input, not .png/.svg) before the run, not after it
     if run and flow:
         raise MlpvmError("choose one of --run and --flow")
     if flow:
         picture.flow_picture(config, path)
     elif run:
-        records, reason = _records(image, config, data, max_steps or None)
+        records, reason = _records(image, config, data, max_steps or None, quiet)
         picture.run_picture(config, records, path, image.source_map)
-        click.echo(f"mlpvm: wrote {out} ({plural(len(records), 'pass', 'passes')}, {STOPS[reason]})", err=True)
+        click.echo(f"mlpvm: wrote {shown(out)} ({plural(len(records), 'pass', 'passes')}, {STOPS[reason]})", err=True)
         if reason == "interrupted":
             sys.exit(EXIT_CODES[reason])
         return
@@ -64,7 +77,7 @@ def plot(program, machine, bits, cells, slots, out, number, run, flow, input_tex
             click.echo(f"mlpvm: interrupted before pass {number}; nothing drawn", err=True)
             sys.exit(EXIT_CODES["interrupted"])
         picture.pass_picture(config, trace, path, image.source_map)
-    click.echo(f"mlpvm: wrote {out}", err=True)
+    click.echo(f"mlpvm: wrote {shown(out)}", err=True)
 
 
 def _pass(image, config, data: bytes, number: int):
@@ -80,14 +93,19 @@ def _pass(image, config, data: bytes, number: int):
     return netviews.pass_trace(session, number)
 
 
-def _records(image, config, data: bytes, max_steps: int | None) -> tuple[list[dict], str]:
-    """The run's passes as ``mlpvm trace`` writes them, and why it ended."""
+def _records(image, config, data: bytes, max_steps: int | None, quiet: bool) -> tuple[list[dict], str]:
+    """The run's passes as ``mlpvm trace`` writes them, and why it ended; a progress bar on a terminal's stderr
+    while it runs, as ``trace`` has."""
     from mlpvm.debug import trace as tracing
     from mlpvm.engines import DEFAULT, make
 
     with tempfile.TemporaryDirectory() as tmp:
         jsonl = Path(tmp) / "run.jsonl"
         engine = make(DEFAULT, config)
-        announce(engine)
-        summary = tracing.trace(image, config, jsonl, data, max_steps, engine=engine)
+        announce(engine, quiet)
+        label = "running: pass {task.completed:,.0f}" + (f" of at most {max_steps:,}" if max_steps else "")
+        with progress(label, counts=False, bar=bool(max_steps), quiet=quiet) as bar:
+            task = bar.add_task("run", total=max_steps)
+            tick = throttled(lambda c: bar.update(task, completed=c.passes))
+            summary = tracing.trace(image, config, jsonl, data, max_steps, engine=engine, progress=tick)
         return [json.loads(line) for line in jsonl.read_text().splitlines()], summary.reason

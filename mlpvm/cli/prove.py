@@ -5,39 +5,65 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 from rich.table import Table
 
+from mlpvm import resources
 from mlpvm.cli import console as views
-from mlpvm.cli.options import load_weights, machine_options, resolve_config
+from mlpvm.cli.options import load_weights, machine_options, resolve_config, seconds
 from mlpvm.machines.config import Config
 from mlpvm.network import build
 from mlpvm.network.weights import Weights, compile_network
 from mlpvm.prove import require_z3
+from mlpvm.prove.smtlib import SOLVERS, require_cvc5
 
 INTERRUPTED = 130
 
+# How the lemmas of --method rows compose into the whole pass, and what that assumes (README: "Rows").
+COMPOSITION = (
+    "by rows: every field with rows was checked (numpy, all stored rows) to",
+    "be one row with the address constant changed (rows that are not are kept",
+    "as stored); each stage's lemmas were proved for one free row k, so for",
+    "every row; read-outs of a selected row rest on the decoder lemma, proved",
+    "with them.",
+)
+
 
 @click.command()
-@machine_options
+@machine_options(program=False)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Prove this weight file (default: build the network).")
 @click.option(
     "--method",
-    type=click.Choice(("staged", "whole")),
-    default="staged",
+    type=click.Choice(("rows", "staged", "whole")),
+    default="rows",
     show_default=True,
-    help="staged: each stage against lemmas, chained; whole: one query per property over the 23 layers.",
+    help="rows: staged, with every memory row proved as one symbolic row (checked against the stored rows); "
+    "staged: each stage against lemmas, chained, every row in the questions; whole: one query per property "
+    "over the 23 layers.",
+)
+@click.option(
+    "--emit",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write every lemma to this folder as an SMT-LIB 2 file (unsat proves it); --method rows. Check "
+    "them with: python -m mlpvm.prove.smtlib DIR",
+)
+@click.option(
+    "--check-with",
+    "second",
+    type=click.Choice(SOLVERS),
+    help="Also check every lemma with this second solver (pip install 'mlpvm[prove2]'); --method rows.",
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=seconds(),
     default=600,
     show_default=True,
     help="Seconds the solver may spend on one question before the result is 'unknown' (0 = no limit).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def prove(machine, bits, cells, slots, weights, method, timeout, as_json) -> None:
+def prove(machine, bits, cells, slots, weights, method, emit, second, timeout, as_json) -> None:
     """Prove with an SMT solver (z3: pip install 'mlpvm[prove]') that, for every
     {0,1} state satisfying the documented invariants, one pass of the stored
     layers keeps every activation on {0,1} (property 'binary') and returns the
@@ -47,20 +73,37 @@ def prove(machine, bits, cells, slots, weights, method, timeout, as_json) -> Non
     \b
     The configuration is --machine/--bits/--cells/--slots (default subleq,
     16 bits, 256 cells), or that of the --weights file.
+    Each lemma is a row of the table: what it says, its stage, the solver that
+    answered (numpy: the check of the stored rows), its time and result.
     Exit codes: 0 proved, 1 refuted (a counterexample is shown, with a
     one-instruction program and an `mlpvm verify` command when a program can
-    start from it) or unknown (a question timed out), 130 interrupted.
+    start from it), unknown (a question timed out) or the two solvers
+    disagree, 2 bad options, 130 interrupted.
     """
     require_z3()
-    from mlpvm.prove import compose, report
+    from mlpvm.prove import compose, report, rows
+
+    if (emit or second) and method != "rows":
+        raise click.UsageError("--emit and --check-with need --method rows")
+    if second:
+        require_cvc5()
 
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(None, loaded, machine, bits, cells, slots)
+    if loaded is None:
+        resources.check(config, "build")  # before building: a mistyped size must not exhaust the machine
     with views.progress(f"building {config.describe()}", counts=False, quiet=as_json) as bar:
         bar.add_task("build", total=None)
         stored = loaded if loaded is not None else compile_network(build(config))
-    run = compose.staged if method == "staged" else compose.whole
-    questions = 2 * len(compose.stage_spans(stored)) if method == "staged" else 2
+    stages = len(compose.stage_spans(stored))
+    if method == "rows":
+        questions = stages * (3 + 2 * bool(second))
+
+        def run(weights, timeout, done):
+            return rows.prove(weights, timeout, done, emit=emit, second=second)
+    else:
+        run = compose.staged if method == "staged" else compose.whole
+        questions = 2 * stages if method == "staged" else 2
     outcomes: list[compose.Outcome] = []
     interrupted = False
     start = time.perf_counter()
@@ -80,6 +123,7 @@ def prove(machine, bits, cells, slots, weights, method, timeout, as_json) -> Non
     options = _config_options(config)
     command = cex.command(weights, options) if cex is not None else None
     proved = bool(outcomes) and not interrupted and all(o.result == compose.PROVED for o in outcomes)
+    proved = proved and len(outcomes) == questions  # every stage answered (rows stops at a field without rows)
     if as_json:
         click.echo(json.dumps(_doc(config, method, outcomes, proved, seconds, cex, command, interrupted)))
     else:
@@ -104,20 +148,33 @@ def _label(config: Config) -> str:
 def _print(config, method, outcomes, proved, seconds, cex, command, interrupted) -> None:
     out = views.stdout()
     table = Table(title=f"mlpvm prove: {config.describe()} ({method})", title_justify="left")
-    for name, justify in (("property", "left"), ("stage", "left"), ("config", "left"), ("time", "right"),
-                          ("result", "left")):  # fmt: skip
+    for name, justify in (("lemma", "left"), ("stage", "left"), ("config", "left"), ("solver", "left"),
+                          ("time", "right"), ("result", "left")):  # fmt: skip
         table.add_column(name, justify=justify)
     colour = {"proved": "green", "refuted": "bold red", "unknown": "yellow"}
     for o in outcomes:
-        table.add_row(o.property, o.stage, _label(config), f"{o.seconds:.1f} s", f"[{colour[o.result]}]{o.result}[/]")
+        result = f"[{colour[o.result]}]{o.result}[/]" + (" [bold red]DISAGREE[/]" if _clash(o) else "")
+        table.add_row(o.property, o.stage, _label(config), o.solver, f"{o.seconds:.1f} s", result)
     out.print(table)
+    if any(_clash(o) for o in outcomes):
+        out.print("[bold red]SOLVERS DISAGREE[/] on a lemma: neither answer can be trusted")
     if interrupted:
         out.print(f"[yellow]interrupted[/] after {seconds:.1f} s: {len(outcomes)} questions answered, nothing proved")
     elif proved:
         out.print(f"[bold green]PROVED[/] in {seconds:.1f} s: every activation is 0 or 1, and one pass is one step,")
         out.print("  for every {0,1} state that satisfies the invariants")
+        if method == "rows":
+            for line in COMPOSITION:
+                out.print(f"  {line}", markup=False)
     elif cex is None:
-        out.print(f"[yellow]NOT PROVED[/] in {seconds:.1f} s: a question was left unanswered (raise --timeout)")
+        odd = next((o for o in outcomes if o.property == "symmetry" and o.result != "proved"), None)
+        if odd:
+            why = f"the rows are not one row repeated ({odd.detail}); try --method staged"
+        elif any(o.result == "refuted" for o in outcomes):
+            why = "a lemma fails, but no state on which the whole pass goes wrong was found"
+        else:
+            why = "a question was left unanswered (raise --timeout)"
+        out.print(f"[yellow]NOT PROVED[/] in {seconds:.1f} s: {why}")
     if cex is not None:
         _print_counterexample(out, config, cex, command)
 
@@ -147,10 +204,15 @@ def _print_counterexample(out, config, cex, command) -> None:
         out.print("  no program can start from such a state (a stopped machine, a register or input not ready)")
 
 
+def _clash(o) -> bool:
+    return o.detail.startswith("DISAGREES")
+
+
 def _doc(config, method, outcomes, proved, seconds, cex, command, interrupted) -> dict:
     return {
         "config": config.to_meta(),
         "method": method,
+        "composition": " ".join(COMPOSITION) if method == "rows" else None,
         "proved": proved,
         "interrupted": interrupted,
         "seconds": round(seconds, 3),
@@ -160,5 +222,5 @@ def _doc(config, method, outcomes, proved, seconds, cex, command, interrupted) -
 
 
 def _row(config, o) -> dict:
-    keys = ("property", "stage", "result", "detail")
+    keys = ("property", "stage", "solver", "result", "detail")
     return {**{k: getattr(o, k) for k in keys}, "config": _label(config), "seconds": round(o.seconds, 3)}

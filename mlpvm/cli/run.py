@@ -14,6 +14,7 @@ from mlpvm.cli import console
 from mlpvm.cli.options import (
     INPUT_HELP,
     engine_option,
+    eof_reads_option,
     input_data,
     input_options,
     load_weights,
@@ -26,7 +27,7 @@ from mlpvm.cli.options import (
 from mlpvm.engines import Engine, make
 from mlpvm.errors import ConfigError, shown
 from mlpvm.host import batch, terminal
-from mlpvm.host.computer import EXIT_CODES, Computer, Outcome
+from mlpvm.host.computer import EXIT_CODES, NORMAL_ENDS, Computer, Outcome
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import decode, encode
 from mlpvm.program.inputs import EOF_READS, Input
@@ -36,12 +37,12 @@ from mlpvm.program.sourcemap import SourceMap
 RUN_MAX_STEPS = 100_000_000  # --max-steps when nobody is at a terminal to press Ctrl-C
 
 
-def program_input(text: str | None, path: str | None, before_wait=None) -> Input:
+def program_input(text: str | None, path: str | None, before_wait=None, eof_reads: int | None = EOF_READS) -> Input:
     """``--input TEXT`` (escapes decoded) or ``--input-file FILE`` (bytes as they are), ending there; else
     stdin, read only when the program asks (a terminal key by key). The end-of-input rule applies to all."""
     if text is None and path is None:
-        return terminal.stdin_input(before_wait)
-    return Input(input_data(text, path), eof_reads=EOF_READS)
+        return terminal.stdin_input(before_wait, eof_reads)
+    return Input(input_data(text, path), eof_reads=eof_reads)
 
 
 def _interactive(input_text: str | None, input_file: str | None) -> bool:
@@ -67,15 +68,21 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
 @engine_option("reference", more="; reference = the plain interpreter, not the network")
 @providers_option
 @max_steps_option(None, shown=f"none when stdin is a terminal, else {RUN_MAX_STEPS:,}")
+@eof_reads_option
 @input_options(f"{INPUT_HELP} (default: stdin, read as the program asks).")
 @click.option("--echo", is_flag=True, help="On a terminal, echo what you type (for programs that do not echo it).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the output, steps and final memory.")
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print one JSON object: the output (as UTF-8 text; output_base64: the exact bytes), steps, final memory.",
+)  # fmt: skip
 @click.option("--weights", type=click.Path(dir_okay=False), help="Run this weight file (from `mlpvm build`) instead.")
 @quiet_option
-@click.option("-v", "--verbose", is_flag=True, help="Print a summary line on stderr even when the program halts.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print a summary line on stderr even after a halt or the end of input."
+)
 def run(
-    image, batch_file, old_batch_file, machine, bits, cells, slots, engine, max_steps, input_text, input_file, echo,
-    as_json, weights, quiet, verbose,
+    image, batch_file, old_batch_file, machine, bits, cells, slots, engine, max_steps, eof_reads, input_text,
+    input_file, echo, as_json, weights, quiet, verbose,
 ) -> None:  # fmt: skip
     """Run IMAGE on the looped ReLU network.
 
@@ -87,13 +94,15 @@ def run(
     With several IMAGEs, or --batch-file FILE, the programs run together: those that need the same
     configuration as one batch, one pass of the network for all of them. Each gets --input TEXT (or its
     batch-file input; never stdin), its output is printed under a header when it stops (--json: a
-    list), and the exit code is that of the worst outcome (halt < limit < eof < wait < fault < interrupted).
+    list), and the exit code is that of the worst outcome (halt < eof < limit < wait < fault < interrupted).
 
     \b
     Input: on a terminal each key goes to the program as typed, and the program
-    echoes it (eForth does; --echo otherwise). A program that keeps reading after
-    its input ended (a pipe, --input) may read the end (-1) 8 times; the next
-    read stops it: "input ended", exit code 5. Ctrl-C stops it: exit code 130.
+    echoes it (eForth does; --echo otherwise); Ctrl-D at the start of a line
+    (or twice in a row) ends the input. A program that keeps reading after its
+    input ended may read the end (-1) 8 times (--eof-reads N); the next read
+    stops it, exit code 0 as for python or bc at the end of a pipe ("input
+    ended" with -v). Ctrl-C stops it: exit code 130.
     """
     batch_file = batch_file or old_batch_file
     if not image and not batch_file:
@@ -106,13 +115,13 @@ def run(
         jobs = [batch.Job(load_image(path), data) for path in image]
         jobs += batch.read_batch_file(batch_file) if batch_file else []
         loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
-        _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json, quiet)
+        _run_many(jobs, loaded, machine, bits, cells, slots, engine, limit, as_json, quiet, eof_reads)
         return
     program = load_image(image[0])
     loaded = load_weights(weights, machine, bits, cells, slots) if weights else None
     config = resolve_config(program, loaded, machine, bits, cells, slots)
     status = Status(config, program.source_map, quiet or as_json)
-    inp = program_input(input_text, input_file, status.hide)
+    inp = program_input(input_text, input_file, status.hide, eof_reads)
     stream = None if as_json else status.around(_stream)
     with terminal.keys(echo):
         if engine == "reference":
@@ -174,21 +183,23 @@ def _reference(program, config: Config, inp: Input, limit: int | None, stream) -
         sys.exit(EXIT_CODES["interrupted"])
 
 
-def _engine(name: str, config: Config, loaded, quiet: bool) -> Engine:
+def _engine(name: str, config: Config, loaded, quiet: bool, batch: int = 1) -> Engine:
     try:
-        eng = make(name, config, loaded)
+        eng = make(name, config, loaded, batch=batch)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     console.announce(eng, quiet)
     return eng
 
 
-def _run_many(jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine, limit, as_json, quiet) -> None:
+def _run_many(
+    jobs: list[batch.Job], loaded, machine, bits, cells, slots, engine, limit, as_json, quiet, eof_reads
+) -> None:
     configs = [resolve_config(job.image, loaded, machine, bits, cells, slots) for job in jobs]
     quiet = quiet or as_json
-    make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded, quiet))
+    make_engine = None if engine == "reference" else (lambda config: _engine(engine, config, loaded, quiet, len(jobs)))
     with _progress(len(jobs), quiet) as progress:
-        results = batch.run_jobs(jobs, configs, make_engine, limit, progress)
+        results = batch.run_jobs(jobs, configs, make_engine, limit, progress, eof_reads)
     if as_json:
         click.echo(json.dumps([{"image": r.job.image.path, **_doc(r.outcome, r.config, engine)} for r in results]))
     else:
@@ -231,8 +242,9 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[Computer], None] | 
 
 
 def _doc(o: Outcome, config: Config, engine: str) -> dict:
+    text = console.output_fields(o.output)
     doc = {
-        "output": o.output.decode("latin-1"),
+        "output": text["output"],
         "steps": o.steps,
         "reason": o.reason,
         "pc": o.pc,
@@ -242,6 +254,7 @@ def _doc(o: Outcome, config: Config, engine: str) -> dict:
     }
     if o.passes is not None:
         doc["passes"] = o.passes
+    doc["output_base64"] = text["output_base64"]
     return doc
 
 
@@ -258,7 +271,7 @@ def _advice(o: Outcome, config: Config) -> str:
     if o.reason == "limit":
         return "; --max-steps N raises the limit (0: none)"
     if o.reason == "eof":
-        return f"; the program kept reading after its input ended (read the end {EOF_READS} times)"
+        return "; the program kept reading after its input ended (--eof-reads N lets it read the end more; 0: no limit)"
     if o.reason == "fault":
         return "; " + fault_detail(o, config)
     return ""
@@ -299,8 +312,8 @@ def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: boo
         click.echo(json.dumps(_doc(o, config, engine)))
         return
     if "out_valid" not in config.spec.io_fields:  # a machine without output: its result is its memory
-        click.echo(memory_summary(o, smap))
-    if verbose or o.reason != "halt":
+        click.echo(shown(memory_summary(o, smap), lines=True))
+    if verbose or o.reason not in NORMAL_ENDS:
         if o.output and not o.output.endswith(b"\n") and console.same_place(sys.stdout, sys.stderr):
             click.echo(err=True)  # keep the summary off the program's last line
-        click.echo(f"mlpvm: {_summary(o, config, smap)}", err=True)
+        click.echo(f"mlpvm: {shown(_summary(o, config, smap))}", err=True)

@@ -18,12 +18,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mlpvm.cli.console import StatusLine, plural, running
-from mlpvm.debug import views
+from mlpvm.cli.console import StatusLine, output_lines, plural, running
+from mlpvm.debug import source, views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.records import DebugError, Stop
 from mlpvm.debug.session import Session
-from mlpvm.errors import MlpvmError
+from mlpvm.errors import MlpvmError, shown
+from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.program.inputs import unescape
 
 TOPICS = {
@@ -70,8 +71,42 @@ def command(name: str, *aliases: str, usage: str = "", repeats: bool = False, to
 
 
 def lookup(name: str) -> Command | None:
-    """The command a name or alias means."""
-    return _BY_NAME.get(name)
+    """The command a name, an alias or a unique prefix of them means (gdb's abbreviations); None if none.
+    Raises ``DebugError`` for a prefix of several commands, naming them as gdb does."""
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    found = sorted(key for key in _BY_NAME if key.startswith(name))
+    commands = {_BY_NAME[key].name for key in found}
+    if len(commands) > 1:
+        raise DebugError(f'Ambiguous command "{name}": {", ".join(sorted(commands))}.')
+    return _BY_NAME[found[0]] if found else None
+
+
+FAILED = 2  # the exit status after a command that failed (bad input), as gdb exits non-zero
+
+
+_FORMATS, _UNITS, _GDB_ONLY = "duxotcsi", "bhwg", "afz"  # x/NFU: gdb's letters, and those of gdb's not here
+
+
+def _examine_format(arg: str) -> tuple[int, str, str, str]:
+    """``/NFU ADDR`` as gdb reads it: every letter after the count is a format or a unit (g, gdb's giant word,
+    is one cell here, as w is), any order, the last of each kind winning; another letter is gdb's error."""
+    m = re.fullmatch(r"(?:/(\S*))?\s*(.*)", arg.strip(), re.DOTALL)
+    spec, where = (m.group(1) or ""), m.group(2)
+    parts = re.fullmatch(r"(\d*)([A-Za-z]*)", spec)
+    if parts is None:
+        raise DebugError(f"bad format: x/{spec} (x/NFU ADDR, F one of d u x o t c s i)")
+    fmt, unit = "d", ""
+    for letter in parts.group(2):
+        if letter in _FORMATS:
+            fmt = letter
+        elif letter in _UNITS:
+            unit = letter
+        elif letter in _GDB_ONLY:
+            raise DebugError(f'Format "{letter}" is gdb\'s, not available here (F one of d u x o t c s i).')
+        else:
+            raise DebugError(f'Undefined output format "{letter}".')
+    return int(parts.group(1) or 1), fmt, unit, where
 
 
 class Quit(Exception):
@@ -88,35 +123,64 @@ class Debugger:
         self.session, self.console, self.max_steps = session, console, max_steps
         self.status = StatusLine(quiet=not status)
         self.confirm = confirm or (lambda question: True)
-        self.displays: dict[int, Expr] = {}
+        self.displays: dict[int, tuple[Expr, str]] = {}  # number -> (expression, format letter or "")
+        self.values: list[int] = []  # the value history: $1, $2, ...
         self._display_numbers = 0
         self._shown_output = 0
-        self._last_repeatable: str | None = None
-        self.failures = 0  # commands that failed: batch mode's exit status
+        self._repeat_line: str | None = None  # what a blank line runs: the last command, if gdb repeats it
+        self._last_stop: Stop | None = None
+        self.failures = 0  # commands that failed
+        self.last_failed = False  # whether the last command failed: gdb's exit status when no quit N ends it
+        self.quit_status: int | None = None  # quit N
         self.hooks: dict[int, list[str]] = {}  # ``commands N``: lines run when point N stops the program
         self._recording: tuple[int, list[str]] | None = None
+        self._sourcing = 0  # depth of ``source`` files being run
+        self.level = 0  # the selected frame of the CALL chain (``frame``, ``up``, ``down``): 0 innermost
+        self._raw_arg = ""  # the command's argument as typed, spaces kept (``echo``)
+        self.current_file: str | None = None  # where a bare LINE is: ``_source_file``
+        self._listed: tuple[str, int, int] | None = None  # the last ``list``: file, first and last line shown
+        self._hooks: list[list[str]] | None = None  # while a stop's ``commands`` run: the next stops' ones
+        self._stops = 0  # stops shown: a command that changes it resumed the program
 
     # -- dispatch --------------------------------------------------------------------------------
 
+    @property
+    def exit_status(self) -> int:
+        """gdb's rule: N after ``quit N``; else 0 after ``quit``, or the status of the last command (FAILED)."""
+        if self.quit_status is not None:
+            return self.quit_status
+        return FAILED if self.last_failed else 0
+
     def execute(self, line: str) -> bool:
-        """Runs one command line; a blank line repeats the last step-like command. False if it failed (the
-        error has been shown as one line). Raises ``Quit``; nothing else escapes."""
+        """Runs one command line; a blank line repeats the last command when gdb repeats it (stepping,
+        continuing, ``x`` and ``list``, which go on where they ended; not ``print``), else does nothing. False
+        if it failed (the error has been shown as one line). Raises ``Quit``; nothing else escapes."""
+        ok = self._execute(line)
+        self.last_failed = not ok
+        return ok
+
+    def _execute(self, line: str) -> bool:
         if self._recording is not None:
             self._record(line)
             return True
+        raw = line.rstrip("\r\n")
         line = line.strip()
         if not line:
-            return self.execute(self._last_repeatable) if self._last_repeatable else True
+            return self.execute(self._repeat_line) if self._repeat_line else True
         if line.startswith("#"):
             return True
         name, arg = _split(line)
-        cmd = _BY_NAME.get(name)
+        try:
+            cmd = lookup(name)
+        except DebugError as e:
+            return self.fail(str(e))
         if cmd is None:
             return self.fail(f'Undefined command: "{name}". Try "help".')
-        self._last_repeatable = line if cmd.repeats else self._last_repeatable
+        self._repeat_line = line if cmd.repeats else None  # a command may make it where it ended (x, list)
+        self._raw_arg = re.sub(r"^\s*\S+?(?=[\s/]|$)\s?", "", raw, count=1)
         try:
             cmd.run(self, arg)
-        except (Quit, KeyboardInterrupt):
+        except (Quit, KeyboardInterrupt, BrokenPipeError):  # (a closed pipe ends the command: exit 141)
             raise
         except (MlpvmError, ValueError) as e:
             return self.fail(str(e))
@@ -134,39 +198,74 @@ class Debugger:
         return False
 
     def error(self, message: str) -> None:
-        self.console.print(Text(" ".join(message.split()), style="red"))
+        self.console.print(Text(shown(" ".join(message.split())), style="red"))
 
     def say(self, message: str) -> None:
-        self.console.print(Text(message))
+        self.console.print(Text(shown(message, lines=True)))  # escaped before Rich drops BEL and CR unseen
 
     def show_stop(self, stop: Stop) -> None:
         """After a run: the program's new output, the banner, the auto-displays and the context panel; then
         the ``commands`` of the breakpoint or watchpoint that stopped it."""
         self.show_output()
+        here = self.session.line()
+        if here is not None and not here[0].startswith("<"):  # a library is like code without debug info
+            self.current_file, self._listed = here[0], None
         self.console.print(views.banner(self.session, stop))
-        for number, expr in self.displays.items():
-            self.say(f"{number}: {expr.text} = {self._value(expr)}")
+        self._show_displays()
         self.console.print(views.context(self.session, stop))
+        self._last_stop, self.level = stop, 0
         points = [stop.breakpoint] if stop.reason == "breakpoint" and stop.breakpoint else []
         points += [wp for wp, *_ in stop.watch]
-        for point in points:
-            for line in self.hooks.get(point.number, []):
-                self.console.print(Text(f"> {line}", style="dim"))
-                self.execute(line)
+        self._stops += 1
+        lines = [line for point in points for line in self.hooks.get(point.number, [])]
+        if lines:
+            self._run_hooks(lines)
+
+    def _run_hooks(self, lines: list[str]) -> None:
+        """A stop's ``commands``, as gdb runs them: a command that resumes the program ends the list (the
+        rest is not run), and the ``commands`` of the stop it comes to run next, after it, not inside it: a
+        breakpoint whose commands end in ``continue`` can stop any number of times without nesting."""
+        if self._hooks is not None:  # a command of an earlier stop resumed the program: queued, run after it
+            self._hooks.append(lines)
+            return
+        self._hooks = [lines]
+        repeat = self._repeat_line  # a breakpoint's commands do not change what a blank line repeats
+        try:
+            while self._hooks:
+                for line in self._hooks.pop(0):
+                    self.console.print(Text(f"> {line}", style="dim"))
+                    stops = self._stops
+                    self.execute(line)
+                    if self._stops != stops:  # it resumed the program: the rest is not run
+                        break
+        finally:
+            self._hooks = None
+            self._repeat_line = repeat
 
     def show_output(self) -> None:
         """Program output produced since the last time, apart from debugger messages."""
         new = bytes(self.session.output[self._shown_output :])
         self._shown_output = len(self.session.output)
         if new:
-            for line in new.decode("latin-1").splitlines() or [""]:
+            for line in output_lines(new) or [""]:
                 self.console.print(Text("│ ", style="dim") + Text(line, style="green"))
 
-    def _value(self, expr: Expr) -> str:
-        try:
-            return str(self.session.evaluate(expr))
-        except MlpvmError as e:
-            return f"<{e}>"
+    def _show_displays(self, numbers: list[int] | None = None) -> None:
+        for number in numbers or list(self.displays):
+            expr, fmt = self.displays[number]
+            try:
+                value = self.session.evaluate(expr)
+            except MlpvmError as e:
+                self.say(f"{number}: {expr.text} = <{e}>")
+                continue
+            if fmt in ("i", "s"):  # gdb: the memory at the value, as x/i or x/s shows it
+                if not 0 <= value < self.session.config.cells:
+                    self.say(f"{number}: x/{fmt} {expr.text} <Cannot access memory at address {value}>")
+                    continue
+                self.say(f"{number}: x/{fmt} {expr.text}")
+                self.console.print(views.examine(self.session, value, 1, fmt))
+            else:
+                self.say(f"{number}: {f'/{fmt} ' if fmt else ''}{expr.text} = {self._formatted(value, fmt)}")
 
     def _run(self, fn: Callable[[], Stop]) -> None:
         with self._running():
@@ -201,22 +300,22 @@ class Debugger:
         """Run to the next source line (N times), entering subroutines. One line may be many instructions (a
         macro, a CALL). Without source lines, like stepi. Stops early at breakpoints, watchpoints, halts, faults
         and divergences."""
-        self._lines(_count(arg), over=False)
+        self._lines(_steps(arg, "step"), over=False)
 
     @command("next", "n", usage="next [N]", repeats=True, topic="running")
     def next(self, arg: str) -> None:
         """Run to the next source line (N times), stepping over CALLs of subroutines."""
-        self._lines(_count(arg), over=True)
+        self._lines(_steps(arg, "next"), over=True)
 
     @command("stepi", "si", usage="stepi [N]", repeats=True, topic="running")
     def stepi(self, arg: str) -> None:
         """Run N loop passes (default 1): each pass is one instruction."""
-        self._run(lambda: self.session.step(_count(arg)))
+        self._run(lambda: self.session.step(_steps(arg, "stepi")))
 
     @command("nexti", "ni", usage="nexti [N]", repeats=True, topic="running")
     def nexti(self, arg: str) -> None:
         """Like stepi, but a CALL's jump into a subroutine runs until it returns."""
-        self._repeat(_count(arg), self.session.step_over)
+        self._repeat(_steps(arg, "nexti"), self.session.step_over)
 
     def _lines(self, n: int, over: bool) -> None:
         if self.session.line() is None:
@@ -225,6 +324,8 @@ class Debugger:
         self._repeat(n, lambda limit: self.session.step_line(over, limit))
 
     def _repeat(self, n: int, once: Callable[[int | None], Stop]) -> None:
+        if n == 0:  # ``next 0``: nothing to run, nothing to show
+            return
         for _ in range(n):
             stop = once(self.max_steps)
             if stop.reason != "step":
@@ -233,29 +334,36 @@ class Debugger:
 
     @command("finish", "fin", usage="finish", topic="stack")
     def finish(self, arg: str) -> None:
-        """Run until the current subroutine returns to its caller."""
+        """Run until the selected subroutine (frame, up, down; at first the innermost) returns to its caller."""
         s = self.session
-        if not s.frames:
+        level = self._level()
+        if level >= len(s.frames):
             raise DebugError('"finish" not meaningful in the outermost frame.')
-        self.say(f"Run till exit from #0 {views.frame_text(s, s.pc, s.frames[-1])}")
-        self._run(lambda: s.finish(self.max_steps))
+        pc, f = views.places(s)[level]
+        self.say(f"Run till exit from #{level} {views.frame_text(s, pc, f)}")
+        self._run(lambda: s.finish(self.max_steps, level))
 
     @command("continue", "c", "cont", "fg", usage="continue [N]", repeats=True, topic="running")
     def cont(self, arg: str) -> None:
         """Run until a breakpoint, watchpoint, halt, fault, input wait, divergence, the step limit or Ctrl-C.
         With N, ignore the breakpoint just stopped at N-1 more times."""
         if arg.strip():
-            n = _count(arg)
+            n = _steps(arg, "continue")
             last = self._stopped_at()
-            if last is None:
-                raise DebugError("Not stopped at a breakpoint; argument ignored.")
-            last.ignore = n - 1
-            self.say(f"Will ignore next {n - 1} crossings of breakpoint {last.number}.  Continuing.")
+            if last is None:  # gdb: a temporary breakpoint (now deleted), a step, a watchpoint
+                self.say("Not stopped at any breakpoint; argument ignored.")
+            else:
+                last.ignore = n - 1
+                self.say(f"Will ignore next {plural(n - 1, 'crossing')} of breakpoint {last.number}.  Continuing."
+                         if n > 1 else f"Will stop next time breakpoint {last.number} is reached.")  # fmt: skip
         self._run(lambda: self.session.cont(self.max_steps))
 
     def _stopped_at(self):
-        s = self.session
-        return next((bp for bp in s.breakpoints.values() if bp.address == s.pc and bp.enabled), None)
+        """The breakpoint the program last stopped at, if it still exists and the program is still there."""
+        stop, s = self._last_stop, self.session
+        if stop is None or stop.reason != "breakpoint" or stop.breakpoint is None or stop.pc != s.pc:
+            return None
+        return s.breakpoints.get(stop.breakpoint.number)
 
     @command("run", "r", usage="run", topic="running")
     def run(self, arg: str) -> None:
@@ -290,30 +398,79 @@ class Debugger:
         self._shown_output = 0
         return True
 
-    @command("until", "u", "advance", usage="until LOCATION", topic="running")
+    @command("until", "u", usage="until [LOCATION]", repeats=True, topic="running")
     def until(self, arg: str) -> None:
-        """Run until PC reaches the location (or another reason to stop comes first)."""
+        """Run until PC reaches the location (or another reason to stop comes first). Without one, like next,
+        but a jump back does not stop it: it leaves a loop, to a line after the current one."""
         if not arg:
-            raise DebugError("until needs a location: *ADDR, LABEL, LINE or FILE:LINE")
+            self._run(lambda: self.session.until_next(self.max_steps))
+            return
         address = self._location(arg)
         self._run(lambda: self.session.until(address, self.max_steps))
 
-    @command("reverse-step", "rs", "reverse-stepi", "rsi", usage="reverse-step [N]", repeats=True, topic="history")
-    def reverse_step(self, arg: str) -> None:
+    @command("jump", "j", usage="jump LOCATION", topic="running")
+    def jump(self, arg: str) -> None:
+        """Resume at LOCATION (*ADDR, LINE, FILE:LINE or LABEL): PC is set there, and the program continues."""
+        if not arg.strip():
+            raise DebugError("jump needs a location: *ADDR, LABEL, LINE or FILE:LINE")
+        s = self.session
+        address = self._location(arg)
+        s.set_pc(address)
+        self.say(f"Continuing at {views.where(s, address)}.")
+        self._run(lambda: s.cont(self.max_steps))
+
+    @command("advance", usage="advance LOCATION", topic="running")
+    def advance(self, arg: str) -> None:
+        """Run until PC reaches the location (or another reason to stop comes first)."""
+        if not arg:
+            raise DebugError("advance needs a location: *ADDR, LABEL, LINE or FILE:LINE")
+        self.until(arg)
+
+    @command("reverse-stepi", "rsi", usage="reverse-stepi [N]", repeats=True, topic="history")
+    def reverse_stepi(self, arg: str) -> None:
         """Step N passes backwards, restoring the exact earlier state (memory, PC, output, input)."""
-        n = _count(arg)
-        if n < 1:
-            raise DebugError("reverse-step needs a count of at least 1")
+        n = _steps(arg, "reverse-stepi")
         self._run(lambda: self.session.reverse_step(n))
+
+    @command("reverse-step", "rs", usage="reverse-step [N]", repeats=True, topic="history")
+    def reverse_step(self, arg: str) -> None:
+        """Back to the start of the previous source line (N times), into the last line of a subroutine it
+        called. Without source lines, like reverse-stepi."""
+        self._reverse_lines(_steps(arg, "reverse-step"), over=False)
+
+    @command("reverse-next", "rn", usage="reverse-next [N]", repeats=True, topic="history")
+    def reverse_next(self, arg: str) -> None:
+        """Back to the start of the previous source line (N times), going back through the subroutines it
+        called."""
+        self._reverse_lines(_steps(arg, "reverse-next"), over=True)
+
+    def _reverse_lines(self, n: int, over: bool) -> None:
+        if self.session.line() is None:
+            self._run(lambda: self.session.reverse_step(n))
+            return
+        self._repeat(n, lambda limit: self.session.reverse_line(over))
+
+    @command("reverse-finish", usage="reverse-finish", topic="history")
+    def reverse_finish(self, arg: str) -> None:
+        """Back to where the current subroutine was called (the CALL in its caller)."""
+        s = self.session
+        if not s.frames:
+            raise DebugError('"finish" not meaningful in the outermost frame.')
+        self.say(f"Run back to call of #0 {views.frame_text(s, s.pc, s.frames[-1])}")
+        self._run(s.reverse_finish)
 
     @command("reverse-continue", "rc", usage="reverse-continue", repeats=True, topic="history")
     def reverse_continue(self, arg: str) -> None:
         """Run backwards to the previous breakpoint hit (or the start of the recorded history)."""
         self._run(self.session.reverse_continue)
 
-    @command("quit", "q", "exit", usage="quit", topic="support")
+    @command("quit", "q", "exit", usage="quit [N]", topic="support")
     def quit(self, arg: str) -> None:
-        """Leave the debugger."""
+        """Leave the debugger, with exit status N (an expression, 0..255) when given, else 0."""
+        status = self.session.evaluate(arg) if arg.strip() else 0
+        if not 0 <= status <= 255:
+            raise DebugError(f"quit N needs a status of 0..255, not {status}")
+        self.quit_status = status
         raise Quit
 
     # -- breakpoints and watchpoints ---------------------------------------------------------------
@@ -330,17 +487,26 @@ class Debugger:
         return s.address(spec, code=True)
 
     def _line_address(self, file: str | None, line: int) -> int:
+        """The first instruction of ``LINE`` (in the current source file) or ``FILE:LINE``, or of the next line
+        with code after it, as gdb moves a breakpoint off a comment."""
+        file = self._source_file(file)
+        s = self.session
+        return source.line_code(s.source_map, s.config.spec.harvard, file, line)[1][0]
+
+    def _source_file(self, name: str | None = None) -> str:
+        """The file ``FILE`` names, or without it the current source file: the main program's at first, then
+        the file of the last stop or ``list`` (a library's only once listed)."""
         s = self.session
         if not s.source_map:
-            raise DebugError(f"No source lines (an image without a map): use *{line} for address {line}.")
+            raise DebugError("No source lines (an image without a map): use *ADDR for an address.")
         harvard = s.config.spec.harvard
-        table = s.source_map.slots if harvard else s.source_map.cells
-        code = None if harvard else s.source_map.code
-        found = sorted(a for a, o in table.items() if o.line == line and (code is None or a in code)
-                       and (file is None or Path(o.file).name == Path(file).name))  # fmt: skip
-        if not found:
-            raise DebugError(f"No line {line} in {file or 'the program'} with code.")
-        return found[0]
+        if name is not None:
+            return source.find_file(s.source_map, harvard, name)
+        if self.current_file is None:
+            self.current_file = source.main_file(s.source_map, harvard, str(s.image.path))
+        if self.current_file is None:
+            raise DebugError("No source file: the map names none.")
+        return self.current_file
 
     @command("break", "b", "br", usage="break [LOCATION] [if COND]", topic="breakpoints")
     def break_(self, arg: str, temporary: bool = False) -> None:
@@ -406,7 +572,7 @@ class Debugger:
         """Enable breakpoints or watchpoints (all without N)."""
         self._set_enabled(arg, True)
 
-    @command("disable", usage="disable [N...]", topic="breakpoints")
+    @command("disable", "dis", "disa", usage="disable [N...]", topic="breakpoints")
     def disable(self, arg: str) -> None:
         """Disable breakpoints or watchpoints (all without N)."""
         self._set_enabled(arg, False)
@@ -425,10 +591,11 @@ class Debugger:
         for n in arg.split():
             self.session.delete(_count(n, default=None))
 
-    @command("watch", usage="watch [-l] EXPR", topic="breakpoints")
+    @command("watch", usage="watch [-l] EXPR [if COND]", topic="breakpoints")
     def watch(self, arg: str) -> None:
         """Stop when EXPR's value changes: a label or mem[E] watches that cell (code cells too), START:END a
-        range, any other expression its value; with -l, the cell at address EXPR."""
+        range, any other expression its value; with -l, the cell at address EXPR. With COND, only when it
+        holds after the change."""
         self._watch(arg, "watch")
 
     @command("rwatch", usage="rwatch [-l] CELL", topic="breakpoints")
@@ -442,28 +609,29 @@ class Debugger:
         self._watch(arg, "awatch")
 
     def _watch(self, arg: str, kind: str) -> None:
-        m = re.fullmatch(r"(?:(-l|-location)\s+)?(.*)", arg.strip())
+        m = re.fullmatch(r"(?:(-l|-location)\s+)?(.*?)(?:\s*\bif\s+(?P<cond>.+))?", arg.strip())
         spec = m.group(2).strip()
         if not spec:
             raise DebugError(f"{kind} needs an expression: a label, mem[E], START:END or -l ADDR")
-        wp = self.session.add_watchpoint(spec, kind, location=bool(m.group(1)))
+        wp = self.session.add_watchpoint(spec, kind, location=bool(m.group(1)), condition=m.group("cond"))
         if wp.expr is not None:
             where = spec
         else:
             where = f"mem[{wp.start}]" if wp.stop == wp.start + 1 else f"mem[{wp.start}..{wp.stop - 1}]"
         name = {"watch": "Hardware watchpoint", "rwatch": "Hardware read watchpoint", "awatch":
                 "Hardware access (read/write) watchpoint"}[kind]  # fmt: skip
-        self.say(f"{name} {wp.number}: {where}")
+        self.say(f"{name} {wp.number}: {where}" + (f" if {wp.condition.text}" if wp.condition else ""))
 
     # -- state -----------------------------------------------------------------------------------
 
-    INFO = ("registers", "breakpoints", "watchpoints", "display", "program", "frame", "line", "symbol")
+    INFO = ("registers", "breakpoints", "watchpoints", "display", "program", "frame", "line", "symbol", "source")
 
-    @command("info", "i", usage="info registers|breakpoints|watchpoints|display|program|frame|line|symbol",
+    @command("info", "i", usage="info registers|breakpoints|watchpoints|display|program|frame|line|symbol|source",
              topic="data")  # fmt: skip
     def info(self, arg: str) -> None:
         """Show registers, breakpoints and watchpoints, auto-displays, the program, the current frame, where a
-        source line's code is (info line [LOCATION]) or which label an address is near (info symbol ADDR)."""
+        source line's code is (info line [LOCATION]), which label an address is near (info symbol ADDR) or the
+        current source file (info source)."""
         what, _, rest = arg.strip().partition(" ")
         s = self.session
         if what in ("r", "reg") or (what and "registers".startswith(what)) or not what:
@@ -474,16 +642,22 @@ class Debugger:
             else:
                 self.say("No breakpoints or watchpoints.")
         elif "display".startswith(what):
-            for number, expr in self.displays.items():
-                self.say(f"{number}: {expr.text}")
+            for number, (expr, fmt) in self.displays.items():
+                self.say(f"{number}: {f'/{fmt} ' if fmt else ''}{expr.text}")
         elif "program".startswith(what):
             state = "halted" if s.halted else "running"
             counts = f"{plural(s.steps, 'step')}, {plural(s.passes, 'pass', 'passes')}"
-            self.say(f"{s.image.path}: {s.config.describe()}; {state}, pc={s.pc}, {counts}, engine {s.engine.name}")
+            self.say(f"{_relative(s.image.path)}: {s.config.describe()}; {state}, pc={s.pc}, {counts}, "
+                     f"engine {s.engine.name}")  # fmt: skip
         elif "frame".startswith(what):
-            self.console.print(views.frame(s))
+            self.console.print(views.frame(s, self._level()))
         elif "line".startswith(what):
             self.say(views.line_info(s, self._location(rest) if rest.strip() else s.pc))
+        elif what.startswith("so") and "source".startswith(what):
+            file = self._source_file()
+            text = source.lines(s.source_map, s.config.spec.harvard, file, s.config.spec.source_suffix)
+            self.say(f"Current source file is {file}\nContains {plural(len(text), 'line')}.\n"
+                     f"Source language is SUBLEQ assembly ({s.config.spec.source_suffix}).")  # fmt: skip
         elif "symbol".startswith(what):
             if not rest.strip():
                 raise DebugError("Argument required (address).")
@@ -493,8 +667,8 @@ class Debugger:
 
     @command("regs", usage="regs", topic="data")
     def regs(self, arg: str) -> None:
-        """Show PC, A, B, C, mem[A], mem[B], result, branch taken, PC+3, the next PC, halted, fault and the
-        step count."""
+        """Show PC, A, B, C, mem[A], mem[B], result, branch taken, the fallthrough (the adder's PC+3; PC+1 on
+        paper), the next PC (where execution went), halted, fault and the step count."""
         self.console.print(views.registers(self.session))
 
     @command("backtrace", "bt", "where", usage="backtrace", topic="stack")
@@ -502,15 +676,60 @@ class Debugger:
         """The chain of standard-library subroutine calls (CALL f ... RET f) that led here, innermost first."""
         self.console.print(views.backtrace(self.session))
 
-    @command("x", usage="x/NFU ADDR", topic="data")
+    def _level(self) -> int:
+        """The selected frame, if the CALL chain still has it (a step may have returned from it)."""
+        self.level = min(self.level, len(self.session.frames))
+        return self.level
+
+    @command("frame", "f", usage="frame [N]", topic="stack")
+    def frame(self, arg: str) -> None:
+        """Select frame N of the CALL chain (0 the innermost, as bt numbers them) and show it and its source
+        line; without N, show the selected one. info frame and list then look at it."""
+        if arg.strip():
+            self._select(_count(arg, default=None))
+        self._show_frame()
+
+    @command("up", usage="up [N]", topic="stack")
+    def up(self, arg: str) -> None:
+        """Select the frame N calls out (default 1): the caller's."""
+        if self._level() >= len(self.session.frames):
+            raise DebugError("Initial frame selected; you cannot go up.")
+        self._select(min(self._level() + _count(arg), len(self.session.frames)))
+        self._show_frame()
+
+    @command("down", "do", usage="down [N]", topic="stack")
+    def down(self, arg: str) -> None:
+        """Select the frame N calls in (default 1): the callee's."""
+        if self._level() == 0:
+            raise DebugError("Bottom (innermost) frame selected; you cannot go down.")
+        self._select(max(self._level() - _count(arg), 0))
+        self._show_frame()
+
+    def _select(self, level: int) -> None:
+        if level > len(self.session.frames):
+            raise DebugError(f"No frame at level {level}.")
+        self.level = level
+        pc, _ = views.places(self.session)[level]
+        here = self.session.line(pc)
+        if here is not None and not here[0].startswith("<"):
+            self.current_file, self._listed = here[0], None
+
+    def _show_frame(self) -> None:
+        s = self.session
+        pc, f = views.places(s)[self._level()]
+        self.say(f"#{self.level:<2} {views.frame_text(s, pc, f)}")
+        here = s.line(pc)
+        if here is not None:
+            text = source.lines(s.source_map, s.config.spec.harvard, here[0], s.config.spec.source_suffix)
+            if here[1] <= len(text):
+                self.say(f"{here[1]:<4} {text[here[1] - 1].expandtabs(8)}")
+
+    @command("x", usage="x/NFU ADDR", repeats=True, topic="data")
     def examine(self, arg: str) -> None:
         """Examine memory: N units (cells: u may be w, or omitted) from ADDR in format F (d signed, u unsigned,
         x hex, o octal, t binary, c char, s string, i instructions). ADDR is an address expression (labels are
         addresses); without it, PC."""
-        m = re.fullmatch(r"(?:/(\d*)([duxotcsi]?)([bhwg]?))?\s*(.*)", arg.strip())
-        if not m:
-            raise DebugError(f"bad format: x{arg.strip()} (x/NFU ADDR, F one of d u x o t c s i)")
-        count, fmt, unit, where = int(m.group(1) or 1), m.group(2) or "d", m.group(3), m.group(4)
+        count, fmt, unit, where = _examine_format(arg)
         if unit in ("b", "h"):
             raise DebugError("a unit is one memory cell (one word): use w or leave it out")
         if count < 1:
@@ -523,23 +742,46 @@ class Debugger:
         if fmt not in "si" and address + count > cells:
             self.say(f"(memory ends at {cells - 1}: showing {cells - address} cells)")
         self.console.print(views.examine(s, address, count, fmt))
+        after = views.examined_end(s, address, count, fmt)
+        self._repeat_line = f"x/{count}{fmt} {after}" if after < cells else None  # a blank line goes on
 
     @command("print", "p", "inspect", usage="print[/F] EXPR", topic="data")
     def print_(self, arg: str) -> None:
         """Evaluate an expression: labels are their cells' values (&label the address), mem[i], $pc and the
         registers, the step count. /F: x hex, d signed, u unsigned, o octal, t binary, c char (as words)."""
-        fmt, text = _format(arg)
-        self.say(f"{text} = {self._formatted(self.session.evaluate(text), fmt)}")
+        fmt, text = _format(arg, empty_ok=True)
+        value = self.session.evaluate(self._history_refs(text)) if text else self._history_value("$")
+        self.values.append(value)
+        self.say(f"${len(self.values)} = {self._formatted(value, fmt)}")
+
+    def _history_refs(self, text: str) -> str:
+        """``$N``, ``$``, ``$$`` and ``$$N`` (gdb's value history) replaced by the values they name."""
+        return _HISTORY.sub(lambda m: f"({self._history_value(m.group(0))})", text)
+
+    def _history_value(self, ref: str) -> int:
+        n = len(self.values)
+        if ref.startswith("$$"):
+            back = int(ref[2:]) if ref[2:] else 1
+            index = n - back
+        elif ref[1:]:
+            index = int(ref[1:])
+        else:
+            index = n
+        if not self.values and ref in ("$", "$$"):
+            raise DebugError("History is empty.")
+        if not 1 <= index <= n:
+            raise DebugError(f"History has not yet reached ${index}.")
+        return self.values[index - 1]
 
     @command("output", usage="output [EXPR]", topic="data")
     def output(self, arg: str) -> None:
         """Print EXPR's value and nothing else; without EXPR, everything the program has output so far."""
         if arg.strip():
             fmt, text = _format(arg)
-            self.console.print(self._formatted(self.session.evaluate(text), fmt), end="")
+            self.console.print(self._formatted(self.session.evaluate(self._history_refs(text)), fmt), end="")
             return
         self._shown_output = len(self.session.output)
-        self.console.print(Text(bytes(self.session.output).decode("latin-1"), style="green"))
+        self.console.print(Text("\n".join(output_lines(bytes(self.session.output))), style="green"))
 
     def _formatted(self, value: int, fmt: str) -> str:
         bits = self.session.config.bits
@@ -547,18 +789,19 @@ class Debugger:
         return {"": str(value), "d": str(value), "u": str(word), "x": hex(word), "o": oct(word),
                 "t": bin(word)[2:], "c": f"{value} {chr(word & 0xFF)!r}"}[fmt]  # fmt: skip
 
-    @command("display", usage="display EXPR", topic="data")
+    @command("display", usage="display[/F] EXPR", topic="data")
     def display(self, arg: str) -> None:
-        """Show EXPR after every stop (without EXPR: show all now)."""
-        if not arg.strip():
-            for number, expr in self.displays.items():
-                self.say(f"{number}: {expr.text} = {self._value(expr)}")
+        """Show EXPR after every stop (without EXPR: show all now); /F a format of print, or i (the instruction
+        at the address EXPR) or s (the string there), as gdb's display/i $pc."""
+        fmt, text = _format(arg, empty_ok=True, letters="duxotcis")
+        if not text:
+            self._show_displays()
             return
-        expr = Expr(arg)
+        expr = Expr(self._history_refs(text))
         expr.check_names(self.session.env())
         self._display_numbers += 1
-        self.displays[self._display_numbers] = expr
-        self.say(f"{self._display_numbers}: {expr.text} = {self._value(expr)}")
+        self.displays[self._display_numbers] = (expr, fmt)
+        self._show_displays([self._display_numbers])
 
     @command("undisplay", usage="undisplay [N...]", topic="data")
     def undisplay(self, arg: str) -> None:
@@ -605,7 +848,7 @@ class Debugger:
 
     # -- code ------------------------------------------------------------------------------------
 
-    @command("disassemble", "disas", "l", "list", usage="disassemble [ADDR [N]]", topic="code")
+    @command("disassemble", "disas", usage="disassemble [ADDR [N]]", topic="code")
     def disassemble(self, arg: str) -> None:
         """Instructions from live memory around PC (or from ADDR), with labels and source lines; => marks PC."""
         parts = arg.split()
@@ -615,6 +858,69 @@ class Debugger:
         if not 0 <= start < self.session.config.cells:
             raise DebugError(f"Cannot access memory at address {start}")
         self.console.print(views.disassembly(self.session, start, count))
+
+    @command("list", "l", usage="list [LINE|FILE:LINE|FUNCTION|*ADDR|FIRST,LAST|-]", repeats=True, topic="code")
+    def list_(self, arg: str) -> None:
+        """Source lines: ten around LINE (of the current file), FILE:LINE, FUNCTION (a label) or *ADDR (the
+        line of that address); FIRST,LAST those lines; with no argument, the ten after the last listed (at
+        first: around PC); "-" the ten before them."""
+        arg = arg.strip()
+        if not arg or arg == "-":
+            file, first = self._list_next(arg == "-")
+            last = first + 9
+        elif "," in arg:
+            head, _, tail = arg.partition(",")
+            if head.strip():
+                file, first = self._list_center(head)
+                last = self._list_center(tail)[1] if tail.strip() else first + 9
+            else:
+                file, last = self._list_center(tail)
+                first = max(1, last - 9)
+        else:
+            file, center = self._list_center(arg)
+            first = max(1, center - 5)
+            last = first + 9
+        self._show_lines(file, first, last)
+
+    def _list_center(self, spec: str) -> tuple[str, int]:
+        """The file and line a ``list`` argument names: LINE, FILE:LINE, *ADDR or a label's line."""
+        s = self.session
+        spec = spec.strip()
+        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
+        if m:
+            return self._source_file(m.group("file")), int(m.group("line"))
+        address = self._location(spec)
+        here = s.line(address)
+        if here is None:
+            raise DebugError(f"No line number information available for address {address}")
+        if spec.startswith("*"):
+            self.say(f"{address} is in {views.symbol(s, address)} ({here[0]}:{here[1]}).")
+        return here
+
+    def _list_next(self, back: bool) -> tuple[str, int]:
+        if self._listed is None:
+            here = self.session.line(views.places(self.session)[self._level()][0])
+            file = self._source_file()
+            center = here[1] if here is not None and here[0] == file else 1
+            return file, max(1, center - 5)
+        file, first, last = self._listed
+        if back:
+            if first <= 1:
+                raise DebugError("Already at the start of " + file + ".")
+            return file, max(1, first - 10)
+        return file, last + 1
+
+    def _show_lines(self, file: str, first: int, last: int) -> None:
+        s = self.session
+        text = source.lines(s.source_map, s.config.spec.harvard, file, s.config.spec.source_suffix)
+        if first > len(text):
+            raise DebugError(f'Line number {first} out of range; "{file}" has {len(text)} lines.')
+        last = min(last, len(text))
+        width = len(str(last))
+        for n in range(first, last + 1):
+            self.console.print(Text(f"{n:<{max(width, 4)}} ") + Text(text[n - 1].expandtabs(8)))
+        self.current_file, self._listed = file, (file, first, last)
+        self._repeat_line = "list"  # a blank line lists the next ten
 
     # -- time and I/O ------------------------------------------------------------------------------
 
@@ -639,6 +945,29 @@ class Debugger:
         self.session.close_input()
         self.say("Input closed.")
 
+    @command("echo", usage="echo TEXT", topic="support")
+    def echo(self, arg: str) -> None:
+        """Print TEXT, with C escapes (\\n a newline, \\t, \\\\, \\", \\NNN octal, \\xHH); no newline of its own,
+        as gdb's."""
+        # gdb skips leading blanks ("\\ " keeps one)
+        self.console.print(Text(_c_escapes(self._raw_arg.lstrip())), end="")
+
+    @command("source", usage="source FILE", topic="support")
+    def source_(self, arg: str) -> None:
+        """Run the debugger commands in FILE, one per line; stops at the first that fails, as gdb does."""
+        path = arg.strip()
+        if not path:
+            raise DebugError("source needs a file name.")
+        if self._sourcing >= MAX_SOURCE_DEPTH:
+            raise DebugError(f"source nested more than {MAX_SOURCE_DEPTH} deep")
+        self._sourcing += 1
+        try:
+            for number, line in enumerate(script_lines(path), 1):
+                if not self.execute(line):
+                    raise DebugError(f"{path}:{number}: the commands stop here")
+        finally:
+            self._sourcing -= 1
+
     # -- help ------------------------------------------------------------------------------------
 
     @command("help", "h", "?", usage="help [TOPIC|COMMAND]", topic="support")
@@ -655,7 +984,7 @@ class Debugger:
                     table.add_row(cmd.name + short, cmd.help.split(". ")[0].rstrip(".") + ".")
             self.console.print(table)
         elif name:
-            cmd = _BY_NAME.get(name)
+            cmd = lookup(name)
             if cmd is None:
                 raise DebugError(f'Undefined command: "{name}". Try "help".')
             aliases = f"  (also: {', '.join(cmd.aliases)})" if cmd.aliases else ""
@@ -666,16 +995,20 @@ class Debugger:
                 names = [c.name for c in COMMANDS.values() if c.topic == topic]
                 self.say(f"{topic:<12} {title}: {', '.join(names)}")
             self.say('\nType "help" followed by a class name for its commands, or by a command name for its '
-                     "full documentation. A blank line repeats the last step-like command; Ctrl-C stops a run; "
+                     "full documentation. A blank line repeats the last command when gdb would (stepping, continue, x, "
+                     "list); Ctrl-C stops a run; "
                      "Ctrl-D or quit leaves.")  # fmt: skip
 
 
-def _format(arg: str) -> tuple[str, str]:
+def _format(arg: str, empty_ok: bool = False, letters: str = "duxotc") -> tuple[str, str]:
     """``/x expr`` -> ("x", "expr"): print's format letter."""
-    m = re.fullmatch(r"(?:/([duxotc]))?\s*(.*)", arg.strip(), re.S)
-    if not m or not m.group(2):
-        raise DebugError("expected [/F] EXPR, F one of d u x o t c")
+    m = re.fullmatch(rf"(?:/([{letters}]))?\s*(.*)", arg.strip(), re.S)
+    if not m or not (m.group(2) or empty_ok):
+        raise DebugError(f"expected [/F] EXPR, F one of {' '.join(letters)}")
     return m.group(1) or "", m.group(2)
+
+
+_HISTORY = re.compile(r"\$\$?\d*(?![\w$])")  # gdb's value history: $, $$, $N, $$N (not $pc)
 
 
 # The commands on the network (layers, layer, diff, flow, picture, dump) live in their own module.
@@ -688,6 +1021,57 @@ def _split(line: str) -> tuple[str, str]:
     if not m:
         return line, ""
     return m.group(1), m.group(2).strip() if not m.group(2).startswith("/") else m.group(2)
+
+
+MAX_SOURCE_DEPTH = 16  # ``source`` inside ``source``: deep enough for any script, not for one sourcing itself
+
+
+def script_lines(path: str) -> list[str]:
+    """A command file's lines (``-x FILE``, ``source FILE``); one that is not UTF-8 text is bad input, named
+    with the line."""
+    data = read_bytes(path, MAX_TEXT, "a debugger script")  # a regular file, bounded: never /dev/zero
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise MlpvmError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from None
+
+
+_C_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.|$)", re.S)
+_C_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "e": "\x1b"}
+
+
+def _c_escapes(text: str) -> str:
+    """gdb's echo: C escapes decoded; any other escaped character is itself (``\\ `` a space); a backslash at
+    the end is nothing."""
+
+    def one(m: re.Match) -> str:
+        code = m.group(1)
+        if not code:
+            return ""
+        if code[0] == "x" and len(code) > 1:
+            return chr(int(code[1:], 16))
+        if code[0] in "01234567":
+            return chr(int(code, 8))
+        return _C_SIMPLE.get(code, code)
+
+    return _C_ESCAPE.sub(one, text)
+
+
+def _relative(path: object) -> str:
+    """A file name as short as it can be said: relative to the working directory when it is below it."""
+    try:
+        return shown(Path(str(path)).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return shown(path)
+
+
+def _steps(text: str, name: str) -> int:
+    """A step count: at least 1 (gdb runs nothing on 0, which here is said rather than done silently)."""
+    n = _count(text)
+    if n < 1:
+        raise DebugError(f"{name} needs a count of at least 1")
+    return n
 
 
 def _count(text: str, default: int | None = 1) -> int:

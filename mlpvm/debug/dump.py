@@ -14,21 +14,24 @@ that field, ``load_dump(p)["pass40"]["decoded"]["pc"]`` a number, ``load_dump(p)
 from __future__ import annotations
 
 import json
+import math
 import re
 import zipfile
 from collections.abc import Callable
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from mlpvm import npz, resources
 from mlpvm.craft.layout import Layout
 from mlpvm.engines import Engine
-from mlpvm.errors import MlpvmError
-from mlpvm.files import atomic_write
+from mlpvm.errors import ImageError, MlpvmError
+from mlpvm.files import MAX_TEXT, atomic_write, parse_json
 from mlpvm.machines.config import Config
-from mlpvm.machines.state import REGISTERS, Fields
+from mlpvm.machines.state import REGISTERS, SHOWN, Fields
 from mlpvm.protocol import EXECUTED, FAULT, HALTED, IN_ACK, IN_WAIT, OUT_VALID
 
 
@@ -55,7 +58,7 @@ def _fields(state: Layout, config: Config) -> Fields:
 def decoded(engine: Engine, config: Config, x: np.ndarray) -> dict[str, int]:
     """PC, registers and flags of one state vector, as numbers (every pass of a trace: one product)."""
     values = _fields(engine.state, config)(x)
-    return {name: values[name] for name in DECODED if name in values}
+    return {SHOWN.get(name, name): values[name] for name in DECODED if name in values}
 
 
 def meta(engine: Engine, config: Config) -> dict:
@@ -79,7 +82,11 @@ class Writer:
 
     def __init__(self, f: BinaryIO, info: dict):
         self.zip = zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
-        self.add({"meta": np.array(json.dumps(info))})
+        try:
+            self.add({"meta": np.array(json.dumps(info))})
+        except BaseException:
+            self.abandon()
+            raise
 
     def add(self, arrays: dict[str, np.ndarray]) -> None:
         for name, array in arrays.items():
@@ -89,13 +96,22 @@ class Writer:
     def close(self) -> None:
         self.zip.close()
 
+    def abandon(self) -> None:
+        """After a failed write (a full disk): closed now, not later by the garbage collector on a closed file."""
+        with suppress(Exception):
+            self.zip.close()
+
 
 def streamed(path: str | Path, info: dict, write: Callable[[Writer], None], inputs: tuple = ()) -> None:
     """``write(writer)`` adds arrays to the ``.npz`` at ``path``, written in place of it atomically."""
 
     def body(f: BinaryIO) -> None:
         writer = Writer(f, info)
-        write(writer)
+        try:
+            write(writer)
+        except BaseException:
+            writer.abandon()
+            raise
         writer.close()
 
     atomic_write(path, body, inputs)
@@ -113,32 +129,82 @@ def dump_session(session, path: str | Path, passes: range | None = None) -> list
     for number in wanted:
         before = session.before(number)
         if before is None:
-            raise MlpvmError(f"pass {number} is not in the history (passes 1..{session.passes} ran)")
+            raise MlpvmError(f"there is no pass {number} (passes 1..{session.passes} ran)")
         arrays.update(pass_arrays(session.plain, session.config, number, session.trace_of(before)))
         written.append(number)
     save(path, arrays, meta(session.plain, session.config))
     return written
 
 
+MAX_DECODED = 1 << 12  # characters of a pass's decoded JSON: mlpvm writes about 200
+DUMP_KEY = re.compile(r"pass([1-9][0-9]{0,17})\.(.+)")
+
+
 def load_dump(path: str | Path) -> dict:
     """A dump as nested dicts: ``["passN"][layer][field]`` numpy arrays in the field's shape, ``["passN"]
-    ["decoded"]`` a dict of numbers, and ``["meta"]``."""
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise MlpvmError(f"{path}: not a dump ({e})") from None
-    with z:
-        info = json.loads(str(z["meta"]))
+    ["decoded"]`` a dict of numbers, and ``["meta"]``. Reads only those members (others are never
+    decompressed), each checked by its headers before it is read and no larger than the meta says, all
+    together no more than the memory ceiling; anything else is one ``MlpvmError`` naming the file."""
+    with npz.reading(path, "a dump", MlpvmError, "not a dump: "), npz.archive(path) as members:
+        info = _dump_meta(members)
+        widths = {layer: max((o + math.prod(shape) for _, o, shape in fields), default=0)
+                  for layer, fields in info["fields"].items()}  # fmt: skip
         out: dict = {"meta": info}
-        for key in z.files:
-            number, _, layer = key.partition(".")
-            if key == "meta":
+        budget = resources.CEILING
+        for key in members:
+            m = DUMP_KEY.fullmatch(key)
+            if m is None or (m.group(2) != "decoded" and m.group(2) not in widths):
+                continue  # not a member of a dump: never read
+            entry = out.setdefault(f"pass{m.group(1)}", {})
+            if m.group(2) == "decoded":
+                entry["decoded"] = _decoded(members, key)
                 continue
-            entry = out.setdefault(number, {})
-            if layer == "decoded":
-                entry["decoded"] = json.loads(str(z[key]))
-                continue
-            vector = z[key]
-            entry[layer] = {name: vector[offset : offset + int(np.prod(shape))].reshape(shape)
+            layer = m.group(2)
+            vector = npz.member(members, key, min(widths[layer], budget))
+            budget -= vector.nbytes
+            if vector.dtype != np.uint8 or vector.shape != (widths[layer],):
+                raise npz.ArchiveError(
+                    f"{key} is {vector.dtype} {vector.shape}, not the uint8 ({widths[layer]},) of its layer's fields"
+                )
+            entry[layer] = {name: vector[offset : offset + math.prod(shape)].reshape(shape)
                             for name, offset, shape in info["fields"][layer]}  # fmt: skip
     return out
+
+
+def _dump_meta(members: npz.Members) -> dict:
+    """``meta``, checked: an object with ``config``, ``layers`` (names) and ``fields`` (each layer's output
+    fields as [name, offset, shape], offsets and dimensions non-negative integers)."""
+    info = _json_member(members, "meta", 4 * MAX_TEXT)
+    fields = info.get("fields") if isinstance(info, dict) else None
+    layers = info.get("layers") if isinstance(info, dict) else None
+    if not isinstance(fields, dict) or not isinstance(layers, list) or not all(isinstance(n, str) for n in layers):
+        raise npz.ArchiveError("'meta' is not an object with 'layers' (names) and 'fields' (each layer's)")
+    for layer, spec in fields.items():
+        if not isinstance(spec, list) or not all(_is_field(f) for f in spec):
+            raise npz.ArchiveError(f"'meta' fields of {layer!r} are not a list of [name, offset, [dimensions]]")
+    return info
+
+
+def _is_field(field: object) -> bool:
+    if not (isinstance(field, list) and len(field) == 3 and isinstance(field[0], str)):
+        return False
+    offset, shape = field[1], field[2]
+    numbers = [offset, *shape] if isinstance(shape, list) else [None]
+    return all(type(n) is int and 0 <= n <= resources.CEILING for n in numbers)
+
+
+def _decoded(members: npz.Members, key: str) -> dict[str, int]:
+    values = _json_member(members, key, 4 * MAX_DECODED)
+    if not isinstance(values, dict) or not all(type(v) is int for v in values.values()):
+        raise npz.ArchiveError(f"{key} is not a JSON object of numbers")
+    return values
+
+
+def _json_member(members: npz.Members, key: str, limit: int):
+    a = npz.member(members, key, limit)
+    if a.shape != () or a.dtype.kind != "U":
+        raise npz.ArchiveError(f"{key!r} is not a JSON string")
+    try:
+        return parse_json(str(a[()]), key)
+    except ImageError as e:
+        raise npz.ArchiveError(f"{key!r} is not JSON ({e.message})") from None

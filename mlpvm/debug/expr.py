@@ -1,12 +1,12 @@
 """Expressions in breakpoint conditions, ``print``, ``display`` and ``set``.
 
-A small, safe language over the machine, with gdb's meanings: integers and 'c' characters, ``mem[i]``, labels
-as variables (``t`` is the value of the cell labelled t, ``&t`` its address), the registers as ``$pc``, ``$a``,
-``$b``, ``$c``, ``$mem_a``, ``$mem_b``, ``$result``, ``$branch``, ``$next_pc`` (``$`` may be left out when no
-label has the name), ``halted``, ``fault``, ``step``, ``passes``, arithmetic, comparisons, and C or Python
-boolean operators (``&&``, ``||``, ``!``, ``and``, ``or``, ``not``). Parsed with ``ast`` and walked over a
-whitelist: nothing is ever handed to ``eval``. Sizes are bounded (text, nesting, shifts, magnitudes) so that no
-expression can exhaust the machine.
+A small, safe language over the machine, with gdb's meanings: integers and 'c' characters, ``mem[i]``, labels as
+variables (``t`` is the value of the cell labelled t, ``&t`` its address), the registers as ``$pc``, ``$a``,
+``$b``, ``$c``, ``$mem_a``, ``$mem_b``, ``$result``, ``$branch``, ``$fallthrough`` (PC + 3, the adder's output),
+``$next_pc`` (where execution goes next; ``$`` may be left out when no label has the name), ``halted``, ``fault``,
+``step``, ``passes``, arithmetic, comparisons, and C or Python boolean operators (``&&``, ``||``, ``!``, ``and``,
+``or``, ``not``). Parsed with ``ast`` and walked over a whitelist: nothing is ever handed to ``eval``. Sizes are
+bounded (text, nesting, shifts, magnitudes) so that no expression can exhaust the machine.
 """
 
 from __future__ import annotations
@@ -18,10 +18,22 @@ from collections.abc import Callable, Mapping
 
 from mlpvm.errors import MlpvmError
 
+
+def _c_div(a: int, b: int) -> int:
+    """C's (and gdb's) division: the quotient truncated toward zero, -5/2 == -2 (Python's // floors: -3)."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def _c_mod(a: int, b: int) -> int:
+    """C's remainder, which goes with its division: a == (a/b)*b + a%b, so -5 % 2 == -1."""
+    return a - _c_div(a, b) * b
+
+
 _BINARY: dict[type, Callable[[int, int], int]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod, ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
-    ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.Div: operator.floordiv,
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: _c_div,
+    ast.Mod: _c_mod, ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.Div: _c_div,
 }  # fmt: skip
 _COMPARE: dict[type, Callable[[int, int], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,

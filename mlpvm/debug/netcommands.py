@@ -62,8 +62,8 @@ def flow(debugger: Debugger, arg: str) -> None:
 
 @command("picture", usage="picture FILE.png|FILE.svg [PASS]")
 def picture(debugger: Debugger, arg: str) -> None:
-    """Draw the last pass (or PASS): the 23 layers side by side, units coloured by activation, computed fields
-    in colour and carried ones in grey, the address-selected rows marked. Needs mlpvm[plot]."""
+    """Draw the last pass (or PASS) as its data flow: a column per layer, a row per field, each value where a
+    layer computes it, a thin line where it carries it, the instruction in the title. Needs mlpvm[plot]."""
     from mlpvm.debug import picture as pictures
 
     words = shlex.split(arg)
@@ -80,9 +80,14 @@ def dump(debugger: Debugger, arg: str) -> None:
     passes in RANGE (N, A:B or A-B, still in the history), to a numpy .npz file; mlpvm.load_dump(FILE) reads
     it back with every field by name."""
     words = shlex.split(arg)
-    if not words:
-        raise DebugError("dump needs a file name")
-    passes = dumps.parse_range(words[words.index("--passes") + 1]) if "--passes" in words else None
+    if not words or words[0] == "--passes":
+        raise DebugError("dump needs a file name: dump FILE.npz [--passes RANGE]")
+    if "--passes" in words[:-1]:
+        passes = dumps.parse_range(words[words.index("--passes") + 1])
+    elif "--passes" in words:
+        raise DebugError("--passes needs a RANGE: N or A:B")
+    else:
+        passes = None
     path = Path(words[0])
     written = dumps.dump_session(debugger.session, path, passes)
     debugger.say(f"Wrote {len(written)} passes ({written[0]}..{written[-1]}) to {path}")

@@ -46,7 +46,8 @@ def pass_trace(session: Session, number: int | None = None) -> PassTrace:
     number = session.passes if number is None else number
     before = session.before(number) if number >= 1 else None
     if before is None:
-        raise DebugError(f"pass {number} is not in the history (step first; passes 1..{session.passes} ran)")
+        ran = f"passes 1..{session.passes} ran" if session.passes else "no pass has run yet: step first"
+        raise DebugError(f"there is no pass {number} ({ran})")
     key = (session.config, number, before.tobytes())  # views of one pass in a row re-run it once
     if key not in _RECENT:
         _RECENT[key] = PassTrace(number, before[0], [h[0] for h in session.trace_of(before)])
@@ -167,17 +168,17 @@ def layers(session: Session, pt: PassTrace) -> RenderableType:
     return _table(title, ("#", "layer", "computed", "carried", "computes"), rows)
 
 
-def _table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
-    """Every column but the last as wide as its widest cell; the last takes the rest of the 80 columns, cut with
-    an ellipsis."""
-    table = Table(box=None, header_style="bold", title=title, title_justify="left", padding=(0, 1), pad_edge=False)
+def _table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> RenderableType:
+    """Every column but the last as wide as its widest cell; the last takes the rest of the width, wrapped
+    between words (never cut); the title is a paragraph above, wrapped too."""
+    table = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False)
     widths = [max([len(header), *(len(r[n]) for r in rows)]) for n, header in enumerate(headers[:-1])]
     for header, wide in zip(headers, widths):
         table.add_column(header, no_wrap=True, min_width=wide, max_width=wide)
-    table.add_column(headers[-1], no_wrap=True, overflow="ellipsis", max_width=WIDTH - sum(w + 2 for w in widths))
+    table.add_column(headers[-1], overflow="fold")
     for r in rows:
         table.add_row(*r)
-    return table
+    return Group(Text(title), table)
 
 
 def _short(value: str) -> str:

@@ -1,8 +1,9 @@
 """Pictures of the network computing, as PNG or SVG (by the file's suffix), drawn with matplotlib (the optional
 extra ``mlpvm[plot]``):
 
-- ``pass_picture``: one pass, its 23 layers side by side, each a column of its fields, units coloured by
-  activation (computed fields in orange, carried ones in grey), the row an address selected marked in red;
+- ``pass_picture``: one pass as its data flow: a column per layer, a row per field at the same height in every
+  column; a box with the value where a layer computes the field, a thin line where it carries it; the
+  instruction and its result in the title, memory summarised in one line (the cells read and written);
 - ``run_picture``: a run over time from ``mlpvm trace``'s records: PC against pass, and how often each memory
   cell was read and written;
 - ``flow_picture``: the data-flow matrix of ``netviews.flow_rows``.
@@ -16,21 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpvm.debug.netviews import PassTrace, flow_rows, selected_row
-from mlpvm.errors import MlpvmError
+from mlpvm.debug.netviews import PassTrace, flow_rows, row_value, selected_row
+from mlpvm.errors import MlpvmError, shown
+from mlpvm.files import atomic_write, writable
 from mlpvm.machines.config import Config
+from mlpvm.machines.state import REGISTERS, Fields, from_bits, signed_field
 from mlpvm.network import LAYER_NAMES, build
 from mlpvm.program.sourcemap import SourceMap
 
-BAND = 8  # pixel rows of a flag's or a word's band; a memory-wide field's is TALL times that
-TALL = 6
-COLUMNS, LABEL = 64, 26  # pixel columns of every layer; the first LABEL hold the field's name, the rest its units
-COMPUTED, CARRIED = np.array([0.85, 0.33, 0.0]), np.array([0.3, 0.3, 0.3])  # the colour of a unit at 1
+NAMES, CELL, ROW, HEADER = 1.0, 0.78, 0.2, 1.05  # inches: the names' column, a layer's, a field's row, the top
+COMPUTED, COMPUTED_OFF, CARRIED = "#f5b041", "#fbe3bd", "0.55"  # a computed field with a unit on, all off; carried
+PICTURE_DPI = 110  # a pass picture at 100% on a laptop screen: 7-point names are about 11 pixels high
 
 
 def _figure(width: float, height: float, path: Path):
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise MlpvmError(f"{path}: a picture is .png or .svg")
+    check_target(path)  # refused before anything is drawn: a bad name, an input, a directory
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -40,66 +41,134 @@ def _figure(width: float, height: float, path: Path):
     )
 
 
-def _save(fig, path: Path) -> None:
+def check_target(path: Path) -> str:
+    """``png`` or ``svg``, by the file's suffix; a stream (``-``, /dev/stdout, a pipe) without one gets PNG.
+    Refuses (one line) a path that cannot be a picture or that ``atomic_write`` would refuse."""
+    suffix = path.suffix.lower()
+    target = writable(path)
+    if suffix in (".png", ".svg"):
+        return suffix[1:]
+    if target.stream:
+        return "png"
+    raise MlpvmError(f"{shown(path)}: a picture is .png or .svg")
+
+
+def _save(fig, path: Path, dpi: int = 150) -> None:
     import matplotlib
 
+    fmt = check_target(path)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "mlpvm"}):  # text stays text in SVG
-        fig.savefig(path, dpi=150, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
-
-
-def _resample(image: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """To ``size`` along ``axis``: the max over groups when shrinking (a lone active row stays), else nearest."""
-    n = image.shape[axis]
-    if n >= size:
-        return np.maximum.reduceat(image, np.arange(size) * n // size, axis=axis)
-    return np.take(image, np.arange(size) * n // size, axis=axis)
-
-
-def _band(values: np.ndarray, computed: bool) -> np.ndarray:
-    """A field as RGB pixels: one band for a flag or a word, TALL bands for a memory-wide field, whose rows are
-    pooled; white at 0, the field's colour at 1, a white line below."""
-    image = values.reshape(1, -1) if values.ndim < 2 else values.reshape(values.shape[0], -1)
-    height = BAND * (TALL if image.shape[0] > 1 else 1)
-    image = _resample(_resample(np.clip(image, 0, 1), height - 1, 0), COLUMNS - LABEL, 1)
-    rgb = 1 - image[..., None] * (1 - (COMPUTED if computed else CARRIED))
-    rgb = np.concatenate([np.ones((height - 1, LABEL, 3)), rgb], axis=1)
-    return np.concatenate([rgb, np.ones((1, COLUMNS, 3))])
+        metadata = {"Date": None} if fmt == "svg" else None
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi, metadata=metadata))
 
 
 def pass_picture(config: Config, pt: PassTrace, path: Path, source_map: SourceMap | None = None) -> list[str]:
-    """One pass (see the module's docstring); returns the field names written on it."""
+    """One pass as its data flow (see the module's docstring); returns the field names written on it."""
     net = build(config)
-    fig = _figure(24, 11, path)
-    axes = fig.subplots(1, len(net.layers))
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.9, wspace=0.08)
-    columns, texts = [], []
+    rows = _field_rows(net.layers)
+    width, height = NAMES + len(net.layers) * CELL + 0.2, HEADER + len(rows) * ROW + 0.2
+    fig = _figure(width, height, path)
+    from matplotlib.patches import Rectangle  # after _figure, which says how to install matplotlib
+
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)  # inches from the top left: the layout below is in inches
+    ax.axis("off")
+    state = Fields(net.layers[-1].outputs, config)
+    before, after = state(pt.before), state(pt.outputs[-1])
+    ax.text(0.1, 0.12, _title(config, pt, before, after), fontsize=10, fontweight="bold", va="top")
+    ax.text(0.1, 0.42, _memory_line(config, net.layers, pt, before, after, source_map), fontsize=8, va="top")
     for k, lay in enumerate(net.layers):
-        bands, y = [], 0
+        x = NAMES + k * CELL
+        if k % 2:
+            ax.add_patch(Rectangle((x, HEADER - 0.3), CELL, len(rows) * ROW + 0.3, color="0.96", lw=0))
+        ax.text(x + CELL / 2, HEADER - 0.05, f"{k}\n{lay.name}", fontsize=7, ha="center", va="bottom")
+        for i, name in enumerate(rows):
+            y = HEADER + i * ROW
+            if name in lay.computed:
+                text = _value(config, lay, name, pt, k)
+                on = bool(np.count_nonzero(lay.outputs.view(pt.outputs[k], name)))
+                ax.add_patch(Rectangle((x + 0.03, y + 0.02), CELL - 0.06, ROW - 0.04, lw=0,
+                                       color=COMPUTED if on else COMPUTED_OFF))  # fmt: skip
+                ax.text(x + CELL / 2, y + ROW / 2, text, fontsize=7, ha="center", va="center")
+            elif name in lay.passed:  # carried: a thin line, so a field can be followed across the columns
+                ax.plot((x, x + CELL), (y + ROW / 2, y + ROW / 2), color=CARRIED, lw=0.6)
+    for i, name in enumerate(rows):
+        y = HEADER + i * ROW + ROW / 2
+        ax.text(NAMES - 0.08, y, name, fontsize=7, ha="right", va="center", fontweight="bold")
+    ax.text(0.1, height - 0.05, "boxes: computed by that layer (orange: some unit on); thin lines: carried "
+            "unchanged; memory-wide fields show the row an address selected as [row]=value", fontsize=7)  # fmt: skip
+    _save(fig, path, dpi=PICTURE_DPI)
+    return list(rows)
+
+
+def _field_rows(layers) -> list[str]:
+    """Every field once, in the order the pass first produces it: a row at one height in every column."""
+    seen: dict[str, None] = {}
+    for lay in layers:
         for f in lay.outputs:
-            computed = f.name in lay.computed
-            bands.append(_band(lay.outputs.view(pt.outputs[k], f.name), computed))
-            row = selected_row(lay, f.name, pt.inputs(k))
-            mark = None if row is None else y + (row * (len(bands[-1]) - 1)) // f.shape[0]
-            texts.append((k, y, f.name, computed, mark, row))
-            y += len(bands[-1])
-        columns.append(np.concatenate(bands))
-    height = max(len(c) for c in columns)
-    for k, (ax, lay) in enumerate(zip(axes, net.layers)):
-        canvas = np.ones((height, COLUMNS, 3))
-        canvas[: len(columns[k])] = columns[k]
-        ax.imshow(canvas, aspect="auto", interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"{k}\n{lay.name}", fontsize=6)
-    for k, y, name, computed, mark, row in texts:
-        style = {"fontweight": "bold"} if computed else {"color": "dimgray"}
-        axes[k].text(0, y + BAND / 2, name, fontsize=3.5, va="center", **style)
-        if mark is not None:
-            axes[k].axhline(mark, xmin=LABEL / COLUMNS, color="red", linewidth=0.8)
-            axes[k].text(COLUMNS - 1, mark, f" {row}", color="red", fontsize=4, va="center", ha="right")
-    fig.suptitle(f"pass {pt.number} on {config.describe()}: computed fields orange, carried grey, selected rows red")
-    _save(fig, path)
-    return sorted({name for _, _, name, *_ in texts})
+            seen.setdefault(f.name, None)
+    return list(seen)
+
+
+def _value(config: Config, lay, name: str, pt: PassTrace, k: int) -> str:
+    """A computed field in a few characters: a flag or a word's value, the selected row of a memory-wide field
+    as [row]=value, an adder's per-bit terms as on/total."""
+    f = lay.outputs[name]
+    values = lay.outputs.view(pt.outputs[k], name)
+    if not f.shape:
+        return str(round(float(values)))
+    if len(f.shape) == 1:
+        if name in REGISTERS or name in ("pc", "result") or len(values) == config.bits or len(values) == 8:
+            signed = signed_field(config, name) if (name in REGISTERS or name == "pc") else False
+            return str(int(from_bits(np.rint(values).astype(np.int64), signed=signed)))
+        return f"{int(np.count_nonzero(values))}/{len(values)} on"
+    row = selected_row(lay, name, pt.inputs(k))
+    if row is not None:
+        return f"[{row}]={row_value(config, lay, name, values[row])}"
+    changed = np.flatnonzero((values != lay.inputs.view(pt.inputs(k), name)).reshape(f.shape[0], -1).any(1))
+    if name in lay.inputs and len(changed):
+        return ", ".join(f"[{int(r)}]={row_value(config, lay, name, values[r])}" for r in changed[:1])
+    return "no change" if name in lay.inputs else f"{int(np.count_nonzero(values))} on"
+
+
+def _title(config: Config, pt: PassTrace, before: dict[str, int], after: dict[str, int]) -> str:
+    """The instruction the pass ran and what it did."""
+    pc, a, b, c = before["pc"], after["a"], after["b"], after["c"]
+    head = f"pass {pt.number} on {config.describe()}: pc={pc}"
+    if not after.get("executed", 1):
+        return f"{head}: no instruction ran (halted or waiting)"
+    adder = config.spec.adder
+    branch = f"branch taken: pc = C = {c}" if after["branch"] else f"no branch: pc = {adder} = {after['pc']}"
+    if after.get("out_valid"):
+        op = f"OUT (B={b}): the byte mem[A={a}] = {after['out_byte']} goes out"
+    elif after.get("in_ack"):
+        op = f"IN (A={a}): mem[B={b}] = the input byte"
+    else:
+        op = f"SUBLEQ A={a} B={b} C={c}: mem[B] = {after['mem_b']} - {after['mem_a']} = {after['result']}"
+    return f"{head}  {op}; {branch}"
+
+
+def _memory_line(config, layers, pt: PassTrace, before, after, source_map: SourceMap | None) -> str:
+    """Memory in one line, instead of a band in every column: its size, the cells the pass read and wrote."""
+    mem = next((lay.outputs["mem"] for lay in layers if "mem" in lay.outputs), None)
+    shape = "x".join(map(str, mem.shape)) if mem is not None else "?"
+    fetched = config.spec.fetched(before["pc"]) if not config.spec.harvard else ()
+    reads = [f"mem[{x}]" for x in fetched]
+    if after.get("out_valid"):  # OUT reads mem[A] and writes no cell
+        reads.append(f"mem[A={after['a']}]={after['mem_a']}")
+        wrote = "no cell (the byte goes out)"
+    elif after.get("in_ack"):  # IN writes the input byte into mem[B]
+        wrote = f"mem[{after['b']}] = the input byte"
+    elif after.get("executed", 1):
+        reads += [f"mem[A={after['a']}]={after['mem_a']}", f"mem[B={after['b']}]={after['mem_b']}"]
+        wrote = f"mem[{after['b']}] = {after['result']}"
+    else:
+        wrote = "nothing (no instruction ran)"
+    return (
+        f"memory ({shape} units, carried by every layer; drawn as the row 'mem'): read "
+        f"{', '.join(reads) or 'no cell'}; write.1 stores {wrote}"
+    )
 
 
 def run_picture(config: Config, records: list[dict], path: Path, source_map: SourceMap | None = None) -> list[str]:

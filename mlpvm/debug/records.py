@@ -38,6 +38,7 @@ class Watchpoint:
     ignore: int = 0
     expr: Expr | None = None  # a value watchpoint (``watch EXPR``): stops when the expression's value changes
     value: int | None = None  # its value when last tested
+    condition: Expr | None = None  # ``watch ... if COND``: a change stops the program only when COND holds
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ class Pass:
     mem_b: int
     result: int
     branch: bool
-    next_pc: int
-    new_pc: int
+    fallthrough: int  # the adder's PC + 3 (PC + 1 on paper): the successor when the branch is not taken
+    new_pc: int  # where execution went: the debugger's "next PC"
     reads: tuple[int, ...]  # memory cells read: the instruction words, then operands
     written: int | None  # the cell written, if any
     old: int | None  # its value before and after

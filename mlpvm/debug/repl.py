@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,9 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from rich.text import Text
 
 from mlpvm.debug.commands import COMMANDS, TOPICS, Debugger, Quit, lookup
+from mlpvm.debug.records import DebugError
+from mlpvm.errors import ImageError, shown
+from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.network import LAYER_NAMES
 
 PROMPT = "(mlpvm) "
@@ -54,7 +57,42 @@ class SafeHistory(History):
             self.inner.store_string(string)
         except OSError as e:
             self.failed = True
-            print(f"warning: command history not saved ({e.strerror}: {e.filename})")
+            print(f"warning: command history not saved ({e.strerror}: {shown(e.filename)})")
+
+
+class _ReadHistory(FileHistory):
+    """A history file whose contents were read already (``history_store``), and that new lines append to."""
+
+    def __init__(self, path: Path, data: bytes):
+        super().__init__(str(path))
+        self.data = data
+
+    def load_history_strings(self) -> Iterable[str]:
+        strings, lines = [], []
+        for line in self.data.decode("utf-8", errors="replace").splitlines(keepends=True):
+            if line.startswith("+"):  # prompt_toolkit's format: "+" and a line of an entry, else a separator
+                lines.append(line[1:])
+            elif lines:
+                strings.append("".join(lines)[:-1])
+                lines = []
+        if lines:
+            strings.append("".join(lines)[:-1])
+        return reversed(strings)  # newest first
+
+
+def history_store(path: Path) -> History:
+    """The history in ``path``, read now from a regular file of at most ``MAX_TEXT`` bytes (never a FIFO, a
+    device, a directory or a huge file: those warn in one line and the session goes on without history)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = read_bytes(path, MAX_TEXT, "a command history") if os.path.lexists(path) else b""
+    except ImageError as e:
+        print(f"warning: {shown(e)}; going on without command history")
+        return InMemoryHistory()
+    except OSError as e:
+        print(f"warning: {shown(path)}: cannot use the command history ({e.strerror}); going on without it")
+        return InMemoryHistory()
+    return _ReadHistory(path, data)
 
 
 @contextmanager
@@ -68,6 +106,24 @@ def interrupts_to(debugger: Debugger) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def ask(question: str, read: Callable[[], str] = input) -> bool:
+    """gdb's query: y or n, asked again until it is one; end of input answers yes, as gdb's does (and says),
+    Ctrl-C no."""
+    while True:
+        print(question, end="", flush=True)
+        try:
+            answer = read().strip().lower()
+        except EOFError:
+            print("EOF [answered Y; input not from terminal]")
+            return True
+        except KeyboardInterrupt:
+            print("Quit")
+            return False
+        if answer in ("y", "yes", "n", "no"):
+            return answer.startswith("y")
+        print("Please answer y or n.")
 
 
 def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False, stop_on_error: bool = False) -> bool:
@@ -86,8 +142,8 @@ def run_lines(debugger: Debugger, lines: Iterable[str], echo: bool = False, stop
     return True
 
 
-LOCATIONS = {"break", "tbreak", "until", "x", "print", "output", "display", "watch", "rwatch", "awatch",
-             "disassemble", "set", "info symbol", "info line"}  # fmt: skip
+LOCATIONS = {"break", "tbreak", "until", "advance", "list", "x", "print", "output", "display", "watch", "rwatch",
+             "awatch", "disassemble", "set", "info symbol", "info line"}  # fmt: skip
 
 
 def candidates(debugger: Debugger, line: str) -> list[str]:
@@ -96,7 +152,10 @@ def candidates(debugger: Debugger, line: str) -> list[str]:
     words = line.split()
     if len(words) == 0 or (len(words) == 1 and not line.endswith(" ")):
         return sorted({alias for cmd in COMMANDS.values() for alias in (cmd.name, *cmd.aliases)})
-    cmd = lookup(words[0].split("/")[0])
+    try:
+        cmd = lookup(words[0].split("/")[0])
+    except DebugError:  # an ambiguous prefix: nothing to complete its arguments from
+        return []
     if cmd is None:
         return []
     s = debugger.session
@@ -130,12 +189,7 @@ class Completions(Completer):
 
 def interact(debugger: Debugger, history: Path | None = None) -> None:
     """The REPL, until quit or Ctrl-D."""
-    path = history or history_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = FileHistory(str(path))
-    except OSError:
-        store = InMemoryHistory()
+    store = history_store(history or history_path())
     # completion on Tab only: no pop-up opening on every letter typed
     prompt = PromptSession(history=SafeHistory(store), completer=Completions(debugger), complete_while_typing=False)
     debugger.say('mlpvm debugger: "help" lists the commands.')
@@ -144,7 +198,8 @@ def interact(debugger: Debugger, history: Path | None = None) -> None:
             line = prompt.prompt(PROMPT)
         except KeyboardInterrupt:
             continue
-        except EOFError:
+        except EOFError:  # Ctrl-D is quit, as in gdb
+            debugger.last_failed = False
             return
         try:
             with interrupts_to(debugger):

@@ -23,7 +23,7 @@ from mlpvm.engines import DEFAULT, Engine, make
 from mlpvm.errors import MlpvmError, NetworkFault
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
-from mlpvm.machines.state import REGISTERS, Fields, decode, encode, from_bits, to_bits
+from mlpvm.machines.state import REGISTERS, SHOWN, Fields, decode, encode, from_bits, to_bits
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
 from mlpvm.protocol import EXECUTED, FAULT, HALTED, IN_ACK, IN_WAIT, OUT_BYTE, OUT_VALID, has_io, place_input
@@ -45,20 +45,23 @@ class _Snapshot:
     output: int  # bytes output so far
     consumed: int  # input bytes taken so far
     record: Pass | None  # the pass that led to this state, for ``history``
+    ends: int = 0  # times the program had read the end of its input (the end-of-input rule counts them)
 
 
 class Session:
     def __init__(
-        self, image: Image, config: Config, data: bytes = b"", engine: str | Engine = DEFAULT, check: bool = True
-    ):
+        self, image: Image, config: Config, data: bytes = b"", engine: str | Engine = DEFAULT, check: bool = True,
+        eof_reads: int | None = None,
+    ):  # fmt: skip
         """``engine``: a name, or an engine (for example the stored matrices of a weight file, which the layer
-        views then show too)."""
+        views then show too). ``eof_reads``: once the input is closed (``eof``), how often the program may read
+        its end before it stops (None: forever)."""
         self.image, self.config, self.check = image, config, check
         self.source_map = image.source_map
         self.engine: Engine = make(engine, config) if isinstance(engine, str) else engine
         self._fields = Fields(self.engine.state, config)
         self._plain: Engine | None = None if isinstance(engine, str) or engine.name == "structured" else engine
-        self.initial_input = data
+        self.initial_input, self.eof_reads = data, eof_reads
         self.breakpoints: dict[int, Breakpoint] = {}
         self.watchpoints: dict[int, Watchpoint] = {}
         self._numbers = 0
@@ -70,10 +73,12 @@ class Session:
         module = config.spec.fast if check else None  # chunks are checked against it: only with the reference
         self._fast = None if module is None else module.Fast.beside(reference.load(config, image.words, image.slots))
         self._redo = 0  # passes of a chunk the network disagreed on, still to run one at a time
+        self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
+        self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
         if self._fast is not None:
-            self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
-            self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
             self._expected = self._plain_pass()
+        self._watch = (np.zeros(config.cells, bool), np.zeros(config.cells, bool))  # unchecked: written, read
+        self._marks = np.zeros(0, np.int64)  # unchecked: PCs a pass must not arrive at within a chunk
         self.restart()
 
     # -- running ---------------------------------------------------------------------------------
@@ -82,8 +87,8 @@ class Session:
         """Back to the loaded program at PC 0, with the initial input; breakpoints stay."""
         self.x = self.engine.new_batch(encode(self.engine.state, self.config, self.image.words, self.image.slots))
         self.ref = reference.load(self.config, self.image.words, self.image.slots)
-        self.net_input = Input(self.initial_input, closed=False)
-        self.ref_input = Input(self.initial_input, closed=False)
+        self.net_input = Input(self.initial_input, closed=False, eof_reads=self.eof_reads)
+        self.ref_input = Input(self.initial_input, closed=False, eof_reads=self.eof_reads)
         self.output = bytearray()
         self.passes = self.steps = 0
         self.last: Pass | None = None
@@ -93,7 +98,8 @@ class Session:
         self._sync_reference_bits()
         self.checkpoints: list[_Snapshot] = []
         self._edits: set[int] = set()  # passes at which the user edited the state: their checkpoints stay
-        self._every = FIRST_EVERY if self._fast is None else max(FIRST_EVERY, CHUNKED_EVERY)
+        chunked = self._fast is not None or not self.check  # --no-check runs the network's passes in chunks too
+        self._every = max(FIRST_EVERY, CHUNKED_EVERY) if chunked else FIRST_EVERY
         self._replaying, self._gap = False, False
         self._checkpoint()
 
@@ -194,12 +200,65 @@ class Session:
             return self.run_while(lambda: len(self.frames) > depth, max_steps, frames=True)
         return stop
 
-    def finish(self, max_steps: int | None = None) -> Stop:
-        """Until the innermost subroutine returns to its caller."""
+    def finish(self, max_steps: int | None = None, level: int = 0) -> Stop:
+        """Until the innermost subroutine (``level`` calls out: its caller's, ...) returns to its caller."""
+        depth = len(self.frames) - level
+        if depth <= 0:
+            raise DebugError('"finish" not meaningful in the outermost frame.')
+        return self.run_while(lambda: len(self.frames) >= depth, max_steps, frames=True)
+
+    def until_next(self, max_steps: int | None = None) -> Stop:
+        """gdb's ``until`` without an argument: ``next``, but a jump back (a loop's) does not end the line: it
+        runs on until a line after the current one, or a return from this subroutine."""
+        line, depth, start = self.line(), len(self.frames), self.pc
+
+        def going() -> bool:
+            if len(self.frames) != depth:
+                return len(self.frames) > depth
+            here = self.line()
+            return here is None or here == line or self.pc < start
+
+        return self.run_while(going, max_steps)
+
+    def reverse_line(self, over: bool) -> Stop:
+        """``reverse-step`` (``over``: ``reverse-next``): back to the start of the previous source line; with
+        ``over`` the subroutines that line called are gone back through, else the last line of one is where
+        it stops. Ctrl-C stops it at the pass it has reached."""
+        self._interrupted = False
+        line, depth = self.line(), len(self.frames)
+        while True:  # out of the current line
+            if not self.passes:
+                return Stop("history", self.pc, last=self.last)
+            self._back_one()
+            if self._interrupted:
+                return Stop("interrupt", self.pc, last=self.last)
+            here, now = self.line(), len(self.frames)
+            if here is not None and not (over and now > depth) and not (here == line and now == depth):
+                break
+        return self._back_to_line_start()
+
+    def _back_to_line_start(self) -> Stop:
+        """Back while the pass that led here ran in the same source line: to the line's first pass."""
+        here = self.line()
+        while self.passes and self.last is not None and self.line(self.last.pc) == here and not self._interrupted:
+            self._back_one()
+        return Stop("interrupt" if self._interrupted else "step", self.pc, last=self.last)
+
+    def reverse_finish(self) -> Stop:
+        """Back to where the current subroutine was called: the CALL's jump in its caller."""
+        self._interrupted = False
         depth = len(self.frames)
         if not depth:
             raise DebugError('"finish" not meaningful in the outermost frame.')
-        return self.run_while(lambda: len(self.frames) >= depth, max_steps, frames=True)
+        while self.passes and len(self.frames) >= depth and not self._interrupted:
+            self._back_one()
+        return Stop("interrupt" if self._interrupted else "step", self.pc, last=self.last)
+
+    def _back_one(self) -> None:
+        """One pass back, for the searches by line and frame; the status line is kept up to date."""
+        self.reverse_step(1)
+        if self.progress is not None:
+            self.progress()
 
     def entry_stop(self) -> Stop | None:
         """A breakpoint at the current PC, tested as if arriving there (``run`` stops at one at the entry)."""
@@ -234,7 +293,7 @@ class Session:
         if self.halted:
             return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
         if now.get(IN_WAIT):
-            return Stop("wait", self.pc, last=self.last)
+            return Stop("eof" if self.net_input.ended else "wait", self.pc, last=self.last)
         if self._replaying:
             return None  # going back in time: no stops, and no hit counts
         try:
@@ -284,8 +343,10 @@ class Session:
         """Sets the fast reference's bitmaps for a run (``stops``: breakpoints and watchpoints too, else only
         what keeps the CALL chain exact); False when the run must go pass by pass."""
         fast = self._fast
-        if fast is None or self.slow:
+        if self.slow or (fast is None and self.check):
             return False
+        if fast is None:
+            return self._unchecked_attention(until, stops)
         watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
         marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
         marks += [] if until is None else [until]
@@ -303,6 +364,80 @@ class Session:
             if w.kind in ("rwatch", "awatch"):
                 fast.read[w.start : w.stop] = True
         return True
+
+    def _unchecked_attention(self, until: int | None, stops: bool) -> bool:
+        """``--no-check``: what stops a chunk of the network's own passes (no reference plans them): arriving
+        at a breakpoint's or ``until``'s PC, a CALL's entry, leaving by a return jump, a watched cell."""
+        watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
+        if any(w.expr is not None for w in watches):
+            return False
+        marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
+        marks += ([] if until is None else [until]) + list(self.entries)
+        self._marks = np.array(marks, np.int64)
+        self._returns = np.array([e - 3 for e in self.entries], np.int64)
+        written, read = self._watch
+        written[:] = read[:] = False
+        for w in watches:
+            if w.kind in ("watch", "awatch"):
+                written[w.start : w.stop] = True
+            if w.kind in ("rwatch", "awatch"):
+                read[w.start : w.stop] = True
+        return True
+
+    def _unchecked_chunk(self, budget: int) -> tuple[int, int]:
+        """Up to ``budget`` passes of the network alone, in one call; the passes up to the first that needs
+        attention (an event, an idle pass, a stop, a frame, a watched cell) are kept, the state rolled back
+        to before it, and that pass is left to run on its own. Returns (passes kept, passes to run alone)."""
+        budget = min(budget, self._size, self._every - self.passes % self._every)
+        if self.halted or budget <= 0:
+            return 0, 0
+        start, pc = self.x.copy(), self.pc
+        steps = np.zeros(1, np.int64)
+        began = time.perf_counter()
+        try:
+            ran = self.engine.run_until_event(self.x, budget, steps, self._record[:budget])
+        except NetworkFault:
+            self.x[...] = start
+            return 0, 1
+        self._size = int(min(CHUNK, max(16, ran / max(time.perf_counter() - began, 1e-6) * CHUNK_SECONDS)))
+        names = self._fields.names
+        values = np.rint(np.rint(self._record[:ran]) @ self._fields.weights).astype(np.int64)
+        col = {n: values[:, names.index(n)] for n in names}
+        after = col["pc"]
+        before = np.concatenate([[pc], after[:-1]])
+        need = col[EXECUTED] == 0
+        for flag in (HALTED, FAULT, OUT_VALID, IN_ACK, IN_WAIT):
+            if flag in col:
+                need |= col[flag] != 0
+        need |= np.isin(after, self._marks) | np.isin(before, self._returns)
+        written, read = self._watch
+        cells = self.config.cells
+        inside = lambda v: np.clip(v, 0, cells - 1)  # noqa: E731  (out of memory: a fault, an event anyway)
+        need |= written[inside(col["b"])] | read[inside(col["a"])] | read[inside(col["b"])]
+        for k in range(self.config.spec.stride if not self.config.spec.harvard else 0):
+            need |= read[inside(before + k)]
+        first = int(np.argmax(need)) if need.any() else ran
+        if first < ran:  # roll back, and run again exactly the passes before it
+            self.x[...] = start
+            steps[:] = 0
+            if first:
+                self.engine.run_until_event(self.x, first, steps)
+        if not first:
+            return 0, 1
+        self.passes += first
+        self.steps += int(steps[0])
+        self._read()
+        pc, a, b, c, mem_a, mem_b, result, branch, next_pc = (int(col[r][first - 1]) for r in
+                                                              ("pc", *REGISTERS))  # fmt: skip
+        pc = int(before[first - 1])
+        reads = (*self.config.spec.fetched(pc), a, b)
+        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), next_pc,
+                         self.pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
+        self._history.clear()  # refilled when next looked at (``history``), as after a checked chunk
+        self._gap = True
+        if self.passes % self._every == 0:
+            self._checkpoint()
+        return first, int(first < ran)
 
     def _forward(self, chunks: bool, budget: int) -> tuple[int, Stop | None]:
         """A checked chunk of up to ``budget`` plain passes where it can, else one pass on its own (also each
@@ -328,7 +463,8 @@ class Session:
         """Up to ``budget`` plain passes (and not past the next checkpoint) run and checked as one; returns
         (passes committed, passes to run one at a time because the network disagreed)."""
         fast, ref = self._fast, self.ref
-        assert fast is not None
+        if fast is None:
+            return self._unchecked_chunk(budget)
         budget = min(budget, self._size, self._every - self.passes % self._every)
         if self.halted or budget <= 0:
             return 0, 0
@@ -358,7 +494,7 @@ class Session:
                 return k, 0
         x, self.passes, self.steps, self.last = start
         self._restore(_Snapshot(np.packbits(x[0] > 0.5), self.passes, self.steps, len(self.output),
-                                self.net_input.consumed, self.last))  # fmt: skip
+                                self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
         return 0, k
 
     def _chunk_agrees(self, record: np.ndarray, log: np.ndarray) -> bool:
@@ -389,9 +525,9 @@ class Session:
         self.ref.steps += k
         self.ref.pc = int(log[k - 1, self._fast.columns.index("new_pc")])
         self._read()
-        pc, a, b, c, mem_a, mem_b, result, branch, next_pc, new_pc = (int(v) for v in log[k - 1])
+        pc, a, b, c, mem_a, mem_b, result, branch, fallthrough, new_pc = (int(v) for v in log[k - 1])
         reads = (*self.config.spec.fetched(pc), a, b)
-        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), next_pc,
+        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), fallthrough,
                          new_pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
         self._history.clear()  # no longer contiguous: refilled when next looked at (``history``)
         self._gap = True
@@ -419,7 +555,8 @@ class Session:
 
     def registers(self) -> dict[str, int]:
         """PC, the registers of the last pass, and the flags."""
-        regs = {"pc": self.pc, **{r: self._now[r] for r in REGISTERS}}
+        regs = {"pc": self.pc, **{SHOWN.get(r, r): self._now[r] for r in REGISTERS}}
+        regs["next_pc"] = self.pc  # where execution goes next: the jump target when the branch was taken
         regs.update(halted=int(self.halted), fault=int(self.fault), step=self.steps, passes=self.passes)
         return regs
 
@@ -545,7 +682,9 @@ class Session:
         cond.check_names(self.env())
         return cond
 
-    def add_watchpoint(self, spec: str, kind: str = "watch", location: bool = False) -> Watchpoint:
+    def add_watchpoint(
+        self, spec: str, kind: str = "watch", location: bool = False, condition: str | None = None
+    ) -> Watchpoint:
         """``spec``: a range ``START:END`` (end exclusive), ``mem[E]`` or a label (that cell), any other
         expression (its value, for ``watch``), or with ``location`` an address expression (``watch -l``)."""
         first, sep, last = spec.partition(":")
@@ -569,7 +708,8 @@ class Session:
             stop = start + 1
         if expr is None and not 0 <= start < stop <= self.config.cells:
             raise DebugError(f"watch range {start}..{stop - 1} is outside memory (0..{self.config.cells - 1})")
-        wp = Watchpoint(self._number(), start, stop, kind, spec, expr=expr)
+        cond = self.condition(condition) if condition else None
+        wp = Watchpoint(self._number(), start, stop, kind, spec, expr=expr, condition=cond)
         if expr is not None:
             wp.value = self.evaluate(expr)
         self.watchpoints[wp.number] = wp
@@ -625,6 +765,7 @@ class Session:
                 read = next((a for a in p.reads if a in inside), None)
                 if read is not None:
                     hits.append((wp, read, "read", self.mem(read), None))
+        hits = [h for h in hits if h[0].condition is None or self._holds(h[0])]
         for wp, *_ in hits:
             wp.hits += 1
         ignored = {id(wp) for wp, *_ in hits if wp.ignore > 0}
@@ -632,6 +773,11 @@ class Session:
             if id(wp) in ignored and wp.ignore > 0:
                 wp.ignore -= 1
         return [h for h in hits if id(h[0]) not in ignored]
+
+    def _holds(self, wp: Watchpoint) -> bool:
+        """A watchpoint's condition, now; one that cannot be evaluated stops the program (as gdb's does)."""
+        self._testing = None
+        return bool(self.evaluate(wp.condition))
 
     # -- editing the state -------------------------------------------------------------------------
 
@@ -648,8 +794,12 @@ class Session:
         bits = self.engine.state["pc"].shape[0]
         if self.config.spec.harvard and not 0 <= value < self.config.slots:
             raise DebugError(f"pc must be a slot 0..{self.config.slots - 1}")
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1  # the PC field is signed: a negative PC halts
+        if not low <= value <= high:
+            raise DebugError(f"$pc = {value} does not fit the {bits}-bit PC ({low}..{high})")
         self._remember(self.x.copy())
-        self.engine.state.view(self.x[0], "pc")[...] = to_bits(value, bits)
+        # masked here: to_bits goes through int64, which a value such as 10**30 overflows
+        self.engine.state.view(self.x[0], "pc")[...] = to_bits(value & ((1 << bits) - 1), bits)
         self.ref.pc = self.config.spec.pc(self.config, value)
         self._read()
         self._edited()
@@ -663,15 +813,16 @@ class Session:
 
     def _remember(self, before: np.ndarray) -> None:
         self._history.append(_Snapshot(np.packbits(before[0] > 0.5), self.passes, self.steps, len(self.output),
-                                      self.net_input.consumed, self.last))  # fmt: skip
+                                      self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
 
     def _restore(self, snap: _Snapshot) -> None:
         size = self.engine.state.size
         self.x[0] = np.unpackbits(snap.bits, count=size).astype(self.x.dtype)
         self.passes, self.steps, self.last = snap.passes, snap.steps, snap.record
         del self.output[snap.output :]
-        self.net_input.seek(snap.consumed)
-        self.ref_input.seek(snap.consumed)
+        for data in (self.net_input, self.ref_input):
+            data.seek(snap.consumed)
+            data.ends_read = snap.ends
         d = decode(self.engine.state, self.config, self.x[0])
         self.ref.mem = [int(v) for v in d.mem]
         self.ref.pc, self.ref.halted, self.ref.steps = d.pc, d.halted, snap.steps
@@ -723,15 +874,20 @@ class Session:
         self._gap = False
         self._watch_values()
 
-    def _replay(self, end: int, stops: bool, each: Callable[[], None] | None = None) -> None:
+    def _replay(self, end: int, stops: bool, each: Callable[[], None] | None = None, searching: bool = False) -> None:
         """Passes up to pass ``end`` (or a halt), in chunks where none needs attention (``stops``: breakpoints
-        and watchpoints need it too); ``each()``, if given, after every pass that needed attention."""
+        and watchpoints need it too); ``each()``, if given, after every pass that needed attention.
+        ``searching`` (``reverse-continue``): Ctrl-C ends it early, and the status line is kept up to date."""
         chunks = self._attention(stops=stops)
         self._redo = 0
         while self.passes < end and not self.halted:
             ran, _ = self._forward(chunks, end - self.passes)
             if not ran and each is not None:
                 each()
+            if searching and self._interrupted:
+                return
+            if searching and self.progress is not None:
+                self.progress()
 
     def _watch_values(self) -> None:
         """Value watchpoints compare with the value at the state now, wherever that is in time."""
@@ -757,13 +913,19 @@ class Session:
     def reverse_continue(self) -> Stop:
         """Back to the most recent earlier pass where an enabled breakpoint (whose condition holds) or
         watchpoint would have stopped the program: at a breakpoint with PC there, at a watchpoint just before
-        the pass that triggered it (the cell still holds its old value)."""
-        end = self.passes
+        the pass that triggered it (the cell still holds its old value). It searches back one stretch between
+        checkpoints at a time; Ctrl-C stops it at the start of the last stretch searched through (an exact
+        state, with no stop between it and where it began)."""
+        self._interrupted = False
+        end = self.passes  # no pass from here to where it began would have stopped the program
         for k in range(len(self.checkpoints) - 1, -1, -1):
             start = self.checkpoints[k].passes
             if start >= end:
                 continue
             found = self._last_stop(k, end)
+            if self._interrupted:  # Ctrl-C: at the earliest pass searched through to the start, exactly
+                self._goto(end)
+                return Stop("interrupt", self.pc, last=self.last)
             if found is not None:
                 target, stop = found
                 self._goto(target)
@@ -791,7 +953,7 @@ class Session:
 
         self._replaying = True
         try:
-            self._replay(end, stops=True, each=test)
+            self._replay(end, stops=True, each=test, searching=True)
         except MlpvmError:
             pass  # a condition that cannot be evaluated here does not stop
         finally:
@@ -815,7 +977,7 @@ class Session:
                 hits.append((wp, p.written, "write", p.old, p.new))
             elif wp.kind in ("rwatch", "awatch") and any(wp.start <= a < wp.stop for a in p.reads):
                 hits.append((wp, next(a for a in p.reads if wp.start <= a < wp.stop), "read", None, None))
-        return hits
+        return [h for h in hits if h[0].condition is None or self.evaluate(h[0].condition)]
 
     @property
     def history(self) -> deque[_Snapshot]:
@@ -857,11 +1019,33 @@ class Session:
         return trace
 
     def before(self, number: int) -> np.ndarray | None:
-        """The state before pass ``number`` (1-based), while it is in the history."""
+        """The state before pass ``number`` (1-based; None outside 1..passes): from the history when it is
+        there, else rebuilt beside the session from the last checkpoint before it (``_rebuilt``)."""
+        if not 1 <= number <= self.passes:
+            return None
         for snap in reversed(self.history):  # the latest: an edit may have changed the state since
             if snap.passes == number - 1:
                 return np.unpackbits(snap.bits, count=self.engine.state.size)[None].astype(np.float32)
-        return None
+        return self._rebuilt(number - 1)
+
+    def _rebuilt(self, passes: int) -> np.ndarray:
+        """The state after ``passes`` passes, run on the network from the latest checkpoint at or before it,
+        on a copy: the session stays where it is. No edit lies between (an edit is a checkpoint), and the
+        input is replayed from the checkpoint's position, as ``_goto`` replays it."""
+        snap = [c for c in self.checkpoints if c.passes <= passes][-1]
+        x = np.unpackbits(snap.bits, count=self.engine.state.size)[None].astype(self.x.dtype)
+        data = self.net_input.copy()
+        data.seek(snap.consumed)
+        data.ends_read = snap.ends
+        for _ in range(passes - snap.passes):
+            self.engine.run_pass(x)
+            now = self._fields(x[0])
+            if now.get(IN_ACK):
+                data.take()
+                place_input(self.engine.state, x[0], data.peek())
+            if now[HALTED]:
+                break
+        return x.astype(np.float32)
 
     def last_trace(self) -> list[np.ndarray] | None:
         before = self.before(self.passes)

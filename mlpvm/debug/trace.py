@@ -12,7 +12,7 @@ import numpy as np
 
 from mlpvm.debug import dump
 from mlpvm.engines import DEFAULT, Engine, make
-from mlpvm.files import atomic_write, writable
+from mlpvm.files import atomic_write, outputs
 from mlpvm.host.computer import Computer, Outcome
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
@@ -20,7 +20,8 @@ from mlpvm.program.image import Image
 from mlpvm.program.inputs import EOF_READS, Input
 from mlpvm.protocol import OUT_VALID
 
-FIELDS = ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc")
+# pc: where execution goes next (the state after the pass); fallthrough: the adder's PC + 3 (PC + 1 on paper)
+FIELDS = ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "branch", "fallthrough")
 
 
 @dataclass
@@ -32,17 +33,17 @@ class Summary:
 
 def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps: int | None = None,
           layers: Path | None = None, passes: range | None = None, engine: str | Engine = DEFAULT,
-          progress: Callable[[Computer], None] | None = None) -> Summary:  # fmt: skip
+          progress: Callable[[Computer], None] | None = None,
+          eof_reads: int | None = EOF_READS) -> Summary:  # fmt: skip
     """Runs ``image`` on ``engine`` (default: the fastest), writing a JSON line per pass to ``out``; with
     ``layers``, also every layer's activations for the ``passes`` wanted (re-run on the stored matrices), written
     pass by pass as the run goes. Ctrl-C and the step limit end the run cleanly; the files are complete either
-    way. ``progress`` hears of each pass."""
-    for path in (out, layers) if layers is not None else (out,):
-        writable(path, (image.path,))  # before the run, not after it
+    way. ``progress`` hears of each pass; ``eof_reads``: the end-of-input rule (None: no limit)."""
+    outputs(out, layers, inputs=(image.path,))  # before the run, not after it: none an input, not both one file
     engine = make(engine, config) if isinstance(engine, str) else engine
     plain = make("sparse", config) if layers else None
     computer = Computer(
-        engine, encode(engine.state, config, image.words, image.slots), [Input(data, eof_reads=EOF_READS)]
+        engine, encode(engine.state, config, image.words, image.slots), [Input(data, eof_reads=eof_reads)]
     )
     before = computer.x.copy()
     ended: list[Outcome] = []

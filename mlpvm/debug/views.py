@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+from collections.abc import Iterator
+
+import numpy as np
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -13,7 +16,7 @@ from mlpvm.debug.session import Session
 from mlpvm.program.asm.disasm import Instruction
 
 NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",
-         "next_pc": "PC+3", "branch": "branch"}  # fmt: skip
+         "fallthrough": "fallthrough", "next_pc": "next PC", "branch": "branch"}  # fmt: skip
 
 
 # -- stops ---------------------------------------------------------------------------------------
@@ -25,7 +28,8 @@ def banner(session: Session, stop: Stop) -> Text:
     r = stop.reason
     if r == "breakpoint":
         bp = stop.breakpoint
-        return Text(f"Breakpoint {bp.number}, {where}", style="bold yellow")
+        kind = "Temporary breakpoint" if bp.temporary else "Breakpoint"
+        return Text(f"{kind} {bp.number}, {where}", style="bold yellow")
     if r == "watchpoint":
         parts = []
         for wp, address, access, old, new in stop.watch:
@@ -51,6 +55,10 @@ def banner(session: Session, stop: Stop) -> Text:
         return Text(f"Error evaluating a watchpoint: {stop.error}; stopped at {where}", style="bold red")
     if r == "divergence":
         return Text(f"Divergence from the reference at {stop.divergence}", style="bold red")
+    if r == "eof":
+        n = session.eof_reads
+        return Text(f"Input ended: the program read its end {plural(n, 'time')} and asks again, at {where} "
+                    "(--eof-reads N: more; 0: no limit)", style="bold cyan")  # fmt: skip
     if r == "wait":
         return Text(f"Waiting for input at {where}: queue some with `input TEXT` (or `eof`)", style="bold cyan")
     text = {"limit": "Step limit reached (--max-steps N, or set max-steps N; 0: none)",
@@ -101,21 +109,27 @@ def frame_text(session: Session, pc: int, frame: Frame | None) -> str:
     return f"{name} at {_where(session, pc)}" + (f" ({line[0]}:{line[1]})" if line else "")
 
 
+def places(session: Session) -> list[tuple[int, Frame | None]]:
+    """The frames of the CALL chain, innermost first: (the PC in it, its subroutine; None for main). Frame
+    0 is where the program is; each outer one is at the call site of the one inside it."""
+    frames = session.frames
+    found = [(session.pc, frames[-1] if frames else None)]
+    for k in range(len(frames) - 1, -1, -1):
+        found.append((frames[k].site, frames[k - 1] if k else None))
+    return found
+
+
 def backtrace(session: Session) -> Text:
     """``bt``: the current place in the innermost subroutine, then each call site, outermost last."""
-    frames = session.frames
-    places = [(session.pc, frames[-1] if frames else None)]
-    for k in range(len(frames) - 1, -1, -1):
-        places.append((frames[k].site, frames[k - 1] if k else None))
-    return Text("\n".join(f"#{i:<2} {frame_text(session, pc, f)}" for i, (pc, f) in enumerate(places)))
+    return Text("\n".join(f"#{i:<2} {frame_text(session, pc, f)}" for i, (pc, f) in enumerate(places(session))))
 
 
-def frame(session: Session) -> Text:
-    """``info frame``: the innermost frame, where it was called from and where it returns to."""
-    frames = session.frames
-    lines = [f"Stack level 0, {frame_text(session, session.pc, frames[-1] if frames else None)}"]
-    if frames:
-        f = frames[-1]
+def frame(session: Session, level: int = 0) -> Text:
+    """``info frame``: a frame of the CALL chain (default the innermost), where it was called from and where
+    it returns to."""
+    pc, f = places(session)[level]
+    lines = [f"Stack level {level}, {frame_text(session, pc, f)}"]
+    if f is not None:
         lines.append(f" called by frame at {_where(session, f.site)}; returns to {_where(session, f.ret)}")
         lines.append(f" subroutine entry {_where(session, f.entry)}, return jump at {f.entry - 3}")
     else:
@@ -141,24 +155,68 @@ def rows(session: Session) -> list[Instruction]:
     return session.config.spec.listing.rows(session)
 
 
-def disassembly(session: Session, start: int, count: int) -> Table:
+def disassembly(session: Session, start: int, count: int) -> Listing:
     """``count`` rows from the one holding ``start``, the current instruction marked =>."""
-    table = Table.grid(padding=(0, 1))  # at 80 columns the source, then labels and text shrink; never the words
     harvard = session.config.spec.harvard  # a row is one slot, or as many cells as it has words
     listing = [r for r in rows(session) if r.address + (1 if harvard else max(r.size, 1)) > start][:count]
-    words = max((len(" ".join(str(w) for w in ins.words)) for ins in listing), default=1)
-    table.add_column("mark", no_wrap=True, min_width=2)
-    table.add_column("addr", style="cyan", no_wrap=True, justify="right", min_width=len(str(session.config.cells)))
-    table.add_column("labels", style="magenta", no_wrap=True, overflow="ellipsis", max_width=12)
-    table.add_column("words", style="dim", no_wrap=True, min_width=min(words, 24), overflow="ellipsis")
-    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=28)
-    table.add_column("source", style="dim", no_wrap=True, overflow="ellipsis", max_width=60)
-    for ins in listing:
-        mark = "=>" if ins.address == session.pc and ins.kind != "data" else ""
-        source = f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else ""
-        table.add_row(mark, str(ins.address), ",".join(ins.labels) + (":" if ins.labels else ""),
-                      " ".join(str(w) for w in ins.words), ins.text, source)  # fmt: skip
-    return table
+    return Listing(
+        [("=>" if ins.address == session.pc and ins.kind != "data" else "", ins.address,
+          ",".join(ins.labels) + (":" if ins.labels else ""), " ".join(str(w) for w in ins.words), ins.text,
+          f"{ins.origin.line}: {ins.origin.text.strip()}" if ins.origin else "") for ins in listing],
+        len(str(session.config.cells)),
+    )  # fmt: skip
+
+
+class Listing:
+    """Disassembly rows (mark, address, labels, words, text, source) in aligned columns when they fit the
+    width; a row that does not continues on lines of its own under its labels column, broken between words,
+    never cut: the mark and the address always show, and every word and value of the row too."""
+
+    STYLES = ("bold", "cyan", "magenta", "dim", "", "dim")
+
+    def __init__(self, rows: list[tuple[str, int, str, str, str, str]], address_width: int):
+        self.rows, self.address_width = rows, address_width
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        width = options.max_width
+        head = 2 + 1 + self.address_width + 1  # "=> 1234 "
+        cols = [max((len(r[k]) for r in self.rows), default=0) for k in (2, 3, 4)]
+        aligned = head + sum(c + 1 for c in cols if c)  # where the source column starts
+        for mark, address, labels, words, text, source in self.rows:
+            line = Text.assemble((f"{mark:<2} ", "bold"), (f"{address:>{self.address_width}} ", "cyan"))
+            parts = list(zip((labels, words, text), self.STYLES[2:5], cols))
+            source_words = [(w, "dim") for w in source.split()]
+            if aligned <= width:  # the columns fit: the source follows, wrapped under itself if there is room
+                for part, style, col in parts:
+                    if col:
+                        line.append(part.ljust(col) + " ", style)
+                if aligned + min(len(source), 24) <= width:
+                    yield from _fill(line, source_words, width, aligned)
+                    continue
+                yield _rstrip(line)
+                line = Text(" " * head)
+                yield from _fill(line, source_words, width, head) if source_words else ()
+            else:  # too narrow for columns: the row flows on under its labels
+                flow = [(w, style) for part, style, _ in parts for w in part.split()]
+                yield from _fill(line, flow + source_words, width, head)
+
+
+def _fill(line: Text, words: list[tuple[str, str]], width: int, indent: int) -> Iterator[Text]:
+    """``line`` then the words, a space apart, onto lines that start ``indent`` columns in when the width is
+    full: broken between words, never inside one (a word wider than a whole line is folded by the console)."""
+    used = len(line.plain)
+    for word, style in words:
+        if used > indent and used + len(word) > width:
+            yield _rstrip(line)
+            line, used = Text(" " * indent), indent
+        line.append(word + " ", style)
+        used += len(word) + 1
+    yield _rstrip(line)
+
+
+def _rstrip(text: Text) -> Text:
+    text.rstrip()
+    return text
 
 
 # -- state ---------------------------------------------------------------------------------------
@@ -186,8 +244,9 @@ def registers(session: Session) -> Text:
     else:
         ops = pairs([(NAMES[k], regs[k]) for k in ("a", "b", "c", "mem_a", "mem_b")])
         lines.append(Text.assemble((ran + "  ", "bold"), ops))
-        # next_pc is the adder's PC+3; where execution went is the jump target when the branch was taken
-        flow = [("result", regs["result"]), ("branch", regs["branch"]), ("PC+3", regs["next_pc"]),
+        # fallthrough is the machine's adder (PC + 3; PC + 1 on paper), one name on every machine as in $fallthrough
+        # and trace's field; next PC is where execution went: the jump target when the branch was taken
+        flow = [("result", regs["result"]), ("branch", regs["branch"]), ("fallthrough", regs["fallthrough"]),
                 ("next PC", last.new_pc)]  # fmt: skip
         lines.append(Text.assemble("     ", pairs(flow)))
     return Text("\n").join(lines)
@@ -212,7 +271,7 @@ def memory(session: Session, addresses: list[int], changed: set[int] = frozenset
         table.add_row(f"{base:>5}:", *row)
         named = [f"{name}@{a}" for name, a in labels.items() if base <= a < base + 8 and a in cells and "@" not in name]
         if named:
-            table.add_row("", Text(" ".join(named), style="magenta dim", overflow="ellipsis", no_wrap=True))
+            table.add_row("", Text(" ".join(named), style="magenta dim"))  # wrapped between labels, never cut
     return table
 
 
@@ -259,6 +318,19 @@ def examine(session: Session, address: int, count: int, fmt: str) -> RenderableT
     return table
 
 
+def examined_end(session: Session, address: int, count: int, fmt: str) -> int:
+    """The address after what ``x/NF ADDR`` showed: where a repeated ``x`` goes on."""
+    if fmt == "i":
+        harvard = session.config.spec.harvard
+        shown = [r for r in rows(session) if r.address + (1 if harvard else max(r.size, 1)) > address][:count]
+        return shown[-1].address + (1 if harvard else max(shown[-1].size, 1)) if shown else address + count
+    if fmt == "s":
+        mem = session.memory()
+        zero = np.flatnonzero(mem[address:] == 0)
+        return address + (int(zero[0]) + 1 if len(zero) else len(mem) - address)
+    return address + count
+
+
 def _label_of(session: Session, address: int) -> str:
     """``16 <msg+2>``: an address with the nearest label at or before it, as gdb's x shows."""
     name = symbol(session, address, code=False) if session.source_map else ""
@@ -274,7 +346,8 @@ def breakpoints(session: Session) -> Table:
                       (bp.condition.text if bp.condition else "") + extra)  # fmt: skip
     for wp in session.watchpoints.values():
         where = f"{wp.start}" if wp.stop == wp.start + 1 else f"{wp.start}..{wp.stop - 1}"
-        table.add_row(str(wp.number), wp.kind, "y" if wp.enabled else "n", f"{where} ({wp.spec})", str(wp.hits), "")
+        table.add_row(str(wp.number), wp.kind, "y" if wp.enabled else "n", f"{where} ({wp.spec})", str(wp.hits),
+                      wp.condition.text if wp.condition else "")  # fmt: skip
     return table
 
 

@@ -21,6 +21,11 @@ def off_binary(h: np.ndarray) -> bool:
     return bool(np.any((h != 0) & (h != 1)))
 
 
+def first_off_binary_row(h: np.ndarray) -> int:
+    """The first machine (row of a batch's activations) with an activation other than 0 or 1."""
+    return int(np.flatnonzero(((h != 0) & (h != 1)).any(axis=1))[0])
+
+
 MEMORY = ("mem", "ins")  # the memory-like state fields, which a pass touches only in selected rows
 
 
@@ -69,7 +74,8 @@ class Engine:
         h = x
         for name, h in zip(self.layer_names, self._layers(x)):
             if self.guard and off_binary(h):
-                raise NetworkFault(name, "an activation left {0,1}")
+                machine = first_off_binary_row(h)
+                raise NetworkFault(name, f"an activation of machine {machine} left {{0,1}}", machine)
             if trace is not None:
                 trace.append(np.array(h, copy=True))
         x[...] = h

@@ -107,7 +107,8 @@ class Compiled(LoweredEngine):
 
     def _raise(self, fault: np.ndarray) -> None:
         if fault[0] >= 0:
-            raise NetworkFault(self.layer_names[fault[1]], f"an activation of machine {fault[0]} left {{0,1}}")
+            machine = int(fault[0])
+            raise NetworkFault(self.layer_names[fault[1]], f"an activation of machine {machine} left {{0,1}}", machine)
 
     def _run_pass(self, x: np.ndarray, trace: list[np.ndarray] | None = None) -> None:
         n = len(self.layer_names)

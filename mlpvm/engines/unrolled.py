@@ -4,23 +4,20 @@ llvmlite (numba's code generator, installed with the ``fast`` extra). The compil
 units from index arrays; this one has them in its instructions, which removes the loads of columns, weights
 and loop bounds, and the mispredicted loop exits, that cost the compiled engine most of its time.
 
-The machine code is cached (``$MLPVM_CACHE``, else ``$XDG_CACHE_HOME/mlpvm`` or ``~/.cache/mlpvm``) under the
-hash of the IR: a configuration is compiled once (seconds; ``announce_compile`` says so), later runs load it.
+The machine code is cached (``mlpvm.engines.cache``: checked, and tied to the IR, LLVM and the processor): a
+configuration is compiled once (seconds; ``announce_compile`` says so), later runs load it.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import importlib.util
-import os
-import tempfile
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
+from mlpvm.engines import cache as code_cache
 from mlpvm.engines.codegen import source
 from mlpvm.engines.compiled import LoweredEngine, record_array
 from mlpvm.engines.lowered import materialize
@@ -38,28 +35,16 @@ def have_llvm() -> bool:
     return importlib.util.find_spec("llvmlite") is not None
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("MLPVM_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlpvm"
-    return Path(root) / "unrolled"
+def _key(ir: str) -> str:
+    """What the machine code is compiled from: the IR (itself derived from the weights), the LLVM and llvmlite
+    versions and the processor it is compiled for (a cache may be shared between hosts)."""
+    import llvmlite
 
-
-def _object_path(ir: str) -> Path:
-    """Keyed on the IR and on the processor the code is compiled for (a cache may be shared between hosts)."""
     llvm = _llvm()
-    key = "\n".join([ir, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), str(llvm.llvm_version_info)])
-    return cache_dir() / f"net_{hashlib.sha256(key.encode()).hexdigest()[:24]}.o"
-
-
-def _save(path: Path, data: bytes) -> None:
-    """Atomically, so that two processes compiling the same network never leave half a file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache: compile again next time
-        pass
+    return "\n".join([
+        "unrolled", ir, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(),
+        str(llvm.llvm_version_info), llvmlite.__version__, llvm.get_default_triple(),
+    ])  # fmt: skip
 
 
 @cache
@@ -83,30 +68,35 @@ class Code:
     """A compiled module: ``run`` and ``layer_K`` as ctypes functions. Shared by every engine of one
     configuration and kept for the life of the process (``code``)."""
 
-    def __init__(self, ir: str, path: Path):
+    def __init__(self, ir: str, key: str, cached: bytes | None):
+        """``cached``: the object code from the cache (checked by it), else None: compiled now and stored."""
         llvm, machine = _llvm(), _machine()
-        cached = path.read_bytes() if path.exists() else None
         module = llvm.parse_assembly(ir)
         if cached is None:
             options = llvm.create_pipeline_tuning_options(speed_level=2)
             builder = llvm.create_pass_builder(machine, options)
             builder.getModulePassManager().run(module, builder)
         self.engine = llvm.create_mcjit_compiler(module, machine)
-        self.engine.set_object_cache(lambda _m, data: _save(path, data), lambda _m: cached)
+        self.engine.set_object_cache(lambda _m, data: code_cache.put(key, data), lambda _m: cached)
         self.engine.finalize_object()
         self.run = RUN(self.engine.get_function_address("run"))
         layers = [n for n in (f.name for f in module.functions) if n.startswith("layer_")]
         self.layers = [LAYER(self.engine.get_function_address(f"layer_{k}")) for k in range(len(layers))]
 
 
-_LOADED: dict[Path, Code] = {}
+_LOADED: dict[str, Code] = {}
 
 
-def code(ir: str) -> Code:
-    path = _object_path(ir)
-    if path not in _LOADED:
-        _LOADED[path] = Code(ir, path)
-    return _LOADED[path]
+def code(ir: str, announce: Callable[[], None] | None = None) -> Code:
+    """The compiled ``ir``: loaded once per process, from the cache if it holds it, else compiled
+    (``announce`` is told first: it takes seconds)."""
+    key = _key(ir)
+    if key not in _LOADED:
+        cached = code_cache.get(key)
+        if cached is None and announce is not None:
+            announce()
+        _LOADED[key] = Code(ir, key, cached)
+    return _LOADED[key]
 
 
 class Unrolled(LoweredEngine):
@@ -125,23 +115,20 @@ class Unrolled(LoweredEngine):
             self._ir[width] = source(self.arrays, self.dtype, self.events, self.executed, width, self.record_slots)
         return self._ir[width]
 
-    def cached(self, width: int = 1) -> bool:
-        """Whether the machine code is in the cache (else the first pass compiles it: seconds)."""
-        path = _object_path(self.ir(width))
-        return path in _LOADED or path.exists()
-
     def code(self, width: int) -> Code:
         if width not in self._code:
-            if self.announce is not None and not self.cached(width):
-                what = "one machine" if width == 1 else f"groups of {width} machines"
-                self.announce(f"compiling the network's code for {what} (LLVM); once per configuration")
-            self._code[width] = code(self.ir(width))
+            self._code[width] = code(self.ir(width), lambda: self._announce(width))
         return self._code[width]
+
+    def _announce(self, width: int) -> None:
+        if self.announce is not None:
+            what = "one machine" if width == 1 else f"groups of {width} machines"
+            self.announce(f"compiling the network's code for {what} (LLVM); once per configuration")
 
     def _raise(self, fault: np.ndarray, width: int) -> None:
         if fault[0] >= 0:
             machine = fault[0] * width + (int(fault[2]) & -int(fault[2])).bit_length() - 1
-            raise NetworkFault(self.layer_names[fault[1]], f"an activation of machine {machine} left {{0,1}}")
+            raise NetworkFault(self.layer_names[fault[1]], f"an activation of machine {machine} left {{0,1}}", machine)
 
     def _scratches(self, groups: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Each group's scratch and row registers, lane-minor; kept between calls (the host calls often)."""

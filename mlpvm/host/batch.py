@@ -28,11 +28,11 @@ from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
 from mlpvm.program.image import Image
-from mlpvm.program.inputs import Input, unescape
+from mlpvm.program.inputs import EOF_READS, Input, unescape
 from mlpvm.program.load import load_image
 
 # Why a run stopped, from best to worst: a batch's exit code is that of its worst outcome.
-SEVERITY = ("halt", "limit", "eof", "wait", "fault", "interrupted")
+SEVERITY = ("halt", "eof", "limit", "wait", "fault", "interrupted")
 
 
 @dataclass
@@ -89,23 +89,30 @@ def run_jobs(
     engine: Callable[[Config], Engine] | None,
     max_steps: int | None,
     progress: Callable[[Computer], None] | None = None,
+    eof_reads: int | None = EOF_READS,
 ) -> list[Result]:
     """Runs each group of jobs with one configuration as one batch on ``engine(config)`` (None: the reference
-    interpreter, one job at a time). Results come back in the order of ``jobs``."""
+    interpreter, one job at a time), each input under the end-of-input rule (``eof_reads``; None: no limit).
+    Results come back in the order of ``jobs``."""
     results: list[Result | None] = [None] * len(jobs)
     groups: dict[Config, list[int]] = {}
     for i, config in enumerate(configs):
         groups.setdefault(config, []).append(i)
     for config, members in groups.items():
         if engine is None:
-            outcomes = [run_reference(jobs[i].image, config, Input(jobs[i].data), max_steps) for i in members]
+            outcomes = [run_reference(jobs[i].image, config, _input(jobs[i], eof_reads), max_steps) for i in members]
         else:
             eng = engine(config)
             states = [encode(eng.state, config, jobs[i].image.words, jobs[i].image.slots) for i in members]
-            outcomes = Computer(eng, states, [Input(jobs[i].data) for i in members]).run(max_steps, progress)
+            outcomes = Computer(eng, states, [_input(jobs[i], eof_reads) for i in members]).run(max_steps, progress)
         for i, outcome in zip(members, outcomes):
             results[i] = Result(jobs[i], config, outcome)
     return results  # type: ignore[return-value]
+
+
+def _input(job: Job, eof_reads: int | None) -> Input:
+    """A job's input, with the end-of-input rule of ``mlpvm run``: each program ends as it would alone."""
+    return Input(job.data, eof_reads=eof_reads)
 
 
 def run_reference(

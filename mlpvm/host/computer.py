@@ -23,9 +23,12 @@ from mlpvm.protocol import HALTED, IN_ACK, IN_WAIT, OUT_VALID, has_io, place_inp
 CHUNK = 4096  # passes between checks for Ctrl-C and progress updates, at most
 PACE = 0.05  # seconds between those checks that the host aims for
 
-# Why a machine stopped, and the exit code ``mlpvm run`` gives for it.
-# eof: it kept reading after its input ended (the rule in mlpvm/program/inputs.py), input that cannot come too.
-EXIT_CODES = {"halt": 0, "limit": 3, "fault": 4, "wait": 5, "eof": 5, "interrupted": 130}
+# Why a machine stopped, and the exit code every command gives for it.
+# eof: it kept reading after its input ended (the rule in mlpvm/program/inputs.py). Like python, bc or gforth
+# at the end of piped input, a program that has consumed all of its input and asks for more has done its job:
+# 0. wait: it asks for input that cannot come (no source at all, as in the debugger without input): 5.
+EXIT_CODES = {"halt": 0, "eof": 0, "limit": 3, "fault": 4, "wait": 5, "interrupted": 130}
+NORMAL_ENDS = ("halt", "eof")  # the stops that say nothing on stderr unless asked (-v)
 
 
 @dataclass

@@ -94,6 +94,11 @@ class Machine:
         """The fast reference's module, or None: the debugger then checks every pass on the plain one."""
         return import_module(self.fast_module) if self.fast_module else None
 
+    @property
+    def adder(self) -> str:
+        """The name of the adder that makes the fall-through PC (the ``next_pc`` register): ``PC+3``, ``PC+1``."""
+        return f"PC+{self.stride}"
+
     def pcs(self, config: Config) -> range:
         """The PCs that hold a whole instruction."""
         return range(config.slots) if self.harvard else range(config.cells - self.stride + 1)

@@ -14,6 +14,10 @@ from mlpvm.machines.config import Config
 
 # Registers a pass leaves in the state for display: the instruction it executed and what it computed.
 REGISTERS = ("a", "b", "c", "mem_a", "mem_b", "result", "branch", "next_pc")
+# What the views (debugger, trace) call each register, where the construction's name would mislead: its
+# next_pc field holds the adder's output, the successor when the branch is not taken (PC + 3; PC + 1 on the
+# paper machine); "next_pc" in a view is where execution goes next.
+SHOWN = {"next_pc": "fallthrough"}
 DATA_WORDS = ("mem_a", "mem_b", "result")
 
 

@@ -9,19 +9,12 @@ I/O fields, and each layer's output fields); ``state0`` is the empty machine; ``
 from __future__ import annotations
 
 import json
-import os
-import stat
-import tokenize
-import zipfile
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mlpvm import resources
+from mlpvm import npz, resources
 from mlpvm.craft.layout import Layout
 from mlpvm.errors import ConfigError, ImageError, WeightsError, shown
 from mlpvm.files import MAX_TEXT, atomic_write, parse_json
@@ -30,7 +23,7 @@ from mlpvm.network import LAYER_NAMES, Network
 from mlpvm.network.csr import Csr, narrow_int, positions
 
 FORMAT = "mlpvm-weights/1"
-ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive (.npz), possibly empty
+Invalid = npz.ArchiveError  # what the checks below raise; ``load`` makes it a WeightsError naming the file
 MAX_WEIGHT = 1 << 24  # |weight|, |bias|: mlpvm's are at most a few hundred; larger ones would defeat exactness
 MAX_WIDTH = 8  # a layer's width in states: the widest mlpvm builds (fetch.0) is under 4
 
@@ -107,139 +100,124 @@ def load(path: str | Path) -> Weights:
     read, each to exactly the size its header declares, and no member is ever unpickled."""
     name = str(path)
     try:
-        with _archive(path) as members:
-            _check_headers(members)
+        with npz.reading(path, "a weight file", WeightsError), npz.archive(path) as members:
+            types = npz.types(members)
             meta = _meta(members)
             cost = resources.check(_config(meta), "sparse")  # before any matrix is read
-            return _parse(meta, _Arrays(members, cost.bytes("sparse")), cost)
-    except FileNotFoundError:
-        raise WeightsError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise WeightsError(f"{name}: is a directory, not a weight file") from None
-    except WeightsError as e:
-        raise WeightsError(f"{name}: {e}") from None
+            return _parse(meta, _Arrays(members, types, cost.bytes("sparse")), cost)
     except (ConfigError, ImageError) as e:
         raise WeightsError(f"{name}: bad configuration: {e}") from None
-    except OSError as e:
-        raise WeightsError(f"{name}: cannot read ({e.strerror or e})") from None
-    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as e:
-        raise WeightsError(f"{name}: not a readable .npz archive (truncated or corrupt: {e})") from None
-
-
-@contextmanager
-def _archive(path: str | Path) -> Iterator[dict[str, zipfile.ZipFile]]:
-    """The archive's ``.npy`` members by key, from a regular file that starts like a zip archive."""
-    # O_NONBLOCK: a FIFO with no writer must not hang the open; it is refused just below
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(path)
-        raise WeightsError("not a regular file (a device, FIFO or socket)")
-    os.set_blocking(fd, True)
-    with os.fdopen(fd, "rb") as f:
-        if f.read(4) not in ZIP_MAGIC:  # np.load would try anything else as a pickle
-            raise WeightsError("not an .npz archive")
-        f.seek(0)
-        with zipfile.ZipFile(f) as z:
-            yield {info.filename.removesuffix(".npy"): (z, info) for info in z.infolist()}
-
-
-def _member(members: dict, key: str, limit: int) -> np.ndarray:
-    """One member, read to the size its header declares (at most ``limit`` bytes) and no further."""
-    if key not in members:
-        raise WeightsError(f"missing array {key!r}")
-    z, info = members[key]
-    with z.open(info) as f:
-        shape, fortran, dtype = _header(f, key)
-        size = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if size > limit or any(d > limit for d in shape):  # (a huge dimension beside a 0 is no array either)
-            raise WeightsError(f"{key} declares {size:,} bytes {shape}, more than the {limit:,} it can need")
-        data = f.read(size)
-    if len(data) != size:
-        raise WeightsError(f"{key} is truncated")
-    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
-
-
-def _header(f, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """A member's shape, order and type, from its header alone; refuses anything but plain numbers and text."""
-    try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as e:  # numpy parses the header's dict
-        raise WeightsError(f"{key} is not a numpy array ({shown(e)})") from None
-    if dtype.hasobject:
-        raise WeightsError("holds pickled objects, which are never loaded")
-    if dtype.kind not in "iufU" or dtype.fields is not None or dtype.subdtype is not None:
-        raise WeightsError(f"{key} holds {dtype} values, not numbers")
-    return shape, fortran, dtype
-
-
-def _check_headers(members: dict) -> None:
-    """Every member is a plain array: its header is read (a few hundred bytes), nothing more."""
-    for key, (z, info) in members.items():
-        with z.open(info) as f:
-            _header(f, key)
 
 
 def _meta(members: dict) -> dict:
-    a = _member(members, "meta", 4 * MAX_TEXT)
+    a = npz.member(members, "meta", 4 * MAX_TEXT)
     if a.shape != () or a.dtype.kind != "U":
-        raise WeightsError("'meta' is not a JSON string")
+        raise Invalid("'meta' is not a JSON string")
     try:
         meta = parse_json(str(a[()]), "meta")
     except ImageError as e:
-        raise WeightsError(f"'meta' is not JSON ({e.message})") from None
+        raise Invalid(f"'meta' is not JSON ({e.message})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         got = meta.get("format") if isinstance(meta, dict) else None
-        raise WeightsError(f"format {shown(got)!r} is not {FORMAT!r}")
+        raise Invalid(f"format {shown(got)!r} is not {FORMAT!r}")
     return meta
 
 
 def _config(meta: dict) -> Config:
-    try:
-        return Config(meta["machine"], int(meta["bits"]), int(meta["cells"]), int(meta.get("slots", 0)))
-    except (KeyError, TypeError, ValueError) as e:
-        raise WeightsError(f"incomplete meta ({shown(e)})") from None
+    machine = meta.get("machine")
+    if not isinstance(machine, str):
+        raise Invalid(f"meta field 'machine' must be a machine's name, not {_json(machine)}")
+    slots = _meta_int(meta, "slots") if "slots" in meta else 0
+    return Config(machine, _meta_int(meta, "bits"), _meta_int(meta, "cells"), slots)
+
+
+def _meta_int(meta: dict, key: str) -> int:
+    """An integer field of meta: a JSON integer, not a float (1e400 is infinity), a boolean or a string."""
+    value = meta.get(key)
+    if key not in meta:
+        raise Invalid(f"meta field {key!r} is missing")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"meta field {key!r} must be an integer, not {_json(value)}")
+    return value
+
+
+def _json(value: object) -> str:
+    """A meta value as it was written (within reason): ``1e400`` reads back as ``Infinity``."""
+    text = json.dumps(value) if not isinstance(value, float) else repr(value)
+    return shown(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _layouts(meta: dict, state_size: int) -> list[Layout]:
+    """Each layer's output fields, from ``layer_outputs``: ``[name, shape]`` pairs, names text, dimensions
+    positive integers, no layer wider than ``MAX_WIDTH`` states."""
+    spec = meta.get("layer_outputs")
+    if not isinstance(spec, list):
+        raise Invalid(f"meta field 'layer_outputs' must be a list of layers, not {_json(spec)}")
+    layouts = []
+    for k, fields in enumerate(spec):
+        if not isinstance(fields, list) or not all(_is_field(f) for f in fields):
+            raise Invalid(f"meta field 'layer_outputs' [{k}] is not a list of [name, [dimensions]] pairs")
+        if sum(np.prod(shape, dtype=object) for _, shape in fields) > MAX_WIDTH * state_size:
+            raise Invalid(f"a layer wider than {MAX_WIDTH} times the state: not a network mlpvm builds")
+        try:
+            layouts.append(Layout((name, tuple(shape)) for name, shape in fields))
+        except ValueError as e:  # a field named twice
+            raise Invalid(f"meta field 'layer_outputs' [{k}]: {shown(e)}") from None
+    return layouts
+
+
+def _is_field(field: object) -> bool:
+    if not (isinstance(field, list) and len(field) == 2 and isinstance(field[0], str)):
+        return False
+    shape = field[1]
+    return isinstance(shape, list) and all(type(d) is int and d >= 1 for d in shape)  # (the width check bounds them)
+
+
+def _strings(meta: dict, key: str) -> list[str]:
+    value = meta.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid(f"meta field {key!r} must be a list of names, not {_json(value)}")
+    return value
+
+
+def _io(meta: dict) -> dict[str, str]:
+    """The host fields' descriptions: an object of strings (absent: none)."""
+    io = meta.get("io", {})
+    if not isinstance(io, dict) or not all(isinstance(v, str) for v in io.values()):
+        raise Invalid(f"meta field 'io' must be an object of descriptions, not {_json(io)}")
+    return dict(io)
 
 
 class _Arrays:
     """The members, read on demand, each no larger than its expected shape in float64 and all together no
     more than ``budget`` bytes (what the configuration's network can need)."""
 
-    def __init__(self, members: dict, budget: int):
-        self.members, self.budget = members, budget
+    def __init__(self, members: dict, types: dict[str, np.dtype], budget: int):
+        self.members, self.types, self.budget = members, types, budget
 
     def __contains__(self, key: str) -> bool:
         return key in self.members
 
     def get(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
         limit = min(8 * int(np.prod(shape, dtype=object)), self.budget)
-        a = _member(self.members, key, limit)
+        a = npz.member(self.members, key, limit)
         self.budget -= a.nbytes
         return a
 
 
 def _parse(meta: dict, arrays: _Arrays, cost: resources.Cost) -> Weights:
     config = _config(meta)
-    try:
-        names, stages = list(meta["layers"]), list(meta["stages"])
-        outputs = [Layout((f, tuple(shape)) for f, shape in spec) for spec in meta["layer_outputs"]]
-        state_size = int(meta["state_size"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise WeightsError(f"incomplete meta ({shown(e)})") from None
-    if any(out.size > MAX_WIDTH * state_size for out in outputs):
-        raise WeightsError(f"a layer wider than {MAX_WIDTH} times the state: not a network mlpvm builds")
+    names, stages = _strings(meta, "layers"), _strings(meta, "stages")
+    state_size = _meta_int(meta, "state_size")
+    io = _io(meta)
+    outputs = _layouts(meta, state_size)
     if tuple(names) != LAYER_NAMES or len(stages) != len(names) or len(outputs) != len(names):
-        raise WeightsError(f"expected the 23 layers {LAYER_NAMES[0]} .. {LAYER_NAMES[-1]}")
+        raise Invalid(f"expected the 23 layers {LAYER_NAMES[0]} .. {LAYER_NAMES[-1]}")
     if outputs[-1].size != state_size:
-        raise WeightsError("the last layer does not return the state")
+        raise Invalid("the last layer does not return the state")
     if outputs[-1] != Layout(config.spec.state_fields(config)):
-        raise WeightsError(f"its state is not that of {config.describe()}: the matrices are of another configuration")
+        raise Invalid(f"its state is not that of {config.describe()}: the matrices are of another configuration")
+    _allow_dense(arrays, outputs, cost)
     layers, width, nonzeros = [], state_size, 0
     for k, (name, stage, out) in enumerate(zip(names, stages, outputs)):
         W = _matrix(arrays, k, (out.size, width), 2 * cost.nonzeros - nonzeros)
@@ -247,21 +225,39 @@ def _parse(meta: dict, arrays: _Arrays, cost: resources.Cost) -> Weights:
         b = _integral(arrays, f"b{k}", (out.size,))
         layers.append(WeightLayer(name, stage, W, b.astype(np.int64), out))
         width = out.size
-    return Weights(config, tuple(layers), dict(meta.get("io", {})))
+    return Weights(config, tuple(layers), io)
+
+
+def _allow_dense(arrays: _Arrays, outputs: list[Layout], cost: resources.Cost) -> None:
+    """Widens the budget by the matrices stored dense (``build --dense``): each has exactly its layer's
+    out x in elements, of the type its header declares; refused if they take the load past the ceiling."""
+    widths = [cost.state] + [out.size for out in outputs[:-1]]
+    dense = sum(
+        out.size * width * arrays.types[f"W{k}"].itemsize
+        for k, (out, width) in enumerate(zip(outputs, widths))
+        if f"W{k}" in arrays
+    )
+    need = cost.bytes("sparse") + dense
+    if dense and need > resources.CEILING:
+        raise Invalid(
+            f"its dense matrices need {dense:,} bytes, {need:,} with the rest of the network; mlpvm refuses "
+            f"anything above {resources.CEILING:,} bytes so that a file cannot exhaust the machine"
+        )
+    arrays.budget += dense
 
 
 def _integral(arrays: _Arrays, key: str, shape: tuple[int, ...], bound: int | None = MAX_WEIGHT) -> np.ndarray:
     """An array of integers (stored as integers or as integral floats), each at most ``bound`` in magnitude."""
     a = arrays.get(key, shape)
     if a.dtype.kind not in "iuf" or a.shape != shape:
-        raise WeightsError(f"{key} has shape {a.shape} and type {a.dtype}, expected {shape} numbers")
+        raise Invalid(f"{key} has shape {a.shape} and type {a.dtype}, expected {shape} numbers")
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
-            raise WeightsError(f"{key} contains NaN or infinity")
+            raise Invalid(f"{key} contains NaN or infinity")
         if (a != np.rint(a)).any():
-            raise WeightsError(f"{key} contains non-integer weights")
+            raise Invalid(f"{key} contains non-integer weights")
     if bound is not None and a.size and np.abs(a.astype(np.float64)).max() > bound:
-        raise WeightsError(f"{key} holds values beyond +-{bound:,}: not weights of a network mlpvm builds")
+        raise Invalid(f"{key} holds values beyond +-{bound:,}: not weights of a network mlpvm builds")
     return a
 
 
@@ -273,13 +269,17 @@ def _matrix(arrays: _Arrays, k: int, shape: tuple[int, int], most: int) -> Csr:
         return Csr.from_coo(rows, cols, dense[rows, cols].astype(np.int64), shape)
     got = tuple(int(v) for v in _integral(arrays, f"W{k}_shape", (2,), None)) if f"W{k}_shape" in arrays else ()
     if got != shape:
-        raise WeightsError(f"W{k} has shape {got or 'missing'}, expected {shape}")
+        raise Invalid(f"W{k} has shape {got or 'missing'}, expected {shape}")
     indptr = _integral(arrays, f"W{k}_indptr", (shape[0] + 1,), None).astype(np.int64)
     nnz = int(indptr[-1]) if len(indptr) else 0
     if indptr[0] != 0 or (np.diff(indptr) < 0).any() or nnz > min(most, shape[0] * shape[1]):
-        raise WeightsError(f"W{k} is not a consistent CSR matrix of a network mlpvm builds")
+        raise Invalid(f"W{k} is not a consistent CSR matrix of a network mlpvm builds")
     data = _integral(arrays, f"W{k}_data", (nnz,)).astype(np.int64)
     indices = _integral(arrays, f"W{k}_indices", (nnz,), None).astype(np.int64)
     if nnz and (indices.min() < 0 or indices.max() >= shape[1]):
-        raise WeightsError(f"W{k} is not a consistent CSR matrix")
+        raise Invalid(f"W{k} is not a consistent CSR matrix: a column index outside 0..{shape[1] - 1}")
+    starts = np.zeros(nnz, bool)
+    starts[indptr[:-1][indptr[:-1] < nnz]] = True
+    if nnz > 1 and not ((indices[1:] > indices[:-1]) | starts[1:]).all():  # the engines differ on a repeat
+        raise Invalid(f"W{k} is not a consistent CSR matrix: a row's column indices are not increasing")
     return Csr(narrow_int(data), indices.astype(np.int32), positions(indptr), shape)

@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass, field
 
 from mlpvm import machines
-from mlpvm.errors import ImageError
-from mlpvm.machines.config import DEFAULT_BITS, Config, fits
+from mlpvm.errors import ConfigError, ImageError
+from mlpvm.machines.base import harvard_names
+from mlpvm.machines.config import DEFAULT_BITS, MAX_BITS, MIN_BITS, Config, fits
 from mlpvm.program.sourcemap import SourceMap
 
 _TOKEN = re.compile(r"[^\s,]+")
@@ -71,8 +72,22 @@ def require_code(image: Image) -> None:
 
 def config_for(image: Image, bits: int | None = None, cells: int | None = None, slots: int | None = None) -> Config:
     """The configuration to run ``image`` on: what the user asked for, else what the file asks for, else
-    the defaults (16 bits; the machine's ``config_for`` says the memory and slots)."""
+    the defaults (16 bits; the machine's ``config_for`` says the memory and slots). --slots for a machine
+    without slots is refused as ``Config`` refuses it, never dropped in silence."""
+    if slots is not None and not image.spec.harvard:
+        raise ConfigError(f"--slots applies to the {' and '.join(harvard_names())} machine only")
     return image.spec.config_for(image, bits or image.hints.get("bits") or DEFAULT_BITS, cells, slots)
+
+
+def _wider(words: list[int]) -> str:
+    """The --bits that would hold every word with its value (signed: 72 read as a 7-bit word would be -56), else
+    the widest that holds them at all; only a width mlpvm has (MIN_BITS..MAX_BITS): a hint must never suggest a
+    value the option refuses."""
+    signed = max(MIN_BITS, *((int(v) if v >= 0 else ~int(v)).bit_length() + 1 for v in words))
+    need = signed if signed <= MAX_BITS else MAX_BITS if all(fits(int(v), MAX_BITS) for v in words) else None
+    if need is None:
+        return f"no word width mlpvm has ({MIN_BITS}..{MAX_BITS} bits) holds every word"
+    return f"--bits {need} would hold every word"
 
 
 def check_fits(image: Image, config: Config) -> None:
@@ -86,8 +101,7 @@ def check_fits(image: Image, config: Config) -> None:
         if not fits(w, config.bits):
             origin = image.source_map.origin(i) if image.source_map else None
             text = origin.text if origin else None
-            need = max((int(v) if v >= 0 else ~int(v)).bit_length() + 1 for v in image.words)  # and a sign bit
-            message = f"word {i} ({w}) does not fit in {config.bits} bits; --bits {need} would hold every word"
+            message = f"word {i} ({w}) does not fit in {config.bits} bits; {_wider(image.words)}"
             raise ImageError(message, where, *image.locate(i), text)
     if image.slots is not None:
         if len(image.slots) > config.slots:

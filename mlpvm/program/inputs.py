@@ -8,7 +8,7 @@ with five escapes, decoded by ``unescape`` alone: ``\\n`` ``\\r`` ``\\t`` ``\\\\
 
 The end-of-input rule: a program that keeps reading after its input ended (eForth does: it ignores the -1 and
 asks again) would never stop. An ``Input`` made with ``eof_reads=N`` gives the end (-1) N times; after that
-it offers nothing, so the next read stops the program with reason ``eof`` (exit code 5).
+it offers nothing, so the next read stops the program with reason ``eof``: its input is done, exit code 0.
 """
 
 from __future__ import annotations
@@ -36,6 +36,25 @@ def unescape(text: str) -> bytes:
         out.append(int(code[1:], 16) if code[0] == "x" else _SIMPLE[code])
         at = m.end()
     return bytes(out + text[at:].encode("utf-8", "surrogateescape"))
+
+
+def escape(data: bytes) -> str:
+    """``data`` as input text that ``unescape`` turns back into exactly these bytes: printable ASCII as it is,
+    the five escapes for the rest (so a command line that carries it is plain ASCII, safe to show and paste)."""
+    out = []
+    for byte in data:
+        if byte == 92:
+            out.append("\\\\")
+        elif byte in _NAMED:
+            out.append("\\" + _NAMED[byte])
+        elif 32 <= byte < 127:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
+
+
+_NAMED = {10: "n", 13: "r", 9: "t"}
 
 
 class Input:

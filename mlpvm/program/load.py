@@ -4,12 +4,13 @@ neither imports the other."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mlpvm import machines
-from mlpvm.errors import ImageError
+from mlpvm.errors import ImageError, shown
 from mlpvm.files import parse_json, read_text
-from mlpvm.machines.config import MAX_BITS
+from mlpvm.machines.config import MAX_BITS, MIN_BITS, MIN_CELLS, is_pow2
 from mlpvm.program.asm import assemble
 from mlpvm.program.image import Image, parse_words, require_code
 
@@ -39,13 +40,27 @@ def _slots(text: str, path: str, machine: str) -> Image:
         raise ImageError(f'a {machine} program is a JSON object with "slots": [[a, b, c], ...]', path)
     slots = []
     for i, s in enumerate(doc["slots"]):
-        if not (isinstance(s, list) and len(s) == 3 and all(isinstance(v, int) for v in s)):
+        if not (isinstance(s, list) and len(s) == 3 and all(type(v) is int for v in s)):  # (not true/false)
             raise ImageError(f"slot {i} is not [a, b, c] of integers: {s!r}", path)
         slots.append(tuple(s))
     data = doc.get("data", [])
-    if not isinstance(data, list) or not all(isinstance(v, int) for v in data):
+    if not isinstance(data, list) or not all(type(v) is int for v in data):
         raise ImageError('"data" must be a list of integers', path)
-    hints = {k: doc[k] for k in ("bits", "cells") if isinstance(doc.get(k), int)}
-    if isinstance(doc.get("slots_count"), int):
-        hints["slots"] = doc["slots_count"]
+    hints = {name: _hint(doc, key, path) for key, name in HINTS.items() if key in doc}
     return Image(machine, list(data), slots, path, hints)
+
+
+HINTS = {"bits": "bits", "cells": "cells", "slots_count": "slots"}  # a JSON image's key: the configuration's
+
+
+def _hint(doc: dict, key: str, path: str) -> int:
+    """A configuration the image asks for, checked here so that the error names the file and the key."""
+    value = doc[key]
+    if type(value) is not int:  # (not true, 8.0, "8" or 1e400)
+        raise ImageError(f'"{key}" must be an integer, not {shown(json.dumps(value))[:40]}', path)
+    if key == "bits" and not MIN_BITS <= value <= MAX_BITS:
+        raise ImageError(f'"bits" must be between {MIN_BITS} and {MAX_BITS}, not {value}', path)
+    least = MIN_CELLS if key == "cells" else 2
+    if key != "bits" and (not is_pow2(value) or value < least):
+        raise ImageError(f'"{key}" must be a power of two >= {least}, not {value}', path)
+    return value

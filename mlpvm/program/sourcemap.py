@@ -99,37 +99,54 @@ class SourceMap:
             raise ImageError(f'not a source map (expected "format": "{FORMAT}")', path)
         try:
             return cls(
-                _origins(doc.get("cells", {})),
-                _addresses(doc.get("labels", {})),
-                _origins(doc.get("slots", {})),
-                _addresses(doc.get("slot_labels", {})),
-                {_int(a) for a in doc.get("code", [])},
+                _origins(_table(doc, "cells", dict)),
+                _addresses(_table(doc, "labels", dict)),
+                _origins(_table(doc, "slots", dict)),
+                _addresses(_table(doc, "slot_labels", dict)),
+                {_address(a) for a in _table(doc, "code", list)},
             )
         except KeyError as e:
             raise ImageError(f"malformed source map: an origin without {e}", path) from None
-        except (TypeError, ValueError, AttributeError) as e:
+        except (TypeError, ValueError) as e:
             raise ImageError(f"malformed source map: {e}", path) from None
 
 
-def _int(v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{v!r} is not an integer")
+MAX_ADDRESS = 1 << 32  # addresses are below 2^32 cells or slots (the largest memory a configuration has)
+
+
+def _table(doc: dict, key: str, kind: type) -> dict | list:
+    value = doc.get(key, kind())
+    if not isinstance(value, kind):
+        raise TypeError(f'"{key}" must be a JSON {"object" if kind is dict else "list"}')
+    return value
+
+
+def _int(v: object, least: int = 0, what: str = "an integer") -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not least <= v < MAX_ADDRESS:
+        raise TypeError(f"{v!r} is not {what}")
     return v
+
+
+def _address(v: object) -> int:
+    return _int(v, 0, f"an address 0..{MAX_ADDRESS - 1}")
 
 
 def _origins(table: dict) -> dict[int, Origin]:
     out = {}
     for key, o in table.items():
-        line, col = _int(o["line"]), _int(o["col"])
+        if not isinstance(o, dict):
+            raise TypeError(f"cell {key}: an origin is a JSON object")
+        address = _address(int(key) if key.isascii() and key.isdigit() and len(key) < 12 else key)
+        line, col = _int(o["line"], 1, "a line number >= 1"), _int(o["col"], 1, "a column >= 1")
         macro = o.get("macro", "")
         if not all(isinstance(v, str) for v in (o["file"], o["text"], macro)):
             raise TypeError(f"cell {key}: file, text and macro must be strings")
-        out[int(key)] = Origin(o["file"], line, col, o["text"], macro)
+        out[address] = Origin(o["file"], line, col, o["text"], macro)
     return out
 
 
 def _addresses(table: dict) -> dict[str, int]:
-    return {str(name): _int(a) for name, a in table.items()}
+    return {str(name): _address(a) for name, a in table.items()}
 
 
 def save(source_map: SourceMap, path: str | Path, inputs: tuple[str | Path, ...] = ()) -> None:

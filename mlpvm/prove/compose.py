@@ -31,6 +31,7 @@ class Outcome:
     result: str  # PROVED, REFUTED or UNKNOWN
     detail: str = ""
     found: Found | None = field(default=None, repr=False)  # the violating state, when refuted
+    solver: str = "z3"  # what answered: a solver, or "numpy" for a check of the stored matrices
 
 
 @dataclass

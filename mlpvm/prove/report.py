@@ -8,6 +8,7 @@ an ``mlpvm verify`` command that reproduces the divergence.
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, field
 
@@ -16,9 +17,9 @@ import numpy as np
 from mlpvm.machines.state import Decoded, decode, from_bits, signed_field
 from mlpvm.network.weights import Weights
 
-from . import require_z3
+from . import require_z3, rows
 from .compose import Outcome, Problem
-from .spec import bits, decoded
+from .spec import Rows, bits, decoded, variables
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Counterexample:
         if self.program is None:
             return None
         name = f"counterexample{self.suffix}"
-        where = f"--weights {shlex.quote(weights_path)}" if weights_path else config_options
+        where = f"--weights {_shell_word(weights_path)}" if weights_path else config_options
         given = f" --input {_shell_bytes(self.input)}" if self.input is not None else ""
         return (
             f"printf '%s\\n' {shlex.quote(self.program)} > {name} && mlpvm verify {where}{given} --max-steps 1 {name}"
@@ -68,6 +69,18 @@ class Counterexample:
         }
 
 
+def _shell_word(text: str) -> str:
+    """A file name as one shell word that shows no control character and names the same file: quoted, or
+    with its unprintable characters as the bytes of ``$'\\xHH'``."""
+    if text.isprintable():
+        return shlex.quote(text)
+    return "$'" + "".join(c if c.isprintable() and c not in "'\\" else _hex(os.fsencode(c)) for c in text) + "'"
+
+
+def _hex(data: bytes) -> str:
+    return "".join(f"\\x{b:02x}" for b in data)
+
+
 def _shell_bytes(text: str) -> str:
     if all(c.isprintable() for c in text):
         return shlex.quote(text)
@@ -82,20 +95,21 @@ def counterexample(weights: Weights, outcome: Outcome, timeout: float | None = N
         return None
     cfg = weights.config
     proof = cfg.spec.proof
-    whole = Problem.of(weights)
-    violations = [o for layer in whole.enc.obligations for _, o in layer] + whole.mismatches()
-    s, model, loadable = whole.s, None, False
-    for narrower in (proof.loadable(cfg, whole.s), None):
-        model = _satisfy([whole.invariant, *([narrower] if narrower is not None else [])], violations, timeout)
-        if model is not None:
-            loadable = narrower is not None
-            break
-    if model is None:
-        s, model = outcome.found.s, outcome.found.model
-    x = _concrete(weights, s, model)
+    if any(isinstance(v, Rows) for v in outcome.found.s.values()):  # the proof by rows: a whole pass by rows
+        x, loadable = None, False
+        for narrow in (True, False):
+            x = rows.whole_pass(weights, narrow, timeout)
+            if x is not None:
+                loadable = narrow
+                break
+        if x is None:
+            return None
+    else:
+        x, loadable = _whole(weights, outcome, timeout)
+    s = variables(weights.state)
     after, layer = _run(weights, x)
     d, definitions = decoded(cfg, s)
-    model = _defined(model, list(definitions.values()), s, weights)
+    model = _defined(x, list(definitions.values()), s, weights)
     differences = _differences(weights, proof.step(cfg, s, d), model, after)
     before = decode(weights.state, cfg, x)
     cex = Counterexample(before, loadable, layer, differences)
@@ -107,6 +121,19 @@ def counterexample(weights: Weights, outcome: Outcome, timeout: float | None = N
     return cex
 
 
+def _whole(weights: Weights, outcome: Outcome, timeout: float | None) -> tuple[np.ndarray, bool]:
+    """(the state vector, loadable) of a state found by asking about the 23 layers at once; failing that,
+    the state the refuted question found."""
+    proof = weights.config.spec.proof
+    whole = Problem.of(weights)
+    violations = [o for layer in whole.enc.obligations for _, o in layer] + whole.mismatches()
+    for narrower in (proof.loadable(weights.config, whole.s), None):
+        model = _satisfy([whole.invariant, *([narrower] if narrower is not None else [])], violations, timeout)
+        if model is not None:
+            return _concrete(weights, whole.s, model), narrower is not None
+    return _concrete(weights, outcome.found.s, outcome.found.model), False
+
+
 def _satisfy(assertions: list, violations: list, timeout: float | None):
     z3 = require_z3()
     solver = z3.Solver()
@@ -116,12 +143,12 @@ def _satisfy(assertions: list, violations: list, timeout: float | None):
     return solver.model() if solver.check() == z3.sat else None
 
 
-def _defined(model, definitions: list, s: dict, weights: Weights):
-    """A model of the same state in which the decoded variables hold their definitions' values."""
+def _defined(x: np.ndarray, definitions: list, s: dict, weights: Weights):
+    """A model of the state ``x`` in which the decoded variables hold their definitions' values."""
     z3 = require_z3()
     solver = z3.Solver()
     for f in weights.state:
-        solver.add(*[b == _true(model, b) for b in bits(s[f.name])])
+        solver.add(*[b == bool(v) for b, v in zip(bits(s[f.name]), x[f.offset : f.stop])])
     solver.add(*definitions)
     assert solver.check() == z3.sat  # the definitions are functions of the state
     return solver.model()

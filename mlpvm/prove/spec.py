@@ -27,6 +27,41 @@ class Claim:
 Spec = Mapping[str, Claim]
 
 
+@dataclass(frozen=True)
+class Rows:
+    """A field with rows (memory) as one uninterpreted function from a row's address to its word (an array that
+    is only read), for the proof of one symbolic row (``mlpvm.prove.rows``): ``index`` is that row, the variable
+    the claims about the field's rows are stated for. ``rows[i]`` is the word at ``i`` (an integer or a
+    bit-vector)."""
+
+    function: Any
+    index: Any
+
+    def __getitem__(self, i):
+        return self.function(i)
+
+    def __iter__(self):  # a symbolic field has no end to iterate to: ``listed`` gives its rows
+        raise TypeError("iterate over listed(rows, count), not over Rows")
+
+
+def listed(value, count: int, parts: int = 0) -> list:
+    """A field's rows as a list, whether it is a list already or ``Rows``; ``parts`` > 0 splits each row into
+    that many equal words (a slot's operands)."""
+    if not isinstance(value, Rows):
+        return value
+    z3 = require_z3()
+    rows = [value[i] for i in range(count)]
+    if not parts:
+        return rows
+    w = rows[0].size() // parts
+    return [[z3.Extract((j + 1) * w - 1, j * w, r) for j in range(parts)] for r in rows]
+
+
+def indices(rows) -> list:
+    """The rows a claim about every row of ``rows`` is stated for: all of them (a list), or the symbolic one."""
+    return [rows.index] if isinstance(rows, Rows) else list(range(len(rows)))
+
+
 def variables(layout: Layout, prefix: str = "") -> dict[str, Any]:
     """One z3 variable per word of every field: a Boolean for a flag, a bit-vector for a word, lists for rows."""
     z3 = require_z3()
@@ -67,10 +102,23 @@ def read(rows: list, address, width: int):
     """``rows[address]`` for an address given by its low ``width`` bits (a bit-vector of at least that width)."""
     z3 = require_z3()
     low = z3.Extract(width - 1, 0, address) if address.size() > width else address
+    if isinstance(rows, Rows):
+        return rows[low]
     value = rows[-1]
     for i in range(len(rows) - 2, -1, -1):
         value = z3.If(low == i, rows[i], value)
     return value
+
+
+def operand(slots, j: int, address, width: int):
+    """Word ``j`` of ``slots[address]`` (slots of equal words; ``address`` given by its low ``width`` bits)."""
+    z3 = require_z3()
+    if isinstance(slots, Rows):
+        low = z3.Extract(width - 1, 0, address) if address.size() > width else address
+        whole = slots[low]
+        w = whole.size() // 3
+        return z3.Extract((j + 1) * w - 1, j * w, whole)
+    return read([slot[j] for slot in slots], address, width)
 
 
 def signed_in(value, low: int, high: int):

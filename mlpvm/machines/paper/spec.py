@@ -7,7 +7,7 @@ import json
 
 from mlpvm.machines.config import Config
 from mlpvm.prove import require_z3
-from mlpvm.prove.spec import Claim, at_most_zero, read
+from mlpvm.prove.spec import Claim, at_most_zero, indices, listed, operand, read
 
 
 def invariant(cfg: Config, s: dict):
@@ -20,7 +20,7 @@ def decoded(cfg: Config, s: dict) -> dict[str, tuple]:
     address. The claims use the variables, so that each stage's question reads memory at most once."""
     z3 = require_z3()
     la, lk, n = cfg.addr_bits, cfg.slot_bits, cfg.bits
-    a, b, c = (read([slot[j] for slot in s["ins"]], s["pc"], lk) for j in range(3))
+    a, b, c = (operand(s["ins"], j, s["pc"], lk) for j in range(3))
     va, vb = z3.BitVec("decoded a", la), z3.BitVec("decoded b", la)  # not the registers a, b
     return {
         "a": (va, z3.Extract(la - 1, 0, a)),
@@ -34,7 +34,6 @@ def decoded(cfg: Config, s: dict) -> dict[str, tuple]:
 def step(cfg: Config, s: dict, d: dict) -> dict[str, Claim]:
     """The next state (``d``: the variables of ``decoded``, standing for their definitions)."""
     z3 = require_z3()
-    m = cfg.cells
     pc, halted = s["pc"], s["halted"]
     a, b, c = d["a"], d["b"], d["c"]
     mem_a, mem_b = d["mem_a"], d["mem_b"]
@@ -49,7 +48,7 @@ def step(cfg: Config, s: dict, d: dict) -> dict[str, Claim]:
         return Claim(cond, value)
 
     return {
-        "mem": claim([z3.If(z3.And(run, b == i), r, mem[i]) for i in range(m)]),
+        "mem": claim([z3.If(z3.And(run, b == i), r, mem[i]) for i in indices(mem)]),
         "ins": claim(s["ins"]),
         "pc": claim(z3.If(run, z3.If(branch, c, pc + 1), pc)),  # PC + 1 wraps mod K: L_K bits
         "halted": claim(z3.Or(halted, stop)),
@@ -96,7 +95,8 @@ def stages(cfg: Config, s: dict, d: dict) -> list[tuple[dict[str, Claim], tuple[
     # A halting step writes mem[b] - 0 = mem[b] over mem[b]: written, unchanged; the last stage, which assumes
     # the definition of mem[b], proves that equal to ``step``'s memory.
     live, r = z3.Not(s["halted"]), final["result"].value
-    written = {**subtracted, "mem": claim([z3.If(z3.And(live, b == i), r, s["mem"][i]) for i in range(cfg.cells)])}
+    new = [z3.If(z3.And(live, b == i), r, s["mem"][i]) for i in indices(s["mem"])]  # every row, or the symbolic one
+    written = {**subtracted, "mem": claim(new)}
     next_ = {**written, "next_pc": final["next_pc"]}
     return [(fetched, ("a", "b", "c")), (read_, ("mem_a", "mem_b")), (subtracted, ()), (written, ()), (next_, ())]
 
@@ -109,10 +109,11 @@ def loadable(cfg: Config, s: dict):
     zero = [s[k] == 0 for k in ("pc", "a", "b", "c", "mem_a", "mem_b", "result", "next_pc")]
     flags = [z3.Not(s[k]) for k in ("halted", "executed", "branch")]
     bound = (cfg.cells, cfg.cells, cfg.slots)
-    in_range = [z3.ULT(z3.ZeroExt(1, slot[j]), bound[j]) for slot in s["ins"] for j in range(3)]
-    empty = [slot[j] == 0 for slot in s["ins"][1:] for j in range(3)]
-    a, b = (z3.Extract(cfg.addr_bits - 1, 0, s["ins"][0][j]) for j in (0, 1))
-    spare = [z3.Or(a == i, b == i, s["mem"][i] == 0) for i in range(cfg.cells)]
+    ins, mem = listed(s["ins"], cfg.slots, 3), listed(s["mem"], cfg.cells)
+    in_range = [z3.ULT(z3.ZeroExt(1, slot[j]), bound[j]) for slot in ins for j in range(3)]
+    empty = [slot[j] == 0 for slot in ins[1:] for j in range(3)]
+    a, b = (z3.Extract(cfg.addr_bits - 1, 0, ins[0][j]) for j in (0, 1))
+    spare = [z3.Or(a == i, b == i, mem[i] == 0) for i in range(cfg.cells)]
     return z3.And(*zero, *flags, *in_range, *empty, *spare)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mlpvm.machines.config import Config
 from mlpvm.prove import require_z3
-from mlpvm.prove.spec import Claim, at_most_zero, read, signed_in
+from mlpvm.prove.spec import Claim, at_most_zero, indices, read, signed_in
 
 BYTE = 8
 
@@ -71,8 +71,10 @@ class _Terms:
         self.written = z3.If(self.do_in, self.stored, self.r)
         self.writes = z3.Or(self.do_in, self.do_sub)
         # B is in [0, M) whenever something is written, so its low L bits name the cell.
-        hit = [z3.And(self.writes, z3.Extract(la - 1, 0, B) == i) for i in range(m)]
-        self.new_mem = [z3.If(hit[i], self.written, mem[i]) for i in range(m)]
+        # (Every row, or the one symbolic row of a proof by rows: ``mlpvm.prove.rows``.)
+        self.new_mem = [
+            z3.If(z3.And(self.writes, z3.Extract(la - 1, 0, B) == i), self.written, mem[i]) for i in indices(mem)
+        ]
         self.branch = at_most_zero(self.r)
         self.new_pc = z3.If(z3.And(self.do_sub, self.branch), self.C, z3.If(self.executed, pc + 3, pc))
         self.halted = z3.Or(halted, z3.Not(self.in_range), self.faults)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import replace
 
+from mlpvm.errors import shown
 from mlpvm.program.asm.disasm import (
     Instruction,
     data_items,
@@ -48,7 +49,7 @@ def to_asm(
     names = _names(label_index(source_map), len(words))
     taken = {n for ns in names.values() for n in ns}
     _name_references(names, [v for row in rows for v in _references(row, bits)], len(words), "L", taken)
-    out = [f"# sqasm source written by mlpvm disasm --asm{f' from {title}' if title else ''}"]
+    out = [f"# sqasm source written by mlpvm disasm --asm{f' from {shown(title)}' if title else ''}"]
     for row in _merged(rows, source_map):
         out.append(_data(row, names, bits) if row.kind == "data" else _code(row, names, bits))
     if len(words) in names:  # labels just past the last word
@@ -72,7 +73,7 @@ def to_pasq(
     taken = {n for table in (cells, targets) for ns in table.values() for n in ns}
     _name_references(cells, [v for a, b, _ in slots for v in (a, b)], len(words), "D", taken)
     _name_references(targets, [c for i, (_, _, c) in enumerate(slots) if c != i + 1], len(slots), "S", taken)
-    out = [f"# paper assembly written by mlpvm disasm --asm{f' from {title}' if title else ''}"]
+    out = [f"# paper assembly written by mlpvm disasm --asm{f' from {shown(title)}' if title else ''}"]
     for row in slot_rows:
         a, b, c = row.words
         items = [operand_name(cells, a, False) or str(a), operand_name(cells, b, False) or str(b)]
