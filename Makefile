@@ -34,9 +34,9 @@ lint: $(STAMP)
 	$(PY) -m ruff check mlpvm tests
 	$(PY) -m ruff format --check mlpvm tests
 
-# The documentation site (docs/mkdocs.yml) into site/; strict, so a broken link or a page left out fails.
+# The documentation site (docs/mkdocs/mkdocs.yml) into site/; strict, so a broken link or a page left out fails.
 docs: $(STAMP)
-	$(PY) -m mkdocs build -q -f docs/mkdocs.yml
+	$(PY) -m mkdocs build -q -f docs/mkdocs/mkdocs.yml
 
 # The package as a user gets it: a wheel (built from the sdist), installed without extras into a fresh virtual
 # environment outside the checkout, verifies its named programs and plants mutants (the smallest configuration)

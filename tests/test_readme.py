@@ -71,7 +71,7 @@ def test_every_relative_link_names_a_file_that_exists(page):
 def test_the_readme_is_a_front_door_and_docs_hold_the_reference():
     lines = (ROOT / "README.md").read_text().count("\n")
     assert lines <= 300, f"the README has {lines} lines: the reference belongs in docs/"
-    nav = (ROOT / "docs" / "mkdocs.yml").read_text()
+    nav = (ROOT / "docs" / "mkdocs" / "mkdocs.yml").read_text()
     for page in (ROOT / "docs").glob("*.md"):
         assert f" {page.name}" in nav, f"docs/{page.name} is not in the site's navigation"
 
@@ -79,7 +79,7 @@ def test_the_readme_is_a_front_door_and_docs_hold_the_reference():
 def test_the_documentation_site_builds_with_no_warning(tmp_path):
     pytest.importorskip("mkdocs", reason="the documentation site needs mkdocs (the docs extra)")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(ROOT / "docs" / "mkdocs.yml"), "-d", str(tmp_path)],
+        [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(ROOT / "docs" / "mkdocs" / "mkdocs.yml"), "-d", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=120,
