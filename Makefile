@@ -13,14 +13,14 @@ endif
 
 EFORTH := programs/external/howerj-subleq-vhdl/eforth-8k.dec
 
-.PHONY: run test lint wheel-check bench bench-quick eforth clean
+.PHONY: run test lint docs wheel-check bench bench-quick eforth clean
 
 $(STAMP): pyproject.toml
 ifndef VIRTUAL_ENV
 	$(PYTHON) -m venv $(VENV)
 endif
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,fast,onnx,prove,plot,cluster]' || $(PY) -m pip install -q -e '.[dev,onnx,prove,plot,cluster]'
+	$(PY) -m pip install -q -e '.[dev,fast,onnx,prove,prove2,plot,cluster,docs]' || $(PY) -m pip install -q -e '.[dev,onnx,prove,prove2,plot,cluster,docs]'
 	$(PY) -c 'from mlpvm.engines.compiled import warm; warm()'  # compile the numba kernel once, now
 	@touch $@
 
@@ -33,6 +33,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check mlpvm tests
 	$(PY) -m ruff format --check mlpvm tests
+
+# The documentation site (docs/mkdocs/mkdocs.yml) into site/; strict, so a broken link or a page left out fails.
+docs: $(STAMP)
+	$(PY) -m mkdocs build -q -f docs/mkdocs/mkdocs.yml
 
 # The package as a user gets it: a wheel (built from the sdist), installed without extras into a fresh virtual
 # environment outside the checkout, verifies its named programs and plants mutants (the smallest configuration)
@@ -56,4 +60,4 @@ eforth: $(STAMP)  # eForth boots on the network, then computes "2 2 + . cr": 13.
 	$(PY) -m mlpvm bench --eforth $(EFORTH) --eforth-line "2 2 + . cr" --eforth-only
 
 clean:
-	rm -rf .venv .installed-* build *.egg-info .pytest_cache .hypothesis
+	rm -rf .venv .installed-* build site *.egg-info .pytest_cache .hypothesis
