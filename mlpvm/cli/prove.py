@@ -21,7 +21,7 @@ from mlpvm.prove.smtlib import SOLVERS, require_cvc5
 
 INTERRUPTED = 130
 
-# How the lemmas of --method rows compose into the whole pass, and what that assumes (README: "Rows").
+# How the lemmas of --method rows compose into the whole pass, and what that assumes (docs/proofs.md: "Rows").
 COMPOSITION = (
     "by rows: every field with rows was checked (numpy, all stored rows) to",
     "be one row with the address constant changed (rows that are not are kept",

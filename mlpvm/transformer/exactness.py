@@ -49,7 +49,7 @@ def refusal(net: Transformer) -> str | None:
     cfg, name = net.config, np.dtype(net.dtype).name
     need = min_lambda(cfg.cells)
     if net.lam < need:
-        where = "README: MLP or transformer?"
+        where = "docs/transformer.md"
         return f"the transformer is exact at {cfg.cells} cells from --lambda {need:.2f}, not {net.lam:g} ({where})"
     if largest_sum(net) > exact_range(net.dtype):
         return (f"the transformer is not exact in {name} at {cfg.bits}-bit words: a feed-forward sum reaches "
