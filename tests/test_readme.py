@@ -79,7 +79,17 @@ def test_the_readme_is_a_front_door_and_docs_hold_the_reference():
 def test_the_documentation_site_builds_with_no_warning(tmp_path):
     pytest.importorskip("mkdocs", reason="the documentation site needs mkdocs (the docs extra)")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(ROOT / "docs" / "mkdocs" / "mkdocs.yml"), "-d", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "-q",
+            "-f",
+            str(ROOT / "docs" / "mkdocs" / "mkdocs.yml"),
+            "-d",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

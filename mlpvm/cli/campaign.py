@@ -30,7 +30,7 @@ def campaign_options(f):
         click.option("--workers", type=bounded(1, 256), metavar="N",
                      help="Run the shards on a local Dask cluster of N processes (the cluster extra)."),
         click.option("--address", metavar="HOST:PORT",
-                     help="Run the shards on the Dask cluster whose scheduler listens there (see docs/verification.md)."),
+                     help="Run the shards on the Dask cluster whose scheduler listens there (docs/verification.md)."),
         click.option("--store", type=click.Path(dir_okay=False), metavar="FILE",
                      help="Keep each finished shard in this SQLite file (default: in memory only)."),
         click.option("--resume", is_flag=True, help="Continue the campaign in --store FILE: run only the shards "

@@ -33,7 +33,7 @@ BITS = (8, 16, 24, 32)
 @click.option("--cells", type=bounded(MIN_CELLS, MAX_CELLS), help="Memory cells M (default: what they need).")
 @lambda_option
 @click.option("--input", "input_text", default="", help=f"{INPUT_HELP} (every program gets it).")
-@click.option("--exactness", is_flag=True, help="Measure where the transformer is exact (the table in docs/transformer.md).")
+@click.option("--exactness", is_flag=True, help="Measure where the transformer is exact (docs/transformer.md).")
 @click.option("--programs", type=bounded(1, 10_000), default=10, show_default=True, help="Random programs a size.")
 @max_steps_option(100, "Stop each run (and each measured program) after this many instructions")
 @click.option("--max-cells", type=bounded(4, 1024), default=64, show_default=True, help="Largest M tried.")

@@ -12,7 +12,7 @@ from mlpvm.transformer import subleq
 from mlpvm.transformer.attention import Attention
 from mlpvm.transformer.layout import Rows
 
-DEFAULT_LAMBDA = 20.0  # softmax temperature: exact at the default sizes in float32 and float64 (the table in docs/transformer.md)
+DEFAULT_LAMBDA = 20.0  # softmax temperature: exact at the default sizes in float32 and float64 (docs/transformer.md)
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
