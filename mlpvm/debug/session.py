@@ -20,6 +20,7 @@ from mlpvm.check.lockstep import Divergence, first_bad_layer
 from mlpvm.debug.expr import Env, Expr, ExprError
 from mlpvm.debug.records import Breakpoint, DebugError, Frame, Pass, Stop, Watchpoint
 from mlpvm.engines import DEFAULT, Engine, make
+from mlpvm.engines.compiled import LoweredEngine
 from mlpvm.errors import MlpvmError, NetworkFault
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
@@ -335,9 +336,10 @@ class Session:
     #
     # The fast reference commits the plain passes ahead (``mlpvm.machines.<machine>.fast``), stopping before any
     # pass that needs attention (a breakpoint's or ``until``'s PC, a watched cell, a CALL or return, I/O, a
-    # halt); the network runs exactly as many passes in one call, recording its narrow fields after each, and
-    # every pass's fields are compared with the fast reference's log, and memory with the reference's at the
-    # end. A chunk that disagrees is run again one pass at a time, which stops at the exact pass, as ever.
+    # halt); the network runs exactly as many passes, recording its narrow fields after each, and every pass's
+    # fields are compared with the fast reference's log, and its whole memory with the reference's memory as
+    # the log's writes leave it after that pass (a wrong write that a later pass heals is caught at its pass).
+    # A chunk that disagrees is run again one pass at a time, which stops at the exact pass, as ever.
 
     def _attention(self, until: int | None = None, stops: bool = True) -> bool:
         """Sets the fast reference's bitmaps for a run (``stops``: breakpoints and watchpoints too, else only
@@ -479,23 +481,50 @@ class Session:
         steps = np.zeros(1, np.int64)
         began = time.perf_counter()
         try:
-            ran = self.engine.run_until_event(self.x, k, steps, record)
+            ran = self._run_writes_checked(k, steps, record, log)
         except NetworkFault:
             ran = -1
         rate = k / max(time.perf_counter() - began, 1e-6)
         self._size = int(min(CHUNK, max(16, rate * CHUNK_SECONDS)))
-        written = np.unique(log[:, fast.columns.index("b")])
         if ran == k and self._chunk_agrees(record, log):
+            written = np.unique(log[:, fast.columns.index("b")])
             for b, v in zip(written.tolist(), fast.mem[written].tolist()):
                 ref.mem[b] = v
-            self._ref_bits[written] = to_bits(fast.mem[written], self.config.bits)
-            if np.array_equal(self.engine.state.view(self.x[0], "mem"), self._ref_bits):
-                self._commit(log, k)
-                return k, 0
+            self._ref_bits = self._expected_bits
+            self._commit(log, k)
+            return k, 0
         x, self.passes, self.steps, self.last = start
         self._restore(_Snapshot(np.packbits(x[0] > 0.5), self.passes, self.steps, len(self.output),
                                 self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
         return 0, k
+
+    def _run_writes_checked(self, k: int, steps: np.ndarray, record: np.ndarray, log: np.ndarray) -> int:
+        """The chunk's ``k`` passes, and after each the network's whole memory against the reference's: the
+        memory before the chunk with each pass's write (cell B <- result, from the fast reference's log) done
+        in turn. A wrong write is so caught at its pass even when a later pass of the chunk heals it (the end
+        of the chunk would agree). The passes run one engine call each, except on a lowered engine (compiled,
+        unrolled): the lowering accepts only a write into the one row that the write's address selects, so a
+        wrong write there is to cell B (compared after every pass), and a later write to B reads it first
+        (mem_b, compared): memory at the end of one call says as much, 14 times faster. Returns the passes
+        that agreed (``k``: all; the expected memory is then ``_expected_bits``)."""
+        mem = self.engine.state.view(self.x[0], "mem")
+        expect = self._ref_bits.copy()
+        cells = log[:, self._fast.columns.index("b")]
+        rows = to_bits(log[:, self._fast.columns.index("result")], self.config.bits)
+        if isinstance(self.engine, LoweredEngine):  # one call: it writes only the row its write's B selects
+            ran = self.engine.run_until_event(self.x, k, steps, record)
+            written = np.unique(cells)
+            expect[written] = to_bits(self._fast.mem[written], self.config.bits)
+            self._expected_bits = expect
+            return ran if np.array_equal(mem, expect) else -1
+        for i in range(k):
+            if self.engine.run_until_event(self.x, 1, steps, record[i : i + 1]) != 1:
+                return i
+            expect[cells[i]] = rows[i]
+            if not np.array_equal(mem, expect):
+                return i
+        self._expected_bits = expect
+        return k
 
     def _chunk_agrees(self, record: np.ndarray, log: np.ndarray) -> bool:
         """Every pass's PC, flags, I/O handshake and registers as the network left them, against the log of
