@@ -13,7 +13,7 @@ import pytest
 from mlpvm.bench import counter_loop
 from mlpvm.check.mutate import Mutant, plant
 from mlpvm.debug import session as sessions
-from mlpvm.debug.records import Stop
+from mlpvm.debug.records import DebugError, Stop
 from mlpvm.debug.session import Session
 from mlpvm.engines import Sparse
 from mlpvm.errors import NetworkFault
@@ -343,3 +343,52 @@ def test_a_wrong_write_healed_within_a_chunk_is_found_at_its_pass():
     assert stop[11:13] == (1, 1)  # passes, steps: at the first pass
     healthy = Session(Image(cfg.machine, HEALING), cfg, engine=Sparse(compile_network(build(cfg))))
     assert healthy.cont().reason == "halt"  # the program itself is fine
+
+
+def test_after_a_divergence_the_session_stays_diverged_until_back_before_it_or_check_off():
+    """The next checked command after a divergence is refused with a "diverged" stop, state untouched; going
+    back before the divergence runs checked again (and finds it again); ``set check off`` runs on alone."""
+    cfg = Config("subleq", 16, 32)
+    engine = Sparse(healed_write(cfg))
+    engine.guard = False
+    s = Session(Image(cfg.machine, HEALING), cfg, engine=engine)
+    first = s.cont()
+    assert first.reason == "divergence" and s.passes == 1
+    state = s.x.tobytes()
+    for command in (s.cont, lambda: s.step(1), lambda: s.until(6)):
+        stop = command()
+        assert stop.reason == "diverged" and stop.divergence == first.divergence
+        assert s.passes == 1 and s.x.tobytes() == state
+    s.reverse_step(1)
+    assert s.passes == 0 and s.diverged is None
+    again = s.cont()
+    assert again.reason == "divergence" and again.divergence == first.divergence and s.passes == 1
+    s.set_check(False)
+    assert s.cont().reason == "halt" and s.mem(10) == 0 and s.mem(11) == 0  # healed: the network ran on alone
+    with pytest.raises(DebugError):
+        s.set_check(True)  # not at the start
+    s.restart()
+    s.set_check(True)
+    assert s.cont().reason == "divergence" and s.passes == 1
+
+
+def test_the_repl_says_it_is_still_diverged_and_set_check_off_runs_on():
+    """The REPL's banner for a refused run, and ``set check off`` (one line each), then a normal halt."""
+    import io
+
+    from rich.console import Console
+
+    from mlpvm.debug.commands import Debugger
+
+    cfg = Config("subleq", 16, 32)
+    engine = Sparse(healed_write(cfg))
+    engine.guard = False
+    out = io.StringIO()
+    console = Console(file=out, width=80, highlight=False, markup=False, color_system=None)
+    d = Debugger(Session(Image(cfg.machine, HEALING), cfg, engine=engine), console)
+    for line in ("continue", "continue", "set check off", "continue"):
+        d.execute(line)
+    text = out.getvalue()
+    assert "Divergence from the reference" in text
+    assert "Still diverged from the reference" in text and "set check off" in text
+    assert "The reference check is now off." in text and "Halted after" in text

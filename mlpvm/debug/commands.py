@@ -791,12 +791,18 @@ class Debugger:
 
     SETTINGS = ("var", "mem", "$pc", "max-steps")
 
-    @command("set", usage="set [var] LABEL|mem[i]|$pc = V | set max-steps N", topic="data")
+    @command("set", usage="set [var] LABEL|mem[i]|$pc = V | set max-steps N | set check on|off", topic="data")
     def set_(self, arg: str) -> None:
         """Change a labelled cell, a memory cell or PC in the network's state (as bits; the reference follows),
         with a warning when V does not fit in a word. set max-steps N: continue stops after N more steps
-        (0: no limit)."""
+        (0: no limit). set check off: the network runs on without the reference (as --no-check), also past
+        a divergence; set check on: again, at the start only (after run)."""
         text = re.sub(r"^(var|variable)\s+", "", arg.strip())
+        m = re.fullmatch(r"check\s+(on|off)", text)
+        if m:
+            self.session.set_check(m.group(1) == "on")
+            self.say(f"The reference check is now {m.group(1)}.")
+            return
         m = re.fullmatch(r"max-steps\s+(\S+)", text)
         if m:
             self.max_steps = _count(m.group(1), default=None) or None

@@ -58,6 +58,7 @@ class Session:
         views then show too). ``eof_reads``: once the input is closed (``eof``), how often the program may read
         its end before it stops (None: forever)."""
         self.image, self.config, self.check = image, config, check
+        self._checkable = check  # the reference (and fast reference) were loaded: the check can come back on
         self.source_map = image.source_map
         self.engine: Engine = make(engine, config) if isinstance(engine, str) else engine
         self._fields = Fields(self.engine.state, config)
@@ -93,6 +94,7 @@ class Session:
         self.output = bytearray()
         self.passes = self.steps = 0
         self.last: Pass | None = None
+        self.diverged: Stop | None = None  # the divergence reported, until going back before it or check off
         snapshot = len(np.packbits(self.x[0] > 0.5))
         self._history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
         self._place()
@@ -159,6 +161,9 @@ class Session:
     ) -> Stop:  # fmt: skip
         """``chunked``: whether ``done`` can wait for the passes that need attention (else: every pass)."""
         self._interrupted = False
+        refused = self._still_diverged()
+        if refused is not None:
+            return refused
         count, limit = 0, None if max_steps is None else self.steps + max_steps
         chunks = (done is None or chunked) and self._attention(until, stops=True)
         self._redo = 0
@@ -179,6 +184,24 @@ class Session:
                 return Stop("interrupt", self.pc, last=self.last)
             if self.progress is not None:
                 self.progress()
+
+    def _still_diverged(self) -> Stop | None:
+        """After a divergence the reference no longer stands beside the network: a checked run forward is
+        refused (a "diverged" stop) until the user goes back before it or turns the check off."""
+        d = self.diverged
+        if d is None or not self.check:
+            return None
+        return Stop("diverged", self.pc, divergence=d.divergence, last=self.last)
+
+    def set_check(self, on: bool) -> None:
+        """``set check off``: the network runs on alone (as ``--no-check``), also past a divergence; ``on``
+        again only at the start (after ``run``), where the reference is back beside the network."""
+        if on and not self.check and (self.passes or not self._checkable):
+            why = "`run` first" if self._checkable else "the session was started with --no-check"
+            raise DebugError(f"The check can be turned back on only at the start: {why}.")
+        self.check = on
+        if not on:
+            self.diverged = None
 
     def step_line(self, over: bool, max_steps: int | None = None) -> Stop:
         """To the next source line (``step``), or with ``over`` not stopping inside subroutines this line calls
@@ -290,7 +313,9 @@ class Session:
         if diff is not None:
             trace = self.trace_of(before)
             layer = first_bad_layer(self.config, self.plain.layouts, self.plain.layer_names, trace, micro)
-            return Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer), last=self.last)
+            self.diverged = Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer),
+                                 last=self.last)  # fmt: skip
+            return self.diverged
         if self.halted:
             return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
         if now.get(IN_WAIT):
@@ -347,7 +372,7 @@ class Session:
         fast = self._fast
         if self.slow or (fast is None and self.check):
             return False
-        if fast is None:
+        if fast is None or not self.check:
             return self._unchecked_attention(until, stops)
         watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
         marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
@@ -465,7 +490,7 @@ class Session:
         """Up to ``budget`` plain passes (and not past the next checkpoint) run and checked as one; returns
         (passes committed, passes to run one at a time because the network disagreed)."""
         fast, ref = self._fast, self.ref
-        if fast is None:
+        if fast is None or not self.check:
             return self._unchecked_chunk(budget)
         budget = min(budget, self._size, self._every - self.passes % self._every)
         if self.halted or budget <= 0:
@@ -847,6 +872,8 @@ class Session:
         size = self.engine.state.size
         self.x[0] = np.unpackbits(snap.bits, count=size).astype(self.x.dtype)
         self.passes, self.steps, self.last = snap.passes, snap.steps, snap.record
+        if self.diverged is not None and self.passes < self.diverged.last.number:
+            self.diverged = None  # back before the divergence: the reference is beside the network again
         del self.output[snap.output :]
         for data in (self.net_input, self.ref_input):
             data.seek(snap.consumed)
