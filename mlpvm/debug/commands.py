@@ -454,21 +454,8 @@ class Debugger:
 
     def _location(self, spec: str) -> int:
         """gdb's locations: ``*EXPR`` an address, ``LINE`` or ``FILE:LINE`` a source line, a label."""
-        spec = spec.strip()
-        s = self.session
-        if spec.startswith("*"):
-            return s.address(spec[1:], code=True)
-        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
-        if m:
-            return self._line_address(m.group("file"), int(m.group("line")))
-        return s.address(spec, code=True)
-
-    def _line_address(self, file: str | None, line: int) -> int:
-        """The first instruction of ``LINE`` (in the current source file) or ``FILE:LINE``, or of the next line
-        with code after it, as gdb moves a breakpoint off a comment."""
-        file = self._source_file(file)
-        s = self.session
-        return source.line_code(s.source_map, s.config.spec.harvard, file, line)[1][0]
+        bare_line = spec.strip().isdigit() and self.session.source_map  # in the current file, not the main one
+        return self.session.location(spec, self._source_file() if bare_line else None)
 
     def _source_file(self, name: str | None = None) -> str:
         """The file ``FILE`` names, or without it the current source file: the main program's at first, then

@@ -9,6 +9,7 @@ touched; it never feeds anything it decoded back into the network, except what t
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mlpvm.check.lockstep import Divergence, first_bad_layer
+from mlpvm.debug import source
 from mlpvm.debug.expr import Env, Expr, ExprError
 from mlpvm.debug.records import Breakpoint, DebugError, Frame, Pass, Stop, Watchpoint
 from mlpvm.engines import DEFAULT, Engine, make
@@ -653,6 +655,28 @@ class Session:
             raise DebugError(str(e)) from None
 
     # -- source lines and subroutines ----------------------------------------------------------------
+
+    def location(self, spec: str, current_file: str | None = None) -> int:
+        """gdb's locations: ``*EXPR`` an address, ``LINE`` or ``FILE:LINE`` a source line (its first
+        instruction, or the next line's with code), a label; ``LINE`` alone is in ``current_file`` (default:
+        the main program's source)."""
+        spec = spec.strip()
+        if spec.startswith("*"):
+            return self.address(spec[1:], code=True)
+        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
+        if not m:
+            return self.address(spec, code=True)
+        harvard = self.config.spec.harvard
+        if not self.source_map:
+            raise DebugError("No source lines (an image without a map): use *ADDR for an address.")
+        file = m.group("file")
+        if file is not None:
+            file = source.find_file(self.source_map, harvard, file)
+        else:
+            file = current_file or source.main_file(self.source_map, harvard, str(self.image.path))
+        if file is None:
+            raise DebugError("No source file: the map names none.")
+        return source.line_code(self.source_map, harvard, file, int(m.group("line")))[1][0]
 
     def line(self, pc: int | None = None) -> tuple[str, int] | None:
         """The source file and line of the instruction at ``pc`` (default: PC), if the map knows it."""
