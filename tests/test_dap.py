@@ -8,9 +8,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -162,3 +166,40 @@ def test_a_divergence_on_a_planted_fault_is_a_stop_with_its_reason(tmp_path):
     assert again["reason"] == "exception" and "Still diverged" in again["text"]
     c.ok("disconnect")
     assert c.p.wait(timeout=30) == 0
+
+
+# -- with a client that is not the project's own: VS Code's @vscode/debugadapter-testsupport (node) -----------
+
+CLIENT = ROOT / "tests" / "dap"
+
+
+def node_client_missing() -> str | None:
+    """Why the node client cannot run here, or None."""
+    if shutil.which("node") is None:
+        return "node is not installed (the DAP client test runs @vscode/debugadapter-testsupport on node)"
+    if not (CLIENT / "node_modules" / "@vscode" / "debugadapter-testsupport").is_dir():
+        return "the DAP test client is not installed: npm install --prefix tests/dap"
+    return None
+
+
+@pytest.mark.skipif(node_client_missing() is not None, reason=str(node_client_missing()))
+def test_vscode_test_client_drives_a_whole_session_and_a_divergence(tmp_path):
+    bad = tmp_path / "bad.npz"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "mlpvm", "build", "--plant", "write.1:0:drop", "-o", str(bad), "--cells",
+                    "64"], check=True, env=env, cwd=ROOT, capture_output=True)  # fmt: skip
+    source = (ROOT / "programs" / "gcd.asq").read_text().splitlines()
+    line = next(i + 1 for i, t in enumerate(source) if t.startswith("again:"))
+    adapter = str(Path(sys.executable).parent / "mlpvm")
+    hello = str(ROOT / "programs" / "hello.asq")
+    result = subprocess.run(["node", str(CLIENT / "session.js"), adapter, GCD, str(line), str(bad), hello],
+                            env=env, cwd=CLIENT, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["frames"] == ["gcd", "main"] and seen["ab"] == ["1071", "462"] and seen["pcIsFrame"]
+    assert seen["layers"] == 23 and {"mem", "result", "pc"} <= set(seen["write1"])
+    assert seen["passes"][1] == seen["passes"][0] - 1
+    assert seen["dataStop"] == "data breakpoint" and seen["aAfter"] == "609"
+    assert seen["exitCode"] == 0 and seen["output"] == GCD_OUTPUT
+    reason, text = seen["divergence"]
+    assert reason == "exception" and text.startswith("Divergence from the reference at step 1: mem[0]")
