@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -203,3 +204,74 @@ def test_vscode_test_client_drives_a_whole_session_and_a_divergence(tmp_path):
     assert seen["exitCode"] == 0 and seen["output"] == GCD_OUTPUT
     reason, text = seen["divergence"]
     assert reason == "exception" and text.startswith("Divergence from the reference at step 1: mem[0]")
+
+
+def again_line() -> int:
+    source = (ROOT / "programs" / "gcd.asq").read_text().splitlines()
+    return next(i + 1 for i, t in enumerate(source) if t.startswith("again:"))
+
+
+def test_conditions_hit_counts_step_out_in_and_reverse_continue():
+    c = start(program=GCD, stopOnEntry=True)
+    c.ok("configurationDone")
+    c.wait("stopped")
+    line = again_line()
+    (bp,) = c.ok("setBreakpoints", source={"path": GCD}, breakpoints=[{"line": line, "hitCondition": "3"}])[
+        "breakpoints"
+    ]
+    c.ok("continue", threadId=1)
+    assert c.wait("stopped")["reason"] == "breakpoint"
+    # the third arrival at `again`: a and b after two subtractions (1071, 462 -> 609 -> 147)
+    assert c.ok("evaluate", expression="a", context="watch")["result"] == "147"
+    c.ok("setBreakpoints", source={"path": GCD}, breakpoints=[{"line": line, "condition": "a < b"}])
+    c.ok("continue", threadId=1)
+    c.wait("stopped")
+    a, b = (int(c.ok("evaluate", expression=n, context="watch")["result"]) for n in ("a", "b"))
+    assert a < b and (a, b) == (147, 315)  # the next arrival where it holds: b lost a once
+    c.ok("setBreakpoints", source={"path": GCD}, breakpoints=[{"line": line}])
+    c.ok("reverseContinue", threadId=1)
+    assert c.wait("stopped")["reason"] == "breakpoint"
+    assert c.ok("evaluate", expression="b", context="watch")["result"] == "462"  # the arrival before
+    c.ok("setBreakpoints", source={"path": GCD}, breakpoints=[])
+    c.ok("stepOut", threadId=1)
+    c.wait("stopped")
+    frames = c.ok("stackTrace", threadId=1)["stackFrames"]
+    assert [f["name"] for f in frames] == ["main"]
+    assert c.ok("evaluate", expression="a", context="watch")["result"] == "21"  # gcd(1071, 462)
+    for _ in range(40):  # stepIn by source line goes into the next call: printing the result
+        c.ok("stepIn", threadId=1)
+        c.wait("stopped")
+        frames = c.ok("stackTrace", threadId=1)["stackFrames"]
+        if len(frames) > 1:
+            break
+    assert [f["name"] for f in frames] == ["printdec", "main"]
+    assert frames[0]["source"]["path"].endswith("printdec.asq") and frames[1]["source"]["path"] == GCD
+    assert bp["verified"]
+    c.ok("disconnect")
+    assert c.p.wait(timeout=30) == 0
+
+
+def test_port_serves_one_client_on_localhost():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    p = subprocess.Popen([sys.executable, "-m", "mlpvm", "dap", "--port", str(port)], env=env, cwd=ROOT,
+                         stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        assert b"listening on 127.0.0.1" in p.stderr.readline()
+        with socket.create_connection(("127.0.0.1", port)) as conn, conn.makefile("rwb") as f:
+            body = json.dumps({"seq": 1, "type": "request", "command": "initialize", "arguments": {}}).encode()
+            f.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            f.flush()
+            length = int(f.readline().split(b":")[1])
+            f.readline()
+            reply = json.loads(f.read(length))
+            assert reply["success"] and reply["body"]["supportsStepBack"]
+            body = json.dumps({"seq": 2, "type": "request", "command": "disconnect", "arguments": {}}).encode()
+            f.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            f.flush()  # and gone without reading the answer: the server ends all the same
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 
@@ -25,5 +26,5 @@ def dap(port: int | None) -> None:
     with socket.create_server(("127.0.0.1", port)) as server:
         click.echo(f"mlpvm dap: listening on 127.0.0.1:{port}", err=True)
         conn, _ = server.accept()
-        with conn, conn.makefile("rb") as reader, conn.makefile("wb") as writer:
-            serve(reader, writer)
+        with contextlib.suppress(ConnectionError), conn:  # a client gone ends the session, not an error
+            serve(conn.makefile("rb"), conn.makefile("wb"))

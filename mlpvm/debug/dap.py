@@ -11,6 +11,7 @@ word of ``ceil(bits / 8)`` bytes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from typing import BinaryIO
 
@@ -325,4 +326,6 @@ class Server:
 
 
 def serve(reader: BinaryIO, writer: BinaryIO) -> None:
-    Server(reader, writer).serve()
+    """Until ``disconnect`` or the client goes away (its end of the stream closed: the session ends too)."""
+    with contextlib.suppress(ConnectionError):  # BrokenPipeError, ConnectionResetError, ...
+        Server(reader, writer).serve()
