@@ -275,3 +275,21 @@ def test_port_serves_one_client_on_localhost():
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def test_pause_stops_a_running_program(tmp_path):
+    """A program that never ends runs in the server's run thread; ``pause`` stops it ("pause"), where it is."""
+    forever = tmp_path / "forever.asq"
+    forever.write_text(".include <std>\nloop:   ADD one, n\n        JMP loop\n. one: 1  n: 0\n")
+    c = start(program=str(forever))
+    c.ok("configurationDone")
+    time.sleep(0.5)
+    assert c.request("stackTrace", threadId=1)["success"] is False  # running: state waits for a stop
+    c.ok("pause", threadId=1)
+    assert c.wait("stopped")["reason"] == "pause"
+    n = int(c.ok("evaluate", expression="n", context="watch")["result"])
+    assert n != 0
+    c.ok("next", threadId=1, granularity="instruction")
+    assert c.wait("stopped")["reason"] == "step"
+    c.ok("disconnect")
+    assert c.p.wait(timeout=30) == 0

@@ -4,7 +4,8 @@ so that editors (VS Code, nvim-dap, ...) debug a program on the network.
 The protocol's framing is written here (``Content-Length`` headers, a JSON body). One thread ("program"); a
 stop answers with a ``stopped`` event whose reason says why (a divergence from the reference: "exception",
 with the divergence as its text); program output becomes ``output`` events; a halt ``exited`` then
-``terminated``. Memory references are cell addresses; ``readMemory`` gives each cell as a little-endian
+``terminated``. A run goes on in a thread of its own while requests are read (``pause`` interrupts it; other
+requests wait for its stop). Memory references are cell addresses; ``readMemory`` gives each cell as a little-endian
 word of ``ceil(bits / 8)`` bytes.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
 from mlpvm.debug import views
@@ -27,6 +30,7 @@ LAYER_BASE = 100
 STOPPED = {"breakpoint": "breakpoint", "watchpoint": "data breakpoint", "divergence": "exception",
            "diverged": "exception", "condition": "exception", "watch-error": "exception", "interrupt": "pause",
            "wait": "pause", "eof": "pause", "history": "step"}  # fmt: skip
+WHILE_RUNNING = ("pause", "disconnect", "terminate", "threads")  # the requests a running program answers
 WATCH_KINDS = {"write": "watch", "read": "rwatch", "readWrite": "awatch"}
 
 
@@ -64,23 +68,34 @@ class Server:
         self.shown = 0  # output bytes already sent as events
         self.stop_on_entry = False
         self.done = False
+        self.lock = threading.Lock()  # a run's thread and the reading loop both send
+        self.running: threading.Thread | None = None  # the run going on (requests are read meanwhile: pause)
 
     # -- framing ---------------------------------------------------------------------------------
 
     def send(self, kind: str, **body) -> None:
-        self.seq += 1
-        write_message(self.writer, {"seq": self.seq, "type": kind, **body})
+        with self.lock:
+            self.seq += 1
+            write_message(self.writer, {"seq": self.seq, "type": kind, **body})
 
     def event(self, name: str, **body) -> None:
         self.send("event", event=name, body=body)
 
     def serve(self) -> None:
-        while not self.done:
-            message = read_message(self.reader)
-            if message is None:
-                return
-            if message.get("type") == "request":
-                self.handle(message)
+        try:
+            while not self.done:
+                message = read_message(self.reader)
+                if message is None:
+                    return
+                if message.get("type") == "request":
+                    self.handle(message)
+        finally:
+            self._end_run()
+
+    def _end_run(self) -> None:
+        if self.running is not None:
+            self.session.interrupt()
+            self.running.join()
 
     def handle(self, request: dict) -> None:
         command, args = request["command"], request.get("arguments") or {}
@@ -89,6 +104,8 @@ class Server:
         try:
             if handler is None:
                 raise MlpvmError(f"unsupported request {command!r}")
+            if self.running is not None and command not in WHILE_RUNNING:
+                raise MlpvmError("the program is running: pause first")
             result = handler(args)
             if isinstance(result, tuple):
                 result, after = result
@@ -126,7 +143,7 @@ class Server:
     def on_configurationDone(self, args: dict):
         if self.stop_on_entry:
             return {}, lambda: self.event("stopped", reason="entry", threadId=THREAD, allThreadsStopped=True)
-        return {}, lambda: self.report(self.session.cont())
+        return self.run(self.session.cont)
 
     def report(self, stop: Stop) -> None:
         """Output since the last stop, then the stop: ``stopped``, or ``exited`` and ``terminated``."""
@@ -150,8 +167,22 @@ class Server:
             body["hitBreakpointIds"] = [stop.breakpoint.number]
         self.event("stopped", **body)
 
-    def run(self, go) -> tuple[dict, callable]:
-        return {}, lambda: self.report(go())
+    def run(self, go, body: dict | None = None) -> tuple[dict, Callable[[], None]]:
+        """Answers the request, then runs ``go`` in a thread of its own, so that ``pause`` is read meanwhile;
+        its stop is reported when it ends."""
+
+        def work() -> None:
+            try:
+                stop = go()
+            finally:
+                self.running = None
+            self.report(stop)
+
+        def start() -> None:
+            self.running = threading.Thread(target=work, daemon=True)
+            self.running.start()
+
+        return body or {}, start
 
     # -- breakpoints -----------------------------------------------------------------------------
 
@@ -219,7 +250,7 @@ class Server:
     # -- running ---------------------------------------------------------------------------------
 
     def on_continue(self, args: dict):
-        return {"allThreadsContinued": True}, lambda: self.report(self.session.cont())
+        return self.run(self.session.cont, {"allThreadsContinued": True})
 
     def _instruction(self, args: dict) -> bool:
         return args.get("granularity") == "instruction" or not self.session.source_map
@@ -243,11 +274,12 @@ class Server:
         return self.run(self.session.reverse_continue)
 
     def on_pause(self, args: dict):
-        self.session.interrupt()  # requests are read between runs: a run in progress ends at its stop
+        self.session.interrupt()  # the run stops after its current chunk of passes: a "pause" stop
         return {}
 
     def on_disconnect(self, args: dict):
         self.done = True
+        self._end_run()
         return {}
 
     on_terminate = on_disconnect
