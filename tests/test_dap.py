@@ -293,3 +293,22 @@ def test_pause_stops_a_running_program(tmp_path):
     assert c.wait("stopped")["reason"] == "step"
     c.ok("disconnect")
     assert c.p.wait(timeout=30) == 0
+
+
+def test_input_to_the_program_and_its_end():
+    """Launch input, then more with the REPL's ``input TEXT`` and ``eof`` as evaluate requests."""
+    c = start(program=str(ROOT / "programs" / "echo.asq"), input="hi ")
+    c.ok("configurationDone")
+    stopped = c.wait("stopped")
+    assert stopped["reason"] == "pause" and "Waiting for input" in stopped["description"]
+    assert c.output() == "hi "
+    c.ok("evaluate", expression="input there\\n", context="repl")
+    c.ok("continue", threadId=1)
+    c.wait("stopped")
+    assert c.output() == "there\n"
+    c.ok("evaluate", expression="eof", context="repl")
+    c.ok("continue", threadId=1)
+    assert c.wait("exited")["exitCode"] == 0
+    c.wait("terminated")
+    c.ok("disconnect")
+    assert c.p.wait(timeout=30) == 0

@@ -328,6 +328,9 @@ class Server:
         if text.startswith("input "):  # the REPL's `input TEXT`: more program input
             self.d.feed(text[6:].encode().decode("unicode_escape").encode("latin-1"))
             return {"result": f"queued {len(text) - 6} characters", "variablesReference": 0}
+        if text == "eof":  # the REPL's `eof`: the input ends (a read now stores -1)
+            self.session.close_input()
+            return {"result": "input closed", "variablesReference": 0}
         return {"result": str(self.d.evaluate(text)), "variablesReference": 0}
 
     def on_readMemory(self, args: dict):
