@@ -12,3 +12,12 @@ def load_dump(path):
     from mlpvm.debug.dump import load_dump as load
 
     return load(path)
+
+
+def __getattr__(name: str):
+    """``mlpvm.Debugger`` (``mlpvm.debug.api``): imported when first used, so that the CLI starts fast."""
+    if name == "Debugger":
+        from mlpvm.debug.api import Debugger
+
+        return Debugger
+    raise AttributeError(f"module 'mlpvm' has no attribute {name!r}")

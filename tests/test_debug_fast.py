@@ -5,19 +5,22 @@ middle of a chunk is still found at its exact pass and first bad layer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from mlpvm.bench import counter_loop
 from mlpvm.check.mutate import Mutant, plant
 from mlpvm.debug import session as sessions
-from mlpvm.debug.records import Stop
+from mlpvm.debug.records import DebugError, Stop
 from mlpvm.debug.session import Session
 from mlpvm.engines import Sparse
 from mlpvm.errors import NetworkFault
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import from_bits
 from mlpvm.network import LAYER_NAMES, build
+from mlpvm.network.csr import Csr
 from mlpvm.network.weights import compile_network
 from mlpvm.program.image import Image, config_for
 from mlpvm.program.load import load_image
@@ -296,3 +299,96 @@ def test_the_paper_machine_runs_in_chunks_and_stops_where_one_pass_at_a_time_doe
 
     notes = both(lambda: program("paper/gcd.pasq"), script)
     assert [n[0] for n in notes] == ["breakpoint", "breakpoint", "watchpoint", "step", "halt"]
+
+
+def healed_write(cfg: Config):
+    """Weights with a two-weight fault in write.1: cell 11's bit 0 also follows the write of cell 10's bit 0
+    (its old bit taken away, its new bit added), so a write of 1 to cell 10 puts a wrong 1 in cell 11 (never
+    read) and the next write of 0 to cell 10 takes it away again: memory is right once more at the end."""
+    weights = compile_network(build(cfg))
+    k = LAYER_NAMES.index("write.1")
+    layer, inputs = weights.layers[k], weights.layers[k - 1].outputs
+    W = layer.W
+    unit = layer.outputs["mem"].offset + 11 * cfg.bits
+    extra = [(inputs["write_old"].offset + 10 * cfg.bits, -1.0), (inputs["write_new"].offset + 10 * cfg.bits, 1.0)]
+    lo, hi = W.indptr[unit], W.indptr[unit + 1]
+    indices = np.concatenate([W.indices[:hi], [c for c, _ in extra], W.indices[hi:]]).astype(W.indices.dtype)
+    data = np.concatenate([W.data[:hi], [v for _, v in extra], W.data[hi:]]).astype(W.data.dtype)
+    indptr = W.indptr.copy()
+    indptr[unit + 1 :] += len(extra)
+    assert lo < hi
+    changed = replace(layer, W=Csr(data, indices, indptr, W.shape))
+    return replace(weights, layers=(*weights.layers[:k], changed, *weights.layers[k + 1 :]))
+
+
+HEALING = [9, 10, 3, 10, 10, 6, 10, 10, -1, -1, 0, 0] + [0] * 20  # mem[10] = 1, mem[10] = 0, halt
+
+
+def test_a_wrong_write_healed_within_a_chunk_is_found_at_its_pass():
+    """The first pass writes cell 10 right and cell 11 wrong; the second heals cell 11 before anything reads
+    it. One pass at a time stops at the first pass; a checked chunk holding both must stop there too."""
+    cfg = Config("subleq", 16, 32)
+    bad = healed_write(cfg)
+
+    def make() -> Session:
+        engine = Sparse(bad)
+        engine.guard = False
+        return Session(Image(cfg.machine, HEALING), cfg, engine=engine)
+
+    def script(s: Session, note) -> None:
+        note(s.cont())
+
+    (stop,) = both(make, script)
+    assert stop[0] == "divergence" and stop[4].field == "mem[11]" and (stop[4].network, stop[4].reference) == (1, 0)
+    assert stop[11:13] == (1, 1)  # passes, steps: at the first pass
+    healthy = Session(Image(cfg.machine, HEALING), cfg, engine=Sparse(compile_network(build(cfg))))
+    assert healthy.cont().reason == "halt"  # the program itself is fine
+
+
+def test_after_a_divergence_the_session_stays_diverged_until_back_before_it_or_check_off():
+    """The next checked command after a divergence is refused with a "diverged" stop, state untouched; going
+    back before the divergence runs checked again (and finds it again); ``set check off`` runs on alone."""
+    cfg = Config("subleq", 16, 32)
+    engine = Sparse(healed_write(cfg))
+    engine.guard = False
+    s = Session(Image(cfg.machine, HEALING), cfg, engine=engine)
+    first = s.cont()
+    assert first.reason == "divergence" and s.passes == 1
+    state = s.x.tobytes()
+    for command in (s.cont, lambda: s.step(1), lambda: s.until(6)):
+        stop = command()
+        assert stop.reason == "diverged" and stop.divergence == first.divergence
+        assert s.passes == 1 and s.x.tobytes() == state
+    s.reverse_step(1)
+    assert s.passes == 0 and s.diverged is None
+    again = s.cont()
+    assert again.reason == "divergence" and again.divergence == first.divergence and s.passes == 1
+    s.set_check(False)
+    assert s.cont().reason == "halt" and s.mem(10) == 0 and s.mem(11) == 0  # healed: the network ran on alone
+    with pytest.raises(DebugError):
+        s.set_check(True)  # not at the start
+    s.restart()
+    s.set_check(True)
+    assert s.cont().reason == "divergence" and s.passes == 1
+
+
+def test_the_repl_says_it_is_still_diverged_and_set_check_off_runs_on():
+    """The REPL's banner for a refused run, and ``set check off`` (one line each), then a normal halt."""
+    import io
+
+    from rich.console import Console
+
+    from mlpvm.debug.commands import Debugger
+
+    cfg = Config("subleq", 16, 32)
+    engine = Sparse(healed_write(cfg))
+    engine.guard = False
+    out = io.StringIO()
+    console = Console(file=out, width=80, highlight=False, markup=False, color_system=None)
+    d = Debugger(Session(Image(cfg.machine, HEALING), cfg, engine=engine), console)
+    for line in ("continue", "continue", "set check off", "continue"):
+        d.execute(line)
+    text = out.getvalue()
+    assert "Divergence from the reference" in text
+    assert "Still diverged from the reference" in text and "set check off" in text
+    assert "The reference check is now off." in text and "Halted after" in text

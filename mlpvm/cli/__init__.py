@@ -20,6 +20,7 @@ COMMANDS = {
     "run": "run",
     "debug": "debug",
     "trace": "debug",
+    "dap": "dap",
     "asm": "asm",
     "disasm": "asm",
     "build": "build",

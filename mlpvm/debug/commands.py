@@ -477,21 +477,8 @@ class Debugger:
 
     def _location(self, spec: str) -> int:
         """gdb's locations: ``*EXPR`` an address, ``LINE`` or ``FILE:LINE`` a source line, a label."""
-        spec = spec.strip()
-        s = self.session
-        if spec.startswith("*"):
-            return s.address(spec[1:], code=True)
-        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
-        if m:
-            return self._line_address(m.group("file"), int(m.group("line")))
-        return s.address(spec, code=True)
-
-    def _line_address(self, file: str | None, line: int) -> int:
-        """The first instruction of ``LINE`` (in the current source file) or ``FILE:LINE``, or of the next line
-        with code after it, as gdb moves a breakpoint off a comment."""
-        file = self._source_file(file)
-        s = self.session
-        return source.line_code(s.source_map, s.config.spec.harvard, file, line)[1][0]
+        bare_line = spec.strip().isdigit() and self.session.source_map  # in the current file, not the main one
+        return self.session.location(spec, self._source_file() if bare_line else None)
 
     def _source_file(self, name: str | None = None) -> str:
         """The file ``FILE`` names, or without it the current source file: the main program's at first, then
@@ -814,12 +801,18 @@ class Debugger:
 
     SETTINGS = ("var", "mem", "$pc", "max-steps")
 
-    @command("set", usage="set [var] LABEL|mem[i]|$pc = V | set max-steps N", topic="data")
+    @command("set", usage="set [var] LABEL|mem[i]|$pc = V | set max-steps N | set check on|off", topic="data")
     def set_(self, arg: str) -> None:
         """Change a labelled cell, a memory cell or PC in the network's state (as bits; the reference follows),
         with a warning when V does not fit in a word. set max-steps N: continue stops after N more steps
-        (0: no limit)."""
+        (0: no limit). set check off: the network runs on without the reference (as --no-check), also past
+        a divergence; set check on: again, at the start only (after run)."""
         text = re.sub(r"^(var|variable)\s+", "", arg.strip())
+        m = re.fullmatch(r"check\s+(on|off)", text)
+        if m:
+            self.session.set_check(m.group(1) == "on")
+            self.say(f"The reference check is now {m.group(1)}.")
+            return
         m = re.fullmatch(r"max-steps\s+(\S+)", text)
         if m:
             self.max_steps = _count(m.group(1), default=None) or None

@@ -79,9 +79,9 @@ class Pass:
 class Stop:
     """Why a run stopped, for the banner."""
 
-    reason: (
-        str  # step | breakpoint | watchpoint | halt | fault | limit | wait | divergence | interrupt | until | history
-    )
+    # step | breakpoint | watchpoint | halt | fault | limit | wait | divergence | diverged (refused: still
+    # diverged) | interrupt | until | history
+    reason: str
     pc: int
     breakpoint: Breakpoint | None = None
     watch: list[tuple[Watchpoint, int, str, int | None, int | None]] = field(default_factory=list)

@@ -9,6 +9,7 @@ touched; it never feeds anything it decoded back into the network, except what t
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -17,9 +18,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mlpvm.check.lockstep import Divergence, first_bad_layer
+from mlpvm.debug import source
 from mlpvm.debug.expr import Env, Expr, ExprError
 from mlpvm.debug.records import Breakpoint, DebugError, Frame, Pass, Stop, Watchpoint
 from mlpvm.engines import DEFAULT, Engine, make
+from mlpvm.engines.compiled import LoweredEngine
 from mlpvm.errors import MlpvmError, NetworkFault
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
@@ -57,6 +60,7 @@ class Session:
         views then show too). ``eof_reads``: once the input is closed (``eof``), how often the program may read
         its end before it stops (None: forever)."""
         self.image, self.config, self.check = image, config, check
+        self._checkable = check  # the reference (and fast reference) were loaded: the check can come back on
         self.source_map = image.source_map
         self.engine: Engine = make(engine, config) if isinstance(engine, str) else engine
         self._fields = Fields(self.engine.state, config)
@@ -92,6 +96,7 @@ class Session:
         self.output = bytearray()
         self.passes = self.steps = 0
         self.last: Pass | None = None
+        self.diverged: Stop | None = None  # the divergence reported, until going back before it or check off
         snapshot = len(np.packbits(self.x[0] > 0.5))
         self._history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
         self._place()
@@ -158,6 +163,9 @@ class Session:
     ) -> Stop:  # fmt: skip
         """``chunked``: whether ``done`` can wait for the passes that need attention (else: every pass)."""
         self._interrupted = False
+        refused = self._still_diverged()
+        if refused is not None:
+            return refused
         count, limit = 0, None if max_steps is None else self.steps + max_steps
         chunks = (done is None or chunked) and self._attention(until, stops=True)
         self._redo = 0
@@ -178,6 +186,24 @@ class Session:
                 return Stop("interrupt", self.pc, last=self.last)
             if self.progress is not None:
                 self.progress()
+
+    def _still_diverged(self) -> Stop | None:
+        """After a divergence the reference no longer stands beside the network: a checked run forward is
+        refused (a "diverged" stop) until the user goes back before it or turns the check off."""
+        d = self.diverged
+        if d is None or not self.check:
+            return None
+        return Stop("diverged", self.pc, divergence=d.divergence, last=self.last)
+
+    def set_check(self, on: bool) -> None:
+        """``set check off``: the network runs on alone (as ``--no-check``), also past a divergence; ``on``
+        again only at the start (after ``run``), where the reference is back beside the network."""
+        if on and not self.check and (self.passes or not self._checkable):
+            why = "`run` first" if self._checkable else "the session was started with --no-check"
+            raise DebugError(f"The check can be turned back on only at the start: {why}.")
+        self.check = on
+        if not on:
+            self.diverged = None
 
     def step_line(self, over: bool, max_steps: int | None = None) -> Stop:
         """To the next source line (``step``), or with ``over`` not stopping inside subroutines this line calls
@@ -289,7 +315,9 @@ class Session:
         if diff is not None:
             trace = self.trace_of(before)
             layer = first_bad_layer(self.config, self.plain.layouts, self.plain.layer_names, trace, micro)
-            return Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer), last=self.last)
+            self.diverged = Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer),
+                                 last=self.last)  # fmt: skip
+            return self.diverged
         if self.halted:
             return Stop("fault" if self.fault else "halt", self.pc, last=self.last)
         if now.get(IN_WAIT):
@@ -335,9 +363,10 @@ class Session:
     #
     # The fast reference commits the plain passes ahead (``mlpvm.machines.<machine>.fast``), stopping before any
     # pass that needs attention (a breakpoint's or ``until``'s PC, a watched cell, a CALL or return, I/O, a
-    # halt); the network runs exactly as many passes in one call, recording its narrow fields after each, and
-    # every pass's fields are compared with the fast reference's log, and memory with the reference's at the
-    # end. A chunk that disagrees is run again one pass at a time, which stops at the exact pass, as ever.
+    # halt); the network runs exactly as many passes, recording its narrow fields after each, and every pass's
+    # fields are compared with the fast reference's log, and its whole memory with the reference's memory as
+    # the log's writes leave it after that pass (a wrong write that a later pass heals is caught at its pass).
+    # A chunk that disagrees is run again one pass at a time, which stops at the exact pass, as ever.
 
     def _attention(self, until: int | None = None, stops: bool = True) -> bool:
         """Sets the fast reference's bitmaps for a run (``stops``: breakpoints and watchpoints too, else only
@@ -345,7 +374,7 @@ class Session:
         fast = self._fast
         if self.slow or (fast is None and self.check):
             return False
-        if fast is None:
+        if fast is None or not self.check:
             return self._unchecked_attention(until, stops)
         watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
         marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
@@ -463,7 +492,7 @@ class Session:
         """Up to ``budget`` plain passes (and not past the next checkpoint) run and checked as one; returns
         (passes committed, passes to run one at a time because the network disagreed)."""
         fast, ref = self._fast, self.ref
-        if fast is None:
+        if fast is None or not self.check:
             return self._unchecked_chunk(budget)
         budget = min(budget, self._size, self._every - self.passes % self._every)
         if self.halted or budget <= 0:
@@ -479,23 +508,50 @@ class Session:
         steps = np.zeros(1, np.int64)
         began = time.perf_counter()
         try:
-            ran = self.engine.run_until_event(self.x, k, steps, record)
+            ran = self._run_writes_checked(k, steps, record, log)
         except NetworkFault:
             ran = -1
         rate = k / max(time.perf_counter() - began, 1e-6)
         self._size = int(min(CHUNK, max(16, rate * CHUNK_SECONDS)))
-        written = np.unique(log[:, fast.columns.index("b")])
         if ran == k and self._chunk_agrees(record, log):
+            written = np.unique(log[:, fast.columns.index("b")])
             for b, v in zip(written.tolist(), fast.mem[written].tolist()):
                 ref.mem[b] = v
-            self._ref_bits[written] = to_bits(fast.mem[written], self.config.bits)
-            if np.array_equal(self.engine.state.view(self.x[0], "mem"), self._ref_bits):
-                self._commit(log, k)
-                return k, 0
+            self._ref_bits = self._expected_bits
+            self._commit(log, k)
+            return k, 0
         x, self.passes, self.steps, self.last = start
         self._restore(_Snapshot(np.packbits(x[0] > 0.5), self.passes, self.steps, len(self.output),
                                 self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
         return 0, k
+
+    def _run_writes_checked(self, k: int, steps: np.ndarray, record: np.ndarray, log: np.ndarray) -> int:
+        """The chunk's ``k`` passes, and after each the network's whole memory against the reference's: the
+        memory before the chunk with each pass's write (cell B <- result, from the fast reference's log) done
+        in turn. A wrong write is so caught at its pass even when a later pass of the chunk heals it (the end
+        of the chunk would agree). The passes run one engine call each, except on a lowered engine (compiled,
+        unrolled): the lowering accepts only a write into the one row that the write's address selects, so a
+        wrong write there is to cell B (compared after every pass), and a later write to B reads it first
+        (mem_b, compared): memory at the end of one call says as much, 14 times faster. Returns the passes
+        that agreed (``k``: all; the expected memory is then ``_expected_bits``)."""
+        mem = self.engine.state.view(self.x[0], "mem")
+        expect = self._ref_bits.copy()
+        cells = log[:, self._fast.columns.index("b")]
+        rows = to_bits(log[:, self._fast.columns.index("result")], self.config.bits)
+        if isinstance(self.engine, LoweredEngine):  # one call: it writes only the row its write's B selects
+            ran = self.engine.run_until_event(self.x, k, steps, record)
+            written = np.unique(cells)
+            expect[written] = to_bits(self._fast.mem[written], self.config.bits)
+            self._expected_bits = expect
+            return ran if np.array_equal(mem, expect) else -1
+        for i in range(k):
+            if self.engine.run_until_event(self.x, 1, steps, record[i : i + 1]) != 1:
+                return i
+            expect[cells[i]] = rows[i]
+            if not np.array_equal(mem, expect):
+                return i
+        self._expected_bits = expect
+        return k
 
     def _chunk_agrees(self, record: np.ndarray, log: np.ndarray) -> bool:
         """Every pass's PC, flags, I/O handshake and registers as the network left them, against the log of
@@ -599,6 +655,28 @@ class Session:
             raise DebugError(str(e)) from None
 
     # -- source lines and subroutines ----------------------------------------------------------------
+
+    def location(self, spec: str, current_file: str | None = None) -> int:
+        """gdb's locations: ``*EXPR`` an address, ``LINE`` or ``FILE:LINE`` a source line (its first
+        instruction, or the next line's with code), a label; ``LINE`` alone is in ``current_file`` (default:
+        the main program's source)."""
+        spec = spec.strip()
+        if spec.startswith("*"):
+            return self.address(spec[1:], code=True)
+        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
+        if not m:
+            return self.address(spec, code=True)
+        harvard = self.config.spec.harvard
+        if not self.source_map:
+            raise DebugError("No source lines (an image without a map): use *ADDR for an address.")
+        file = m.group("file")
+        if file is not None:
+            file = source.find_file(self.source_map, harvard, file)
+        else:
+            file = current_file or source.main_file(self.source_map, harvard, str(self.image.path))
+        if file is None:
+            raise DebugError("No source file: the map names none.")
+        return source.line_code(self.source_map, harvard, file, int(m.group("line")))[1][0]
 
     def line(self, pc: int | None = None) -> tuple[str, int] | None:
         """The source file and line of the instruction at ``pc`` (default: PC), if the map knows it."""
@@ -819,6 +897,8 @@ class Session:
         size = self.engine.state.size
         self.x[0] = np.unpackbits(snap.bits, count=size).astype(self.x.dtype)
         self.passes, self.steps, self.last = snap.passes, snap.steps, snap.record
+        if self.diverged is not None and self.passes < self.diverged.last.number:
+            self.diverged = None  # back before the divergence: the reference is beside the network again
         del self.output[snap.output :]
         for data in (self.net_input, self.ref_input):
             data.seek(snap.consumed)

@@ -55,6 +55,9 @@ def banner(session: Session, stop: Stop) -> Text:
         return Text(f"Error evaluating a watchpoint: {stop.error}; stopped at {where}", style="bold red")
     if r == "divergence":
         return Text(f"Divergence from the reference at {stop.divergence}", style="bold red")
+    if r == "diverged":
+        return Text(f"Still diverged from the reference (at {stop.divergence}): not running on checked; go "
+                    "back before it (reverse-step, run) or `set check off`", style="bold red")  # fmt: skip
     if r == "eof":
         n = session.eof_reads
         return Text(f"Input ended: the program read its end {plural(n, 'time')} and asks again, at {where} "
