@@ -6,6 +6,18 @@ from mlpvm.check.lockstep import Batch, Divergence, Program
 from mlpvm.engines import Engine
 from mlpvm.machines.config import Config
 
+# A program with a subroutine called twice (the standard library's CALL/RET), for the debugger's frame tests.
+TWICE = """.include <std>
+        CALL twice              # n = 32
+        CALL twice              # n = 64
+        OUT n                   # '@'
+        HALT
+        PROC twice              # twice: n = n + n
+        ADD n, n
+        RET twice
+. n: 16
+"""
+
 
 def one_pass_divergence(engine: Engine, config: Config, programs: list[dict]) -> Divergence | None:
     """Each program dict: ``words`` (and ``slots``), optional ``pc``, ``data`` (input), ``closed``.

@@ -10,18 +10,9 @@ from mlpvm.machines import reference
 from mlpvm.program.inputs import Input
 from mlpvm.program.load import load_image
 from tests.conftest import ROOT
+from tests.helpers import TWICE
 
 GCD = ROOT / "programs" / "gcd.asq"
-TWICE = """.include <std>
-        CALL twice              # n = 32
-        CALL twice              # n = 64
-        OUT n                   # '@'
-        HALT
-        PROC twice              # twice: n = n + n
-        ADD n, n
-        RET twice
-. n: 16
-"""
 
 
 def test_break_continue_read_and_go_back_on_gcd():

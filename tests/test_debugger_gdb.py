@@ -21,19 +21,10 @@ from mlpvm.program.image import config_for
 from mlpvm.program.inputs import Input
 from mlpvm.program.load import load_image
 from tests.conftest import ROOT
+from tests.helpers import TWICE
 
 HELLO = str(ROOT / "programs" / "hello.asq")
 GCD = str(ROOT / "programs" / "gcd.asq")
-TWICE = """.include <std>
-        CALL twice              # n = 32
-        CALL twice              # n = 64
-        OUT n                   # '@'
-        HALT
-        PROC twice              # twice: n = n + n
-        ADD n, n
-        RET twice
-. n: 16
-"""
 
 
 def batch(*commands: str, program: str = HELLO, extra: tuple[str, ...] = ()) -> tuple[int, str]:
