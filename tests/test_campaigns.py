@@ -151,7 +151,7 @@ def test_the_first_divergence_in_shard_order_is_reported_on_a_cluster_as_on_one_
     args = ("verify", "--weights", str(bad_weights), "--random", "40", "--shard-size", "2", "--json")
     alone = invoke(*args)
     assert alone.exit_code == 1
-    doc = summary(alone.output)
+    doc = summary(alone.stdout)  # (stderr: the engine it fell back to)
     fail = doc["failure"]
     assert fail["shard"] == fail["seed"] // 2 > 0  # not in the first shard: earlier shards are counted
     assert doc["checked"] >= 2 * fail["shard"]
@@ -163,7 +163,7 @@ def test_the_first_divergence_in_shard_order_is_reported_on_a_cluster_as_on_one_
 def test_a_divergence_names_its_shard_and_the_command_that_checks_it_alone(bad_weights):
     result = invoke("verify", "--weights", str(bad_weights), "--random", "40", "--shard-size", "2")
     assert result.exit_code == 1
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0].startswith("DIVERGED in random program, seed ")
     seed = int(lines[0].split("seed ")[1].split()[0])
     shard = seed // 2

@@ -54,8 +54,9 @@ def load_and_fit(path, config) -> None:
     except MlpvmError as e:
         lines = e.report().split("\n")
         assert lines[0].startswith((f"{path}: error: ", f"{path}:", "mlpvm: error: ")), lines
-        # One line, or one line followed by the offending source line (printable) and a caret under it.
-        printable = all(c == "\t" or c.isprintable() for c in "".join(lines))
+        # One line, or one line followed by the offending source line (printable) and a caret under it; a
+        # no-break space is shown as it is (it moves no cursor), like the views' own
+        printable = all(c in "\t\xa0" or c.isprintable() for c in "".join(lines))
         assert printable and (len(lines) == 1 or (len(lines) == 3 and lines[2].strip() == "^")), lines
 
 

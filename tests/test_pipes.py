@@ -57,6 +57,7 @@ def invocations(tmp) -> dict[str, list[tuple[str, list[str]]]]:
         "bench": [("bench", ["BENCH"]), ("bench --json", ["BENCH", "--json"])],
         "prove": [("prove", ["prove", *SMALL]), ("prove --json", ["prove", *SMALL, "--json"])],
         "plot": [],
+        "dap": [],  # speaks the Debug Adapter Protocol on stdout, to a client only (tests/test_dap.py)
         "compare": [("compare", ["compare", HELLO_SQ, "--bits", "8", "--cells", "64"])],
     }
 

@@ -81,14 +81,14 @@ def test_a_planted_fault_is_named_with_program_step_field_and_layer(tmp_path, we
     bad = tmp_path / "bad.npz"
     save(plant(weights, mutant(weights, "write.1", "mem", 20 * 8, "drop")), bad)
     result = invoke("verify", "--weights", str(bad), "--random", "200", "--json")
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)  # (stderr: the engine it fell back to)
     fail = doc["failure"]
     assert result.exit_code == 1 and not doc["ok"] and not fail["network_fault"]
     assert fail["field"] == "mem[20]" and fail["layer"] == "write.1"
     assert fail["network"] == fail["reference"] - 1  # the lost bit
     assert fail["reproduce"].startswith(f"mlpvm verify --random 1 --seed {fail['seed']} ")
     again = json.loads(
-        invoke("verify", "--weights", str(bad), "--random", "1", "--seed", str(fail["seed"]), "--json").output
+        invoke("verify", "--weights", str(bad), "--random", "1", "--seed", str(fail["seed"]), "--json").stdout
     )
     assert {k: again["failure"][k] for k in ("step", "field", "layer")} == {
         k: fail[k] for k in ("step", "field", "layer")

@@ -8,9 +8,11 @@ import sys
 
 import click
 
+from mlpvm.cli.options import bounded
+
 
 @click.command()
-@click.option("--port", type=click.IntRange(1, 65535), help="Serve one client on 127.0.0.1:PORT (default: stdio).")
+@click.option("--port", type=bounded(1, 65535), help="Serve one client on 127.0.0.1:PORT (default: stdio).")
 def dap(port: int | None) -> None:
     """Debug Adapter Protocol server: an editor launches a program (.asq, .pasq or an image) on the network
     and debugs it as with `mlpvm debug` (breakpoints, data breakpoints, steps back, the layers).

@@ -55,7 +55,7 @@ def build(config: Config, lam: float = DEFAULT_LAMBDA, dtype: str = "float32") -
     """The transformer for ``config`` (the ``subleq`` machine only, for now)."""
     from mlpvm.errors import ConfigError
 
-    if config.machine != "subleq":
+    if config.spec.harvard:  # its instructions are memory words, read by three heads
         raise ConfigError(f"--network transformer runs the subleq machine only, not {config.machine}")
     if dtype not in DTYPES:
         raise ConfigError(f"--network transformer computes in float32 or float64, not {dtype}")
