@@ -395,17 +395,20 @@ def prove(
         for f in out:
             if f.name not in after:
                 continue
-            claim = after[f.name]
-            if f.name in st.rowf[-1]:
-                free = index[st.rowf[-1][f.name][0]]
-                violated.append(mismatch(Claim(claim.cond, at_row(z3, claim.value, free, free)), st.outputs(f.name)))
-            else:
-                violated += mismatches(claim, st.outputs(f.name))
+            violated += _violations(z3, st, index, f.name, after[f.name])
         what = "the next state" if end == len(weights.layers) else f"{sum(f.name in after for f in out)} fields' lemmas"
         run.ask(stage, "step", assumed, violated, what)
     if scratch:
         scratch.cleanup()
     return run.outcomes
+
+
+def _violations(z3, st: Stage, index: dict, name: str, claim: Claim) -> list:
+    """Where the stage's output field ``name`` breaks ``claim``: a field with rows is compared at the free row."""
+    if name in st.rowf[-1]:
+        free = index[st.rowf[-1][name][0]]
+        return [mismatch(Claim(claim.cond, at_row(z3, claim.value, free, free)), st.outputs(name))]
+    return mismatches(claim, st.outputs(name))
 
 
 def _state(weights: Weights) -> tuple[dict, dict, Callable]:
@@ -439,12 +442,7 @@ def whole_pass(weights: Weights, narrow: bool, timeout: float | None) -> np.ndar
     claims = proof.step(cfg, s, d)
     violated = list(st.obligations)
     for f in layout:
-        claim = claims[f.name]
-        if f.name in st.rowf[-1]:
-            free = index[st.rowf[-1][f.name][0]]
-            violated.append(mismatch(Claim(claim.cond, at_row(z3, claim.value, free, free)), st.outputs(f.name)))
-        else:
-            violated += mismatches(claim, st.outputs(f.name))
+        violated += _violations(z3, st, index, f.name, claims[f.name])
     assumed = [proof.invariant(cfg, s), *definitions.values(), *([proof.loadable(cfg, s)] if narrow else [])]
     _, found, _ = solve(s, assumed, violated, timeout)
     if found is None:
