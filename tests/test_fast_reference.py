@@ -7,14 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlpvm.machines import fast as fast_module
 from mlpvm.machines.config import Config
-from mlpvm.machines.fast import LOG
+from mlpvm.machines.fast import LOG, run_reference
 from mlpvm.machines.paper.fast import Fast as PaperFast
 from mlpvm.machines.paper.reference import Paper
 from mlpvm.machines.reference import Micro
+from mlpvm.machines.reference import run as reference_run
 from mlpvm.machines.subleq.fast import Fast
 from mlpvm.machines.subleq.reference import Subleq
 from mlpvm.program.inputs import Input
+from mlpvm.program.load import load_image
+from tests.conftest import EXTERNAL, ROOT, words_of
 
 CONFIGS = [Config("subleq", 8, 32), Config("subleq", 16, 64), Config("subleq", 6, 64)]
 
@@ -167,3 +171,60 @@ def test_the_paper_machine_commits_its_plain_passes_and_stops_before_the_halt_or
                                branch=int(m.branch), next_pc=m.next_pc, new_pc=replay.pc), (trial, i)  # fmt: skip
         assert fast.mem.tolist() == replay.mem
     assert {"not plain", "limit", "to", "at", "write", "read"} <= reasons
+
+
+def _finished(machine, inp: Input, reason: str, output: bytes) -> tuple:
+    """All a run leaves: why it stopped, its counts, PC, flags, memory, output (twice) and input taken."""
+    return (reason, machine.steps, machine.pc, machine.halted, machine.fault, list(machine.mem), bytes(machine.output),
+            output, inp.consumed)  # fmt: skip
+
+
+def _both_runs(load, data: bytes, limit: int | None, closed: bool = True) -> tuple[tuple, tuple]:
+    """The plain reference's ``run`` and ``run_reference`` (plain passes on the fast reference), from one image;
+    the input ``closed`` after ``data`` (then its end may be read twice), or waiting for more."""
+    ends = []
+    for run in (reference_run, run_reference):
+        machine, inp, out = load(), Input(data, closed=closed, eof_reads=2), bytearray()
+        ends.append(_finished(machine, inp, run(machine, inp, limit, out.extend), bytes(out)))
+    return ends[0], ends[1]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 20])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=str)
+def test_a_run_with_the_fast_reference_ends_as_the_plain_run(cfg, chunk, monkeypatch):
+    """Random programs with input, output, halts, faults and waits, with and without a step limit, and fast
+    chunks cut short (``CHUNK``): the same stop, steps, PC, memory, output and input consumed."""
+    monkeypatch.setattr(fast_module, "CHUNK", chunk)
+    rng = np.random.default_rng(11)
+    reasons = set()
+    for trial in range(120):
+        mem = random_memory(cfg, rng)
+        if trial % 4 == 1:  # a read first: a wait, unless the input has a byte or has ended
+            mem[0], mem[1] = -1, int(rng.integers(3, cfg.cells))
+        data = bytes(rng.integers(0, 256, int(rng.integers(0, 4))).tolist())
+        limit = None if trial % 3 == 0 else int(rng.integers(0, 80))
+        plain, fast = _both_runs(lambda mem=mem: Subleq.load(cfg, mem), data, limit, closed=trial % 2 == 0)
+        assert fast == plain, trial
+        reasons.add(plain[0])
+    assert reasons == {"limit", "halt", "fault", "wait"}
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_a_run_with_the_fast_reference_ends_as_the_plain_run_on_eforth_and_the_paper_machine(chunk, monkeypatch):
+    """eForth (8,192 cells): to its first ` ok` (112,915 steps, then it waits for input) and to a limit inside a
+    chunk, on both; then the line echoed and answered (13.9 million steps, on the fast one alone: the plain one
+    would take a minute). And a paper program."""
+    monkeypatch.setattr(fast_module, "CHUNK", chunk)
+    cfg = Config("subleq", 16, 8192)
+    words = words_of(EXTERNAL / "howerj-subleq-vhdl/eforth-8k.dec")
+    plain, fast = _both_runs(lambda: Subleq.load(cfg, words), b"", 120_000, closed=False)
+    assert fast == plain and plain[0] == "wait" and plain[6] == b" ok\r\n"
+    plain, fast = _both_runs(lambda: Subleq.load(cfg, words), b"2 2 + . cr\n", 112_950)
+    assert fast == plain and plain[0] == "limit"
+    if chunk > 7:
+        machine, inp = Subleq.load(cfg, words), Input(b"2 2 + . cr\n", closed=False)
+        assert run_reference(machine, inp, 20_000_000) == "wait" and machine.output == b" ok\r\n2 2 + . cr 4\r\n ok\r\n"
+    image = load_image(ROOT / "programs/paper/gcd.pasq")
+    paper = Config("paper", 16, 64, 64)
+    plain, fast = _both_runs(lambda: Paper.load(paper, image.words, image.slots), b"", None)
+    assert fast == plain and plain[0] == "halt"

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlpvm.machines import reference
+from mlpvm.machines.reference import Reference
+from mlpvm.program.inputs import Input
+
 try:
     import numba
 
     njit = numba.njit(cache=True, nogil=True)
+    HAVE_NUMBA = True
 except ImportError:  # plain Python: the same code, slowly
+    HAVE_NUMBA = False
 
     def njit(f):
         return f
@@ -69,3 +75,45 @@ class Fast:
 
     def _run(self, pc: int, max_passes: int) -> tuple[int, int]:
         raise NotImplementedError
+
+
+CHUNK = 1 << 20  # plain passes per call of the fast reference in ``run_reference`` at most (its log: 80 MB)
+FIRST_CHUNK = 1 << 12  # ... at first: doubled after each call that ran it in full (a short run logs little)
+
+
+def run_reference(machine: Reference, inp: Input, max_steps: int | None = None, on_output=None) -> str:
+    """``mlpvm.machines.reference.run`` with the plain passes on the machine's fast reference: the same stop,
+    steps, output and memory, 20 times sooner on eForth (M = 8192, with numba, on the loaded machine). The
+    plain reference ``machine`` runs each pass that is not plain (I/O, a halt, a fault, a wait) itself, as the
+    debugger's ``continue`` does; the cells the fast passes wrote are copied back into its memory, and the cell
+    an input pass wrote into the fast one's."""
+    fast = machine.config.spec.fast.Fast.beside(machine)
+    fast.load(machine.mem)
+    size = min(FIRST_CHUNK, CHUNK)
+    while True:
+        if max_steps is not None and machine.steps >= max_steps:
+            return "limit"
+        if not machine.halted:
+            done, why = fast.run(machine.pc, size if max_steps is None else min(size, max_steps - machine.steps))
+            _commit(machine, fast, done)
+            if why == "limit":
+                size = min(2 * size, CHUNK)
+                continue
+        m = machine.step(inp)
+        if m.kind == "in":
+            fast.mem[m.b] = machine.mem[m.b]
+        stop = reference.stop_after(machine, m, inp, on_output)
+        if stop is not None:
+            return stop
+
+
+def _commit(machine: Reference, fast: Fast, done: int) -> None:
+    """The fast reference's first ``done`` logged passes, done on the plain reference too."""
+    if not done:
+        return
+    log = fast.log[:done]
+    written = np.unique(log[:, LOG.index("b")])
+    for cell, value in zip(written.tolist(), fast.mem[written].tolist()):
+        machine.mem[cell] = value
+    machine.pc = int(log[done - 1, LOG.index("new_pc")])
+    machine.steps += done

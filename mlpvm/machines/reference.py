@@ -68,10 +68,17 @@ def run(machine: Reference, inp: Input, max_steps: int | None = None, on_output=
     while True:
         if max_steps is not None and machine.steps >= max_steps:
             return "limit"
-        m = machine.step(inp)
-        if m.out is not None and on_output:
-            on_output(bytes([m.out]))
-        if m.kind in ("halt", "fault", "halted"):
-            return "fault" if machine.fault else "halt"
-        if m.kind == "wait" and not inp.wait():
-            return "wait"
+        stop = stop_after(machine, machine.step(inp), inp, on_output)
+        if stop is not None:
+            return stop
+
+
+def stop_after(machine: Reference, m: Micro, inp: Input, on_output=None) -> str | None:
+    """After the step ``m``: its output byte passed on; why the run stops there (None: it goes on)."""
+    if m.out is not None and on_output:
+        on_output(bytes([m.out]))
+    if m.kind in ("halt", "fault", "halted"):
+        return "fault" if machine.fault else "halt"
+    if m.kind == "wait" and not inp.wait():
+        return "wait"
+    return None
