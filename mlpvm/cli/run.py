@@ -67,7 +67,7 @@ def _renamed_batch(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--batch", "old_batch_file", type=click.Path(dir_okay=False), hidden=True, callback=_renamed_batch)
 @machine_options
 @network_options
-@engine_option("reference", more="; reference = the plain interpreter, not the network")
+@engine_option("reference", more="; reference = the reference interpreter (plain passes on numba), not the network")
 @providers_option
 @max_steps_option(None, shown=f"none when stdin is a terminal, else {RUN_MAX_STEPS:,}")
 @eof_reads_option
