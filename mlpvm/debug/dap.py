@@ -32,6 +32,9 @@ STOPPED = {"breakpoint": "breakpoint", "watchpoint": "data breakpoint", "diverge
            "wait": "pause", "eof": "pause", "history": "step"}  # fmt: skip
 WHILE_RUNNING = ("pause", "disconnect", "terminate", "threads")  # the requests a running program answers
 WATCH_KINDS = {"write": "watch", "read": "rwatch", "readWrite": "awatch"}
+# what a launch request takes (the editor configurations in editors/ declare exactly these)
+CONFIGURATION = ("machine", "bits", "cells", "slots", "engine", "weights")
+LAUNCH = ("program", "input", *CONFIGURATION, "noCheck", "stopOnEntry")
 
 
 def read_message(stream: BinaryIO) -> dict | None:
@@ -135,7 +138,7 @@ class Server:
         return capabilities, lambda: self.event("initialized")
 
     def on_launch(self, args: dict):
-        options = {k: args[k] for k in ("machine", "bits", "cells", "slots", "engine", "weights") if k in args}
+        options = {k: args[k] for k in CONFIGURATION if k in args}
         self.d = Debugger(args["program"], args.get("input", ""), check=not args.get("noCheck", False), **options)
         self.stop_on_entry = bool(args.get("stopOnEntry", False))
         return {}
