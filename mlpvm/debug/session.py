@@ -365,7 +365,8 @@ class Session:
     # pass that needs attention (a breakpoint's or ``until``'s PC, a watched cell, a CALL or return, I/O, a
     # halt); the network runs exactly as many passes, recording its narrow fields after each, and every pass's
     # fields are compared with the fast reference's log, and its whole memory with the reference's memory as
-    # the log's writes leave it after that pass (a wrong write that a later pass heals is caught at its pass).
+    # the log's writes leave it after that pass (a wrong write that a later pass heals is caught at its pass);
+    # on an engine with a write log (compiled, unrolled) each pass's write as the network made it instead.
     # A chunk that disagrees is run again one pass at a time, which stops at the exact pass, as ever.
 
     def _attention(self, until: int | None = None, stops: bool = True) -> bool:
