@@ -93,7 +93,8 @@ class LoweredEngine(Engine):
         self.executed = self._slot(final, EXECUTED)
         self.record_slots = record_slots(self.arrays, self.record_columns)
         self.write_op = write_op(self.arrays, self.state)
-        self.write_log = self.write_op is not None
+        exact = 2 ** (np.finfo(self.dtype).nmant + 1)  # the log holds the cell in the float type
+        self.write_log = self.write_op is not None and self.config.cells <= exact
 
     def check_writes(self, writes: np.ndarray | None, batch: int, passes: int) -> np.ndarray:
         """``writes`` as the kernel takes it: itself (rows: see ``Engine.run_until_event``), or an empty
