@@ -22,7 +22,6 @@ from mlpvm.debug import source
 from mlpvm.debug.expr import Env, Expr, ExprError
 from mlpvm.debug.records import Breakpoint, DebugError, Frame, Pass, Stop, Watchpoint
 from mlpvm.engines import DEFAULT, Engine, make
-from mlpvm.engines.compiled import LoweredEngine
 from mlpvm.errors import MlpvmError, NetworkFault
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
@@ -78,6 +77,7 @@ class Session:
         self._fast = None if module is None else module.Fast.beside(reference.load(config, image.words, image.slots))
         self._redo = 0  # passes of a chunk the network disagreed on, still to run one at a time
         self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
+        self._writes = np.zeros((CHUNK if self.engine.write_log else 0, 1 + config.bits), self.engine.dtype)
         self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
         if self._fast is not None:
             self._expected = self._plain_pass()
@@ -365,7 +365,8 @@ class Session:
     # pass that needs attention (a breakpoint's or ``until``'s PC, a watched cell, a CALL or return, I/O, a
     # halt); the network runs exactly as many passes, recording its narrow fields after each, and every pass's
     # fields are compared with the fast reference's log, and its whole memory with the reference's memory as
-    # the log's writes leave it after that pass (a wrong write that a later pass heals is caught at its pass).
+    # the log's writes leave it after that pass (a wrong write that a later pass heals is caught at its pass);
+    # on an engine with a write log (compiled, unrolled) each pass's write as the network made it instead.
     # A chunk that disagrees is run again one pass at a time, which stops at the exact pass, as ever.
 
     def _attention(self, until: int | None = None, stops: bool = True) -> bool:
@@ -529,21 +530,25 @@ class Session:
         """The chunk's ``k`` passes, and after each the network's whole memory against the reference's: the
         memory before the chunk with each pass's write (cell B <- result, from the fast reference's log) done
         in turn. A wrong write is so caught at its pass even when a later pass of the chunk heals it (the end
-        of the chunk would agree). The passes run one engine call each, except on a lowered engine (compiled,
-        unrolled): the lowering accepts only a write into the one row that the write's address selects, so a
-        wrong write there is to cell B (compared after every pass), and a later write to B reads it first
-        (mem_b, compared): memory at the end of one call says as much, 14 times faster. Returns the passes
-        that agreed (``k``: all; the expected memory is then ``_expected_bits``)."""
+        of the chunk would agree). The passes run one engine call each, except on an engine with a write log
+        (compiled, unrolled): one call logs each pass's write as the network made it (the row its update
+        selected, the word it left there; memory changes nowhere else), each compared with the reference's
+        (``_first_bad_write``). Returns the passes that agreed (``k``: all; the expected memory is then
+        ``_expected_bits``)."""
         mem = self.engine.state.view(self.x[0], "mem")
         expect = self._ref_bits.copy()
         cells = log[:, self._fast.columns.index("b")]
         rows = to_bits(log[:, self._fast.columns.index("result")], self.config.bits)
-        if isinstance(self.engine, LoweredEngine):  # one call: it writes only the row its write's B selects
-            ran = self.engine.run_until_event(self.x, k, steps, record)
+        if self.engine.write_log:
+            writes = self._writes[:k]
+            ran = self.engine.run_until_event(self.x, k, steps, record, writes)
+            bad = self._first_bad_write(writes[:ran], cells[:ran], rows[:ran])
+            if bad is not None:
+                return bad
             written = np.unique(cells)
             expect[written] = to_bits(self._fast.mem[written], self.config.bits)
             self._expected_bits = expect
-            return ran if np.array_equal(mem, expect) else -1
+            return ran if np.array_equal(mem, expect) else -1  # as the log says, unless the log itself is wrong
         for i in range(k):
             if self.engine.run_until_event(self.x, 1, steps, record[i : i + 1]) != 1:
                 return i
@@ -552,6 +557,26 @@ class Session:
                 return i
         self._expected_bits = expect
         return k
+
+    def _first_bad_write(self, writes: np.ndarray, cells: np.ndarray, rows: np.ndarray) -> int | None:
+        """The first pass whose write (the engine's write log: cell, then the word's bits) leaves memory other
+        than the reference's write (cell ``cells[i]`` <- bits ``rows[i]``) does, given that memory agreed
+        before it; None if none. Another cell than B agrees only if neither the network's nor the reference's
+        write changed anything: each leaves its cell's old word (the reference's memory before that pass)."""
+        got, words = writes[:, 0].astype(np.int64), writes[:, 1:]
+        same = (got == cells) & (words == rows).all(axis=1)
+        for i in np.flatnonzero(~same).tolist():
+            if got[i] == cells[i] or not 0 <= got[i] < self.config.cells:
+                return i
+            old = [self._word_before(i, c, cells, rows) for c in (got[i], cells[i])]
+            if not (np.array_equal(words[i], old[0]) and np.array_equal(rows[i], old[1])):
+                return i
+        return None
+
+    def _word_before(self, i: int, cell: int, cells: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The reference's word in ``cell`` before pass ``i`` of the chunk, as bits."""
+        earlier = np.flatnonzero(cells[:i] == cell)
+        return rows[earlier[-1]] if len(earlier) else self._ref_bits[cell]
 
     def _chunk_agrees(self, record: np.ndarray, log: np.ndarray) -> bool:
         """Every pass's PC, flags, I/O handshake and registers as the network left them, against the log of

@@ -57,16 +57,29 @@ class Engine:
         if len(x):
             self._run_pass(x, trace)
 
+    write_log = False  # whether ``run_until_event`` can log each pass's write (the lowered engines)
+
     def run_until_event(
-        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
-    ) -> int:
+        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None,
+        writes: np.ndarray | None = None,
+    ) -> int:  # fmt: skip
         """Runs up to ``max_passes`` passes over the batch, stopping after the first pass in which any
         machine raised a host-visible event (output, input taken, input wanted, halt). Adds each machine's
         executed instructions to ``steps``; returns the passes run (0 for an empty batch). Engines may do this
         without Python in between passes; the host services the event afterwards. ``record`` (a batch of one
         machine): an array (max_passes, len(record_columns)) whose row i gets the state's ``record_columns``
-        after pass i + 1, so that a caller can check every pass of a long run (the debugger)."""
-        return self._run_until_event(x, max_passes, steps, record) if len(x) else 0
+        after pass i + 1, so that a caller can check every pass of a long run (the debugger). ``writes`` (a
+        batch of one machine, on an engine with ``write_log``): an array (max_passes, 1 + bits) of the engine's
+        dtype whose row i gets the write of pass i + 1 as the network made it: the memory row its in-place
+        update selected (the cell written), then that row's bits as the update left them (the word written).
+        Memory changes nowhere else in a pass, so the log and ``record`` together say all a pass did."""
+        if not len(x):
+            return 0
+        if writes is None:
+            return self._run_until_event(x, max_passes, steps, record)
+        if not self.write_log:
+            raise ValueError(f"the {self.name} engine keeps no write log")
+        return self._run_until_event(x, max_passes, steps, record, writes)
 
     # What each engine implements, for a batch of at least one machine.
 

@@ -183,12 +183,15 @@ def _layer(p: KernelArrays, layer: int, t: str, size: int, w: int) -> list[str]:
     ]
 
 
-def _record(t: str, slots: np.ndarray) -> list[str]:
+def _record(t: str, slots: np.ndarray, write: np.ndarray | None = None) -> list[str]:
     """After a pass of one machine, when ``%rec`` is not null: the narrow fields (their scratch ``slots``)
-    into row ``done`` of the record (labels start with "ok" so that ``_rename`` keeps the group's names)."""
+    into row ``done`` of the record (labels start with "ok" so that ``_rename`` keeps the group's names);
+    with ``write`` (``compiled.write_op``), then the pass's write: the row its update's register selected,
+    and that row of the state as the update left it."""
     n = len(slots)
+    size = n + (0 if write is None else 1 + int(write[2]))
     lines = ["  %rnull = icmp eq ptr %rec, null", "  br i1 %rnull, label %ok_norec, label %ok_rec", "ok_rec:"]
-    lines += ["  %rdone = load i64, ptr %done", f"  %rbase = mul i64 %rdone, {n}"]
+    lines += ["  %rdone = load i64, ptr %done", f"  %rbase = mul i64 %rdone, {size}"]
     for j, slot in enumerate(slots):
         lines += [
             f"  %rs{j} = getelementptr inbounds {t}, ptr %sm, i64 {int(slot)}",
@@ -197,19 +200,47 @@ def _record(t: str, slots: np.ndarray) -> list[str]:
             f"  %rp{j} = getelementptr inbounds {t}, ptr %rec, i64 %ri{j}",
             f"  store {t} %rv{j}, ptr %rp{j}",
         ]
+    if write is not None:
+        lines += _write(t, n, *(int(v) for v in write))
     return [*lines, "  br label %ok_norec", "ok_norec:"]
 
 
+def _write(t: str, at: int, reg: int, column: int, stride: int) -> list[str]:
+    """The write log's part of a record row, from element ``at``: row register ``reg`` (the cell), then the
+    ``stride`` elements of the state from ``column`` + that row times ``stride`` (the word written)."""
+    lines = [
+        f"  %wrp = getelementptr inbounds i64, ptr %rm, i64 {reg}",
+        "  %wrow = load i64, ptr %wrp",
+        f"  %wcell = sitofp i64 %wrow to {t}",
+        f"  %wi = add i64 %rbase, {at}",
+        f"  %wp = getelementptr inbounds {t}, ptr %rec, i64 %wi",
+        f"  store {t} %wcell, ptr %wp",
+        f"  %wbase = mul i64 %wrow, {stride}",
+        f"  %wcol = add i64 %wbase, {column}",
+    ]
+    for j in range(stride):
+        lines += [
+            f"  %wx{j} = add i64 %wcol, {j}",
+            f"  %wxp{j} = getelementptr inbounds {t}, ptr %xm, i64 %wx{j}",
+            f"  %wv{j} = load {t}, ptr %wxp{j}",
+            f"  %wi{j} = add i64 %rbase, {at + 1 + j}",
+            f"  %wq{j} = getelementptr inbounds {t}, ptr %rec, i64 %wi{j}",
+            f"  store {t} %wv{j}, ptr %wq{j}",
+        ]
+    return lines
+
+
 def _run(
-    p: KernelArrays, t: str, size: int, w: int, events: np.ndarray, executed: int, record: np.ndarray | None
-) -> list[str]:
+    p: KernelArrays, t: str, size: int, w: int, events: np.ndarray, executed: int, record: np.ndarray | None,
+    write: np.ndarray | None = None,
+) -> list[str]:  # fmt: skip
     """``run(x, n, xstride, S, sstride, R, rstride, max_passes, guard, fault, steps, rec) -> passes`` over n
     groups of w machines: machine i has its state at ``x + i * xstride``; group m its scratch at ``S + m *
     sstride`` and row registers at ``R + m * rstride`` (elements). Passes until a machine raised an event or
     ``max_passes``; counts each machine's executed instructions in ``steps``; records a fault as (group,
     layer, lanes) and stops there. Narrow fields are loaded before the first pass and stored after the last.
     With one machine (w = 1) and ``rec`` not null, row k of ``rec`` gets the narrow fields after pass k + 1
-    (their scratch slots: ``record``)."""
+    (their scratch slots: ``record``), followed by the pass's write with ``write`` (``_record``)."""
     layers = len(p.layer_ops) - 1
     load = _Body(t, size, w)
     for slot, col in zip(p.load_s, p.load_x):
@@ -294,7 +325,9 @@ def _run(
         "  br label %step_pre",
         "step_pre:",
         *per_group(
-            "step", [*calls, *flags.lines, *(_record(t, record) if w == 1 and record is not None else [])], "passed"
+            "step",
+            [*calls, *flags.lines, *(_record(t, record, write) if w == 1 and record is not None else [])],
+            "passed",
         ),
         "passed:",
         "  %d0 = load i64, ptr %done",
@@ -337,15 +370,17 @@ def _rename(lines: list[str]) -> list[str]:
 
 
 def source(
-    p: KernelArrays, dtype: np.dtype, events: np.ndarray, executed: int, width: int, record: np.ndarray | None = None
-) -> str:
+    p: KernelArrays, dtype: np.dtype, events: np.ndarray, executed: int, width: int, record: np.ndarray | None = None,
+    write: np.ndarray | None = None,
+) -> str:  # fmt: skip
     """The module's text for the lowered arrays ``p``, in the float type ``dtype``, for groups of ``width``;
-    ``record``: the scratch slots ``run`` records after each pass of one machine."""
+    ``record``: the scratch slots ``run`` records after each pass of one machine; ``write``: where the pass's
+    write is read for the write log recorded after them (``compiled.write_op``)."""
     t, size = TYPES[np.dtype(dtype)]
     parts = [f"; generated by mlpvm.engines.codegen ({t}, groups of {width}); do not edit", ""]
     vt = _Body(t, size, width)
     parts += [f"declare {vt.vt} @llvm.maxnum.{vt.suffix}({vt.vt}, {vt.vt})", ""]
     for layer in range(len(p.layer_ops) - 1):
         parts += _layer(p, layer, t, size, width)
-    parts += _run(p, t, size, width, events, executed, record)
+    parts += _run(p, t, size, width, events, executed, record, write)
     return "\n".join(parts)

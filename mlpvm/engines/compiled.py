@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mlpvm.engines.base import Engine
-from mlpvm.engines.lowered import Narrow, Override, lower, materialize
+from mlpvm.engines.lowered import UPDATE, KernelArrays, Narrow, Override, lower, materialize
 from mlpvm.errors import NetworkFault
 from mlpvm.network import Network
 from mlpvm.protocol import EVENTS, EXECUTED
@@ -77,7 +77,8 @@ TILE = 128  # machines evaluated together: a tile's scratch (slots x TILE) stays
 
 class LoweredEngine(Engine):
     """What the engines that run the lowered network share (this one and ``unrolled``): its arrays in a float
-    type, and the scratch slots of the flags and the recorded columns after a pass."""
+    type, the scratch slots of the flags and the recorded columns after a pass, and where the pass's one
+    in-place memory update leaves its write (``write_op``: what the write log reads)."""
 
     def __init__(self, net: Network, dtype=np.float32, *, overrides: dict[int, dict[int, Override]] | None = None):
         """``overrides``: units computed from a weight file's own weights (``mlpvm.engines.stored``)."""
@@ -91,6 +92,23 @@ class LoweredEngine(Engine):
         self.events = np.array([self._slot(final, name) for name in EVENTS if name in final], np.int64)
         self.executed = self._slot(final, EXECUTED)
         self.record_slots = record_slots(self.arrays, self.record_columns)
+        self.write_op = write_op(self.arrays, self.state)
+        exact = 2 ** (np.finfo(self.dtype).nmant + 1)  # the log holds the cell in the float type
+        self.write_log = self.write_op is not None and self.config.cells <= exact
+
+    def check_writes(self, writes: np.ndarray | None, batch: int, passes: int) -> np.ndarray:
+        """``writes`` as the kernel takes it: itself (rows: see ``Engine.run_until_event``), or an empty
+        array when no write log is asked for."""
+        if writes is None:
+            return np.zeros((0, 1), self.dtype)
+        width = 1 + int(self.write_op[2])
+        if batch != 1:
+            raise ValueError("a write log is kept for a batch of one machine")
+        if writes.shape[0] < passes or writes.shape[1:] != (width,) or writes.dtype != self.dtype:
+            raise ValueError(f"a write log needs shape ({passes}, {width}) of {self.dtype}, not {writes.shape}")
+        if not writes.flags.c_contiguous:
+            raise ValueError("a write log must be a contiguous array")
+        return writes
 
     @staticmethod
     def _slot(places, name: str) -> int:
@@ -124,16 +142,19 @@ class Compiled(LoweredEngine):
                     trace.append(materialize(self.layouts[lo], self.lowered.places[lo], y, s, r))
 
     def _run_until_event(
-        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
-    ) -> int:
+        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None,
+        writes: np.ndarray | None = None,
+    ) -> int:  # fmt: skip
         fault = np.full(2, -1, np.int64)
         rec = record_array(record, len(x), max_passes, len(self.record_columns), self.dtype)
+        log = self.check_writes(writes, len(x), max_passes)
+        wop = self.write_op if self.write_op is not None else np.zeros(3, np.int64)
         with _Contiguous(x, self.dtype) as y:
             S, R = self._tiles(len(y))
             counted = np.zeros(len(y), np.int64)
             done = _kernel().run_until_event(
                 y, counted, max_passes, self.guard, self.events, self.executed, S, R, fault, self.arrays,
-                rec, self.record_slots,
+                rec, self.record_slots, log, wop,
             )  # fmt: skip
             if record is not None and rec is not record:
                 record[:done] = rec[:done]
@@ -161,6 +182,22 @@ def record_slots(p, columns: np.ndarray) -> np.ndarray:
         raise ValueError("a recorded column is not a narrow state field")
     stored = dict(zip(p.store_x.tolist(), p.store_s.tolist()))
     return np.array([stored.get(int(c), int(s)) for c, s in zip(columns, slots)], np.int64)
+
+
+def write_op(p: KernelArrays, state) -> np.ndarray | None:
+    """(row register, first state column, row stride) of the pass's in-place update of memory, where the
+    write log reads the cell the network wrote (the row its write address selected) and the word it left
+    there; None unless the pass has exactly one update, of the whole width of ``mem``'s rows (then memory
+    changes nowhere else: only an update writes the state's memory)."""
+    ops = np.flatnonzero(p.op_kind == UPDATE)
+    if len(ops) != 1 or "mem" not in state:
+        return None
+    op, mem = int(ops[0]), state["mem"]
+    width = mem.shape[-1]
+    columns = p.unit_out[p.op_units[op] : p.op_units[op + 1]]
+    if not np.array_equal(columns, mem.offset + np.arange(width)) or p.op_stride[op] != width:
+        return None
+    return np.array([p.op_reg[op], mem.offset, width], np.int64)
 
 
 def record_array(record: np.ndarray | None, batch: int, passes: int, width: int, dtype) -> np.ndarray:

@@ -175,12 +175,14 @@ def run_layers(x, S, R, lo, hi, guard, p, fault):
 
 
 @njit
-def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, executed, record, slots):
+def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, executed, record, slots, writes, wop):
     """Up to ``passes`` passes of one tile of machines, stopping after a pass in which one of them raised an
     event (``events``, ``executed``: the flags' slots after a pass); returns the passes run, negated if an
     event stopped them. The tile's state stays in ``S`` from pass to pass: loaded by the caller when
     ``fresh``, else left there by the previous call. A ``record`` with rows (one machine) gets the narrow
-    fields after each pass, read from their ``slots``."""
+    fields after each pass, read from their ``slots``; ``writes`` with rows (one machine) gets the pass's
+    write as the network made it (``wop``: the update's row register, first state column and row stride):
+    the row that register selected, then that row of the state as the update left it."""
     n_layers = p.layer_ops.size - 1
     for done in range(1, passes + 1):
         if done > 1 or not fresh:
@@ -192,6 +194,13 @@ def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, e
             row = record[done - 1]
             for j in range(slots.size):
                 row[j] = S[slots[j], 0]
+        if writes.shape[0]:
+            row = writes[done - 1]
+            written = R[wop[0], 0]
+            row[0] = written
+            base = wop[1] + written * wop[2]
+            for j in range(row.size - 1):
+                row[j + 1] = x[0, base + j]
         flag = S[executed]
         for b in range(x.shape[0]):
             if flag[b] > 0.5:
@@ -207,12 +216,12 @@ def tile_passes(x, S, R, passes, fresh, guard, p, fault, first, steps, events, e
 
 
 @njit
-def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, p, record, slots):
+def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, p, record, slots, writes, wop):
     """Passes over the batch until one in which some machine raised an event, or ``max_passes``; returns the
     passes run, counting each machine's executed instructions in ``steps``. ``S`` (tiles, slots, tile) and
     ``R`` (tiles, regs, tile) are the tiles' scratch. One tile runs every pass without a break; several
     take turns, a pass each, so that all stop after the same pass. ``record``: see ``tile_passes`` (empty:
-    nothing recorded; rows: a batch of one machine)."""
+    nothing recorded; rows: a batch of one machine), and so ``writes`` and ``wop``."""
     batch, tiles, width = x.shape[0], S.shape[0], S.shape[2]
     for t in range(tiles):
         a, z = t * width, min(batch, (t + 1) * width)
@@ -226,7 +235,7 @@ def run_until_event(x, steps, max_passes, guard, events, executed, S, R, fault, 
             a, z = t * width, min(batch, (t + 1) * width)
             ran = tile_passes(
                 x[a:z], S[t], R[t], per_turn, passes == 0, guard, p, fault, a,
-                steps[a:z], events, executed, record, slots,
+                steps[a:z], events, executed, record, slots, writes, wop,
             )  # fmt: skip
             stop |= ran < 0
         passes += abs(ran)

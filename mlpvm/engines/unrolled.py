@@ -108,11 +108,14 @@ class Unrolled(LoweredEngine):
         self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._code: dict[int, Code] = {}
         self.announce: Callable[[str], None] | None = None  # told before a compilation (seconds)
+        self._record_rows: np.ndarray | None = None  # see ``_rows``
 
     def ir(self, width: int) -> str:
         """The LLVM IR for groups of ``width`` machines (1: one machine)."""
         if width not in self._ir:
-            self._ir[width] = source(self.arrays, self.dtype, self.events, self.executed, width, self.record_slots)
+            self._ir[width] = source(
+                self.arrays, self.dtype, self.events, self.executed, width, self.record_slots, self.write_op
+            )
         return self._ir[width]
 
     def code(self, width: int) -> Code:
@@ -196,21 +199,37 @@ class Unrolled(LoweredEngine):
         y[:, p.store_x] = s[:, p.store_s]
 
     def _run_until_event(
-        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
-    ) -> int:
+        self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None,
+        writes: np.ndarray | None = None,
+    ) -> int:  # fmt: skip
         fault = np.full(3, -1, np.int64)
         y, width = self._padded(x)
         counted = np.zeros(len(y), np.int64)
-        rec = None if record is None else record_array(record, len(x), max(1, max_passes), len(self.record_slots),
-                                                        self.dtype)  # fmt: skip
-        done = self._run(y, width, max(1, max_passes), counted, fault, rec)
-        if rec is not None and rec is not record:
-            record[:done] = rec[:done]
+        passes = max(1, max_passes)
+        rec = None if record is None else record_array(record, len(x), passes, len(self.record_slots), self.dtype)
+        log = self.check_writes(writes, len(x), passes)
+        recording = self.write_op is not None and (rec is not None or len(log))
+        rows = self._rows(passes) if recording else rec  # the code records both in one row
+        done = self._run(y, width, passes, counted, fault, rows)
+        if rows is not None and rows is not record:
+            n = len(self.record_slots)
+            if record is not None:
+                record[:done] = rows[:done, :n]
+            if len(log):
+                log[:done] = rows[:done, n:]
         steps += counted[: len(x)]
         if y is not x:
             x[...] = y[: len(x)].reshape(x.shape)
         self._raise(fault, width)
         return done
+
+    def _rows(self, passes: int) -> np.ndarray:
+        """Where one machine's ``run`` records each pass: its narrow fields, then its write (``write_op``);
+        kept between calls (the debugger calls with about as many passes each time)."""
+        size = len(self.record_slots) + 1 + int(self.write_op[2])
+        if self._record_rows is None or len(self._record_rows) < passes:
+            self._record_rows = np.zeros((passes, size), self.dtype)
+        return self._record_rows
 
 
 def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
