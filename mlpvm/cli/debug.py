@@ -127,9 +127,10 @@ def trace(
     _one_network(network, engine, None)
     image, config = _program(program, machine, bits, cells, slots)
     wanted = parse_range(passes) if layers else None
-    if wanted is not None and network == "mlp":
-        resources.check_trace(config, len(range(max(wanted.start, 1), min(wanted.stop, (max_steps or 2**62) + 1))))
     eng = _transformer(image, config, lam) if network == "transformer" else _make(engine, config, None)
+    if wanted is not None:
+        count = len(range(max(wanted.start, 1), min(wanted.stop, (max_steps or 2**62) + 1)))
+        resources.check_trace(config, count, eng if network == "transformer" else None)
     views.announce(eng, quiet)
     label = "tracing: pass {task.completed:,.0f}" + (f" of at most {max_steps:,}" if max_steps else "")
     with views.progress(label, counts=False, bar=bool(max_steps), quiet=quiet) as bar:
