@@ -72,6 +72,9 @@ def debug(
     with the reference interpreter. Try: break LABEL, run, next, step, finish, bt, info registers,
     x/8d ADDR, print LABEL, watch LABEL, disassemble, layers, reverse-step, help.
 
+    --network transformer runs the looped transformer instead (subleq): `layers` and `layer NAME` then show
+    the column each attention head attended to, with its softmax weight.
+
     Batch mode (-x FILE, --ex CMD, --batch, or commands on a pipe) works as gdb's: a -x script stops at its
     first failing line. The exit status, as gdb's: N after quit N, 0 after quit, else 2 if the last command
     failed (else 0).
@@ -123,7 +126,9 @@ def trace(
 ) -> None:  # fmt: skip
     """Run PROGRAM and write one JSON line per pass: pass, step, pc, a, b, c, mem_a, mem_b, result, branch,
     fallthrough (PC + 3, the adder's output; PC + 1 on paper), out (the byte output, or null). pc is where
-    execution goes next. Files are written to a temporary name and renamed at the end."""
+    execution goes next. Files are written to a temporary name and renamed at the end. --network transformer
+    traces the looped transformer; its --layers file holds each layer's punchcard and each head's attended
+    columns (docs/transformer.md)."""
     _one_network(network, engine, None)
     image, config = _program(program, machine, bits, cells, slots)
     wanted = parse_range(passes) if layers else None

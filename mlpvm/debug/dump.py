@@ -7,6 +7,11 @@ An ``.npz`` (loads with ``allow_pickle=False``) holding, for every pass N saved 
 - ``meta``: JSON: ``config`` (machine, bits, cells, slots), ``layers`` (the 23 names in order) and ``fields``
   (for each layer, each output field as [name, offset, shape]), so a vector can be cut into named fields.
 
+On the looped transformer (``--network transformer``) every layer's output is the whole punchcard in the
+network's float type, its fields the row fields, each (width, columns); ``meta`` adds ``network``, ``dtype``,
+``lambda`` and ``heads``, and ``passN.attended`` (int64) and ``passN.attention`` hold each head's two columns
+of most weight for every column (``mlpvm.debug.transformer``), returned as ``["passN"]["heads"][HEAD]``.
+
 ``load_dump(path)`` does that cutting: ``load_dump(p)["pass40"]["read.0"]["read_a"]`` is the (M, N) array of
 that field, ``load_dump(p)["pass40"]["decoded"]["pc"]`` a number, ``load_dump(p)["meta"]`` the meta.
 """

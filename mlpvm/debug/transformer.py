@@ -194,8 +194,8 @@ def layer(session, pt: PassTrace, k: int) -> RenderableType:
                 table.add_row(*head_row(session, name, top, weight, querying))
         parts.append(table)
     else:
-        hidden = len(lay.b1)
-        parts.append(Text(f"layer {k}: {lay.name} (feed-forward, {hidden} hidden units, "
+        hidden = f"{len(lay.b1)} hidden unit" + ("s" if len(lay.b1) != 1 else "")
+        parts.append(Text(f"layer {k}: {lay.name} (feed-forward, {hidden}, "
                           f"{int(np.count_nonzero(np.maximum(lay.w1 @ before[k] + lay.b1[:, None], 0)))} on), "
                           f"pass {pt.number}", style="bold"))  # fmt: skip
     kept, cleared = sort_fields(eng, k, before)
