@@ -17,6 +17,7 @@ import mlpvm
 from mlpvm.cli import cli
 from mlpvm.debug.commands import Debugger
 from mlpvm.debug.session import Session
+from mlpvm.errors import MlpvmError
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.program import image as images
@@ -38,8 +39,12 @@ def _cli(*args: str):
 
 
 def _reference_run(words: list[int], data: bytes = b"", passes: int = 100):
+    return _reference_run_on(CFG, words, data, passes)
+
+
+def _reference_run_on(cfg: Config, words: list[int], data: bytes = b"", passes: int = 100):
     """The reference's state (pc, memory) before each pass, and the micro-operations of each pass."""
-    ref = reference.load(CFG, words)
+    ref = reference.load(cfg, words)
     inp = Input(data)
     states, micros = [], []
     for _ in range(passes):
@@ -50,15 +55,15 @@ def _reference_run(words: list[int], data: bytes = b"", passes: int = 100):
     return states, micros
 
 
-def _expected_columns(pc: int, mem: list[int]) -> dict[str, int]:
+def _expected_columns(pc: int, mem: list[int], cells: int = CFG.cells) -> dict[str, int]:
     """The column each read head must attend to from the scratchpad: column 1 + i is cell i (none for a
     stopped machine, whose reads nothing uses)."""
-    if not 0 <= pc <= CFG.cells - 3:
+    if not 0 <= pc <= cells - 3:
         return {}
     a, b = mem[pc], mem[pc + 1]
     want = {"fetch.a": 1 + pc, "fetch.b": 2 + pc, "fetch.c": 3 + pc}
-    want |= {"read.a": 1 + a} if 0 <= a < CFG.cells else {}
-    want |= {"read.b": 1 + b} if 0 <= b < CFG.cells else {}
+    want |= {"read.a": 1 + a} if 0 <= a < cells else {}
+    want |= {"read.b": 1 + b} if 0 <= b < cells else {}
     return want
 
 
@@ -229,3 +234,17 @@ def test_debug_cli_runs_the_transformer(tmp_path):
     assert r.exit_code == 0, r.output
     assert re.search(r"^fetch\.a\s+mem\[PC\] \(A\)\s+scratch\s+cell 6", r.output, re.M)  # PC 6 after 3 steps
     assert "│ ok" in r.output and "Waiting for input at pc=0" in r.output  # echoed, then waits for more
+
+
+def test_the_library_debugger_runs_the_transformer_and_names_each_heads_column():
+    d = mlpvm.Debugger(ECHO, "ab", bits=8, cells=32, network="transformer")
+    states, _ = _reference_run_on(Config("subleq", 8, 32), list(load_image(ECHO).words), b"ab", 6)
+    for pc, mem in states:
+        d.step()
+        heads = d.heads()
+        for head, column in _expected_columns(pc, mem, 32).items():
+            assert heads[head]["column"] == column and heads[head]["weight"] >= 1 - 32 * np.exp(-40.0) - 1e-6
+        assert heads["write.broadcast"]["column"] == 0
+    assert d.layer("write.cell")["val"].startswith("0")
+    with pytest.raises(MlpvmError, match="exact at 32 cells from --lambda"):
+        mlpvm.Debugger(ECHO, network="transformer", bits=8, cells=32, lam=1.0)  # below its proved exact region
