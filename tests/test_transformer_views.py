@@ -190,19 +190,23 @@ def test_debugger_breakpoints_reverse_and_memory_match_the_reference():
     session = debugger.session
     text = _shown(debugger, console, "break *9")
     assert "Breakpoint 1" in text
-    for _ in range(2):
-        stop = session.cont()
-        assert stop.reason == "breakpoint" and session.pc == 9
+    stop = session.cont()
+    assert stop.reason == "breakpoint" and session.pc == 9
     ref = reference.load(cfg, list(load_image(ECHO).words))
     inp = Input(b"hi")
     while ref.steps < session.steps:
         ref.step(inp)
-    assert list(session.memory()) == ref.mem and session.pc == ref.pc
-    assert bytes(session.output) == bytes(ref.output) == b"h"
+    assert list(session.memory()) == ref.mem and session.pc == ref.pc and session.output == ref.output == b""
     passes, memory = session.passes, list(session.memory())
     session.step(3)
     session.reverse_step(3)  # back to the breakpoint, on the history
     assert session.passes == passes and session.pc == 9 and list(session.memory()) == memory
+    session.delete()
+    _shown(debugger, console, "watch c")  # the cell IN stores into: its next write is the "i"
+    stop = session.cont()
+    assert stop.reason == "watchpoint" and session.mem(session.address("c")) == ord("i")
+    assert bytes(session.output) == b"h"
+    session.delete()
     stop = session.cont()  # outputs "i", then finds no input
     assert stop.reason == "wait" and bytes(session.output) == b"hi"
     session.close_input()

@@ -18,7 +18,6 @@ import numpy as np
 from mlpvm.craft.layout import Layout
 from mlpvm.engines.base import Engine, record_columns
 from mlpvm.errors import NetworkFault
-from mlpvm.machines.subleq.layers import state_fields
 from mlpvm.transformer.faults import first_departure, first_inexact_layer
 from mlpvm.transformer.network import Transformer
 from mlpvm.transformer.state import encode, inexact
@@ -44,7 +43,7 @@ class TransformerEngine(Engine):
         super().__init__(net.config, [(layer.name, card) for layer in net.layers])
         self.net, self.card = net, card
         self.dtype = np.dtype(net.dtype)
-        self.state = Layout(state_fields(net.config))
+        self.state = Layout(net.config.spec.state_fields(net.config))
         self.record_columns = record_columns(self.state)
         self.lam = net.dtype(net.lam)
         names = [layer.name for layer in net.layers]
