@@ -1,7 +1,7 @@
 """The debugger's layer views and dumps of the looped transformer (``mlpvm debug --network transformer``,
 ``mlpvm trace --network transformer --layers``).
 
-A pass is re-run from its recorded state on the transformer's own layers (``TransformerEngine.layers_of``).
+A pass is re-run from its recorded state on the transformer's own layers (``Session.trace_of``).
 An attention layer is shown head by head: which column each head attended to, with its softmax weight, and the
 runner-up, for the columns that query at all (the scratchpad for the fetch and the reads; every column for the
 write's broadcast, summarised by its smallest winning and largest losing weight). A feed-forward block shows
@@ -32,11 +32,11 @@ READS = {"fetch.a": "mem[PC] (A)", "fetch.b": "mem[PC+1] (B)", "fetch.c": "mem[P
 
 def applies(session) -> bool:
     """Whether the session runs the transformer (these views) rather than the MLP (``netviews``)."""
-    return isinstance(session.plain, TransformerEngine)
+    return isinstance(session.engine, TransformerEngine)
 
 
 def engine(session) -> TransformerEngine:
-    return session.plain
+    return session.engine
 
 
 def layer_index(eng: TransformerEngine, key: str) -> int:

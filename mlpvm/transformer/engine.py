@@ -69,11 +69,8 @@ class TransformerEngine(Engine):
         for reg, k, rows in self._registers:
             s.view(into, reg)[...] = layers[k][rows.start : rows.stop, 0].reshape(s[reg].shape)
 
-    def layers_of(self, state: np.ndarray) -> list[np.ndarray]:
-        """Every layer's output punchcard for the pass from one state vector."""
-        return self.layers_of_card(self.embed(state))
-
-    def layers_of_card(self, card: np.ndarray) -> list[np.ndarray]:
+    def layers_of(self, card: np.ndarray) -> list[np.ndarray]:
+        """Every layer's output punchcard for the pass from the punchcard ``card``."""
         trace: list = []
         self.net.run_pass(card, trace)
         return [x for _, x in trace]
@@ -87,7 +84,7 @@ class TransformerEngine(Engine):
         outputs = []
         for machine in range(len(x)):
             start = self.embed(x[machine])
-            layers = self.layers_of_card(start)
+            layers = self.layers_of(start)
             if self.guard and inexact(self.net, layers[-1]):
                 detail = f"{inexact(self.net, layers[-1])} (machine {machine})"
                 raise NetworkFault(first_inexact_layer(self.net, start), detail, machine)
