@@ -99,7 +99,7 @@ def test_trace_layers_are_the_weight_files_layers_and_the_heads_read_what_the_re
         for name in ("a", "b", "c", "mem_a", "mem_b", "result", "branch"):
             if getattr(m, name) is not None:
                 assert line[name] == int(getattr(m, name)), (line, m)
-        assert line["out"] == m.out
+        assert line["out"] == m.out and line["fallthrough"] == m.next_pc
     dump = mlpvm.load_dump(layers)
     w = np.load(weights, allow_pickle=False)
     meta = json.loads(str(w["meta"][()]))
@@ -252,3 +252,14 @@ def test_the_library_debugger_runs_the_transformer_and_names_each_heads_column()
     assert d.layer("write.cell")["val"].startswith("0")
     with pytest.raises(MlpvmError, match="exact at 32 cells from --lambda"):
         mlpvm.Debugger(ECHO, network="transformer", bits=8, cells=32, lam=1.0)  # below its proved exact region
+
+
+@pytest.mark.parametrize("command", ["debug", "trace"])
+def test_outside_what_the_transformer_runs_exactly_is_one_line_before_running(tmp_path, command):
+    out = ["-o", str(tmp_path / "t.jsonl")] if command == "trace" else ["--batch"]
+    paper = ROOT / "programs" / "paper" / "gcd.pasq"
+    r = _cli(command, "--network", "transformer", str(paper), *out)
+    assert r.exit_code == 2 and "runs subleq programs only" in r.output and "Traceback" not in r.output
+    r = _cli(command, "--network", "transformer", "--lambda", "2", str(ROOT / "programs" / "hello.sq"), *out)
+    assert r.exit_code == 2 and "exact at 256 cells from --lambda 3.03, not 2" in r.output
+    assert not (tmp_path / "t.jsonl").exists()
