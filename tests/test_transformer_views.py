@@ -263,3 +263,18 @@ def test_outside_what_the_transformer_runs_exactly_is_one_line_before_running(tm
     r = _cli(command, "--network", "transformer", "--lambda", "2", str(ROOT / "programs" / "hello.sq"), *out)
     assert r.exit_code == 2 and "exact at 256 cells from --lambda 3.03, not 2" in r.output
     assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_a_transformer_dump_with_a_wrong_member_is_one_error_naming_it(tmp_path):
+    debugger, _console = _debugger(list(HI))
+    debugger.execute("step 2")
+    path = tmp_path / "d.npz"
+    debugger.execute(f"dump {path} --passes 1:2")
+    good = dict(np.load(path, allow_pickle=False))
+    assert set(mlpvm.load_dump(path)["pass2"]["heads"]) == {"fetch.a", "fetch.b", "fetch.c", "read.a", "read.b",
+                                                             "write.broadcast"}  # fmt: skip
+    for key, bad in (("pass2.attended", good["pass2.attended"][:, :3]), ("pass2.fetch", good["pass2.fetch"][:7]),
+                     ("pass2.attention", good["pass2.attended"])):  # fmt: skip
+        np.savez(tmp_path / "bad.npz", **{**good, key: bad})
+        with pytest.raises(MlpvmError, match=re.escape(key)):
+            mlpvm.load_dump(tmp_path / "bad.npz")
