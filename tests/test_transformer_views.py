@@ -181,7 +181,19 @@ def test_debugger_shows_the_written_cell_and_the_feed_forward_fields():
     _shown(debugger, console, "step")  # mem[11] = 0 - 0: taken, to -1 (a halt)
     assert re.search(r"^take\s+1\s*$", _shown(debugger, console, "layer branch"), re.M)
     assert re.search(r"^n_pc\s+-1\s*$", _shown(debugger, console, "layer next_pc"), re.M)
-    assert "layers, layer and dump" in _shown(debugger, console, "diff 1 2")
+    assert "layers, layer, diff and dump" in _shown(debugger, console, "flow")
+
+
+def test_debugger_diff_of_two_passes_shows_the_instructions_the_reference_executed():
+    debugger, console = _debugger(list(SUB))
+    _shown(debugger, console, "step 2")
+    states, micros = _reference_run(SUB)
+    (one, two), (after_one, after_two) = micros[:2], (states[1][0], states[2][0])
+    text = " ".join(_shown(debugger, console, "diff 1 2").split())  # the last column wraps: join its lines
+    assert f"a {one.a}->{two.a}; b {one.b}->{two.b}; c {one.c}->{two.c}" in text
+    assert f"r {one.result}->{two.result}" in text and f"pc {after_one}->{after_two}" in text
+    text = _shown(debugger, console, "diff fetch fetch.round 1")
+    assert re.search(rf"^ a\s+0\s+{one.a}\s*$", text, re.M) and "fields are unchanged" in text
 
 
 def test_debugger_breakpoints_reverse_and_memory_match_the_reference():

@@ -15,7 +15,7 @@ from mlpvm.debug.records import DebugError
 
 def _mlp_only(debugger: Debugger, name: str) -> None:
     if tviews.applies(debugger.session):
-        raise DebugError(f"{name} shows the MLP's layers; on the transformer use layers, layer and dump")
+        raise DebugError(f"{name} shows the MLP's layers; on the transformer use layers, layer, diff and dump")
 
 
 def _pass(debugger: Debugger, text: str) -> netviews.PassTrace:
@@ -54,16 +54,19 @@ def layer(debugger: Debugger, arg: str) -> None:
 @command("diff", usage="diff PASS1 PASS2 | diff LAYER1 LAYER2 [PASS]")
 def diff(debugger: Debugger, arg: str) -> None:
     """Which units changed: between two passes, layer by layer; or between two layers (names like read.0)
-    of one pass (default the last), field by field."""
-    _mlp_only(debugger, "diff")
+    of one pass (default the last), field by field. On the transformer: punchcard entries and row fields."""
     words = arg.split()
+    views = tviews if tviews.applies(debugger.session) else netviews
     if len(words) == 2 and all(w.isdigit() for w in words):
         a, b = (_pass(debugger, w) for w in words)
-        debugger.console.print(netviews.diff(debugger.session, a, b))
+        debugger.console.print(views.diff(debugger.session, a, b))
     elif len(words) in (2, 3):
-        i, j = (netviews.layer_index(w) for w in words[:2])
+        if views is tviews:
+            i, j = (tviews.layer_index(tviews.engine(debugger.session), w) for w in words[:2])
+        else:
+            i, j = (netviews.layer_index(w) for w in words[:2])
         pt = _pass(debugger, words[2] if len(words) == 3 else "")
-        debugger.console.print(netviews.diff_layers(debugger.session, pt, i, j))
+        debugger.console.print(views.diff_layers(debugger.session, pt, i, j))
     else:
         raise DebugError("diff PASS1 PASS2, or diff LAYER1 LAYER2 [PASS]")
 

@@ -220,6 +220,45 @@ def _memory_shown(eng: TransformerEngine, lay, x: np.ndarray) -> bool:
     return any(head.attended(x, eng.lam)[2][1:].any() for head in lay.heads)
 
 
+def diff(session, a: PassTrace, b: PassTrace) -> RenderableType:
+    """Between two passes, layer by layer: how many punchcard entries differ, the fields the layer wrote
+    whose scratchpad value changed, and how many memory columns differ."""
+    eng = engine(session)
+    before_a, before_b = cards(eng, a), cards(eng, b)
+    rows = []
+    for k, lay in enumerate(eng.net.layers):
+        x, y = before_a[k + 1], before_b[k + 1]
+        changed = [f"{n} {_scratch(eng, n, x)}->{_scratch(eng, n, y)}" for n in written(eng, k)
+                   if _scratch(eng, n, x) != _scratch(eng, n, y)]  # fmt: skip
+        columns = int(np.count_nonzero((x[:, 1:] != y[:, 1:]).any(axis=0)))
+        changed += [f"{columns} memory column" + ("s" if columns > 1 else "")] if columns else []
+        rows.append((str(k), lay.name, str(int(np.count_nonzero(x != y))), "; ".join(changed)))
+    title = f"pass {a.number} -> pass {b.number}: entries that differ, written fields that changed"
+    return _table(title, ("#", "layer", "entries", "fields"), rows)
+
+
+def diff_layers(session, pt: PassTrace, i: int, j: int) -> RenderableType:
+    """Between two layers of a pass: every row field whose scratchpad value or memory columns differ."""
+    eng = engine(session)
+    c = cards(eng, pt)
+    x, y = c[i + 1], c[j + 1]
+    names = eng.layer_names
+    table = Table("field", names[i], names[j], box=None, header_style="bold",
+                  title=f"pass {pt.number}: {names[i]} -> {names[j]}", title_justify="left")  # fmt: skip
+    same = 0
+    for name, rows in eng.net.rows.fields.items():
+        if np.array_equal(x[rows.start : rows.stop], y[rows.start : rows.stop]):
+            same += 1
+        else:
+            table.add_row(name, field_text(session, eng, y, x, name), field_text(session, eng, x, y, name))
+    return Group(table, Text(f"{same} fields are unchanged", style="dim"))
+
+
+def _scratch(eng: TransformerEngine, name: str, x: np.ndarray) -> str:
+    rows = eng.net.rows[name]
+    return value(eng, name, x[rows.start : rows.stop, 0])
+
+
 # -- dumps (``dump`` in the debugger, ``trace --layers``) --------------------------------------------
 
 
