@@ -94,10 +94,16 @@ def check_mutants(config: Config) -> Cost:
     return cost
 
 
-def check_trace(config: Config, passes: int) -> Cost:
+def check_trace(config: Config, passes: int, transformer=None) -> Cost:
     """``trace --layers``: the stored matrices and one pass's activations in memory (each pass is written as it
-    comes), and the activations of every pass asked for on disk, uncompressed at most."""
+    comes), and the activations of every pass asked for on disk, uncompressed at most. ``transformer`` (its
+    engine, already built): every layer's output is its whole punchcard, in its float type."""
     cost = estimate(config)
+    if transformer is not None:
+        disk = passes * len(transformer.layer_names) * transformer.card.size * transformer.dtype.itemsize
+        refuse_above(disk, config, f"the activations of {passes:,} passes would write up to {_size(disk)}",
+                     "ask for fewer --passes")  # fmt: skip
+        return cost
     need = cost.bytes("sparse") + cost.activations(1)
     refuse_above(need, config, f"tracing the layers would need about {_size(need)} of memory")
     disk = cost.activations(passes)

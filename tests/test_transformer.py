@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from mlpvm.check import transformer as checks
 from mlpvm.check.generate import one_step_cases, random_program
 from mlpvm.check.lockstep import Program
 from mlpvm.cli import cli
 from mlpvm.machines.config import Config
-from mlpvm.transformer import build, exactness, host
+from mlpvm.transformer import build, exactness
 from mlpvm.transformer.attention import Attention
 from mlpvm.transformer.encodings import from_bits, to_bits
+from mlpvm.transformer.faults import first_departure
 from mlpvm.transformer.state import decode, encode, inexact
 
 SMALL = [Config("subleq", 8, 16), Config("subleq", 4, 16), Config("subleq", 16, 32)]
@@ -56,7 +58,7 @@ def test_one_iteration_is_the_reference_step(cfg):
     kind): one pass equals one reference step on memory, PC, flags, handshake and output, exactly."""
     net = build(cfg)
     for program in one_step_cases(cfg, seed=7, count=60):
-        divergence, _steps, _how = host.lockstep(net, program, max_steps=1)
+        divergence, _steps, _how = checks.lockstep(net, program, max_steps=1)
         assert divergence is None, divergence.describe()
 
 
@@ -66,7 +68,7 @@ def test_random_programs_in_lockstep(cfg, dtype):
     net = build(cfg, dtype=dtype)
     steps, stops = 0, set()
     for seed in range(40):
-        divergence, n, how = host.lockstep(net, random_program(cfg, seed), 300)
+        divergence, n, how = checks.lockstep(net, random_program(cfg, seed), 300)
         assert divergence is None, f"seed {seed}: {divergence.describe()}"
         steps, stops = steps + n, stops | {how}
     assert steps > 500 and {"halt", "fault"} <= stops
@@ -89,7 +91,7 @@ def test_lockstep_catches_a_planted_fault():
     cell = _layer(net, "write.cell")
     cell.w2[net.rows.row("val", 0)] *= -1
     program = Program([9, 10, -1, 0, 0, 0, 0, 0, 0, 5, 6])
-    divergence, _steps, _how = host.lockstep(net, program, 10)
+    divergence, _steps, _how = checks.lockstep(net, program, 10)
     assert divergence is not None and divergence.field in ("mem[10]", "exactness")
 
 
@@ -97,7 +99,7 @@ def test_outside_the_bound_the_measurement_finds_divergence():
     """At lambda 0.5 (bound: 1.64 at 16 cells) random programs do leave the exact state: measured, reported
     as a divergence in the exactness field."""
     cfg = Config("subleq", 8, 16)
-    cell = exactness.measure(cfg, 0.5, "float32", programs=5, max_steps=50)
+    cell = checks.measure(cfg, 0.5, "float32", programs=5, max_steps=50)
     assert not cell.proved and not cell.exact and cell.failure
 
 
@@ -214,9 +216,28 @@ def test_a_divergence_names_the_layer_that_departs_from_hard_attention():
     {0,1}: the lockstep catches the wrong word, and the diagnosis names a rounding layer."""
     cfg = Config("subleq", 8, 16)
     net = build(cfg, lam=1.5)
-    found = [host.lockstep(net, random_program(cfg, seed), 100)[0] for seed in range(5)]
+    found = [checks.lockstep(net, random_program(cfg, seed), 100)[0] for seed in range(5)]
     wrong_words = [d for d in found if d is not None and d.field != "exactness"]
     assert wrong_words and all(d.layer and d.layer.endswith(".round") for d in wrong_words)
     exact = build(cfg)
     x = encode(exact, [9, 10, -1, 0, 0, 0, 0, 0, 0, 5, 7])
-    assert host.first_departure(exact, x) is None  # at lambda 20 the pass is the hard-max pass
+    assert first_departure(exact, x) is None  # at lambda 20 the pass is the hard-max pass
+
+
+def test_the_network_package_depends_on_no_checker_and_no_host():
+    """Data flows one way: the transformer's modules import neither ``mlpvm.check`` nor ``mlpvm.host`` (nor
+    the debugger or the CLI), read from their sources, so a lazy import inside a function counts too."""
+    import ast
+    from pathlib import Path
+
+    import mlpvm.transformer
+
+    above = ("mlpvm.check", "mlpvm.host", "mlpvm.debug", "mlpvm.cli")
+    found = []
+    for path in sorted(Path(mlpvm.transformer.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{path.name}: {n}" for n in names if n.startswith(above)]
+    assert len(list(Path(mlpvm.transformer.__file__).parent.glob("*.py"))) >= 10
+    assert found == []

@@ -8,9 +8,11 @@ import time
 
 import click
 
+from mlpvm.check.transformer import Cell, measure
 from mlpvm.cli.options import INPUT_HELP, MAX_CELLS, bounded, lambda_option, max_steps_option, resolve_config
 from mlpvm.engines import make
 from mlpvm.errors import ConfigError
+from mlpvm.host import transformer as host
 from mlpvm.host.batch import run_reference
 from mlpvm.host.computer import Computer, Outcome
 from mlpvm.machines.config import MAX_BITS, MIN_BITS, MIN_CELLS, Config
@@ -20,8 +22,8 @@ from mlpvm.network import weights as weightfile
 from mlpvm.network.exactness import exact_range
 from mlpvm.program.inputs import EOF_READS, Input, unescape
 from mlpvm.program.load import load_image
-from mlpvm.transformer import build, host
-from mlpvm.transformer.exactness import Cell, largest_sum, measure, min_lambda
+from mlpvm.transformer import build
+from mlpvm.transformer.exactness import largest_sum, min_lambda
 
 LAMBDAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 20.0)
 BITS = (8, 16, 24, 32)

@@ -9,17 +9,20 @@ import time
 
 import click
 
+from mlpvm.check import transformer as checks
 from mlpvm.check.generate import random_program
 from mlpvm.check.lockstep import Program
 from mlpvm.cli import console
 from mlpvm.cli.options import resolve_config
 from mlpvm.errors import ConfigError
+from mlpvm.host import transformer as host
 from mlpvm.host.computer import EXIT_CODES, Outcome
 from mlpvm.machines.config import Config
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
 from mlpvm.program.load import load_image
-from mlpvm.transformer import DEFAULT_LAMBDA, Transformer, build, exactness, host
+from mlpvm.transformer import DEFAULT_LAMBDA, Transformer, build, exactness
+from mlpvm.transformer.faults import NotExact
 
 
 def network(config: Config, lam: float | None, dtype: str = "float32") -> Transformer:
@@ -35,7 +38,7 @@ def run_program(program: Image, config: Config, lam: float | None, inp: Input, l
     net = network(config, lam)
     try:
         return host.run(net, list(program.words), inp, limit, stream)
-    except host.NotExact as e:  # outside what the bound covers: a network fault, as for the MLP
+    except NotExact as e:  # outside what the bound covers: a network fault, as for the MLP
         raise ConfigError(f"network fault: {e}") from None
     except KeyboardInterrupt:
         click.echo("\nmlpvm: interrupted", err=True)
@@ -67,7 +70,7 @@ def verify_programs(images, named: bool, count: int, seed: int, max_steps: int, 
     for what, again, config, program in cases:
         net = nets.get(config) or nets.setdefault(config, network(config, lam, dtype))
         try:
-            divergence, n, how = host.lockstep(net, program, max_steps or 2**62)
+            divergence, n, how = checks.lockstep(net, program, max_steps or 2**62)
         except KeyboardInterrupt:
             click.echo(f"\nmlpvm: interrupted after {steps:,} steps checked", err=True)
             sys.exit(EXIT_CODES["interrupted"])
@@ -89,7 +92,7 @@ def verify_programs(images, named: bool, count: int, seed: int, max_steps: int, 
     click.echo("  stops: " + ", ".join(f"{v} {k}" for k, v in sorted(stops.items())))
 
 
-def _diverged(what: str, again: str, net: Transformer, d: host.Divergence, steps: int, as_json: bool) -> None:
+def _diverged(what: str, again: str, net: Transformer, d: checks.Divergence, steps: int, as_json: bool) -> None:
     if as_json:
         click.echo(
             json.dumps(

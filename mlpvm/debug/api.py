@@ -22,7 +22,8 @@ from rich.console import Console, RenderableType
 
 from mlpvm import machines
 from mlpvm.debug import netviews, views
-from mlpvm.debug.records import Breakpoint, Stop
+from mlpvm.debug import transformer as tviews
+from mlpvm.debug.records import Breakpoint, DebugError, Stop
 from mlpvm.debug.session import Session
 from mlpvm.engines import DEFAULT, make
 from mlpvm.machines.config import MAX_BITS
@@ -36,16 +37,23 @@ class Debugger:
         self, program: str | Path | Image, input: bytes | str = b"", *, machine: str | None = None,
         bits: int | None = None, cells: int | None = None, slots: int | None = None, engine: str = DEFAULT,
         weights: str | Path | None = None, check: bool = True, eof_reads: int | None = None,
+        network: str = "mlp", lam: float | None = None,
     ):  # fmt: skip
         """``program``: a path (an image or assembly source, as ``mlpvm debug`` takes) or an ``Image``;
         ``input``: the program's input; ``weights``: a weight file to run (on ``engine``: sparse, dense or
-        onnx); ``check``: the reference interpreter beside the network (a divergence stops a run)."""
+        onnx); ``check``: the reference interpreter beside the network (a divergence stops a run);
+        ``network="transformer"``: the looped transformer (softmax temperature ``lam``, default 20) instead."""
         from mlpvm.cli.options import load_weights, resolve_config  # the CLI's one rule for a configuration
 
         image = program if isinstance(program, Image) else load_image(program)
         loaded = load_weights(str(weights), machine, bits, cells, slots) if weights else None
         config = resolve_config(image, loaded, machine, bits, cells, slots)
         eng = make(engine, config, loaded) if loaded is not None else engine
+        if network == "transformer":
+            from mlpvm.cli.transformer import network as transformer  # refused outside its exact region
+            from mlpvm.transformer.engine import TransformerEngine
+
+            eng = TransformerEngine(transformer(config, lam))
         data = input.encode() if isinstance(input, str) else bytes(input)
         self.session = Session(image, config, data, eng, check=check, eof_reads=eof_reads)
 
@@ -120,9 +128,25 @@ class Debugger:
         """Layer ``which`` (its name, as ``write.1``, or index 0..22) of pass ``number`` (default: the last),
         re-run on the stored matrices: each output field decoded, as the ``layer`` command shows it."""
         pt = netviews.pass_trace(self.session, number)
+        if tviews.applies(self.session):
+            eng = tviews.engine(self.session)
+            k = which if isinstance(which, int) else tviews.layer_index(eng, which)
+            cards = tviews.cards(eng, pt)
+            return {n: tviews.field_text(self.session, eng, cards[k], cards[k + 1], n) for n in tviews.written(eng, k)}
         k = which if isinstance(which, int) else netviews.layer_index(which)
         layout = netviews.build(self.session.config).layers[k].outputs
         return {f.name: netviews.field_value(self.session, pt, k, f.name) for f in layout}
+
+    def heads(self, number: int | None = None) -> dict[str, dict[str, float]]:
+        """On the transformer: each attention head of pass ``number`` (default: the last), as the scratchpad's
+        query saw it: the column it attended to (1 + i is cell i, 0 the scratchpad), its softmax weight, the
+        runner-up column and its weight."""
+        if not tviews.applies(self.session):
+            raise DebugError("heads: the MLP has no attention; this is for network='transformer'")
+        eng = tviews.engine(self.session)
+        found = tviews.heads(eng, tviews.cards(eng, netviews.pass_trace(self.session, number)))
+        return {name: {"column": int(top[0, 0]), "weight": float(w[0, 0]), "runner_up": int(top[0, 1]),
+                       "runner_up_weight": float(w[0, 1])} for name, top, w, _ in found}  # fmt: skip
 
     # -- views -----------------------------------------------------------------------------------
 

@@ -7,6 +7,11 @@ An ``.npz`` (loads with ``allow_pickle=False``) holding, for every pass N saved 
 - ``meta``: JSON: ``config`` (machine, bits, cells, slots), ``layers`` (the 23 names in order) and ``fields``
   (for each layer, each output field as [name, offset, shape]), so a vector can be cut into named fields.
 
+On the looped transformer (``--network transformer``) every layer's output is the whole punchcard in the
+network's float type, its fields the row fields, each (width, columns); ``meta`` adds ``network``, ``dtype``,
+``lambda`` and ``heads``, and ``passN.attended`` (int64) and ``passN.attention`` hold each head's two columns
+of most weight for every column (``mlpvm.debug.transformer``), returned as ``["passN"]["heads"][HEAD]``.
+
 ``load_dump(path)`` does that cutting: ``load_dump(p)["pass40"]["read.0"]["read_a"]`` is the (M, N) array of
 that field, ``load_dump(p)["pass40"]["decoded"]["pc"]`` a number, ``load_dump(p)["meta"]`` the meta.
 """
@@ -62,6 +67,10 @@ def decoded(engine: Engine, config: Config, x: np.ndarray) -> dict[str, int]:
 
 
 def meta(engine: Engine, config: Config) -> dict:
+    if engine.name == "transformer":  # its layers' outputs are punchcards, not the MLP's layouts
+        from mlpvm.debug import transformer
+
+        return transformer.dump_meta(engine)
     return {
         "config": config.to_meta(),
         "layers": engine.layer_names,
@@ -70,7 +79,15 @@ def meta(engine: Engine, config: Config) -> dict:
     }  # fmt: skip
 
 
-def pass_arrays(engine: Engine, config: Config, number: int, trace: list[np.ndarray]) -> dict[str, np.ndarray]:
+def pass_arrays(
+    engine: Engine, config: Config, number: int, trace: list[np.ndarray], before: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Pass ``number``'s members: each layer's activations (``trace``, from the state ``before``, (1, size))
+    and the decoded state after it."""
+    if engine.name == "transformer":
+        from mlpvm.debug import transformer
+
+        return transformer.pass_arrays(engine, number, before[0], trace)
     arrays = {f"pass{number}.{name}": h[0].astype(np.uint8) for name, h in zip(engine.layer_names, trace)}
     arrays[f"pass{number}.decoded"] = np.array(json.dumps(decoded(engine, config, trace[-1][0])))
     return arrays
@@ -130,7 +147,7 @@ def dump_session(session, path: str | Path, passes: range | None = None) -> list
         before = session.before(number)
         if before is None:
             raise MlpvmError(f"there is no pass {number} (passes 1..{session.passes} ran)")
-        arrays.update(pass_arrays(session.plain, session.config, number, session.trace_of(before)))
+        arrays.update(pass_arrays(session.plain, session.config, number, session.trace_of(before), before))
         written.append(number)
     save(path, arrays, meta(session.plain, session.config))
     return written
@@ -151,24 +168,68 @@ def load_dump(path: str | Path) -> dict:
                   for layer, fields in info["fields"].items()}  # fmt: skip
         out: dict = {"meta": info}
         budget = resources.CEILING
+        kind = _activation_dtype(info)
+        heads = _heads(info)
         for key in members:
             m = DUMP_KEY.fullmatch(key)
-            if m is None or (m.group(2) != "decoded" and m.group(2) not in widths):
+            if m is None or (m.group(2) not in ("decoded", *HEAD_MEMBERS) and m.group(2) not in widths):
                 continue  # not a member of a dump: never read
             entry = out.setdefault(f"pass{m.group(1)}", {})
             if m.group(2) == "decoded":
                 entry["decoded"] = _decoded(members, key)
                 continue
+            if m.group(2) in HEAD_MEMBERS:
+                if heads:  # the transformer's: for each head, its two columns of most weight and the weights
+                    member = npz.member(members, key, min(len(heads) * 2 * _columns(info) * 8, budget))
+                    budget -= member.nbytes
+                    _head_member(entry, key, heads, member, _columns(info), HEAD_MEMBERS[m.group(2)])
+                continue
             layer = m.group(2)
-            vector = npz.member(members, key, min(widths[layer], budget))
+            vector = npz.member(members, key, min(widths[layer] * kind.itemsize, budget))
             budget -= vector.nbytes
-            if vector.dtype != np.uint8 or vector.shape != (widths[layer],):
+            if vector.dtype != kind or vector.shape != (widths[layer],):
                 raise npz.ArchiveError(
-                    f"{key} is {vector.dtype} {vector.shape}, not the uint8 ({widths[layer]},) of its layer's fields"
+                    f"{key} is {vector.dtype} {vector.shape}, not the {kind} ({widths[layer]},) of its layer's fields"
                 )
             entry[layer] = {name: vector[offset : offset + math.prod(shape)].reshape(shape)
                             for name, offset, shape in info["fields"][layer]}  # fmt: skip
     return out
+
+
+HEAD_MEMBERS = {"attended": ("column", np.dtype(np.int64)), "attention": ("weight", None)}  # the transformer's
+
+
+def _activation_dtype(info: dict) -> np.dtype:
+    """uint8 for the MLP's activations (bits); the transformer's are its float type (a softmax read is not)."""
+    if info.get("network") != "transformer":
+        return np.dtype(np.uint8)
+    if info.get("dtype") not in ("float32", "float64"):
+        raise npz.ArchiveError("'meta' of a transformer dump names no dtype float32 or float64")
+    return np.dtype(info["dtype"])
+
+
+def _heads(info: dict) -> list[str]:
+    heads = info.get("heads", []) if info.get("network") == "transformer" else []
+    if not isinstance(heads, list) or not all(isinstance(h, str) for h in heads):
+        raise npz.ArchiveError("'meta' heads is not a list of names")
+    return heads
+
+
+def _columns(info: dict) -> int:
+    cells = info.get("config", {}).get("cells") if isinstance(info.get("config"), dict) else None
+    if type(cells) is not int or not 0 < cells <= resources.CEILING:
+        raise npz.ArchiveError("'meta' config names no number of cells")
+    return cells + 1
+
+
+def _head_member(entry: dict, key: str, heads: list[str], a: np.ndarray, columns: int, what: tuple) -> None:
+    """``entry["heads"][head][column|weight]``: (columns, 2) arrays, checked against the meta's heads."""
+    name, dtype = what
+    want = (len(heads), columns, 2)
+    if a.shape != want or (dtype is not None and a.dtype != dtype) or (dtype is None and a.dtype.kind != "f"):
+        raise npz.ArchiveError(f"{key} is {a.dtype} {a.shape}, not {dtype or 'float'} {want}")
+    for i, head in enumerate(heads):
+        entry.setdefault("heads", {}).setdefault(head, {})[name] = a[i]
 
 
 def _dump_meta(members: npz.Members) -> dict:

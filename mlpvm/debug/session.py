@@ -314,7 +314,9 @@ class Session:
         diff = self._disagreement(micro) if micro is not None else None
         if diff is not None:
             trace = self.trace_of(before)
-            layer = first_bad_layer(self.config, self.plain.layouts, self.plain.layer_names, trace, micro)
+            own = getattr(self.plain, "first_bad_layer", None)  # an engine that diagnoses its passes itself
+            layer = own(before) if own else first_bad_layer(self.config, self.plain.layouts, self.plain.layer_names,
+                                                            trace, micro)  # fmt: skip
             self.diverged = Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer),
                                  last=self.last)  # fmt: skip
             return self.diverged

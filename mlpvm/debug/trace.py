@@ -41,7 +41,9 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
     way. ``progress`` hears of each pass; ``eof_reads``: the end-of-input rule (None: no limit)."""
     outputs(out, layers, inputs=(image.path,))  # before the run, not after it: none an input, not both one file
     engine = make(engine, config) if isinstance(engine, str) else engine
-    plain = make("sparse", config) if layers else None
+    plain = None
+    if layers:  # the stored weights as they are: the MLP's sparse matrices; the transformer's own layers
+        plain = engine if engine.name == "transformer" else make("sparse", config)
     computer = Computer(
         engine, encode(engine.state, config, image.words, image.slots), [Input(data, eof_reads=eof_reads)]
     )
@@ -58,7 +60,7 @@ def trace(image: Image, config: Config, out: Path, data: bytes = b"", max_steps:
             if npz is not None and c.passes in passes:
                 trace: list[np.ndarray] = []
                 plain.run_pass(np.array(before, dtype=plain.dtype), trace)
-                npz.add(dump.pass_arrays(plain, config, c.passes, trace))  # on disk now: one pass in memory
+                npz.add(dump.pass_arrays(plain, config, c.passes, trace, before))  # on disk now: one pass in memory
             if plain is not None and c.passes + 1 in passes:
                 before = c.state_of(0)[None].copy()
             if progress is not None:

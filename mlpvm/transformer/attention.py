@@ -36,6 +36,14 @@ class Head:
         e = np.exp(scores)
         return e / e.sum(axis=1, keepdims=True)
 
+    def attended(self, x: np.ndarray, lam: float, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What each column attended to: the ``k`` columns of most weight, most first (columns x k), their
+        softmax weights (columns x k), and which columns query at all (a nonzero query; the others attend
+        uniformly, which nothing reads)."""
+        p = self.weights(x, lam)
+        top = np.argsort(-p, axis=1, kind="stable")[:, :k]
+        return top, np.take_along_axis(p, top, axis=1), mul(self.wq, x).any(axis=0)
+
     def __call__(self, x: np.ndarray, lam: float) -> np.ndarray:
         """The head's output (d x n). Computed on the value map's nonzero rows and columns only: the same
         sums, without the exact zeros a dense product would add."""

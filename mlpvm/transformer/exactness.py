@@ -1,5 +1,5 @@
 """Where the looped transformer is exact: a bound proved from the construction, checked before running, and
-the measurement that tests it (``mlpvm compare --exactness``).
+the measurement that tests it (``mlpvm compare --exactness``, in ``mlpvm.check.transformer``).
 
 Two things can make a pass inexact. (1) A softmax read is never a hard max: a head's right column scores at
 least 2 lambda above every wrong one, so with M wrong columns its weight is at least 1 / (1 + M e^(-2 lambda))
@@ -15,17 +15,13 @@ case: random programs stay exact somewhat beyond it).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from mlpvm.check.generate import random_program
 from mlpvm.errors import ConfigError
-from mlpvm.machines.config import Config
 from mlpvm.network.exactness import exact_range
 from mlpvm.transformer.ffn import FFN
-from mlpvm.transformer.host import lockstep
-from mlpvm.transformer.network import Transformer, build
+from mlpvm.transformer.network import Transformer
 
 READ_MARGIN = 3 / 5  # M e^(-2 lambda) at most this: every read within 3/8 of its bit
 
@@ -63,30 +59,3 @@ def check(net: Transformer) -> None:
     wrong = refusal(net)
     if wrong:
         raise ConfigError(wrong)
-
-
-@dataclass
-class Cell:
-    """One measured configuration."""
-
-    dtype: str
-    lam: float
-    bits: int
-    cells: int
-    proved: bool  # inside the proved region
-    exact: bool  # every program stayed exact and equal to the reference
-    steps: int
-    failure: str = ""
-
-
-def measure(config: Config, lam: float, dtype: str, programs: int, max_steps: int, seed: int = 0) -> Cell:
-    """Runs ``programs`` random programs in lockstep with the reference; exact if none diverged."""
-    net = build(config, lam, dtype)
-    steps = 0
-    for i in range(programs):
-        d, n, _how = lockstep(net, random_program(config, seed + i), max_steps)
-        steps += n
-        if d is not None:
-            failure = f"seed {seed + i}, step {d.step}: {d.describe()}"
-            return Cell(dtype, lam, config.bits, config.cells, refusal(net) is None, False, steps, failure)
-    return Cell(dtype, lam, config.bits, config.cells, refusal(net) is None, True, steps)
