@@ -465,7 +465,7 @@ def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
     boot = parts[0]
     return {
         "image": str(path),
-        "engine": fastest_name(),
+        "engine": engine.name,  # the one that ran
         "setup_s": setup,
         "parts": parts,
         "line_steps": EFORTH_LINE_STEPS,
