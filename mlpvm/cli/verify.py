@@ -60,7 +60,7 @@ DEFAULT_STEPS = 1000
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
 )
-@click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the engine that runs it: reports name it).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file.")
 @click.option(
     "--batch-size", "batch", type=bounded(1, 1 << 16), default=512, show_default=True, help="Programs run together."
 )
