@@ -28,6 +28,8 @@ PTR, INT = ctypes.c_void_p, ctypes.c_int64
 RUN = ctypes.CFUNCTYPE(INT, PTR, INT, INT, PTR, INT, PTR, INT, INT, INT, PTR, PTR, PTR)
 LAYER = ctypes.CFUNCTYPE(INT, PTR, PTR, PTR, INT)
 WIDTH = 8  # machines per group in a batch: one vector register of float32 (AVX2)
+TILE_GROUPS = 8  # groups run pass after pass together in a long call of a large batch: ``_tiled``
+LONG = 16  # passes a call must be allowed (and the last one ran) for a large batch to run tile by tile
 
 
 def have_llvm() -> bool:
@@ -108,6 +110,7 @@ class Unrolled(LoweredEngine):
         self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._code: dict[int, Code] = {}
         self.announce: Callable[[str], None] | None = None  # told before a compilation (seconds)
+        self._long = True  # whether the last call of a large batch ran at least ``LONG`` passes
 
     def ir(self, width: int) -> str:
         """The LLVM IR for groups of ``width`` machines (1: one machine)."""
@@ -119,6 +122,12 @@ class Unrolled(LoweredEngine):
         if width not in self._code:
             self._code[width] = code(self.ir(width), lambda: self._announce(width))
         return self._code[width]
+
+    def instructions(self, width: int) -> int:
+        """Machine instructions of the layers for groups of ``width`` machines: the layer functions are
+        straight-line code, so this is exactly what one pass of a group executes in them (``mlpvm bench``'s
+        bound). Compiles the IR again to assembly (seconds, once per process): not for the run itself."""
+        return _instructions(self.ir(width))
 
     def _announce(self, width: int) -> None:
         if self.announce is not None:
@@ -155,6 +164,13 @@ class Unrolled(LoweredEngine):
         record: np.ndarray | None = None,
     ) -> int:  # fmt: skip
         S, R = self._scratches(len(y) // width, width)
+        return self._call(y, S, R, width, max_passes, steps, fault, record)
+
+    def _call(
+        self, y: np.ndarray, S: np.ndarray, R: np.ndarray, width: int, max_passes: int, steps: np.ndarray,
+        fault: np.ndarray, record: np.ndarray | None = None,
+    ) -> int:  # fmt: skip
+        """``run`` over the groups of ``y`` (whole groups), with their scratch ``S`` and row registers ``R``."""
         return self.code(width).run(
             y.ctypes.data, len(S), y.shape[1], S.ctypes.data, S[0].size, R.ctypes.data, R[0].size,
             max_passes, int(self.guard), fault.ctypes.data, steps.ctypes.data,
@@ -195,6 +211,40 @@ class Unrolled(LoweredEngine):
             trace.append(materialize(self.layouts[k], self.lowered.places[k], y[:real], s[:real], r[:real]))
         y[:, p.store_x] = s[:, p.store_s]
 
+    def _tiles(self, machines: int, width: int, max_passes: int) -> bool:
+        """Whether to run tile by tile: a batch of more than a tile, a call allowed ``LONG`` passes, and the
+        last such call ran that many (the copy ``_tiled`` makes first costs a few passes of the batch)."""
+        return width > 1 and machines > TILE_GROUPS * width and max_passes >= LONG and self._long
+
+    def _tiled(self, y: np.ndarray, width: int, max_passes: int, counted: np.ndarray, fault: np.ndarray) -> int:
+        """The passes of ``run`` over the whole batch, done tile by tile: ``TILE_GROUPS`` groups run all their
+        passes, then the next tile. Pass after pass over every group, a large batch's scratch and memory rows
+        leave the caches between one group's passes (a batch of 4,096 ran at a third of a batch of 256's rate
+        per machine); a tile's stay. The same passes: every tile stops at the first pass in which a machine
+        of the whole batch raised an event, so a tile that ran past one raised later in another tile is run
+        again from a copy to that pass. A fault anywhere runs the whole call again pass after pass, so that
+        the fault named is the first of the batch's, as without tiles."""
+        S, R = self._scratches(len(y) // width, width)
+        before = np.empty_like(y)  # each tile copied just before it runs, while it comes into the cache
+        cap, ran = max_passes, []
+        for a in range(0, len(S), TILE_GROUPS):
+            b = min(len(S), a + TILE_GROUPS)
+            rows = slice(a * width, b * width)
+            before[rows] = y[rows]
+            done = self._call(y[rows], S[a:b], R[a:b], width, cap, counted[rows], fault)
+            if fault[0] >= 0:
+                y[: rows.stop], counted[...], fault[...] = before[: rows.stop], 0, -1
+                return self._run(y, width, max_passes, counted, fault)
+            ran.append((a, b, done))
+            cap = min(cap, done)
+        for a, b, done in ran:
+            if done > cap:  # an event elsewhere stopped the batch earlier: this tile again, to that pass
+                rows = slice(a * width, b * width)
+                y[rows], counted[rows] = before[rows], 0
+                self._call(y[rows], S[a:b], R[a:b], width, cap, counted[rows], fault)
+        self._long = cap >= LONG
+        return cap
+
     def _run_until_event(
         self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None
     ) -> int:
@@ -203,7 +253,12 @@ class Unrolled(LoweredEngine):
         counted = np.zeros(len(y), np.int64)
         rec = None if record is None else record_array(record, len(x), max(1, max_passes), len(self.record_slots),
                                                         self.dtype)  # fmt: skip
-        done = self._run(y, width, max(1, max_passes), counted, fault, rec)
+        if rec is None and self._tiles(len(y), width, max_passes):
+            done = self._tiled(y, width, max_passes, counted, fault)
+        else:
+            done = self._run(y, width, max(1, max_passes), counted, fault, rec)
+            if max_passes >= LONG:
+                self._long = done >= LONG
         if rec is not None and rec is not record:
             record[:done] = rec[:done]
         steps += counted[: len(x)]
@@ -211,6 +266,28 @@ class Unrolled(LoweredEngine):
             x[...] = y[: len(x)].reshape(x.shape)
         self._raise(fault, width)
         return done
+
+
+@cache
+def _instructions(ir: str) -> int:
+    llvm, machine = _llvm(), _machine()
+    module = llvm.parse_assembly(ir)
+    options = llvm.create_pipeline_tuning_options(speed_level=2)  # as ``Code`` compiles it
+    builder = llvm.create_pass_builder(machine, options)
+    builder.getModulePassManager().run(module, builder)
+    return count_instructions(machine.emit_assembly(module), "layer_")
+
+
+def count_instructions(assembly: str, prefix: str) -> int:
+    """Instructions in the functions whose names start with ``prefix``, in LLVM's assembly text (each
+    instruction a tab-indented mnemonic; directives start with a dot, labels end with a colon)."""
+    count, inside = 0, False
+    for line in assembly.splitlines():
+        if line and not line[0].isspace() and line.endswith(":") and not line.startswith("."):
+            inside = line.startswith(prefix)
+        elif inside and line.startswith("\t") and not line.startswith("\t."):
+            count += 1
+    return count
 
 
 def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
