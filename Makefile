@@ -13,7 +13,7 @@ endif
 
 EFORTH := programs/external/howerj-subleq-vhdl/eforth-8k.dec
 
-.PHONY: run test lint docs wheel-check bench bench-quick eforth clean
+.PHONY: run test lint docs wheel-check bench bench-quick eforth perf-docs perf-record clean
 
 $(STAMP): pyproject.toml
 ifndef VIRTUAL_ENV
@@ -58,6 +58,13 @@ bench-quick: $(STAMP)  # well under a minute
 
 eforth: $(STAMP)  # eForth boots on the network, then computes "2 2 + . cr": 13.9 million passes, minutes
 	$(PY) -m mlpvm bench --eforth $(EFORTH) --eforth-line "2 2 + . cr" --eforth-only
+
+# docs/performance.md's tables from the stored runs in benchmarks/ (a test checks the page against them).
+perf-docs: $(STAMP)
+	$(PY) benchmarks/perf_docs.py
+
+perf-record: $(STAMP)  # a --quick run with eForth's line, stored in benchmarks/ under its date and load; then perf-docs
+	$(PY) benchmarks/perf_docs.py --record
 
 clean:
 	rm -rf .venv .installed-* build site *.egg-info .pytest_cache .hypothesis
