@@ -111,6 +111,7 @@ class Unrolled(LoweredEngine):
         self._code: dict[int, Code] = {}
         self.announce: Callable[[str], None] | None = None  # told before a compilation (seconds)
         self._long = True  # whether the last call of a large batch ran at least ``LONG`` passes
+        self._copy: np.ndarray | None = None  # ``_tiled``'s copy of the batch
 
     def ir(self, width: int) -> str:
         """The LLVM IR for groups of ``width`` machines (1: one machine)."""
@@ -164,13 +165,6 @@ class Unrolled(LoweredEngine):
         record: np.ndarray | None = None,
     ) -> int:  # fmt: skip
         S, R = self._scratches(len(y) // width, width)
-        return self._call(y, S, R, width, max_passes, steps, fault, record)
-
-    def _call(
-        self, y: np.ndarray, S: np.ndarray, R: np.ndarray, width: int, max_passes: int, steps: np.ndarray,
-        fault: np.ndarray, record: np.ndarray | None = None,
-    ) -> int:  # fmt: skip
-        """``run`` over the groups of ``y`` (whole groups), with their scratch ``S`` and row registers ``R``."""
         return self.code(width).run(
             y.ctypes.data, len(S), y.shape[1], S.ctypes.data, S[0].size, R.ctypes.data, R[0].size,
             max_passes, int(self.guard), fault.ctypes.data, steps.ctypes.data,
@@ -225,13 +219,22 @@ class Unrolled(LoweredEngine):
         again from a copy to that pass. A fault anywhere runs the whole call again pass after pass, so that
         the fault named is the first of the batch's, as without tiles."""
         S, R = self._scratches(len(y) // width, width)
-        before = np.empty_like(y)  # each tile copied just before it runs, while it comes into the cache
+        if self._copy is None or self._copy.shape != y.shape:
+            self._copy = np.empty_like(y)  # kept: a new one would cost its pages' first touch on every call
+        before, run, guard = self._copy, self.code(width).run, int(self.guard)
+        xs, ss, rs = y.shape[1], S[0].size, R[0].size
+        xp, sp, rp, fp, cp = (a.ctypes.data for a in (y, S, R, fault, counted))  # once: each costs microseconds
+
+        def tile(a: int, b: int, cap: int) -> int:  # groups a .. b-1 of the batch
+            return run(xp + a * width * y.strides[0], b - a, xs, sp + a * S.strides[0], ss, rp + a * R.strides[0],
+                       rs, cap, guard, fp, cp + a * width * counted.strides[0], None)  # fmt: skip
+
         cap, ran = max_passes, []
         for a in range(0, len(S), TILE_GROUPS):
             b = min(len(S), a + TILE_GROUPS)
             rows = slice(a * width, b * width)
-            before[rows] = y[rows]
-            done = self._call(y[rows], S[a:b], R[a:b], width, cap, counted[rows], fault)
+            before[rows] = y[rows]  # just before the tile runs, while it comes into the cache
+            done = tile(a, b, cap)
             if fault[0] >= 0:
                 y[: rows.stop], counted[...], fault[...] = before[: rows.stop], 0, -1
                 return self._run(y, width, max_passes, counted, fault)
@@ -241,7 +244,7 @@ class Unrolled(LoweredEngine):
             if done > cap:  # an event elsewhere stopped the batch earlier: this tile again, to that pass
                 rows = slice(a * width, b * width)
                 y[rows], counted[rows] = before[rows], 0
-                self._call(y[rows], S[a:b], R[a:b], width, cap, counted[rows], fault)
+                tile(a, b, cap)
         self._long = cap >= LONG
         return cap
 
