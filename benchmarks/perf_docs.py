@@ -9,13 +9,15 @@ python benchmarks/perf_docs.py --record   # runs `mlpvm bench --quick --json` (w
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from mlpvm import benchdoc
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # this checkout's mlpvm, whatever is installed: the page is this checkout's
+
+from mlpvm import benchdoc  # noqa: E402
 PAGE = HERE.parent / "docs" / "performance.md"
 EFORTH = HERE.parent / "programs" / "external" / "howerj-subleq-vhdl" / "eforth-8k.dec"
 
@@ -28,7 +30,8 @@ def record() -> Path:
     """One `mlpvm bench --quick` run with eForth's line, stored under the date and the machine's state."""
     command = [sys.executable, "-m", "mlpvm", "bench", "--quick", "--json", "--quiet", "--eforth", str(EFORTH),
                "--eforth-line", "2 2 + . cr"]  # fmt: skip
-    doc = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    doc = json.loads(subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout)
     date = doc["machine"]["date"].replace(" UTC", "").replace(" ", "-").replace(":", "")
     path = HERE / f"{date}-{benchdoc.state(doc | {'file': ''})}.json"
     path.write_text(json.dumps(doc, indent=1) + "\n")
