@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # this checkout's mlpvm, whatever is installed: the page is this checkout's
 
 from mlpvm import benchdoc  # noqa: E402
+
 PAGE = HERE.parent / "docs" / "performance.md"
 EFORTH = HERE.parent / "programs" / "external" / "howerj-subleq-vhdl" / "eforth-8k.dec"
 
