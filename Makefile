@@ -14,7 +14,7 @@ endif
 EFORTH := programs/external/howerj-subleq-vhdl/eforth-8k.dec
 EFORTH_TESTS := programs/eforth/tests.fth
 
-.PHONY: run test lint docs wheel-check bench bench-quick eforth eforth-tests clean
+.PHONY: run test lint docs wheel-check bench bench-quick eforth eforth-tests perf-docs perf-record clean
 
 $(STAMP): pyproject.toml
 ifndef VIRTUAL_ENV
@@ -70,6 +70,13 @@ eforth-tests: $(STAMP)
 	cmp "$$out" $(EFORTH_TESTS:.fth=.out); \
 	tr -d '\r' < "$$out" | grep -qx '\[ALL PASSED\] '; \
 	echo "eforth-tests: [ALL PASSED], the reference's output byte for byte" >&2
+
+# docs/performance.md's tables from the stored runs in benchmarks/ (a test checks the page against them).
+perf-docs: $(STAMP)
+	$(PY) benchmarks/perf_docs.py
+
+perf-record: $(STAMP)  # a --quick run with eForth's line, stored in benchmarks/ under its date and load; then perf-docs
+	$(PY) benchmarks/perf_docs.py --record
 
 clean:
 	rm -rf .venv .installed-* build site *.egg-info .pytest_cache .hypothesis

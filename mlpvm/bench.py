@@ -7,8 +7,12 @@ and reports the median and the best of those runs. Nothing here is asserted; spe
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
+import os
+import platform
 import statistics
+import subprocess
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -21,8 +25,8 @@ import numpy as np
 from mlpvm.craft.blocks import Select, Term
 from mlpvm.engines import ENGINES, Engine, fastest_name, have_llvm, have_numba, make
 from mlpvm.engines.dense import MAX_DENSE
-from mlpvm.engines.lowered import lower
-from mlpvm.host.computer import Computer
+from mlpvm.engines.lowered import UPDATE, KernelArrays, lower
+from mlpvm.host.computer import PACE, Computer
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import encode
@@ -41,6 +45,7 @@ TARGETS = {  # issue 21: (aggregate passes/s, times the reference interpreter in
     "single": (5_000_000, 10),
     "big": (50_000_000, 100),
 }
+EFORTH_TARGET_S = 3.0  # issue 21: `echo "2 2 + . cr" | mlpvm run eforth-8k.dec` answers within 3 s in all
 EFORTH_LINE_STEPS = 13_870_636  # eforth-8k: steps until "2 2 + . cr" has printed " 4" and " ok"
 EFORTH = "external/howerj-subleq-vhdl/eforth-8k.dec"  # in the package's programs
 EFORTH_INPUT = b"2 2 + . cr\n"
@@ -75,13 +80,15 @@ Chunk = Callable[[int], int]  # does about n units of work (passes, steps) and r
 
 def _sized(chunk: Chunk, seconds: float) -> int:
     """After a first call (which may load the compiled kernel), grows n until a chunk takes a tenth of the
-    budget, then runs untimed for half the budget: warm caches, a settled n."""
+    budget, and at least as long as ``mlpvm run``'s calls to an engine (``PACE``: a large batch runs as it
+    runs there, not in calls too short for its tiles), then runs untimed for half the budget: warm caches, a
+    settled n."""
     chunk(1)
     n = 1
     while True:
         start = time.perf_counter()
         chunk(n)
-        if time.perf_counter() - start >= seconds / 10 or n >= 1 << 24:
+        if time.perf_counter() - start >= max(seconds / 10, PACE) or n >= 1 << 24:
             break
         n *= 4
     start = time.perf_counter()
@@ -375,6 +382,8 @@ def arithmetic(config: Config, seconds: float, repeats: int, progress: Progress)
             unrolled_efficiency=unrolled.median / floor.median,
         )
     doc["bits"] = bits_bound(config, seconds, repeats, progress)
+    if have_llvm():
+        doc["bound"] = bound(config)
     return doc
 
 
@@ -421,6 +430,122 @@ def bits_bound(config: Config, seconds: float, repeats: int, progress: Progress)
     return doc
 
 
+IPC_PEAK = 4  # instructions a cycle that a core of this class sustains at best on such code (an assumption)
+LINE = 64  # bytes in a cache line
+
+
+def bound(config: Config) -> dict:
+    """The work of one pass of the unrolled engine, computed from its code and arrays, and the rates it
+    bounds on this machine: machine instructions a pass (its layers are straight-line code, so each runs
+    once a pass: exact), for one machine and per machine of a group of 8, at ``IPC_PEAK`` a cycle at this
+    processor's clock; and the memory a pass touches, with the cache lines of state a machine's pass reads
+    from its own memory rows, against this machine's copy bandwidth (measured here: for a batch whose states
+    do not fit the caches)."""
+    from mlpvm.engines.unrolled import WIDTH
+
+    engine = make("unrolled", config)
+    one, group = engine.instructions(1), engine.instructions(WIDTH)
+    clock = clock_hz()
+    doc: dict = {
+        "clock_hz": clock,
+        "ipc_peak": IPC_PEAK,
+        "instructions_one": one,
+        "instructions_per_machine_batch": group / WIDTH,
+        "state_bytes_float32": 4 * engine.state.size,
+        **traffic(engine.arrays, engine.dtype.itemsize),
+        "copy_bytes_per_s": copy_bandwidth(),
+    }
+    if clock:
+        doc["one_bound"] = clock * IPC_PEAK / one
+        doc["batch_bound"] = clock * IPC_PEAK / doc["instructions_per_machine_batch"]
+    doc["memory_bound"] = doc["copy_bytes_per_s"] / (LINE * doc["state_lines"])
+    return doc
+
+
+def traffic(p: KernelArrays, element: int) -> dict:
+    """Bytes a pass of one machine reads and writes in its scratch and in its state (memory rows: the units
+    of a selected row, the row updates), and the distinct cache lines of state it reads (each selected row's
+    span once; fields read directly, once each)."""
+    kinds = np.repeat(p.op_kind, np.diff(p.op_units))
+    lines, rows = 0, set()
+    for op in range(len(p.op_kind)):
+        units = range(int(p.op_units[op]), int(p.op_units[op + 1]))
+        cols = np.concatenate([p.x_col[p.unit_x[u] : p.unit_x[u + 1]] for u in units] or [np.zeros(0, np.int64)])
+        if not len(cols):
+            continue
+        if p.op_reg[op] >= 0:  # a selected row: where it lies differs by machine; count its span once per row
+            key = (int(p.op_reg[op]), int(cols.min()), int(cols.max()))
+            if key not in rows:
+                rows.add(key)
+                lines += -(-(int(cols.max()) - int(cols.min()) + 1) * element // LINE)
+        else:
+            lines += len(np.unique(cols * element // LINE))
+    return {
+        "scratch_bytes_read": (len(p.s_col) + len(p.addr_slot)) * element,
+        "scratch_bytes_written": int((kinds != UPDATE).sum()) * element,
+        "state_bytes_read": len(p.x_col) * element,
+        "state_bytes_written": int((kinds == UPDATE).sum()) * element,
+        "state_lines": lines,
+    }
+
+
+def clock_hz() -> float | None:
+    """The processor's clock as the kernel reports it (Linux), else None."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = [float(line.split(":")[1]) for line in f if line.startswith("cpu MHz")]
+    except OSError:
+        return None
+    return max(mhz) * 1e6 if mhz else None
+
+
+def copy_bandwidth(size: int = 64 << 20) -> float:
+    """Bytes a second one core moves copying an array far larger than the caches (read and write): the best
+    of a few copies."""
+    src, dst = np.ones(size // 8), np.empty(size // 8)
+    best = 0.0
+    for _ in range(5):
+        start = time.perf_counter()
+        np.copyto(dst, src)
+        best = max(best, 2 * size / (time.perf_counter() - start))
+    return best
+
+
+def version() -> str:
+    """The package's version, and the git commit of a checkout (with ``+`` when it has changes), if any."""
+    from mlpvm import __version__
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():  # installed, not a checkout
+        return __version__
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty=+"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__} ({commit})"
+
+
+def machine() -> dict:
+    """What the figures were measured on: processor, cores, clock, load averages (1, 5, 15 minutes) and the
+    date; ``mlpvm.benchdoc`` calls a run quiet when the load stayed under one core's worth."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "clock_hz": clock_hz(),
+        "load": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "mlpvm": version(),
+    }
+
+
 EFORTH_CONFIG = Config("subleq", 16, 8192)
 
 
@@ -465,7 +590,7 @@ def eforth(path: str | Path, line: str | None, progress: Progress) -> dict:
     boot = parts[0]
     return {
         "image": str(path),
-        "engine": fastest_name(),
+        "engine": engine.name,  # the one that ran
         "setup_s": setup,
         "parts": parts,
         "line_steps": EFORTH_LINE_STEPS,
@@ -527,7 +652,8 @@ def run(
     config = Config("subleq", 16, 256)
     started = time.perf_counter()
 
-    doc: dict = {"quick": quick, "numba": have_numba(), "neural": fastest_name(), "budget": [seconds, repeats]}
+    doc: dict = {"quick": quick, "numba": have_numba(), "neural": fastest_name(), "budget": [seconds, repeats],
+                 "machine": machine()}  # fmt: skip
     slow = quick and not (have_numba() and have_llvm())  # numpy alone: keep --quick well under a minute
     doc["notes"] = [WITHOUT_FAST] if slow and not only_eforth and not only_campaign else []
     if only_campaign:
@@ -542,5 +668,6 @@ def run(
     if eforth_image:
         doc["eforth"] = eforth(eforth_image, eforth_line, span(say, 0.0 if only_eforth else 0.95, 1.0))
     doc["seconds"] = time.perf_counter() - started
+    doc["machine"]["load_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     say("done", 1.0)
     return doc

@@ -323,3 +323,35 @@ def test_run_with_weights_on_the_unrolled_engine(tmp_path):
     for engine in ("unrolled", "compiled", "neural"):
         result = CliRunner().invoke(cli, ["run", "--weights", str(path), "--engine", engine, hi])
         assert (result.exit_code, result.output) == (0, "Hi"), (engine, result.output)
+
+
+@needs_numba
+@needs_llvm
+def test_every_report_names_the_engine_that_ran_after_a_fallback(tmp_path):
+    """A weight file the lowered engines cannot lower runs on bits: verify (text and --json), run --json,
+    run -v and a batch's --json each name bits, not the engine asked for, and the fallback is one line."""
+    import json
+
+    from click.testing import CliRunner
+
+    from mlpvm.cli import cli
+
+    weights = compile_network(build(Config("subleq", 16, 64)))
+    k = next(i for i, layer in enumerate(weights.layers) if layer.name == "read.0")
+    hi = str(EXTERNAL / "howerj-subleq-vhdl/hi.dec")
+    runner = CliRunner()
+    for engine in ("neural", "unrolled"):
+        path = tmp_path / f"{engine}.npz"  # a file of its own: verify keeps a file's engines for the process
+        weightfile.save(_bias(weights, k, 0, -1), path)  # a unit of the read select's first row: not lowerable
+        given = ["--weights", str(path), "--engine", engine, "--max-steps", "50"]
+        checked = runner.invoke(cli, ["verify", *given, "--json", "--random", "2"])
+        assert checked.exit_code in (0, 1, 4) and json.loads(checked.stdout)["engine"] == "bits", checked.output
+        assert checked.stderr.count("cannot lower these weights") == 1, checked.stderr
+        said = runner.invoke(cli, ["verify", *given, "--random", "2"])
+        assert "on the bits engine" in said.stdout and "unrolled engine," not in said.stdout, said.stdout
+        ran = runner.invoke(cli, ["run", *given, "--json", hi])
+        assert json.loads(ran.stdout)["engine"] == "bits", ran.output
+        told = runner.invoke(cli, ["run", *given, "-v", hi])
+        assert told.stderr.count("cannot lower these weights") == 1 and "; bits engine" in told.stderr, told.stderr
+        many = runner.invoke(cli, ["run", *given, "--json", hi, hi])
+        assert [d["engine"] for d in json.loads(many.stdout)] == ["bits", "bits"], many.output

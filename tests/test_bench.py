@@ -67,6 +67,15 @@ def test_bench_json_has_every_measurement(monkeypatch):
             assert abs(row["short_of_rate"] * got - t["target_passes_per_s"]) < 1e-6 * t["target_passes_per_s"]
     assert set(targets["single"]["engines"]) == {n for n in ENGINES if not engines[n]["skipped"]}
     assert set(targets["big"]["engines"]) == {n for n in bench.BIG_ENGINES if not engines[n]["skipped"]}
+    m = doc["machine"]
+    assert m["cores"] >= 1 and len(m["load"]) == len(m["load_after"]) == 3 and m["date"].endswith("UTC")
+    if "bound" in a:  # the unrolled engine's: instructions counted in its code, lines from its arrays
+        c = a["bound"]
+        assert (
+            a["units_per_pass"] < c["instructions_one"] and c["instructions_per_machine_batch"] < c["instructions_one"]
+        )
+        assert c["state_lines"] >= 1 and c["state_bytes_read"] > 0 and c["copy_bytes_per_s"] > 0
+        assert c["memory_bound"] == c["copy_bytes_per_s"] / (64 * c["state_lines"])
     if have_numba():  # the bits engine's bound, from its program: ops and reads fewer than the stored weights
         b = a["bits"]
         assert 0 < b["ops"] < b["literal_reads"] < a["stored_nonzeros"] and b["state_bytes_bits"] * 8 >= b["state_bits"]

@@ -219,6 +219,7 @@ def _verify_shard(c: VerifyCampaign, shard: int, progress) -> dict:
         "failure": failure,
         "interrupted": report.interrupted,
         "seconds": report.seconds,
+        "engines": report.engines,
     }
 
 
@@ -260,6 +261,7 @@ def verify_summary(c: VerifyCampaign, results: dict[int, dict], seconds: float) 
         report.passes += r["passes"]
         report.stops.update(r["stops"])
         report.interrupted |= r["interrupted"]
+        report.engines += [e for e in r.get("engines", []) if e not in report.engines]  # older stores lack it
         for m in r["configs"]:
             config = config_of(m)
             report.configs += [config] if config not in report.configs else []

@@ -159,6 +159,7 @@ class Report:
     configs: list[Config] = field(default_factory=list)
     shard: int | None = None  # the campaign's shard (mlpvm.check.campaign) that holds the failure
     shard_span: range = range(0)  # the indices of that shard's programs in the campaign
+    engines: list[str] = field(default_factory=list)  # the engines that ran (a fallback's, not the one asked for)
 
     @property
     def ok(self) -> bool:
@@ -197,6 +198,7 @@ def verify(
                 eng = make_engine(config) if make_engine else make(engine, config, weights, dtype)
             except ValueError as e:  # an engine that cannot run this configuration
                 raise ConfigError(str(e)) from None
+            report.engines += [eng.name] if eng.name not in report.engines else []
             if prepare is not None:
                 prepare(eng)
             for chunk in _chunks(group, min(batch, max(1, BATCH_BYTES // (UNIT_BYTES * eng.state.size)))):

@@ -191,6 +191,15 @@ def _arithmetic(a: dict) -> Table:
         t.add_row("unrolled engine, timed in turn with them (passes/s)", _rate(a["unrolled_passes_per_s"]))
         t.add_row("unrolled engine, multiply-adds per second", f"{a['unrolled_entries_per_s'] / 1e6:,.0f} M")
         t.add_row("unrolled engine against the bare loop", f"{a['unrolled_efficiency']:.0%}")
+    if "bound" in a:  # the unrolled engine's work and what it bounds (mlpvm.bench.bound)
+        c = a["bound"]
+        t.add_row("unrolled: machine instructions a pass, one machine", f"{c['instructions_one']:,}")
+        t.add_row("unrolled: instructions per machine-pass, groups of 8", f"{c['instructions_per_machine_batch']:,.0f}")
+        t.add_row("cache lines of memory rows a pass reads", f"{c['state_lines']:,}")
+        if "one_bound" in c:
+            t.add_row(f"bound at {c['ipc_peak']} instructions a cycle: one program", f"{c['one_bound']:,.0f}")
+            t.add_row("the same: a batch, one core (aggregate)", f"{c['batch_bound']:,.0f}")
+        t.add_row("bound out of the caches: copy bandwidth / lines", f"{c['memory_bound']:,.0f}")
     if "bits" in a:
         b = a["bits"]
         t.add_row("bits engine: ops (the rest are copies or constants)", f"{b['ops']:,}")

@@ -137,6 +137,7 @@ def run(
             outcome = _reference(program, config, inp, limit, stream)
         else:
             eng = _engine(engine, config, loaded, quiet or as_json)
+            engine = eng.name  # the one that runs: a weight file may fall back (said on stderr)
             x = encode(eng.state, config, program.words, program.slots)
             computer = Computer(eng, x, [inp], (lambda _i, b: stream(b)) if stream else None)
             try:
@@ -210,7 +211,7 @@ def _run_many(
     with _progress(len(jobs), quiet) as progress:
         results = batch.run_jobs(jobs, configs, make_engine, limit, progress, eof_reads)
     if as_json:
-        click.echo(json.dumps([{"image": r.job.image.path, **_doc(r.outcome, r.config, engine)} for r in results]))
+        click.echo(json.dumps([{"image": r.job.image.path, **_doc(r.outcome, r.config, r.engine)} for r in results]))
     else:
         out = sys.stdout.buffer
         for r in results:
@@ -325,4 +326,5 @@ def _report(o: Outcome, config: Config, engine: str, as_json: bool, verbose: boo
     if verbose or o.reason not in NORMAL_ENDS:
         if o.output and not o.output.endswith(b"\n") and console.same_place(sys.stdout, sys.stderr):
             click.echo(err=True)  # keep the summary off the program's last line
-        click.echo(f"mlpvm: {shown(_summary(o, config, smap))}", err=True)
+        ran = f"; {engine} engine" if verbose else ""  # the one that ran (a weight file may fall back)
+        click.echo(f"mlpvm: {shown(_summary(o, config, smap))}{ran}", err=True)

@@ -60,7 +60,7 @@ DEFAULT_STEPS = 1000
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPES)), default="float32", show_default=True, help="The engine's float type."
 )
-@click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file (on the bits engine).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Check this weight file.")
 @click.option(
     "--batch-size", "batch", type=bounded(1, 1 << 16), default=512, show_default=True, help="Programs run together."
 )
@@ -141,6 +141,7 @@ def verify(
                            as_json or quiet)  # fmt: skip
     report = verify_summary(campaign, outcome.results, outcome.seconds)
     again = _options(weights, asked_engine, dtype, max_steps, eof_reads)
+    engine = ", ".join(report.engines) or engine  # what ran: a weight file may fall back (said on stderr)
     if as_json:
         click.echo(json.dumps(_doc(report, engine, dtype, max_steps, again)))
     else:

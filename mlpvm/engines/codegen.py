@@ -139,6 +139,8 @@ def _unit(body: _Body, p: KernelArrays, u: int, row: str | None) -> str:
     terms = [(p.s_val[e], body.load("%s", int(p.s_col[e]))) for e in range(int(p.unit_s[u]), int(p.unit_s[u + 1]))]
     for e in range(int(p.unit_x[u]), int(p.unit_x[u + 1])):
         terms.append((p.x_val[e], body.load_x("%x", int(p.x_col[e]), row)))
+    if p.unit_bias[u] == 0 and terms and terms[0][0] == 1:  # 0 + v is not v to LLVM (-0.0): an add saved
+        a, terms = terms[0][1], terms[1:]
     for coef, v in terms:
         if coef == 1:
             a = body.emit(f"fadd {vt} {a}, {v}")
@@ -149,10 +151,19 @@ def _unit(body: _Body, p: KernelArrays, u: int, row: str | None) -> str:
     return body.maxnum(a, body.zero)  # ReLU; no NaN can arise: every input read is checked to be 0 or 1
 
 
+def _can_exceed_one(p: KernelArrays, u: int) -> bool:
+    """Whether unit ``u`` can output more than 1 when its inputs are each 0 or 1: its bias and positive
+    weights sum above 1 (most units, ANDs and copies of one input, cannot: their guard is left out)."""
+    weights = np.concatenate([p.s_val[p.unit_s[u] : p.unit_s[u + 1]], p.x_val[p.unit_x[u] : p.unit_x[u + 1]]])
+    return bool(p.unit_bias[u] + weights[weights > 0].sum() > 1)
+
+
 def _layer(p: KernelArrays, layer: int, t: str, size: int, w: int) -> list[str]:
     """A layer's units. The guard: the state values it reads are each 0 or 1 (else the machine faults here),
     so with integer weights and biases every sum is an integer and, after ReLU, off {0,1} means above 1: the
-    largest output of the layer, one ``maxnum`` a unit, tells it."""
+    largest output of the layer, one ``maxnum`` a unit, tells it. Only the units that can exceed 1 on inputs
+    of 0 and 1 take part: with the guard on, every input of this layer is 0 or 1 or its machine is flagged
+    anyway (a state value by ``bad_input``, a unit of an earlier layer by that layer's guard)."""
     body = _Body(t, size, w)
     top = body.zero
     for op in range(int(p.layer_ops[layer]), int(p.layer_ops[layer + 1])):
@@ -170,7 +181,8 @@ def _layer(p: KernelArrays, layer: int, t: str, size: int, w: int) -> list[str]:
                 body.store_x(a, "%x", int(p.unit_out[u]), row)
             else:
                 body.store(a, "%s", int(p.unit_out[u]))
-            top = body.maxnum(top, a)
+            if _can_exceed_one(p, u):
+                top = body.maxnum(top, a)
     above = body.emit(f"fcmp ogt {body.vt} {top}, {body.splat('1.0', t)}")
     mask = body.lanes_mask(body.emit(f"or {body.bt} {above}, {body.bad_input}"))
     return [

@@ -28,6 +28,8 @@ PTR, INT = ctypes.c_void_p, ctypes.c_int64
 RUN = ctypes.CFUNCTYPE(INT, PTR, INT, INT, PTR, INT, PTR, INT, INT, INT, PTR, PTR, PTR)
 LAYER = ctypes.CFUNCTYPE(INT, PTR, PTR, PTR, INT)
 WIDTH = 8  # machines per group in a batch: one vector register of float32 (AVX2)
+TILE_GROUPS = 8  # groups run pass after pass together in a long call of a large batch: ``_tiled``
+LONG = 16  # passes a call must be allowed (and the last one ran) for a large batch to run tile by tile
 
 
 def have_llvm() -> bool:
@@ -109,6 +111,8 @@ class Unrolled(LoweredEngine):
         self._code: dict[int, Code] = {}
         self.announce: Callable[[str], None] | None = None  # told before a compilation (seconds)
         self._record_rows: np.ndarray | None = None  # see ``_rows``
+        self._long = True  # whether the last call of a large batch ran at least ``LONG`` passes
+        self._copy: np.ndarray | None = None  # ``_tiled``'s copy of the batch
 
     def ir(self, width: int) -> str:
         """The LLVM IR for groups of ``width`` machines (1: one machine)."""
@@ -122,6 +126,12 @@ class Unrolled(LoweredEngine):
         if width not in self._code:
             self._code[width] = code(self.ir(width), lambda: self._announce(width))
         return self._code[width]
+
+    def instructions(self, width: int) -> int:
+        """Machine instructions of the layers for groups of ``width`` machines: the layer functions are
+        straight-line code, so this is exactly what one pass of a group executes in them (``mlpvm bench``'s
+        bound). Compiles the IR again to assembly (seconds, once per process): not for the run itself."""
+        return _instructions(self.ir(width))
 
     def _announce(self, width: int) -> None:
         if self.announce is not None:
@@ -198,6 +208,49 @@ class Unrolled(LoweredEngine):
             trace.append(materialize(self.layouts[k], self.lowered.places[k], y[:real], s[:real], r[:real]))
         y[:, p.store_x] = s[:, p.store_s]
 
+    def _tiles(self, machines: int, width: int, max_passes: int) -> bool:
+        """Whether to run tile by tile: a batch of more than a tile, a call allowed ``LONG`` passes, and the
+        last such call ran that many (the copy ``_tiled`` makes first costs a few passes of the batch)."""
+        return width > 1 and machines > TILE_GROUPS * width and max_passes >= LONG and self._long
+
+    def _tiled(self, y: np.ndarray, width: int, max_passes: int, counted: np.ndarray, fault: np.ndarray) -> int:
+        """The passes of ``run`` over the whole batch, done tile by tile: ``TILE_GROUPS`` groups run all their
+        passes, then the next tile. Pass after pass over every group, a large batch's scratch and memory rows
+        leave the caches between one group's passes (a batch of 4,096 ran at a third of a batch of 256's rate
+        per machine); a tile's stay. The same passes: every tile stops at the first pass in which a machine
+        of the whole batch raised an event, so a tile that ran past one raised later in another tile is run
+        again from a copy to that pass. A fault anywhere runs the whole call again pass after pass, so that
+        the fault named is the first of the batch's, as without tiles."""
+        S, R = self._scratches(len(y) // width, width)
+        if self._copy is None or self._copy.shape != y.shape:
+            self._copy = np.empty_like(y)  # kept: a new one would cost its pages' first touch on every call
+        before, run, guard = self._copy, self.code(width).run, int(self.guard)
+        xs, ss, rs = y.shape[1], S[0].size, R[0].size
+        xp, sp, rp, fp, cp = (a.ctypes.data for a in (y, S, R, fault, counted))  # once: each costs microseconds
+
+        def tile(a: int, b: int, cap: int) -> int:  # groups a .. b-1 of the batch
+            return run(xp + a * width * y.strides[0], b - a, xs, sp + a * S.strides[0], ss, rp + a * R.strides[0],
+                       rs, cap, guard, fp, cp + a * width * counted.strides[0], None)  # fmt: skip
+
+        cap, ran = max_passes, []
+        for a in range(0, len(S), TILE_GROUPS):
+            b = min(len(S), a + TILE_GROUPS)
+            rows = slice(a * width, b * width)
+            before[rows] = y[rows]  # just before the tile runs, while it comes into the cache
+            done = tile(a, b, cap)
+            if fault[0] >= 0:
+                y[: rows.stop], counted[...], fault[...] = before[: rows.stop], 0, -1
+                return self._run(y, width, max_passes, counted, fault)
+            ran.append((a, b, done))
+            cap = min(cap, done)
+        for a, b, done in ran:
+            if done > cap:  # an event elsewhere stopped the batch earlier: this tile again, to that pass
+                rows = slice(a * width, b * width)
+                y[rows], counted[rows] = before[rows], 0
+                tile(a, b, cap)
+        self._long = cap >= LONG
+        return cap
+
     def _run_until_event(
         self, x: np.ndarray, max_passes: int, steps: np.ndarray, record: np.ndarray | None = None,
         writes: np.ndarray | None = None,
@@ -210,7 +263,12 @@ class Unrolled(LoweredEngine):
         log = self.check_writes(writes, len(x), passes)
         recording = self.write_op is not None and (rec is not None or len(log))
         rows = self._rows(passes) if recording else rec  # the code records both in one row
-        done = self._run(y, width, passes, counted, fault, rows)
+        if rows is None and self._tiles(len(y), width, max_passes):
+            done = self._tiled(y, width, max_passes, counted, fault)
+        else:
+            done = self._run(y, width, passes, counted, fault, rows)
+            if max_passes >= LONG:
+                self._long = done >= LONG
         if rows is not None and rows is not record:
             n = len(self.record_slots)
             if record is not None:
@@ -230,6 +288,28 @@ class Unrolled(LoweredEngine):
         if self._record_rows is None or len(self._record_rows) < passes:
             self._record_rows = np.zeros((passes, size), self.dtype)
         return self._record_rows
+
+
+@cache
+def _instructions(ir: str) -> int:
+    llvm, machine = _llvm(), _machine()
+    module = llvm.parse_assembly(ir)
+    options = llvm.create_pipeline_tuning_options(speed_level=2)  # as ``Code`` compiles it
+    builder = llvm.create_pass_builder(machine, options)
+    builder.getModulePassManager().run(module, builder)
+    return count_instructions(machine.emit_assembly(module), "layer_")
+
+
+def count_instructions(assembly: str, prefix: str) -> int:
+    """Instructions in the functions whose names start with ``prefix``, in LLVM's assembly text (each
+    instruction a tab-indented mnemonic; directives start with a dot, labels end with a colon)."""
+    count, inside = 0, False
+    for line in assembly.splitlines():
+        if line and not line[0].isspace() and line.endswith(":") and not line.startswith("."):
+            inside = line.startswith(prefix)
+        elif inside and line.startswith("\t") and not line.startswith("\t."):
+            count += 1
+    return count
 
 
 def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -46,6 +46,7 @@ class Result:
     job: Job
     config: Config
     outcome: Outcome
+    engine: str = "reference"  # the engine that ran it (a weight file may fall back from the one asked for)
 
 
 def worst(results: list[Result]) -> str:
@@ -99,14 +100,16 @@ def run_jobs(
     for i, config in enumerate(configs):
         groups.setdefault(config, []).append(i)
     for config, members in groups.items():
+        name = "reference"
         if engine is None:
             outcomes = [run_reference(jobs[i].image, config, _input(jobs[i], eof_reads), max_steps) for i in members]
         else:
             eng = engine(config)
+            name = eng.name
             states = [encode(eng.state, config, jobs[i].image.words, jobs[i].image.slots) for i in members]
             outcomes = Computer(eng, states, [_input(jobs[i], eof_reads) for i in members]).run(max_steps, progress)
         for i, outcome in zip(members, outcomes):
-            results[i] = Result(jobs[i], config, outcome)
+            results[i] = Result(jobs[i], config, outcome, name)
     return results  # type: ignore[return-value]
 
 
