@@ -220,3 +220,100 @@ def test_a_divergence_names_the_layer_that_departs_from_hard_attention():
     exact = build(cfg)
     x = encode(exact, [9, 10, -1, 0, 0, 0, 0, 0, 0, 5, 7])
     assert host.first_departure(exact, x) is None  # at lambda 20 the pass is the hard-max pass
+
+
+# -- verify --named and --mutants on the transformer ------------------------------------------------------------
+
+
+def test_named_skips_what_the_transformer_cannot_run_and_checks_the_rest(monkeypatch):
+    """--named on a few of the named cases (the whole set takes minutes): a subleq program runs in lockstep to
+    its end, a paper program and a memory beyond --named's ceiling are each skipped with their reason."""
+    import json
+
+    from mlpvm.check import verify as verifying
+
+    wanted = ("hi.dec", "echo.dec", "gcd.pasq", "eforth-8k.dec")
+    cases = [c for c in verifying.named_cases() if c.name.endswith(wanted)]
+    assert len(cases) == 4
+    monkeypatch.setattr(verifying, "named_cases", lambda: cases)
+    r = _cli("verify", "--network", "transformer", "--named", "--max-steps", "400", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["ok"] and doc["programs"] == 2 and doc["stops"] == {"halt": 2}
+    reasons = {s["program"].rsplit("/", 1)[1]: s["reason"] for s in doc["skipped"]}
+    assert set(reasons) == {"gcd.pasq", "eforth-8k.dec"}
+    assert "runs subleq" in reasons["gcd.pasq"] and "8,192 cells" in reasons["eforth-8k.dec"]
+    text = _cli("verify", "--network", "transformer", "--named", "--max-steps", "5")
+    assert text.exit_code == 0 and "skipped programs/paper/gcd.pasq:\n  a paper program" in text.output
+    assert max(len(line) for line in text.output.splitlines()[:-5]) <= 80
+
+
+def test_skip_reasons():
+    from mlpvm.cli.transformer import skip_reason
+
+    assert skip_reason(Config("subleq", 16, 256), None, "float32") is None
+    assert "float32" in skip_reason(Config("subleq", 32, 256), None, "float32")
+    assert skip_reason(Config("subleq", 32, 256), None, "float64") is None
+    assert "from --lambda" in skip_reason(Config("subleq", 16, 256), 1.0, "float32")
+
+
+def test_the_guard_holds_on_the_unmutated_transformer():
+    """The invariants the mutation guard checks after every layer are the construction's: random programs
+    run to their end under it."""
+    from mlpvm.check import mutate_transformer as mt
+
+    net = mt.guarded(build(mt.CONFIG))
+    for seed in range(10):
+        divergence, _n, _how = host.lockstep(net, random_program(mt.CONFIG, seed), 200)
+        assert divergence is None, divergence.describe()
+
+
+def test_mutants_cover_every_layer_and_each_is_caught():
+    """Every layer gets mutants (each head all three kinds); a sample of one mutant a layer (every kind
+    among them), planted in the stored weights, is caught by the battery."""
+    from mlpvm.check import mutate_transformer as mt
+
+    net = build(mt.CONFIG)
+    mutants = mt.choose(net, seed=3)
+    assert {m.layer for m in mutants} == set(range(len(net.layers)))
+    assert {m.kind for m in mutants} == set(mt.KINDS)
+    sample = {}
+    for m in mutants:
+        sample.setdefault(m.kind, m)
+        sample.setdefault(net.layers[m.layer].name, m)
+    planted = mt.plant(net, sample["write.cell"])
+    assert any(not np.array_equal(a.w1, b.w1) or not np.array_equal(a.b1, b.b1) or not np.array_equal(a.w2, b.w2)
+               for a, b in zip(net.layers, planted.layers) if not isinstance(a, Attention))  # fmt: skip
+    results = list(mt.run(net, mt.battery(net, seed=3), list(dict.fromkeys(sample.values()))))
+    assert results and all(r.caught for r in results), [r.mutant.describe(net) for r in results if not r.caught]
+    assert {r.check for r in results} <= {"steps", "named", "random", "states"}
+
+
+def test_the_battery_can_fail_only_on_a_fault():
+    """The battery passes the unmutated network (a check that failed on it would catch every mutant)."""
+    from mlpvm.check import mutate_transformer as mt
+
+    net = build(mt.CONFIG)
+    for check in mt.battery(net):
+        assert check.run(mt.guarded(net)) is None, check.name
+
+
+def test_verify_mutants_cli_json(monkeypatch):
+    """verify --network transformer --mutants: the table as JSON, every layer a row, exit 0 when all caught;
+    exit 1 and the survivor listed when one is not (a mutant that changes nothing, planted on purpose)."""
+    import json
+
+    from mlpvm.check import mutate_transformer as mt
+
+    chosen = mt.choose
+    monkeypatch.setattr(mt, "choose", lambda net, seed=0: chosen(net, seed)[::40])
+    r = _cli("verify", "--network", "transformer", "--mutants", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["network"] == "transformer" and doc["caught"] == doc["mutants"] > 5 and not doc["survivors"]
+    assert [row["layer"] for row in doc["layers"]] == [layer.name for layer in build(mt.CONFIG).layers]
+    idle = mt.Mutant(0, 0, "nothing", "bias+1", None)
+    monkeypatch.setattr(mt, "choose", lambda net, seed=0: [idle])
+    monkeypatch.setattr(mt, "plant", lambda net, mutant: net)  # a "fault" that changes nothing must survive
+    r = _cli("verify", "--network", "transformer", "--mutants", "--json")
+    assert r.exit_code == 1 and json.loads(r.output)["survivors"] == [idle.describe(build(mt.CONFIG))]
