@@ -317,3 +317,50 @@ def test_verify_mutants_cli_json(monkeypatch):
     monkeypatch.setattr(mt, "plant", lambda net, mutant: net)  # a "fault" that changes nothing must survive
     r = _cli("verify", "--network", "transformer", "--mutants", "--json")
     assert r.exit_code == 1 and json.loads(r.output)["survivors"] == [idle.describe(build(mt.CONFIG))]
+
+
+# -- the same engine class for both networks: compare and bench ------------------------------------------------
+
+
+def test_the_dense_pass_has_the_layers_activations():
+    """The dense products (compare's and bench's engine class) give every layer's activations to the bit."""
+    from mlpvm.transformer import dense
+
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg)
+    x = encode(net, random_program(cfg, 1).words)
+    for _ in range(30):
+        a: list = []
+        b: list = []
+        y = net.run_pass(x, a)
+        dense.run_pass(net, x, b)
+        assert [n for n, _ in a] == [n for n, _ in b] and all(np.array_equal(p, q) for (_, p), (_, q) in zip(a, b))
+        x = y
+
+
+@pytest.mark.parametrize("engine", ["dense", "sparse"])
+def test_compare_on_one_engine_class(tmp_path, engine):
+    import json
+
+    source = tmp_path / "p.dec"
+    source.write_text("12 -1 3  13 -1 6  14 -1 9  0 0 -1  72 105 10\n")
+    r = _cli("compare", str(source), "--bits", "8", "--cells", "16", "--engine", engine, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["engine"] == engine and doc["mlp"]["exact"] and doc["transformer"]["exact"]
+    assert doc["transformer"]["passes_per_s"] > 0 and doc["reference"]["steps"] == 4
+    assert doc["transformer"]["nonzeros"] == build(Config("subleq", 8, 16)).counts()["nonzeros"]
+
+
+def test_bench_network_transformer_json():
+    import json
+
+    from mlpvm import bench
+
+    doc = bench.networks(Config("subleq", 8, 16), 0.05, 1)
+    assert set(doc["engines"]) == {"dense", "sparse"}
+    for row in doc["engines"].values():
+        for name in ("mlp", "transformer"):
+            assert row[name]["median"] > 0 and 0 < row[name]["x_reference"] < 1
+    r = _cli("bench", "--network", "transformer", "--quick", "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["counts"]["heads"] == 6
