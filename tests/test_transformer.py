@@ -344,7 +344,7 @@ def test_compare_on_one_engine_class(tmp_path, engine):
 
     source = tmp_path / "p.dec"
     source.write_text("12 -1 3  13 -1 6  14 -1 9  0 0 -1  72 105 10\n")
-    r = _cli("compare", str(source), "--bits", "8", "--cells", "16", "--engine", engine, "--json")
+    r = _cli("compare", str(source), "--bits", "8", "--cells", "16", "--engine-class", engine, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["engine"] == engine and doc["mlp"]["exact"] and doc["transformer"]["exact"]
@@ -364,3 +364,35 @@ def test_bench_network_transformer_json():
             assert row[name]["median"] > 0 and 0 < row[name]["x_reference"] < 1
     r = _cli("bench", "--network", "transformer", "--quick", "--json")
     assert r.exit_code == 0 and json.loads(r.output)["counts"]["heads"] == 6
+
+
+# -- plot --compare ------------------------------------------------------------------------------------------
+
+
+def test_plot_both_networks_pass_by_pass(tmp_path):
+    """Both networks' passes on one program: the PC after every pass is the reference's for each, and the
+    picture is written."""
+    pytest.importorskip("matplotlib")
+    from mlpvm.cli import twin
+    from mlpvm.machines import reference
+    from mlpvm.program.inputs import Input
+    from mlpvm.program.load import load_image
+
+    source = tmp_path / "p.dec"
+    source.write_text("12 -1 3  13 -1 6  14 -1 9  0 0 -1  72 105 10\n")
+    cfg, image = Config("subleq", 8, 16), load_image(str(source))
+    ref, inp, want = reference.load(cfg, image.words), Input(), []
+    while not ref.halted:
+        ref.step(inp)
+        want.append(ref.pc)
+    mlp, tr = twin.mlp_passes(image, cfg, b"", 50), twin.transformer_passes(image, cfg, b"", 50, None)
+    assert mlp["pc"] == tr["pc"] == want and len(want) == 5
+    assert mlp["active"].shape == (5, 23) and tr["active"].shape == (5, 16)
+    assert (tr["active"] > 0).all() and (mlp["active"] <= 1).all()
+    out = tmp_path / "both.png"
+    r = _cli("plot", str(source), "--bits", "8", "--cells", "16", "--compare", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "the same PC after every pass" in r.output
+    bad = _cli("plot", str(source), "--bits", "8", "--cells", "16", "--compare", "--lambda", "1",
+               "-o", str(out))  # fmt: skip
+    assert bad.exit_code == 2 and "from --lambda" in bad.output

@@ -13,7 +13,7 @@ from rich.table import Table
 from mlpvm import bench as measure
 from mlpvm.check import cluster
 from mlpvm.cli import console as views
-from mlpvm.cli.options import providers_option, quiet_option
+from mlpvm.cli.options import NETWORKS, providers_option, quiet_option
 from mlpvm.engines import ENGINES
 
 
@@ -35,9 +35,10 @@ from mlpvm.engines import ENGINES
     help="Only a verify --random campaign's aggregate passes/s: in this process, and on local clusters of 1 "
     "and 2 workers (the cluster extra).",
 )
-@click.option("--network", type=click.Choice(("mlp", "transformer")), default="mlp", show_default=True,
-              help="transformer: only the looped transformer against the MLP on the same engine classes and the "
-              "reference, at 8-bit words and 16 cells.")  # fmt: skip
+@click.option("--network", type=click.Choice(NETWORKS), default="mlp", show_default=True,
+              help="The looped 23-layer ReLU MLP, or the looped transformer: then only its passes/s against "
+              "the MLP's on the same engine classes and the reference's (8 bits x 16 cells).",
+              )  # fmt: skip
 @providers_option
 @quiet_option
 def bench(quick, as_json, eforth_image, eforth_line, eforth_only, only_campaign, network, quiet) -> None:

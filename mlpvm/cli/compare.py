@@ -38,7 +38,7 @@ BITS = (8, 16, 24, 32)
 @click.option("--programs", type=bounded(1, 10_000), default=10, show_default=True, help="Random programs a size.")
 @max_steps_option(100, "Stop each run (and each measured program) after this many instructions")
 @click.option("--max-cells", type=bounded(4, 1024), default=64, show_default=True, help="Largest M tried.")
-@click.option("--engine", type=click.Choice(ENGINE_CLASSES), default="dense", show_default=True,
+@click.option("--engine-class", "engine", type=click.Choice(ENGINE_CLASSES), default="dense", show_default=True,
               help="The engine class both networks are timed on (see above).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements as one JSON object.")
 def compare(images, bits, cells, lam, input_text, exactness: bool, programs: int, max_steps: int, max_cells: int,
@@ -49,9 +49,9 @@ def compare(images, bits, cells, lam, input_text, exactness: bool, programs: int
     reference's own steps per second. --max-steps bounds each run (default here 100).
 
     \b
-    --engine dense (default): both as dense products in numpy, every
+    --engine-class dense (default): both as dense products in numpy, every
     weight multiplied, zeros included (the MLP's dense engine; the
-    transformer's mlpvm/transformer/dense.py). --engine sparse: each skips
+    transformer's mlpvm/transformer/dense.py). --engine-class sparse: each skips
     its zero weights (the MLP's CSR engine; the transformer's layers on the
     rows and columns their matrices use).
 

@@ -115,7 +115,8 @@ class Construction:
         f = self.ffn("pc.sum")
         for c, car, dest in ((1, "car1", "pc1"), (2, "car2", "pc2"), (3, "car3", "pc3")):
             for k in range(self.width(c)):
-                f.parity(self.bit(dest, k), {self.bit("pc", k): 1, self.bit(car, k): 1}, (c >> k) & 1)
+                carry = {self.bit(car, k): 1} if k else {}  # no carry into bit 0
+                f.parity(self.bit(dest, k), {self.bit("pc", k): 1, **carry}, (c >> k) & 1)
         return f
 
     def fetch_round(self) -> Builder:
@@ -162,7 +163,7 @@ class Construction:
         """r = mem[B] - mem[A]; the output byte; the new halt and fault flags; executed."""
         f, n = self.ffn("subtract"), self.n
         for k in range(n):
-            terms = {self.bit("ma", k): 1, self.bit("mb", k): 1, self.bit("borrow", k): 1}
+            terms = {self.bit("ma", k): 1, self.bit("mb", k): 1} | ({self.bit("borrow", k): 1} if k else {})
             f.parity(self.bit("r", k), terms)
         for k in range(BYTE):  # mem[A] mod 256, sign-extended when N < 8
             f.set(self.bit("n_out_byte", k), {self.bit("do_out"): 1, self.bit("ma", min(k, n - 1)): 1}, -1)
@@ -233,14 +234,15 @@ class Construction:
             f.out(v, f.unit({w: -1, v: 1, m: 1}, -1, scratch=False), -1)
         return f
 
-    def commit(self) -> Builder:
-        """The host-visible fields take their new values; every scratch row returns to 0."""
+    def commit(self, written: set[int]) -> Builder:
+        """The host-visible fields take their new values; every scratch row returns to 0 (the ``written`` ones:
+        a row no layer writes is 0 already, and a unit to clear it would be dead weight)."""
         f = self.ffn("commit")
         for field, new in REPLACED.items():
             for old_row, new_row in zip(self.r[field], self.r[new], strict=True):
                 f.out(old_row, f.unit({old_row: 1}, 0, scratch=False), -1)
                 f.out(old_row, f.unit({new_row: 1}, 0, scratch=False), 1)
-        for row in self.r.temp_rows():
+        for row in (r for r in self.r.temp_rows() if r in written):
             f.out(row, f.unit({row: 1}, 0, scratch=False), -1)
         return f
 
@@ -251,7 +253,10 @@ class Construction:
         write = Attention("write", [self.broadcast_head()])
         built = [self.increments(), self.sums(), fetch, self.fetch_round(), read, self.read_round(), self.control(),
                  self.subtract(), self.branch(), self.next_pc(), write, self.write_round(), self.write_dist(),
-                 self.write_match(), self.write_cell(), self.commit()]  # fmt: skip
+                 self.write_match(), self.write_cell()]  # fmt: skip
+        written = {row for b in built if isinstance(b, Builder) for row, _, _ in b.outs}
+        written |= {int(r) for a in built if isinstance(a, Attention) for h in a.heads for r in h.wv.nonzero()[0]}
+        built.append(self.commit(written))
         out = []
         for layer in built:
             if isinstance(layer, Builder):
