@@ -90,17 +90,22 @@ def verify_programs(images, named: bool, count: int, seed: int, max_steps: int, 
             cases.append((f"random program, seed {seed + i}", again, config, random_program(config, seed + i)))
     nets: dict[Config, Transformer] = {}
     steps, stops, start = 0, {}, time.monotonic()
-    for what, again, config, program in cases:
-        net = nets.get(config) or nets.setdefault(config, network(config, lam, dtype))
-        try:
-            divergence, n, how = host.lockstep(net, program, max_steps or 2**62)
-        except KeyboardInterrupt:
-            click.echo(f"\nmlpvm: interrupted after {steps:,} steps checked", err=True)
-            sys.exit(EXIT_CODES["interrupted"])
-        steps += n
-        if divergence is not None:
-            _diverged(what, again, net, divergence, steps, as_json)
-        stops[how] = stops.get(how, 0) + 1
+    with console.progress("verifying", quiet=as_json) as bar:  # on a terminal's stderr: --named takes minutes
+        task = bar.add_task("verifying", total=len(cases))
+        for what, again, config, program in cases:
+            net = nets.get(config) or nets.setdefault(config, network(config, lam, dtype))
+            try:
+                divergence, n, how = host.lockstep(net, program, max_steps or 2**62)
+            except KeyboardInterrupt:
+                bar.stop()
+                click.echo(f"\nmlpvm: interrupted after {steps:,} steps checked", err=True)
+                sys.exit(EXIT_CODES["interrupted"])
+            steps += n
+            if divergence is not None:
+                bar.stop()
+                _diverged(what, again, net, divergence, steps, as_json)
+            stops[how] = stops.get(how, 0) + 1
+            bar.update(task, advance=1)
     took = time.monotonic() - start
     lam_shown = next(iter(nets.values())).lam if nets else lam
     if as_json:
