@@ -76,7 +76,7 @@ def plot(
     if run and flow:
         raise MlpvmError("choose one of --run and --flow")
     if compare:
-        _both(image, config, data, path, max_steps, lam, run or flow)
+        _compare(image, config, data, path, max_steps, lam, run or flow)
         return
     if flow:
         picture.flow_picture(config, path)
@@ -128,9 +128,10 @@ def _records(image, config, data: bytes, max_steps: int | None, quiet: bool) -> 
         return [json.loads(line) for line in jsonl.read_text().splitlines()], summary.reason
 
 
-def _both(image, config, data: bytes, path: Path, max_steps: int | None, lam: float | None, other: bool) -> None:
+def _compare(image, config, data: bytes, path: Path, max_steps: int | None, lam: float | None, other: bool) -> None:
     from mlpvm.cli import twin
     from mlpvm.cli.transformer import network
+    from mlpvm.transformer.host import NotExact
 
     if other:
         raise MlpvmError("--compare draws its own picture: drop --run and --flow")
@@ -138,8 +139,14 @@ def _both(image, config, data: bytes, path: Path, max_steps: int | None, lam: fl
         raise MlpvmError(f"{shown(image.path)}: --compare runs subleq programs only")
     network(config, lam)  # refused (one line) outside the transformer's proved exact region
     passes = max_steps if max_steps and max_steps != RUN_STEPS else BOTH_PASSES
-    mlp = twin.mlp_passes(image, config, data, passes)
-    transformer = twin.transformer_passes(image, config, data, passes, lam)
+    try:
+        mlp = twin.mlp_passes(image, config, data, passes)
+        transformer = twin.transformer_passes(image, config, data, passes, lam)
+    except NotExact as e:  # outside what the bound covers: a network fault, as run says
+        raise MlpvmError(f"network fault: {e}") from None
+    except KeyboardInterrupt:
+        click.echo("mlpvm: interrupted; nothing drawn", err=True)
+        sys.exit(EXIT_CODES["interrupted"])
     title = f"{shown(image.path)} on {config.describe()}: {len(mlp['pc'])} passes"
     twin.picture(title, mlp, transformer, path)
     same = "the same PC after every pass" if mlp["pc"] == transformer["pc"] else "DIFFERENT PCs"
