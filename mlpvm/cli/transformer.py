@@ -113,7 +113,7 @@ def verify_programs(images, named: bool, count: int, seed: int, max_steps: int, 
                                "seconds": took, "dtype": dtype, "lambda": lam_shown, "stops": stops,
                                "skipped": [{"program": n, "reason": w} for n, w in skipped]}))  # fmt: skip
         return
-    configs = ", ".join(sorted({c.describe() for _, _, c, _ in cases}))
+    configs = _configs({c for _, _, c, _ in cases})
     click.echo(f"OK: {console.plural(len(cases), 'program')} ({configs}) verified on the transformer, no divergence")
     click.echo(f"  {steps:,} steps checked in {took:.1f} s ({steps / max(took, 1e-9):,.0f} steps/s), {dtype}, "
                f"lambda {lam_shown:g}")  # fmt: skip
@@ -121,6 +121,16 @@ def verify_programs(images, named: bool, count: int, seed: int, max_steps: int, 
     click.echo("  stops: " + ", ".join(f"{v} {k}" for k, v in sorted(stops.items())))
     if skipped:
         click.echo(f"  skipped: {console.plural(len(skipped), 'named program')} (see above)")
+
+
+def _configs(configs: set[Config]) -> str:
+    """The configurations checked, in a few words: one word width's memories together (subleq, 16-bit words,
+    64/256/512 cells)."""
+    by_bits: dict[int, list[int]] = {}
+    for c in configs:
+        by_bits.setdefault(c.bits, []).append(c.cells)
+    return "; ".join(f"subleq, {bits}-bit words, {'/'.join(map(str, sorted(cells)))} cells"
+                     for bits, cells in sorted(by_bits.items()))  # fmt: skip
 
 
 def _diverged(what: str, again: str, net: Transformer, d: host.Divergence, steps: int, as_json: bool) -> None:
