@@ -636,6 +636,47 @@ WITHOUT_FAST = (
 )
 
 
+TRANSFORMER_CONFIG = Config("subleq", 8, 16)  # the transformer's (M + 1)^2 attention makes 256 cells slow
+
+
+def transformer_chunk(net) -> Chunk:
+    """Passes of the transformer (``net``: its layers, or ``mlpvm.transformer.dense.Dense``) over the
+    benchmark program; the host's duties are nil, the program has no I/O and never stops."""
+    from mlpvm.transformer.state import encode as encode_punchcard
+
+    box = [encode_punchcard(net, counter_loop(100))]
+
+    def chunk(n: int) -> int:
+        for _ in range(n):
+            box[0] = net.run_pass(box[0])
+        return n
+
+    return chunk
+
+
+def networks(config: Config, seconds: float, repeats: int, progress: Progress | None = None) -> dict:
+    """``bench --network transformer``: the transformer's passes/s and the MLP's on the same engine classes
+    (dense: every weight multiplied; sparse: zero weights skipped), one program each, float32, and the
+    reference interpreter's steps/s, all in the same run (``timed`` goes round them in turn)."""
+    from mlpvm.transformer import build as build_transformer
+    from mlpvm.transformer import dense
+
+    net = build_transformer(config)
+    chunks = {("transformer", "dense"): transformer_chunk(dense.of(net)),
+              ("transformer", "sparse"): transformer_chunk(net),
+              ("mlp", "dense"): engine_chunk(make("dense", config), 1),
+              ("mlp", "sparse"): engine_chunk(make("sparse", config), 1),
+              "reference": reference_chunk(config)}  # fmt: skip
+    rates = timed(chunks, seconds, repeats, progress)
+    ref = rates["reference"].median
+    rows: dict = {}  # engine class -> network -> its rate and its ratio to the reference
+    for key, rate in rates.items():
+        if key != "reference":
+            rows.setdefault(key[1], {})[key[0]] = asdict(rate) | {"x_reference": rate.median / ref}
+    return {"config": config.to_meta(), "lambda": net.lam, "dtype": "float32", "engines": rows,
+            "reference_steps_per_s": asdict(rates["reference"]), "counts": net.counts()}  # fmt: skip
+
+
 def run(
     quick: bool = False,
     eforth_image: str | None = None,

@@ -241,3 +241,179 @@ def test_the_network_package_depends_on_no_checker_and_no_host():
             found += [f"{path.name}: {n}" for n in names if n.startswith(above)]
     assert len(list(Path(mlpvm.transformer.__file__).parent.glob("*.py"))) >= 10
     assert found == []
+
+
+# -- verify --named and --mutants on the transformer ------------------------------------------------------------
+
+
+def test_named_skips_what_the_transformer_cannot_run_and_checks_the_rest(monkeypatch):
+    """--named on a few of the named cases (the whole set takes minutes): a subleq program runs in lockstep to
+    its end, a paper program and a memory beyond --named's ceiling are each skipped with their reason."""
+    import json
+
+    from mlpvm.check import verify as verifying
+
+    wanted = ("hi.dec", "echo.dec", "gcd.pasq", "eforth-8k.dec")
+    cases = [c for c in verifying.named_cases() if c.name.endswith(wanted)]
+    assert len(cases) == 4
+    monkeypatch.setattr(verifying, "named_cases", lambda: cases)
+    r = _cli("verify", "--network", "transformer", "--named", "--max-steps", "400", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["ok"] and doc["programs"] == 2 and doc["stops"] == {"halt": 2}
+    reasons = {s["program"].rsplit("/", 1)[1]: s["reason"] for s in doc["skipped"]}
+    assert set(reasons) == {"gcd.pasq", "eforth-8k.dec"}
+    assert "runs subleq" in reasons["gcd.pasq"] and "8,192 cells" in reasons["eforth-8k.dec"]
+    text = _cli("verify", "--network", "transformer", "--named", "--max-steps", "5")
+    assert text.exit_code == 0 and "skipped programs/paper/gcd.pasq:\n  a paper program" in text.output
+    assert max(len(line) for line in text.output.splitlines()[:-5]) <= 80
+
+
+def test_skip_reasons():
+    from mlpvm.cli.transformer import skip_reason
+
+    assert skip_reason(Config("subleq", 16, 256), None, "float32") is None
+    assert "float32" in skip_reason(Config("subleq", 32, 256), None, "float32")
+    assert skip_reason(Config("subleq", 32, 256), None, "float64") is None
+    assert "from --lambda" in skip_reason(Config("subleq", 16, 256), 1.0, "float32")
+
+
+def test_the_guard_holds_on_the_unmutated_transformer():
+    """The invariants the mutation guard checks after every layer are the construction's: random programs
+    run to their end under it."""
+    from mlpvm.check import mutate_transformer as mt
+
+    net = mt.guarded(build(mt.CONFIG))
+    for seed in range(10):
+        divergence, _n, _how = checks.lockstep(net, random_program(mt.CONFIG, seed), 200)
+        assert divergence is None, divergence.describe()
+
+
+def test_mutants_cover_every_layer_and_each_is_caught():
+    """Every layer gets mutants (each head all three kinds); a sample of one mutant a layer (every kind
+    among them), planted in the stored weights, is caught by the battery."""
+    from mlpvm.check import mutate_transformer as mt
+
+    net = build(mt.CONFIG)
+    mutants = mt.choose(net, seed=3)
+    assert {m.layer for m in mutants} == set(range(len(net.layers)))
+    assert {m.kind for m in mutants} == set(mt.KINDS)
+    sample = {}
+    for m in mutants:
+        sample.setdefault(m.kind, m)
+        sample.setdefault(net.layers[m.layer].name, m)
+    planted = mt.plant(net, sample["write.cell"])
+    assert any(not np.array_equal(a.w1, b.w1) or not np.array_equal(a.b1, b.b1) or not np.array_equal(a.w2, b.w2)
+               for a, b in zip(net.layers, planted.layers) if not isinstance(a, Attention))  # fmt: skip
+    results = list(mt.run(net, mt.battery(net, seed=3), list(dict.fromkeys(sample.values()))))
+    assert results and all(r.caught for r in results), [r.mutant.describe(net) for r in results if not r.caught]
+    assert {r.check for r in results} <= {"steps", "named", "random", "states"}
+
+
+def test_the_battery_can_fail_only_on_a_fault():
+    """The battery passes the unmutated network (a check that failed on it would catch every mutant)."""
+    from mlpvm.check import mutate_transformer as mt
+
+    net = build(mt.CONFIG)
+    for check in mt.battery(net):
+        assert check.run(mt.guarded(net)) is None, check.name
+
+
+def test_verify_mutants_cli_json(monkeypatch):
+    """verify --network transformer --mutants: the table as JSON, every layer a row, exit 0 when all caught;
+    exit 1 and the survivor listed when one is not (a mutant that changes nothing, planted on purpose)."""
+    import json
+
+    from mlpvm.check import mutate_transformer as mt
+
+    chosen = mt.choose
+    monkeypatch.setattr(mt, "choose", lambda net, seed=0: chosen(net, seed)[::40])
+    r = _cli("verify", "--network", "transformer", "--mutants", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["network"] == "transformer" and doc["caught"] == doc["mutants"] > 5 and not doc["survivors"]
+    assert [row["layer"] for row in doc["layers"]] == [layer.name for layer in build(mt.CONFIG).layers]
+    idle = mt.Mutant(0, 0, "nothing", "bias+1", None)
+    monkeypatch.setattr(mt, "choose", lambda net, seed=0: [idle])
+    monkeypatch.setattr(mt, "plant", lambda net, mutant: net)  # a "fault" that changes nothing must survive
+    r = _cli("verify", "--network", "transformer", "--mutants", "--json")
+    assert r.exit_code == 1 and json.loads(r.output)["survivors"] == [idle.describe(build(mt.CONFIG))]
+
+
+# -- the same engine class for both networks: compare and bench ------------------------------------------------
+
+
+def test_the_dense_pass_has_the_layers_activations():
+    """The dense products (compare's and bench's engine class) give every layer's activations to the bit."""
+    from mlpvm.transformer import dense
+
+    cfg = Config("subleq", 8, 16)
+    net = build(cfg)
+    x = encode(net, random_program(cfg, 1).words)
+    for _ in range(30):
+        a: list = []
+        b: list = []
+        y = net.run_pass(x, a)
+        dense.run_pass(net, x, b)
+        assert [n for n, _ in a] == [n for n, _ in b] and all(np.array_equal(p, q) for (_, p), (_, q) in zip(a, b))
+        x = y
+
+
+@pytest.mark.parametrize("engine", ["dense", "sparse"])
+def test_compare_on_one_engine_class(tmp_path, engine):
+    import json
+
+    source = tmp_path / "p.dec"
+    source.write_text("12 -1 3  13 -1 6  14 -1 9  0 0 -1  72 105 10\n")
+    r = _cli("compare", str(source), "--bits", "8", "--cells", "16", "--engine-class", engine, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["engine"] == engine and doc["mlp"]["exact"] and doc["transformer"]["exact"]
+    assert doc["transformer"]["passes_per_s"] > 0 and doc["reference"]["steps"] == 4
+    assert doc["transformer"]["nonzeros"] == build(Config("subleq", 8, 16)).counts()["nonzeros"]
+
+
+def test_bench_network_transformer_json():
+    import json
+
+    from mlpvm import bench
+
+    doc = bench.networks(Config("subleq", 8, 16), 0.05, 1)
+    assert set(doc["engines"]) == {"dense", "sparse"}
+    for row in doc["engines"].values():
+        for name in ("mlp", "transformer"):
+            assert row[name]["median"] > 0 and 0 < row[name]["x_reference"] < 1
+    r = _cli("bench", "--network", "transformer", "--quick", "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["counts"]["heads"] == 6
+
+
+# -- plot --compare ------------------------------------------------------------------------------------------
+
+
+def test_plot_both_networks_pass_by_pass(tmp_path):
+    """Both networks' passes on one program: the PC after every pass is the reference's for each, and the
+    picture is written."""
+    pytest.importorskip("matplotlib")
+    from mlpvm.cli import twin
+    from mlpvm.machines import reference
+    from mlpvm.program.inputs import Input
+    from mlpvm.program.load import load_image
+
+    source = tmp_path / "p.dec"
+    source.write_text("12 -1 3  13 -1 6  14 -1 9  0 0 -1  72 105 10\n")
+    cfg, image = Config("subleq", 8, 16), load_image(str(source))
+    ref, inp, want = reference.load(cfg, image.words), Input(), []
+    while not ref.halted:
+        ref.step(inp)
+        want.append(ref.pc)
+    mlp, tr = twin.mlp_passes(image, cfg, b"", 50), twin.transformer_passes(image, cfg, b"", 50, None)
+    assert mlp["pc"] == tr["pc"] == want and len(want) == 5
+    assert mlp["active"].shape == (5, 23) and tr["active"].shape == (5, 16)
+    assert (tr["active"] > 0).all() and (mlp["active"] <= 1).all()
+    out = tmp_path / "both.png"
+    r = _cli("plot", str(source), "--bits", "8", "--cells", "16", "--compare", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "the same PC after every pass" in r.output
+    bad = _cli("plot", str(source), "--bits", "8", "--cells", "16", "--compare", "--lambda", "1",
+               "-o", str(out))  # fmt: skip
+    assert bad.exit_code == 2 and "from --lambda" in bad.output

@@ -13,7 +13,7 @@ from rich.table import Table
 from mlpvm import bench as measure
 from mlpvm.check import cluster
 from mlpvm.cli import console as views
-from mlpvm.cli.options import providers_option, quiet_option
+from mlpvm.cli.options import NETWORKS, providers_option, quiet_option
 from mlpvm.engines import ENGINES
 
 
@@ -35,9 +35,13 @@ from mlpvm.engines import ENGINES
     help="Only a verify --random campaign's aggregate passes/s: in this process, and on local clusters of 1 "
     "and 2 workers (the cluster extra).",
 )
+@click.option("--network", type=click.Choice(NETWORKS), default="mlp", show_default=True,
+              help="The looped 23-layer ReLU MLP, or the looped transformer: then only its passes/s against "
+              "the MLP's on the same engine classes and the reference's (8 bits x 16 cells).",
+              )  # fmt: skip
 @providers_option
 @quiet_option
-def bench(quick, as_json, eforth_image, eforth_line, eforth_only, only_campaign, quiet) -> None:
+def bench(quick, as_json, eforth_image, eforth_line, eforth_only, only_campaign, network, quiet) -> None:
     """Measure the engines: passes per second on one program and on a batch of 256 (and of 4,096 for the
     unrolled, compiled and bits engines, against issue 21's targets), the reference interpreter's steps per
     second in the same run, a scaling table over M = 64 ... 8192 cells (N = 16),
@@ -51,6 +55,11 @@ def bench(quick, as_json, eforth_image, eforth_line, eforth_only, only_campaign,
         raise click.UsageError("--eforth-only needs --eforth IMAGE")
     if only_campaign and (eforth_image or eforth_only):
         raise click.UsageError("--campaign measures the campaign alone: drop --eforth")
+    if network == "transformer":
+        if eforth_image or only_campaign:
+            raise click.UsageError("--network transformer measures the transformer alone: drop --eforth/--campaign")
+        _transformer(quick, as_json, quiet)
+        return
     if only_campaign:
         cluster.distributed("--campaign")
     if eforth_image:
@@ -294,3 +303,27 @@ def _campaign(c: dict) -> Table:
         "one machine, checked against the reference)"
     )
     return t
+
+
+def _transformer(quick: bool, as_json: bool, quiet: bool) -> None:
+    seconds, repeats = measure.BUDGETS[quick]
+    with views.progress("{task.description:<36}", counts=False, quiet=quiet or as_json) as bar:
+        task = bar.add_task("benchmark", total=1.0)
+        doc = measure.networks(measure.TRANSFORMER_CONFIG, seconds, repeats,
+                               lambda what, done: bar.update(task, description=what, completed=done))  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(doc))
+        return
+    table = Table(title=f"passes/s, {measure.TRANSFORMER_CONFIG.describe()}, float32 (median \\[best])",
+                  title_justify="left")  # fmt: skip
+    for col in ("engine class", "MLP", "x ref", "transformer", "x ref"):
+        table.add_column(col, justify="left" if col == "engine class" else "right")
+    for cls, row in doc["engines"].items():
+        mlp, tr = row["mlp"], row["transformer"]
+        table.add_row(cls, _rate(mlp), _times(mlp["x_reference"]), _rate(tr), _times(tr["x_reference"]))
+    out = views.stdout()
+    out.print(table)
+    out.print(f"reference interpreter: {_rate(doc['reference_steps_per_s'])} steps/s in the same run")
+    out.print("dense: every weight multiplied, zeros included; sparse: zero weights")
+    out.print("skipped (the MLP's CSR engine; the transformer's layers on the rows and")
+    out.print("columns their matrices use)")

@@ -25,6 +25,7 @@ from mlpvm.program.load import load_image
 from mlpvm.transformer import build
 from mlpvm.transformer.exactness import largest_sum, min_lambda
 
+ENGINE_CLASSES = ("dense", "sparse")
 LAMBDAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 20.0)
 BITS = (8, 16, 24, 32)
 
@@ -39,13 +40,22 @@ BITS = (8, 16, 24, 32)
 @click.option("--programs", type=bounded(1, 10_000), default=10, show_default=True, help="Random programs a size.")
 @max_steps_option(100, "Stop each run (and each measured program) after this many instructions")
 @click.option("--max-cells", type=bounded(4, 1024), default=64, show_default=True, help="Largest M tried.")
+@click.option("--engine-class", "engine", type=click.Choice(ENGINE_CLASSES), default="dense", show_default=True,
+              help="The engine class both networks are timed on (see above).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements as one JSON object.")
 def compare(images, bits, cells, lam, input_text, exactness: bool, programs: int, max_steps: int, max_cells: int,
-            as_json: bool) -> None:  # fmt: skip
+            engine: str, as_json: bool) -> None:  # fmt: skip
     """Compare the MLP and the looped transformer on the same IMAGES (subleq programs, one configuration):
-    layers per pass, state size, parameters and nonzero weights, passes per second (both in numpy: the MLP on
-    its sparse engine) and whether each ended exactly as the reference interpreter (output, memory, PC,
-    steps, stop). --max-steps bounds each run (default here 100).
+    layers per pass, state size, parameters and nonzero weights, passes per second on the same engine class
+    and whether each ended exactly as the reference interpreter (output, memory, PC, steps, stop), and the
+    reference's own steps per second. --max-steps bounds each run (default here 100).
+
+    \b
+    --engine-class dense (default): both as dense products in numpy, every
+    weight multiplied, zeros included (the MLP's dense engine; the
+    transformer's mlpvm/transformer/dense.py). --engine-class sparse: each skips
+    its zero weights (the MLP's CSR engine; the transformer's layers on the
+    rows and columns their matrices use).
 
     \b
     --exactness: for float32 and float64 and a range of lambda, the largest
@@ -58,7 +68,7 @@ def compare(images, bits, cells, lam, input_text, exactness: bool, programs: int
     if not exactness:
         if not images:
             raise click.UsageError("give IMAGES to compare the networks on, or --exactness")
-        side_by_side(images, bits, cells, lam, unescape(input_text), max_steps, as_json)
+        side_by_side(images, bits, cells, lam, unescape(input_text), max_steps, engine, as_json)
         return
     cells = [1 << k for k in range(2, max_cells.bit_length()) if 1 << k <= max_cells]
     by_cells = [_largest(dtype, t, cells, programs, max_steps) for dtype in ("float32", "float64") for t in LAMBDAS]
@@ -84,8 +94,9 @@ def compare(images, bits, cells, lam, input_text, exactness: bool, programs: int
     click.echo(f"\n({programs} random programs a size, {max_steps} steps each; mlpvm compare --exactness)")
 
 
-def side_by_side(images, bits, cells, lam, data: bytes, max_steps: int, as_json: bool) -> None:
+def side_by_side(images, bits, cells, lam, data: bytes, max_steps: int, engine: str, as_json: bool) -> None:
     from mlpvm.cli.transformer import network
+    from mlpvm.transformer import dense
 
     loaded = [load_image(p) for p in images]
     configs = {resolve_config(image, None, "subleq", bits, cells, None) for image in loaded}
@@ -94,7 +105,8 @@ def side_by_side(images, bits, cells, lam, data: bytes, max_steps: int, as_json:
     config = configs.pop()
     net = network(config, lam)
     weights = weightfile.compile_network(build_network(config))
-    mlp_engine = make("sparse", config)
+    mlp_engine = make(engine, config)
+    timed_net = dense.of(net) if engine == "dense" else net
     sizes = {
         "mlp": {"layers": len(weights.layers), "heads": 0, "state_size": weights.state.size,
                 "parameters": weights.dense_params, "nonzeros": weights.nnz},
@@ -102,31 +114,38 @@ def side_by_side(images, bits, cells, lam, data: bytes, max_steps: int, as_json:
                                                                        "nonzeros")},
     }  # fmt: skip
     runs = {"mlp": [0, 0.0, True], "transformer": [0, 0.0, True]}  # passes, seconds, exact
+    ref_steps, ref_seconds = 0, 0.0
     for image in loaded:
+        start = time.perf_counter()
         want = run_reference(image, config, _input(data), max_steps)
+        ref_steps, ref_seconds = ref_steps + want.steps, ref_seconds + time.perf_counter() - start
         for name in runs:
             start = time.perf_counter()
             if name == "mlp":
                 x = encode(mlp_engine.state, config, image.words, image.slots)
                 got = Computer(mlp_engine, x, [_input(data)]).run(max_steps)[0]
             else:
-                got = host.run(net, list(image.words), _input(data), max_steps)
+                got = host.run(timed_net, list(image.words), _input(data), max_steps)
             runs[name][0] += got.passes or 0
             runs[name][1] += time.perf_counter() - start
             runs[name][2] &= _same(got, want)
     for name, (passes, seconds, exact) in runs.items():
         sizes[name] |= {"passes": passes, "passes_per_s": passes / max(seconds, 1e-9), "exact": exact}
+    reference = {"steps": ref_steps, "steps_per_s": ref_steps / max(ref_seconds, 1e-9)}
     if as_json:
-        click.echo(json.dumps({"config": config.to_meta(), "lambda": net.lam, "programs": list(images), **sizes}))
+        click.echo(json.dumps({"config": config.to_meta(), "lambda": net.lam, "engine": engine, "dtype": "float32",
+                               "programs": list(images), **sizes, "reference": reference}))  # fmt: skip
         return
-    click.echo(f"{len(loaded)} program(s) on {config.describe()}; transformer lambda {net.lam:g}, both float32")
+    click.echo(f"{len(loaded)} program(s) on {config.describe()}; transformer lambda {net.lam:g}; both float32,")
+    click.echo(f"timed on the {engine} engine class (mlpvm compare --help)")
     click.echo(f"{'':22} {'mlp':>14} {'transformer':>14}")
     labels = {"layers": "layers per pass", "heads": "attention heads", "state_size": "state size",
               "parameters": "parameters (dense)", "nonzeros": "nonzero weights", "passes": "passes",
-              "passes_per_s": "passes/s (numpy)", "exact": "same as reference"}  # fmt: skip
+              "passes_per_s": f"passes/s ({engine})", "exact": "same as reference"}  # fmt: skip
     for key, label in labels.items():
         a, b = sizes["mlp"][key], sizes["transformer"][key]
         click.echo(f"{label:22} {_fmt(a):>14} {_fmt(b):>14}")
+    click.echo(f"(the reference interpreter: {reference['steps_per_s']:,.0f} steps/s in the same run)")
 
 
 def _input(data: bytes) -> Input:

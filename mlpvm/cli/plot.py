@@ -15,6 +15,7 @@ from mlpvm.cli.options import (
     bounded,
     input_data,
     input_options,
+    lambda_option,
     machine_options,
     max_steps_option,
     quiet_option,
@@ -23,6 +24,9 @@ from mlpvm.cli.options import (
 from mlpvm.errors import MlpvmError, shown
 from mlpvm.host.computer import EXIT_CODES
 from mlpvm.program.load import load_image
+
+RUN_STEPS = 100_000  # --run's default step limit
+BOTH_PASSES = 200  # --compare: passes drawn unless --max-steps says otherwise
 
 
 @click.command()
@@ -38,11 +42,15 @@ from mlpvm.program.load import load_image
 @click.option(
     "--flow", is_flag=True, help="Draw the data-flow matrix instead: where each field is computed, carried, read."
 )
+@click.option("--compare", is_flag=True,
+              help="Draw the MLP and the looped transformer side by side, pass by pass (see above).")  # fmt: skip
+@lambda_option
 @input_options(f"{INPUT_HELP}; queued at the start.")
-@max_steps_option(100_000, "With --run: stop after this many instructions")
+@max_steps_option(RUN_STEPS, "With --run: stop after this many instructions")
 @quiet_option
 def plot(
-    program, machine, bits, cells, slots, out, number, run, flow, input_text, input_file, max_steps, quiet
+    program, machine, bits, cells, slots, out, number, run, flow, compare, lam, input_text, input_file, max_steps,
+    quiet,
 ) -> None:  # fmt: skip
     """Draw PROGRAM on the network as a picture (needs the extra: pip install 'mlpvm[plot]').
 
@@ -52,6 +60,12 @@ def plot(
     it is carried; the instruction in the title. --run: the run
     over time (Ctrl-C ends it early and draws what ran, exit 130);
     --flow: the construction's data-flow matrix.
+
+    \b
+    --compare: the MLP and the looped transformer on the same program
+    (subleq only), --max-steps passes at most (default here 200): for each
+    network, its passes by its layers, shaded by the share of each layer's
+    output that is nonzero; below, both networks' PC against the pass.
     """
     from mlpvm.debug import picture
 
@@ -61,6 +75,9 @@ def plot(
     picture.check_target(path)  # refused (an input, not .png/.svg) before the run, not after it
     if run and flow:
         raise MlpvmError("choose one of --run and --flow")
+    if compare:
+        _compare(image, config, data, path, max_steps, lam, run or flow)
+        return
     if flow:
         picture.flow_picture(config, path)
     elif run:
@@ -109,3 +126,28 @@ def _records(image, config, data: bytes, max_steps: int | None, quiet: bool) -> 
             tick = throttled(lambda c: bar.update(task, completed=c.passes))
             summary = tracing.trace(image, config, jsonl, data, max_steps, engine=engine, progress=tick)
         return [json.loads(line) for line in jsonl.read_text().splitlines()], summary.reason
+
+
+def _compare(image, config, data: bytes, path: Path, max_steps: int | None, lam: float | None, other: bool) -> None:
+    from mlpvm.cli import twin
+    from mlpvm.cli.transformer import network
+    from mlpvm.transformer.faults import NotExact
+
+    if other:
+        raise MlpvmError("--compare draws its own picture: drop --run and --flow")
+    if image.slots is not None:
+        raise MlpvmError(f"{shown(image.path)}: --compare runs subleq programs only")
+    network(config, lam)  # refused (one line) outside the transformer's proved exact region
+    passes = max_steps if max_steps and max_steps != RUN_STEPS else BOTH_PASSES
+    try:
+        mlp = twin.mlp_passes(image, config, data, passes)
+        transformer = twin.transformer_passes(image, config, data, passes, lam)
+    except NotExact as e:  # outside what the bound covers: a network fault, as run says
+        raise MlpvmError(f"network fault: {e}") from None
+    except KeyboardInterrupt:
+        click.echo("mlpvm: interrupted; nothing drawn", err=True)
+        sys.exit(EXIT_CODES["interrupted"])
+    title = f"{shown(image.path)} on {config.describe()}: {len(mlp['pc'])} passes"
+    twin.picture(title, mlp, transformer, path)
+    same = "the same PC after every pass" if mlp["pc"] == transformer["pc"] else "DIFFERENT PCs"
+    click.echo(f"mlpvm: wrote {shown(path)} ({plural(len(mlp['pc']), 'pass', 'passes')}; {same})", err=True)

@@ -97,14 +97,29 @@ def verify(
     network (a weight negated, a bias shifted, a unit dropped) and shows which
     check of a fixed battery catches each one (default: subleq 8-bit x 32 cells
     and paper 8-bit x 16 cells x 8 slots; --seed picks the units).
+
+    \b
+    --network transformer: the looped transformer in place of the MLP
+    (subleq only; docs/transformer.md). --named checks the programs its
+    machine can express and says in one line why it skips the others;
+    --mutants plants faults in its feed-forward units and attention heads
+    (default subleq 8-bit x 16 cells).
     """
     if network == "transformer":
         from mlpvm.cli.transformer import verify_programs
 
-        given = {"--weights": weights, "--mutants": mutants, "--workers": workers, "--address": address,
+        given = {"--weights": weights, "--workers": workers, "--address": address,
                  "--store": store, "--resume": resume, "--engine": engine != NEURAL}  # fmt: skip
         if any(given.values()):
             raise click.UsageError(f"{next(k for k, v in given.items() if v)} is not for --network transformer yet")
+        if mutants:
+            from mlpvm.cli.transformer import mutation_table as transformer_mutants
+
+            if machine not in (None, "subleq") or slots:
+                raise ConfigError("--network transformer runs the subleq machine only")
+            config = resolve_config(None, None, "subleq", bits or 8, cells or 16, None) if bits or cells else None
+            transformer_mutants(config, lam, seed, as_json, quiet)
+            return
 
         options = {"machine": machine, "bits": bits, "cells": cells, "slots": slots}
         data = input_data(input_text, input_file)

@@ -38,6 +38,11 @@ class FFN:
         return sum(m.size for m in mats), sum(int(np.count_nonzero(m)) for m in mats)
 
 
+def most(terms: dict[int, float], bias: float) -> float:
+    """The largest value of ``terms + bias`` over inputs in [0, 1]."""
+    return sum(max(w, 0) for w in terms.values()) + bias
+
+
 class Builder:
     """Collects hidden units (``unit``) and their contributions to output rows (``out``)."""
 
@@ -64,14 +69,18 @@ class Builder:
 
     def clamp(self, row: int, terms: dict[int, float], bias: float, scratch: bool = True) -> None:
         """Adds min(1, max(0, y)) for y = terms + bias: a step when y is an integer, and the rounding of a
-        softmax read when y = 4 r - 1.5 (0 for r <= 3/8, 1 for r >= 5/8, exactly in floating point)."""
-        self.out(row, self.unit(terms, bias, scratch), 1)
-        self.out(row, self.unit(terms, bias - 1, scratch), -1)
+        softmax read when y = 4 r - 1.5 (0 for r <= 3/8, 1 for r >= 5/8, exactly in floating point). A unit
+        that no input in [0, 1] can switch on is left out (it would be dead weight no fault could show)."""
+        for shift, weight in ((0, 1), (1, -1)):
+            if most(terms, bias) > shift:
+                self.out(row, self.unit(terms, bias - shift, scratch), weight)
 
     def parity(self, row: int, terms: dict[int, float], bias: float = 0.0) -> None:
-        """Adds s mod 2 for s = terms + bias in {0, 1, 2, 3}: ReLU(s) - 2 ReLU(s - 1) + 2 ReLU(s - 2)."""
+        """Adds s mod 2 for s = terms + bias in {0, 1, 2, 3}: ReLU(s) - 2 ReLU(s - 1) + 2 ReLU(s - 2), each
+        unit only where s can exceed its shift."""
         for shift, weight in ((0, 1), (1, -2), (2, 2)):
-            self.out(row, self.unit(terms, bias - shift), weight)
+            if most(terms, bias) > shift:
+                self.out(row, self.unit(terms, bias - shift), weight)
 
     def build(self, dtype=np.float64) -> FFN:
         h = len(self.units)

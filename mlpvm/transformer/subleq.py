@@ -33,6 +33,11 @@ TEMPS = [
     ("n_executed", 0), ("raw_bb", "L"), ("raw_bwe", 0), ("raw_bwd", "N"), ("bb", "L"), ("bwe", 0),
     ("bwd", "N"), ("dist", "L"), ("m", 0),
 ]  # fmt: skip
+# The scratch values every column computes (the write: each memory column decides whether it is addressed);
+# every other scratch row, and every persistent field but the constants, positions and words, is 0 in memory
+# columns after every layer (the units that compute them are gated off there), raw softmax reads aside.
+EVERY_COLUMN = ("bb", "bwe", "bwd", "dist", "m")
+MEMORY_FIELDS = ("one", "is_mem", "pos", "val")
 # The host-visible flags and the scratch value each is replaced by at the end of a pass.
 REPLACED = {"pc": "n_pc", "halted": "n_halted", "fault": "n_fault", "in_ack": "do_in", "in_wait": "wait",
             "out_valid": "do_out", "out_byte": "n_out_byte", "executed": "n_executed"}  # fmt: skip
@@ -82,16 +87,16 @@ class Construction:
 
     # -- feed-forward ------------------------------------------------------------------------------------------
     def round(self, f: Builder, raw: str, dest: str, width: int, scratch: bool) -> None:
-        """dest <- round(raw), raw <- 0: the error correction of a softmax read."""
+        """dest <- round(raw): the error correction of a softmax read (``commit`` clears raw, with every
+        other scratch row)."""
         for i in range(width):
             f.clamp(self.bit(dest, i), {self.bit(raw, i): 4}, -1.5, scratch)
-            f.out(self.bit(raw, i), f.unit({self.bit(raw, i): 1}, 0, scratch=False), -1)
 
     def increments(self) -> Builder:
         """Carries of PC + 1, PC + 2, PC + 3 and ``running`` (not halted, PC >= 0, PC + 2 < M)."""
-        f, n, cells = self.ffn("pc.carry"), self.n, self.cfg.cells
+        f, cells = self.ffn("pc.carry"), self.cfg.cells
         for c, name in ((1, "car1"), (2, "car2"), (3, "car3")):
-            for k in range(1, n):  # carry into bit k: (PC mod 2^k) + (c mod 2^k) >= 2^k
+            for k in range(1, self.width(c)):  # carry into bit k: (PC mod 2^k) + (c mod 2^k) >= 2^k
                 terms = {self.bit("pc", i): 2**i for i in range(k)}
                 f.clamp(self.bit(name, k), terms, (c % 2**k) - 2**k + 1)
         terms = {self.bit("pc", i): -(2**i) for i in range(self.l)}
@@ -100,11 +105,18 @@ class Construction:
         f.clamp(self.bit("running"), terms, cells - 2)
         return f
 
+    def width(self, c: int) -> int:
+        """The bits of PC + c the pass reads: the L address bits of PC + 1 and PC + 2 (the fetch heads' queries),
+        and of PC + 3 (the next PC of an executed instruction, so PC + 3 <= M) bits 0 to L; the higher bits of
+        PC + 3 are 0 whenever they are read. Computing more would be units no fault could show."""
+        return self.l if c < 3 else min(self.l + 1, self.n)
+
     def sums(self) -> Builder:
         f = self.ffn("pc.sum")
         for c, car, dest in ((1, "car1", "pc1"), (2, "car2", "pc2"), (3, "car3", "pc3")):
-            for k in range(self.n):
-                f.parity(self.bit(dest, k), {self.bit("pc", k): 1, self.bit(car, k): 1}, (c >> k) & 1)
+            for k in range(self.width(c)):
+                carry = {self.bit(car, k): 1} if k else {}  # no carry into bit 0
+                f.parity(self.bit(dest, k), {self.bit("pc", k): 1, **carry}, (c >> k) & 1)
         return f
 
     def fetch_round(self) -> Builder:
@@ -151,7 +163,7 @@ class Construction:
         """r = mem[B] - mem[A]; the output byte; the new halt and fault flags; executed."""
         f, n = self.ffn("subtract"), self.n
         for k in range(n):
-            terms = {self.bit("ma", k): 1, self.bit("mb", k): 1, self.bit("borrow", k): 1}
+            terms = {self.bit("ma", k): 1, self.bit("mb", k): 1} | ({self.bit("borrow", k): 1} if k else {})
             f.parity(self.bit("r", k), terms)
         for k in range(BYTE):  # mem[A] mod 256, sign-extended when N < 8
             f.set(self.bit("n_out_byte", k), {self.bit("do_out"): 1, self.bit("ma", min(k, n - 1)): 1}, -1)
@@ -186,7 +198,8 @@ class Construction:
         for k in range(self.n):
             dest = self.bit("n_pc", k)
             f.set(dest, {take: 1, self.bit("c", k): 1}, -1)
-            f.set(dest, {exe: 1, take: -1, self.bit("pc3", k): 1}, -1)
+            if k < self.width(3):
+                f.set(dest, {exe: 1, take: -1, self.bit("pc3", k): 1}, -1)
             f.set(dest, {self.bit("pc", k): 1, exe: -1})
         return f
 
@@ -221,14 +234,15 @@ class Construction:
             f.out(v, f.unit({w: -1, v: 1, m: 1}, -1, scratch=False), -1)
         return f
 
-    def commit(self) -> Builder:
-        """The host-visible fields take their new values; every scratch row returns to 0."""
+    def commit(self, written: set[int]) -> Builder:
+        """The host-visible fields take their new values; every scratch row returns to 0 (the ``written`` ones:
+        a row no layer writes is 0 already, and a unit to clear it would be dead weight)."""
         f = self.ffn("commit")
         for field, new in REPLACED.items():
             for old_row, new_row in zip(self.r[field], self.r[new], strict=True):
                 f.out(old_row, f.unit({old_row: 1}, 0, scratch=False), -1)
                 f.out(old_row, f.unit({new_row: 1}, 0, scratch=False), 1)
-        for row in self.r.temp_rows():
+        for row in (r for r in self.r.temp_rows() if r in written):
             f.out(row, f.unit({row: 1}, 0, scratch=False), -1)
         return f
 
@@ -239,7 +253,10 @@ class Construction:
         write = Attention("write", [self.broadcast_head()])
         built = [self.increments(), self.sums(), fetch, self.fetch_round(), read, self.read_round(), self.control(),
                  self.subtract(), self.branch(), self.next_pc(), write, self.write_round(), self.write_dist(),
-                 self.write_match(), self.write_cell(), self.commit()]  # fmt: skip
+                 self.write_match(), self.write_cell()]  # fmt: skip
+        written = {row for b in built if isinstance(b, Builder) for row, _, _ in b.outs}
+        written |= {int(r) for a in built if isinstance(a, Attention) for h in a.heads for r in h.wv.nonzero()[0]}
+        built.append(self.commit(written))
         out = []
         for layer in built:
             if isinstance(layer, Builder):
