@@ -10,20 +10,18 @@ touched; it never feeds anything it decoded back into the network, except what t
 from __future__ import annotations
 
 import re
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mlpvm.check.lockstep import Divergence, first_bad_layer
+from mlpvm.check.runner import CHUNK, Checked, Divergence
 from mlpvm.debug import source
 from mlpvm.debug.expr import Env, Expr, ExprError
 from mlpvm.debug.records import Breakpoint, DebugError, Frame, Pass, Stop, Watchpoint
 from mlpvm.engines import DEFAULT, Engine, make
-from mlpvm.engines.compiled import LoweredEngine
-from mlpvm.errors import MlpvmError, NetworkFault
+from mlpvm.errors import MlpvmError
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import REGISTERS, SHOWN, Fields, decode, encode, from_bits, to_bits
@@ -35,8 +33,6 @@ HISTORY_BYTES = 64 << 20  # state snapshots kept for reverse execution
 CHECKPOINT_BYTES = 128 << 20  # states every ``_every`` passes, replayed from to go back further than that
 FIRST_EVERY = 64  # passes between checkpoints at first; doubled (and every other one dropped) when full
 CHUNKED_EVERY = 4096  # the same when passes run in chunks, which end at checkpoints: replaying them is fast
-CHUNK = 4096  # passes run and checked together at most: Ctrl-C is seen between chunks
-CHUNK_SECONDS = 0.05  # about the longest a chunk takes (fewer passes on a slow engine, such as a weight file's)
 TAIL = 64  # passes replayed one at a time at the end of a jump back in time, which the history then holds
 
 
@@ -74,15 +70,8 @@ class Session:
         self.progress: Callable[[], None] | None = None  # called between chunks (and passes) of a long run
         self.entries = self._subroutines()
         self.slow = False  # True: every pass on its own, as the chunks are checked against (tests)
-        module = config.spec.fast if check else None  # chunks are checked against it: only with the reference
-        self._fast = None if module is None else module.Fast.beside(reference.load(config, image.words, image.slots))
         self._redo = 0  # passes of a chunk the network disagreed on, still to run one at a time
-        self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
-        self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
-        if self._fast is not None:
-            self._expected = self._plain_pass()
-        self._watch = (np.zeros(config.cells, bool), np.zeros(config.cells, bool))  # unchecked: written, read
-        self._marks = np.zeros(0, np.int64)  # unchecked: PCs a pass must not arrive at within a chunk
+        self.checked = Checked(self.engine, config, self._fields, self._load(), Input(), check)
         self.restart()
 
     # -- running ---------------------------------------------------------------------------------
@@ -90,9 +79,8 @@ class Session:
     def restart(self) -> None:
         """Back to the loaded program at PC 0, with the initial input; breakpoints stay."""
         self.x = self.engine.new_batch(encode(self.engine.state, self.config, self.image.words, self.image.slots))
-        self.ref = reference.load(self.config, self.image.words, self.image.slots)
         self.net_input = Input(self.initial_input, closed=False, eof_reads=self.eof_reads)
-        self.ref_input = Input(self.initial_input, closed=False, eof_reads=self.eof_reads)
+        self.checked.load(self._load(), Input(self.initial_input, closed=False, eof_reads=self.eof_reads), self.x[0])
         self.output = bytearray()
         self.passes = self.steps = 0
         self.last: Pass | None = None
@@ -100,18 +88,24 @@ class Session:
         snapshot = len(np.packbits(self.x[0] > 0.5))
         self._history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
         self._place()
-        self._sync_reference_bits()
         self.checkpoints: list[_Snapshot] = []
         self._edits: set[int] = set()  # passes at which the user edited the state: their checkpoints stay
-        chunked = self._fast is not None or not self.check  # --no-check runs the network's passes in chunks too
+        chunked = self.checked.fast is not None or not self.check  # --no-check runs the network's passes in chunks too
         self._every = max(FIRST_EVERY, CHUNKED_EVERY) if chunked else FIRST_EVERY
         self._replaying, self._gap = False, False
         self._checkpoint()
 
-    def _sync_reference_bits(self) -> None:
-        """The reference's memory as bits, kept beside it so that comparing all of memory is one array test."""
-        self._ref_bits = np.array(self.engine.state.view(self.x[0], "mem"))
-        self._fast_stale = True  # the fast reference's memory is reloaded from the reference before it runs
+    def _load(self):
+        return reference.load(self.config, self.image.words, self.image.slots)
+
+    @property
+    def ref(self) -> reference.Reference:
+        """The reference machine beside the network (``checked``)."""
+        return self.checked.ref
+
+    @property
+    def ref_input(self) -> Input:
+        return self.checked.inp
 
     @property
     def io(self) -> bool:
@@ -297,7 +291,7 @@ class Session:
     def _pass(self) -> Stop | None:
         before = self.x.copy()
         self._remember(before)
-        old_pc = self.pc
+        old_pc, placed = self.pc, self.net_input.peek()
         self.engine.run_pass(self.x)
         self.passes += 1
         now = self._read()
@@ -309,12 +303,10 @@ class Session:
             self.net_input.take()
             self._place()
         self.steps += now[EXECUTED]
-        micro = self.ref.step(self.ref_input) if self.check else None
+        micro, diff = self.checked.step(self.x[0], self.output, self.net_input) if self.check else (None, None)
         self.last = self._describe(before[0], old_pc, out, self._frames_after(old_pc))
-        diff = self._disagreement(micro) if micro is not None else None
         if diff is not None:
-            trace = self.trace_of(before)
-            layer = first_bad_layer(self.config, self.plain.layouts, self.plain.layer_names, trace, micro)
+            layer = self.checked.locate(self.plain, before[0], micro, placed)
             self.diverged = Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer),
                                  last=self.last)  # fmt: skip
             return self.diverged
@@ -332,141 +324,19 @@ class Session:
             return Stop("watchpoint", self.pc, watch=hits, last=self.last)
         return self.entry_stop()
 
-    def _disagreement(self, micro) -> tuple[str, object, object] | None:
-        """The first field where the state differs from the reference after a step, as (field, network,
-        reference); None when all agree. Cheap enough for every pass: registers, flags and output come from
-        the decoded fields, and memory is compared as bits with the reference's memory kept as bits."""
-        if micro.kind in ("sub", "in"):
-            self._ref_bits[micro.b] = to_bits(self.ref.mem[micro.b], self.config.bits)
-            if self._fast is not None:
-                self._fast.mem[micro.b] = self.ref.mem[micro.b]
-        now, ref = self._now, self.ref
-        checks = [
-            ("pc", now["pc"], ref.pc),
-            (HALTED, bool(now[HALTED]), ref.halted),
-            (FAULT, bool(now.get(FAULT, 0)), ref.fault),
-            (EXECUTED, bool(now[EXECUTED]), micro.is_step),
-            ("output", bytes(self.output[-1:]), bytes(ref.output[-1:])),
-            ("output length", len(self.output), len(ref.output)),
-        ]
-        checks += [(r, now[r], int(getattr(micro, r))) for r in REGISTERS if getattr(micro, r) is not None]
-        for name, got, want in checks:
-            if got != want:
-                return name, got, want
-        mem = self.engine.state.view(self.x[0], "mem")
-        if not np.array_equal(mem, self._ref_bits):
-            i = int(np.flatnonzero((mem != self._ref_bits).any(axis=1))[0])
-            return f"mem[{i}]", self.mem(i), self.ref.mem[i]
-        return None
-
-    # -- chunks: many passes at once, checked pass by pass -------------------------------------------
-    #
-    # The fast reference commits the plain passes ahead (``mlpvm.machines.<machine>.fast``), stopping before any
-    # pass that needs attention (a breakpoint's or ``until``'s PC, a watched cell, a CALL or return, I/O, a
-    # halt); the network runs exactly as many passes, recording its narrow fields after each, and every pass's
-    # fields are compared with the fast reference's log, and its whole memory with the reference's memory as
-    # the log's writes leave it after that pass (a wrong write that a later pass heals is caught at its pass).
-    # A chunk that disagrees is run again one pass at a time, which stops at the exact pass, as ever.
+    # -- chunks: many passes at once, checked pass by pass (``check.runner.Checked``) ------------------------
 
     def _attention(self, until: int | None = None, stops: bool = True) -> bool:
-        """Sets the fast reference's bitmaps for a run (``stops``: breakpoints and watchpoints too, else only
-        what keeps the CALL chain exact); False when the run must go pass by pass."""
-        fast = self._fast
-        if self.slow or (fast is None and self.check):
+        """Plans the chunks of a run (``stops``: breakpoints and watchpoints end them too, else only what keeps
+        the CALL chain exact); False when the run must go pass by pass."""
+        if self.slow or (self.checked.fast is None and self.check):
             return False
-        if fast is None or not self.check:
-            return self._unchecked_attention(until, stops)
         watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
-        marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
-        marks += [] if until is None else [until]
         if any(w.expr is not None for w in watches):
             return False  # value watchpoints are tested after every pass
-        marks = [a for a in marks if 0 <= a < len(fast.to)]  # a PC outside memory halts: never a plain pass
-        for bitmap in (fast.at, fast.to, fast.write, fast.read):
-            bitmap[:] = False
-        fast.to[marks] = True
-        fast.to[list(self.entries)] = True  # a CALL's jump pushes a frame
-        fast.at[[e - 3 for e in self.entries if e >= 3]] = True  # a return jump pops one
-        for w in watches:
-            if w.kind in ("watch", "awatch"):
-                fast.write[w.start : w.stop] = True
-            if w.kind in ("rwatch", "awatch"):
-                fast.read[w.start : w.stop] = True
-        return True
-
-    def _unchecked_attention(self, until: int | None, stops: bool) -> bool:
-        """``--no-check``: what stops a chunk of the network's own passes (no reference plans them): arriving
-        at a breakpoint's or ``until``'s PC, a CALL's entry, leaving by a return jump, a watched cell."""
-        watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
-        if any(w.expr is not None for w in watches):
-            return False
         marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
-        marks += ([] if until is None else [until]) + list(self.entries)
-        self._marks = np.array(marks, np.int64)
-        self._returns = np.array([e - 3 for e in self.entries], np.int64)
-        written, read = self._watch
-        written[:] = read[:] = False
-        for w in watches:
-            if w.kind in ("watch", "awatch"):
-                written[w.start : w.stop] = True
-            if w.kind in ("rwatch", "awatch"):
-                read[w.start : w.stop] = True
-        return True
-
-    def _unchecked_chunk(self, budget: int) -> tuple[int, int]:
-        """Up to ``budget`` passes of the network alone, in one call; the passes up to the first that needs
-        attention (an event, an idle pass, a stop, a frame, a watched cell) are kept, the state rolled back
-        to before it, and that pass is left to run on its own. Returns (passes kept, passes to run alone)."""
-        budget = min(budget, self._size, self._every - self.passes % self._every)
-        if self.halted or budget <= 0:
-            return 0, 0
-        start, pc = self.x.copy(), self.pc
-        steps = np.zeros(1, np.int64)
-        began = time.perf_counter()
-        try:
-            ran = self.engine.run_until_event(self.x, budget, steps, self._record[:budget])
-        except NetworkFault:
-            self.x[...] = start
-            return 0, 1
-        self._size = int(min(CHUNK, max(16, ran / max(time.perf_counter() - began, 1e-6) * CHUNK_SECONDS)))
-        names = self._fields.names
-        values = np.rint(np.rint(self._record[:ran]) @ self._fields.weights).astype(np.int64)
-        col = {n: values[:, names.index(n)] for n in names}
-        after = col["pc"]
-        before = np.concatenate([[pc], after[:-1]])
-        need = col[EXECUTED] == 0
-        for flag in (HALTED, FAULT, OUT_VALID, IN_ACK, IN_WAIT):
-            if flag in col:
-                need |= col[flag] != 0
-        need |= np.isin(after, self._marks) | np.isin(before, self._returns)
-        written, read = self._watch
-        cells = self.config.cells
-        inside = lambda v: np.clip(v, 0, cells - 1)  # noqa: E731  (out of memory: a fault, an event anyway)
-        need |= written[inside(col["b"])] | read[inside(col["a"])] | read[inside(col["b"])]
-        for k in range(self.config.spec.stride if not self.config.spec.harvard else 0):
-            need |= read[inside(before + k)]
-        first = int(np.argmax(need)) if need.any() else ran
-        if first < ran:  # roll back, and run again exactly the passes before it
-            self.x[...] = start
-            steps[:] = 0
-            if first:
-                self.engine.run_until_event(self.x, first, steps)
-        if not first:
-            return 0, 1
-        self.passes += first
-        self.steps += int(steps[0])
-        self._read()
-        pc, a, b, c, mem_a, mem_b, result, branch, next_pc = (int(col[r][first - 1]) for r in
-                                                              ("pc", *REGISTERS))  # fmt: skip
-        pc = int(before[first - 1])
-        reads = (*self.config.spec.fetched(pc), a, b)
-        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), next_pc,
-                         self.pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
-        self._history.clear()  # refilled when next looked at (``history``), as after a checked chunk
-        self._gap = True
-        if self.passes % self._every == 0:
-            self._checkpoint()
-        return first, int(first < ran)
+        marks += [] if until is None else [until]
+        return self.checked.plan(marks, list(self.entries), watches, self.check)
 
     def _forward(self, chunks: bool, budget: int) -> tuple[int, Stop | None]:
         """A checked chunk of up to ``budget`` plain passes where it can, else one pass on its own (also each
@@ -489,102 +359,34 @@ class Session:
         return budget
 
     def _chunk(self, budget: int) -> tuple[int, int]:
-        """Up to ``budget`` plain passes (and not past the next checkpoint) run and checked as one; returns
-        (passes committed, passes to run one at a time because the network disagreed)."""
-        fast, ref = self._fast, self.ref
-        if fast is None or not self.check:
-            return self._unchecked_chunk(budget)
-        budget = min(budget, self._size, self._every - self.passes % self._every)
+        """Up to ``budget`` passes (and not past the next checkpoint) run as one: checked against the fast
+        reference, or the network's alone (``--no-check``). Returns (passes committed, passes to run one at a
+        time: the network disagreed, or the pass needs attention)."""
+        budget = min(budget, self._every - self.passes % self._every)
         if self.halted or budget <= 0:
             return 0, 0
-        if self._fast_stale:
-            fast.load(ref.mem)
-            self._fast_stale = False
-        k, _ = fast.run(ref.pc, budget)
-        if not k:
-            return 0, 0
-        start = (self.x.copy(), self.passes, self.steps, self.last)
-        record, log = self._record[:k], fast.log[:k]
-        steps = np.zeros(1, np.int64)
-        began = time.perf_counter()
-        try:
-            ran = self._run_writes_checked(k, steps, record, log)
-        except NetworkFault:
-            ran = -1
-        rate = k / max(time.perf_counter() - began, 1e-6)
-        self._size = int(min(CHUNK, max(16, rate * CHUNK_SECONDS)))
-        if ran == k and self._chunk_agrees(record, log):
-            written = np.unique(log[:, fast.columns.index("b")])
-            for b, v in zip(written.tolist(), fast.mem[written].tolist()):
-                ref.mem[b] = v
-            self._ref_bits = self._expected_bits
-            self._commit(log, k)
-            return k, 0
-        x, self.passes, self.steps, self.last = start
-        self._restore(_Snapshot(np.packbits(x[0] > 0.5), self.passes, self.steps, len(self.output),
-                                self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
-        return 0, k
+        if not self.check:
+            k, rest, steps, regs = self.checked.unchecked(self.x, self.pc, budget)
+            if k:  # where it went: the PC now
+                self._commit(k, steps, [*(regs[r] for r in ("pc", *REGISTERS)), None])
+            return k, rest
+        k, redo, row = self.checked.chunk(self.x, self._now, budget)
+        if k:
+            self._commit(k, k, [int(v) for v in row])
+        else:
+            self._read()
+        return k, redo
 
-    def _run_writes_checked(self, k: int, steps: np.ndarray, record: np.ndarray, log: np.ndarray) -> int:
-        """The chunk's ``k`` passes, and after each the network's whole memory against the reference's: the
-        memory before the chunk with each pass's write (cell B <- result, from the fast reference's log) done
-        in turn. A wrong write is so caught at its pass even when a later pass of the chunk heals it (the end
-        of the chunk would agree). The passes run one engine call each, except on a lowered engine (compiled,
-        unrolled): the lowering accepts only a write into the one row that the write's address selects, so a
-        wrong write there is to cell B (compared after every pass), and a later write to B reads it first
-        (mem_b, compared): memory at the end of one call says as much, 14 times faster. Returns the passes
-        that agreed (``k``: all; the expected memory is then ``_expected_bits``)."""
-        mem = self.engine.state.view(self.x[0], "mem")
-        expect = self._ref_bits.copy()
-        cells = log[:, self._fast.columns.index("b")]
-        rows = to_bits(log[:, self._fast.columns.index("result")], self.config.bits)
-        if isinstance(self.engine, LoweredEngine):  # one call: it writes only the row its write's B selects
-            ran = self.engine.run_until_event(self.x, k, steps, record)
-            written = np.unique(cells)
-            expect[written] = to_bits(self._fast.mem[written], self.config.bits)
-            self._expected_bits = expect
-            return ran if np.array_equal(mem, expect) else -1
-        for i in range(k):
-            if self.engine.run_until_event(self.x, 1, steps, record[i : i + 1]) != 1:
-                return i
-            expect[cells[i]] = rows[i]
-            if not np.array_equal(mem, expect):
-                return i
-        self._expected_bits = expect
-        return k
-
-    def _chunk_agrees(self, record: np.ndarray, log: np.ndarray) -> bool:
-        """Every pass's PC, flags, I/O handshake and registers as the network left them, against the log of
-        the fast reference (whose passes are plain: a step, no I/O, no halt); the host's input fields stay."""
-        weights, columns, fixed = self._expected
-        got = np.rint(record) @ weights  # (passes, fields), exact small integers: the logged ones first
-        want = np.array([self._now[n] if v is None else v for n, v in fixed])
-        n = len(columns)
-        return bool(np.array_equal(got[:, :n], log[:, columns]) and (got[:, n:] == want).all())
-
-    def _plain_pass(self) -> tuple[np.ndarray, list[int], list[tuple[str, int | None]]]:
-        """What the state's fields hold after a plain pass: the decoding weights of the fields that are in the
-        fast reference's log, then of the others; the log's columns for the first; the others' values (None:
-        the host's input fields, as before the pass)."""
-        names, columns = self._fields.names, self._fast.columns
-        logged = {"pc": "new_pc", **{r: r for r in REGISTERS}}
-        flags = {HALTED: 0, FAULT: 0, EXECUTED: 1, OUT_VALID: 0, OUT_BYTE: 0, IN_ACK: 0, IN_WAIT: 0}
-        order = [n for n in names if n in logged] + [n for n in names if n not in logged]
-        weights = self._fields.weights[:, [names.index(n) for n in order]]
-        fixed = [(n, flags.get(n)) for n in order if n not in logged]
-        return weights, [columns.index(logged[n]) for n in order if n in logged], fixed
-
-    def _commit(self, log: np.ndarray, k: int) -> None:
-        """The chunk's passes as done: counts, the reference's PC, the last pass's record, checkpoints."""
+    def _commit(self, k: int, steps: int, row: list) -> None:
+        """The chunk's ``k`` passes (``steps`` steps) as done: counts, the last pass's record (``row``: its
+        log row, ``LOG``), checkpoints."""
         self.passes += k
-        self.steps += k
-        self.ref.steps += k
-        self.ref.pc = int(log[k - 1, self._fast.columns.index("new_pc")])
+        self.steps += steps
         self._read()
-        pc, a, b, c, mem_a, mem_b, result, branch, fallthrough, new_pc = (int(v) for v in log[k - 1])
+        pc, a, b, c, mem_a, mem_b, result, branch, fallthrough, new_pc = row
         reads = (*self.config.spec.fetched(pc), a, b)
         self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), fallthrough,
-                         new_pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
+                         self.pc if new_pc is None else new_pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
         self._history.clear()  # no longer contiguous: refilled when next looked at (``history``)
         self._gap = True
         if self.passes % self._every == 0:
@@ -863,9 +665,8 @@ class Session:
         self.mem(address)  # range check
         self._remember(self.x.copy())
         word = self.config.wrap(value)
-        self.engine.state.view(self.x[0], "mem")[address] = self._ref_bits[address] = to_bits(word, self.config.bits)
-        self.ref.mem[address] = word
-        self._fast_stale = True
+        self.engine.state.view(self.x[0], "mem")[address] = to_bits(word, self.config.bits)
+        self.checked.poke(address, word)
         self._edited()
 
     def set_pc(self, value: int) -> None:
@@ -908,7 +709,7 @@ class Session:
         self.ref.pc, self.ref.halted, self.ref.steps = d.pc, d.halted, snap.steps
         self.ref.fault = d.fault
         self.ref.output = bytearray(self.output)
-        self._sync_reference_bits()
+        self.checked.sync(self.x[0])
         self._read()
 
     # Going back: the recent passes are full snapshots (``history``); further back, the state is rebuilt from
