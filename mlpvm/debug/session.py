@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mlpvm.check.runner import CHUNK, Checked, Divergence
-from mlpvm.debug import source
+from mlpvm.debug import records, source
 from mlpvm.debug.expr import Env, Expr, ExprError
 from mlpvm.debug.records import Breakpoint, DebugError, Frame, Pass, Stop, Watchpoint
 from mlpvm.engines import DEFAULT, Engine, make
@@ -317,7 +317,8 @@ class Session:
         if self._replaying:
             return None  # going back in time: no stops, and no hit counts
         try:
-            hits = self._watch_hits(self.last)
+            hits = records.watch_hits(self.watchpoints.values(), self.last, self.evaluate, self.mem)
+            hits = [h for h in hits if h[0].hit()]
         except MlpvmError as e:
             return Stop("watch-error", self.pc, error=str(e), last=self.last)
         if hits:
@@ -611,53 +612,18 @@ class Session:
         self.watchpoints.pop(number, None)
 
     def _breakpoint_hit(self) -> Breakpoint | None:
-        pc = self.pc
-        for bp in list(self.breakpoints.values()):
-            if not bp.enabled or bp.address != pc:
-                continue
-            self._testing = bp
-            if bp.condition is not None and not self.evaluate(bp.condition):
-                continue
-            bp.hits += 1
-            if bp.ignore > 0:
-                bp.ignore -= 1
-                continue
-            if bp.temporary:
-                del self.breakpoints[bp.number]
-            return bp
+        """The breakpoint that stops the program at PC now, its hit counted (a temporary one goes)."""
+
+        def holds(bp: Breakpoint) -> bool:
+            self._testing = bp  # a condition that fails to evaluate is reported on it
+            return bool(self.evaluate(bp.condition))
+
+        for bp in records.breakpoints_at(list(self.breakpoints.values()), self.pc, holds):
+            if bp.hit():
+                if bp.temporary:
+                    del self.breakpoints[bp.number]
+                return bp
         return None
-
-    def _watch_hits(self, p: Pass) -> list[tuple[Watchpoint, int, str, int | None, int | None]]:
-        hits = []
-        for wp in self.watchpoints.values():
-            if not wp.enabled:
-                continue
-            if wp.expr is not None:
-                value = self.evaluate(wp.expr)
-                if value != wp.value:
-                    hits.append((wp, -1, "value", wp.value, value))
-                    wp.value = value
-                continue
-            inside = range(wp.start, wp.stop)
-            if wp.kind in ("watch", "awatch") and p.written in inside and (p.old != p.new or wp.kind == "awatch"):
-                hits.append((wp, p.written, "write", p.old, p.new))
-            elif wp.kind in ("rwatch", "awatch"):
-                read = next((a for a in p.reads if a in inside), None)
-                if read is not None:
-                    hits.append((wp, read, "read", self.mem(read), None))
-        hits = [h for h in hits if h[0].condition is None or self._holds(h[0])]
-        for wp, *_ in hits:
-            wp.hits += 1
-        ignored = {id(wp) for wp, *_ in hits if wp.ignore > 0}
-        for wp, *_ in hits:
-            if id(wp) in ignored and wp.ignore > 0:
-                wp.ignore -= 1
-        return [h for h in hits if id(h[0]) not in ignored]
-
-    def _holds(self, wp: Watchpoint) -> bool:
-        """A watchpoint's condition, now; one that cannot be evaluated stops the program (as gdb's does)."""
-        self._testing = None
-        return bool(self.evaluate(wp.condition))
 
     # -- editing the state -------------------------------------------------------------------------
 
@@ -824,13 +790,13 @@ class Session:
 
         def test() -> None:  # after each pass that a breakpoint or watchpoint may care about
             nonlocal found
-            hits = self._watched(self.last, values)
+            hits = records.watch_hits(self.watchpoints.values(), self.last, self.evaluate, self.mem, values)
             if hits:
                 found = (self.passes - 1, Stop("watchpoint", self.pc, watch=hits))
-            for bp in self.breakpoints.values():
-                if bp.enabled and bp.address == self.pc and self.passes < end and (
-                        bp.condition is None or self.evaluate(bp.condition)):  # fmt: skip
-                    found = (self.passes, Stop("breakpoint", self.pc, breakpoint=bp))
+            holds = lambda bp: bool(self.evaluate(bp.condition))  # noqa: E731
+            bp = next(records.breakpoints_at(self.breakpoints.values(), self.pc, holds), None)
+            if bp is not None and self.passes < end:
+                found = (self.passes, Stop("breakpoint", self.pc, breakpoint=bp))
 
         self._replaying = True
         try:
@@ -840,25 +806,6 @@ class Session:
         finally:
             self._replaying = False
         return found
-
-    def _watched(self, p: Pass, values: dict[int, int | None]) -> list:
-        """What the enabled watchpoints see in pass ``p``, with no side effects (``values``: value
-        watchpoints' last values, updated)."""
-        hits = []
-        for number, wp in self.watchpoints.items():
-            if not wp.enabled:
-                continue
-            if wp.expr is not None:
-                value = self.evaluate(wp.expr)
-                if value != values[number]:
-                    hits.append((wp, -1, "value", values[number], value))
-                values[number] = value
-            elif wp.kind in ("watch", "awatch") and p.written is not None and wp.start <= p.written < wp.stop and (
-                    p.old != p.new or wp.kind == "awatch"):  # fmt: skip
-                hits.append((wp, p.written, "write", p.old, p.new))
-            elif wp.kind in ("rwatch", "awatch") and any(wp.start <= a < wp.stop for a in p.reads):
-                hits.append((wp, next(a for a in p.reads if wp.start <= a < wp.stop), "read", None, None))
-        return [h for h in hits if h[0].condition is None or self.evaluate(h[0].condition)]
 
     @property
     def history(self) -> deque[_Snapshot]:
