@@ -83,35 +83,52 @@ def mismatches(
     """For each field, in report order, which machines (rows of ``x``, each beside ``refs[i]`` after its step
     ``micros[i]``) differ from the reference. ``outputs`` and ``inputs``: the host's output so far and input of
     each machine; the output is compared by its length and last byte (the earlier bytes were compared before)."""
-    checks: list[tuple[str, np.ndarray]] = []
-
-    def bits(name: str, values, defined=None) -> None:
-        width = state[name].size
-        got = x[:, state[name].offset : state[name].stop]
-        rows = (got != to_bits(np.asarray(values, np.int64), width).reshape(len(x), width)).any(axis=1)
-        checks.append((name, rows if defined is None else rows & np.asarray(defined, bool)))
-
-    bits("pc", [r.pc for r in refs])
-    bits(HALTED, [r.halted for r in refs])
-    if FAULT in state:
-        bits(FAULT, [r.fault for r in refs])
-    bits(EXECUTED, [m.is_step for m in micros])
-    if has_io(state):
-        for name, kind in KIND_FLAGS.items():
-            bits(name, [m.kind == kind for m in micros])
-        bits(OUT_BYTE, [m.out or 0 for m in micros], [m.out is not None for m in micros])
+    fields: list[tuple[str, list, list | None]] = [  # the fields compared as bits: name, values, where defined
+        ("pc", [r.pc for r in refs], None),
+        (HALTED, [r.halted for r in refs], None),
+        *([(FAULT, [r.fault for r in refs], None)] if FAULT in state else []),
+        (EXECUTED, [m.is_step for m in micros], None),
+    ]
+    io = has_io(state)
+    if io:
+        fields += [(name, [m.kind == kind for m in micros], None) for name, kind in KIND_FLAGS.items()]
+        fields.append((OUT_BYTE, [m.out or 0 for m in micros], [m.out is not None for m in micros]))
+        fields += [(name, values, None) for name, values in zip(INPUTS, _placed([i.peek() for i in inputs]))]
+    for name in REGISTERS:  # before memory: a wrong register is where a wrong write comes from
+        values = [getattr(m, name) for m in micros]
+        fields.append((name, [v or 0 for v in values], [v is not None for v in values]))
+    rows = dict(zip((f[0] for f in fields), _bit_mismatches(state, x, fields)))
+    checks = [(name, rows[name]) for name in ("pc", HALTED, FAULT, EXECUTED, *KIND_FLAGS, OUT_BYTE) if name in rows]
+    if io:
         output = [len(o) != len(r.output) or o[-1:] != r.output[-1:] for o, r in zip(outputs, refs)]
         checks.append(("output", np.array(output)))
         checks.append(("input", np.array([i.consumed != r.consumed for i, r in zip(inputs, ref_inputs)])))
-        for name, values in zip(INPUTS, _placed([i.peek() for i in inputs])):
-            bits(name, values)
-    for name in REGISTERS:  # before memory: a wrong register is where a wrong write comes from
-        values = [getattr(m, name) for m in micros]
-        bits(name, [v or 0 for v in values], [v is not None for v in values])
+        checks += [(name, rows[name]) for name in INPUTS]
+    checks += [(name, rows[name]) for name in REGISTERS]
     checks.append(("mem", (state.view(x, "mem") != mem_bits).any(axis=(1, 2))))
     if ins_bits is not None:
         checks.append(("ins", (state.view(x, "ins") != ins_bits).any(axis=(1, 2, 3))))
     return checks
+
+
+_PLANS: dict[tuple[int, tuple[str, ...]], tuple] = {}
+
+
+def _bit_mismatches(state: Layout, x: np.ndarray, fields: list[tuple[str, list, list | None]]) -> list[np.ndarray]:
+    """Which rows of ``x`` differ from each field's values (as two's-complement bits), where defined: all the
+    fields in one comparison (this runs after every pass the debugger checks one at a time)."""
+    names = tuple(f[0] for f in fields)
+    key = (id(state), names)
+    if key not in _PLANS or _PLANS[key][0] is not state:
+        cols = [state[n].indices().ravel() for n in names]
+        which = np.concatenate([np.full(len(c), k) for k, c in enumerate(cols)])
+        bit = np.concatenate([np.arange(len(c)) for c in cols])
+        starts = np.cumsum([0] + [len(c) for c in cols[:-1]])
+        _PLANS[key] = (state, np.concatenate(cols), which, bit, starts)
+    _, cols, which, bit, starts = _PLANS[key]
+    values = np.array([f[1] for f in fields], np.int64).T  # (rows, fields)
+    bad = np.logical_or.reduceat(x[:, cols] != ((values[:, which] >> bit) & 1), starts, axis=1)
+    return [bad[:, k] if f[2] is None else bad[:, k] & np.asarray(f[2], bool) for k, f in enumerate(fields)]
 
 
 def describe(
@@ -253,15 +270,15 @@ class Checked:
         self.marks = self.returns = np.zeros(0, np.int64)  # unchecked: PCs a pass must not arrive at / leave
         self.mem_bits = np.zeros((config.cells, config.bits), engine.dtype)
 
-    def load(self, ref: Reference, inp: Input, x: np.ndarray) -> None:
-        """A new reference (``run``) beside the state ``x``."""
+    def load(self, ref: Reference, inp: Input) -> None:
+        """A new reference (``run``)."""
         self.ref, self.inp = ref, inp
-        self.sync(x)
+        self.sync()
 
-    def sync(self, x: np.ndarray) -> None:
+    def sync(self) -> None:
         """The reference's memory as bits, kept beside it so that comparing all of memory is one array test
-        (from the state ``x``, which agrees with the reference)."""
-        self.mem_bits = np.array(self.engine.state.view(x, "mem"))
+        (after the reference was loaded or restored)."""
+        self.mem_bits = to_bits(np.asarray(self.ref.mem, np.int64), self.config.bits).astype(self.engine.dtype)
         self.stale = True  # the fast reference's memory is reloaded from the reference before it runs
 
     def poke(self, address: int, value: int) -> None:

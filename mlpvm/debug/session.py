@@ -24,7 +24,8 @@ from mlpvm.engines import DEFAULT, Engine, make
 from mlpvm.errors import MlpvmError
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
-from mlpvm.machines.state import REGISTERS, SHOWN, Fields, decode, encode, from_bits, to_bits
+from mlpvm.machines.reference import Saved
+from mlpvm.machines.state import REGISTERS, SHOWN, Fields, encode, from_bits, to_bits
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
 from mlpvm.protocol import EXECUTED, FAULT, HALTED, IN_ACK, IN_WAIT, OUT_BYTE, OUT_VALID, has_io, place_input
@@ -44,7 +45,12 @@ class _Snapshot:
     output: int  # bytes output so far
     consumed: int  # input bytes taken so far
     record: Pass | None  # the pass that led to this state, for ``history``
-    ends: int = 0  # times the program had read the end of its input (the end-of-input rule counts them)
+    ends: int  # times the program had read the end of its input (the end-of-input rule counts them)
+    ref: Saved | None  # the reference machine's own state then (None: a session without the reference)
+
+    @property
+    def nbytes(self) -> int:
+        return self.bits.nbytes + (self.ref.nbytes if self.ref is not None else 0)
 
 
 class Session:
@@ -80,13 +86,12 @@ class Session:
         """Back to the loaded program at PC 0, with the initial input; breakpoints stay."""
         self.x = self.engine.new_batch(encode(self.engine.state, self.config, self.image.words, self.image.slots))
         self.net_input = Input(self.initial_input, closed=False, eof_reads=self.eof_reads)
-        self.checked.load(self._load(), Input(self.initial_input, closed=False, eof_reads=self.eof_reads), self.x[0])
+        self.checked.load(self._load(), Input(self.initial_input, closed=False, eof_reads=self.eof_reads))
         self.output = bytearray()
         self.passes = self.steps = 0
         self.last: Pass | None = None
         self.diverged: Stop | None = None  # the divergence reported, until going back before it or check off
-        snapshot = len(np.packbits(self.x[0] > 0.5))
-        self._history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
+        self._history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // self._snapshot(self.x).nbytes))
         self._place()
         self.checkpoints: list[_Snapshot] = []
         self._edits: set[int] = set()  # passes at which the user edited the state: their checkpoints stay
@@ -657,8 +662,14 @@ class Session:
     # -- time ------------------------------------------------------------------------------------
 
     def _remember(self, before: np.ndarray) -> None:
-        self._history.append(_Snapshot(np.packbits(before[0] > 0.5), self.passes, self.steps, len(self.output),
-                                      self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
+        self._history.append(self._snapshot(before))
+
+    def _snapshot(self, x: np.ndarray) -> _Snapshot:
+        """The state ``x`` (the network's now, or just before a pass) with the session's counts and I/O
+        positions now, and the reference's own snapshot (it stands where ``x`` does)."""
+        ref = self.ref.snapshot() if self._checkable else None
+        return _Snapshot(np.packbits(x[0] > 0.5), self.passes, self.steps, len(self.output), self.net_input.consumed,
+                         self.last, self.net_input.ends_read, ref)  # fmt: skip
 
     def _restore(self, snap: _Snapshot) -> None:
         size = self.engine.state.size
@@ -670,12 +681,9 @@ class Session:
         for data in (self.net_input, self.ref_input):
             data.seek(snap.consumed)
             data.ends_read = snap.ends
-        d = decode(self.engine.state, self.config, self.x[0])
-        self.ref.mem = [int(v) for v in d.mem]
-        self.ref.pc, self.ref.halted, self.ref.steps = d.pc, d.halted, snap.steps
-        self.ref.fault = d.fault
-        self.ref.output = bytearray(self.output)
-        self.checked.sync(self.x[0])
+        if snap.ref is not None:
+            self.ref.restore(snap.ref)
+            self.checked.sync()
         self._read()
 
     # Going back: the recent passes are full snapshots (``history``); further back, the state is rebuilt from
@@ -696,7 +704,7 @@ class Session:
         self.checkpoints.append(self._history.pop())
         if oldest is not None:
             self._history.appendleft(oldest)
-        if len(self.checkpoints) * self.checkpoints[0].bits.nbytes > CHECKPOINT_BYTES:
+        if len(self.checkpoints) * self.checkpoints[0].nbytes > CHECKPOINT_BYTES:
             self._every *= 2
             self.checkpoints = [c for c in self.checkpoints if c.passes % self._every == 0 or c.passes in self._edits]
 
@@ -817,7 +825,7 @@ class Session:
 
     def history_bytes(self) -> int:
         """Memory the states kept for going back take: the recent snapshots and the checkpoints."""
-        return sum(snap.bits.nbytes for snap in (*self._history, *self.checkpoints))
+        return sum(snap.nbytes for snap in (*self._history, *self.checkpoints))
 
     def records(self, n: int | None = None) -> list[Pass]:
         """The last ``n`` passes still in the history, oldest first (after chunks: replayed, ``n`` of them)."""
