@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlpvm.cli.console import StatusLine, output_lines, plural, running
-from mlpvm.debug import source, views
+from mlpvm.debug import views
 from mlpvm.debug.expr import Expr, ExprError, parse_assignment
 from mlpvm.debug.records import DebugError, Stop
 from mlpvm.debug.session import Session
@@ -137,7 +137,6 @@ class Debugger:
         self._sourcing = 0  # depth of ``source`` files being run
         self.level = 0  # the selected frame of the CALL chain (``frame``, ``up``, ``down``): 0 innermost
         self._raw_arg = ""  # the command's argument as typed, spaces kept (``echo``)
-        self.current_file: str | None = None  # where a bare LINE is: ``_source_file``
         self._listed: tuple[str, int, int] | None = None  # the last ``list``: file, first and last line shown
         self._hooks: list[list[str]] | None = None  # while a stop's ``commands`` run: the next stops' ones
         self._stops = 0  # stops shown: a command that changes it resumed the program
@@ -207,9 +206,8 @@ class Debugger:
         """After a run: the program's new output, the banner, the auto-displays and the context panel; then
         the ``commands`` of the breakpoint or watchpoint that stopped it."""
         self.show_output()
-        here = self.session.line()
-        if here is not None and not here[0].startswith("<"):  # a library is like code without debug info
-            self.current_file, self._listed = here[0], None
+        if self.session.sources.seen(self.session.pc):  # a bare LINE is in its file now
+            self._listed = None
         self.console.print(views.banner(self.session, stop))
         self._show_displays()
         self.console.print(views.context(self.session, stop))
@@ -405,7 +403,7 @@ class Debugger:
         if not arg:
             self._run(lambda: self.session.until_next(self.max_steps))
             return
-        address = self._location(arg)
+        address = self.session.location(arg)
         self._run(lambda: self.session.until(address, self.max_steps))
 
     @command("jump", "j", usage="jump LOCATION", topic="running")
@@ -414,7 +412,7 @@ class Debugger:
         if not arg.strip():
             raise DebugError("jump needs a location: *ADDR, LABEL, LINE or FILE:LINE")
         s = self.session
-        address = self._location(arg)
+        address = self.session.location(arg)
         s.set_pc(address)
         self.say(f"Continuing at {views.where(s, address)}.")
         self._run(lambda: s.cont(self.max_steps))
@@ -475,33 +473,13 @@ class Debugger:
 
     # -- breakpoints and watchpoints ---------------------------------------------------------------
 
-    def _location(self, spec: str) -> int:
-        """gdb's locations: ``*EXPR`` an address, ``LINE`` or ``FILE:LINE`` a source line, a label."""
-        bare_line = spec.strip().isdigit() and self.session.source_map  # in the current file, not the main one
-        return self.session.location(spec, self._source_file() if bare_line else None)
-
-    def _source_file(self, name: str | None = None) -> str:
-        """The file ``FILE`` names, or without it the current source file: the main program's at first, then
-        the file of the last stop or ``list`` (a library's only once listed)."""
-        s = self.session
-        if not s.source_map:
-            raise DebugError("No source lines (an image without a map): use *ADDR for an address.")
-        harvard = s.config.spec.harvard
-        if name is not None:
-            return source.find_file(s.source_map, harvard, name)
-        if self.current_file is None:
-            self.current_file = source.main_file(s.source_map, harvard, str(s.image.path))
-        if self.current_file is None:
-            raise DebugError("No source file: the map names none.")
-        return self.current_file
-
     @command("break", "b", "br", usage="break [LOCATION] [if COND]", topic="breakpoints")
     def break_(self, arg: str, temporary: bool = False) -> None:
         """Stop before executing the instruction at LOCATION: *ADDR (an address expression), LINE or FILE:LINE
         (a source line), or LABEL; without LOCATION, here. With COND, only when it holds (checked now)."""
         m = re.fullmatch(r"(?P<where>.*?)(?:\s*\bif\s+(?P<cond>.+))?", arg.strip())
         where = m.group("where").strip()
-        address = self._location(where) if where else self.session.pc
+        address = self.session.location(where) if where else self.session.pc
         bp = self.session.add_breakpoint(where or str(address), m.group("cond"), temporary, address)
         kind = "Temporary breakpoint" if temporary else "Breakpoint"
         place = views.where(self.session, bp.address)
@@ -639,10 +617,10 @@ class Debugger:
         elif "frame".startswith(what):
             self.console.print(views.frame(s, self._level()))
         elif "line".startswith(what):
-            self.say(views.line_info(s, self._location(rest) if rest.strip() else s.pc))
+            self.say(views.line_info(s, self.session.location(rest) if rest.strip() else s.pc))
         elif what.startswith("so") and "source".startswith(what):
-            file = self._source_file()
-            text = source.lines(s.source_map, s.config.spec.harvard, file, s.config.spec.source_suffix)
+            file = self.session.sources.file()
+            text = s.sources.lines(file)
             self.say(f"Current source file is {file}\nContains {plural(len(text), 'line')}.\n"
                      f"Source language is SUBLEQ assembly ({s.config.spec.source_suffix}).")  # fmt: skip
         elif "symbol".startswith(what):
@@ -697,9 +675,8 @@ class Debugger:
             raise DebugError(f"No frame at level {level}.")
         self.level = level
         pc, _ = views.places(self.session)[level]
-        here = self.session.line(pc)
-        if here is not None and not here[0].startswith("<"):
-            self.current_file, self._listed = here[0], None
+        if self.session.sources.seen(pc):
+            self._listed = None
 
     def _show_frame(self) -> None:
         s = self.session
@@ -707,7 +684,7 @@ class Debugger:
         self.say(f"#{self.level:<2} {views.frame_text(s, pc, f)}")
         here = s.line(pc)
         if here is not None:
-            text = source.lines(s.source_map, s.config.spec.harvard, here[0], s.config.spec.source_suffix)
+            text = s.sources.lines(here[0])
             if here[1] <= len(text):
                 self.say(f"{here[1]:<4} {text[here[1] - 1].expandtabs(8)}")
 
@@ -879,10 +856,10 @@ class Debugger:
         """The file and line a ``list`` argument names: LINE, FILE:LINE, *ADDR or a label's line."""
         s = self.session
         spec = spec.strip()
-        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
-        if m:
-            return self._source_file(m.group("file")), int(m.group("line"))
-        address = self._location(spec)
+        place = s.sources.place(spec)
+        if place is not None:
+            return place
+        address = s.location(spec)
         here = s.line(address)
         if here is None:
             raise DebugError(f"No line number information available for address {address}")
@@ -893,7 +870,7 @@ class Debugger:
     def _list_next(self, back: bool) -> tuple[str, int]:
         if self._listed is None:
             here = self.session.line(views.places(self.session)[self._level()][0])
-            file = self._source_file()
+            file = self.session.sources.file()
             center = here[1] if here is not None and here[0] == file else 1
             return file, max(1, center - 5)
         file, first, last = self._listed
@@ -905,14 +882,15 @@ class Debugger:
 
     def _show_lines(self, file: str, first: int, last: int) -> None:
         s = self.session
-        text = source.lines(s.source_map, s.config.spec.harvard, file, s.config.spec.source_suffix)
+        text = s.sources.lines(file)
         if first > len(text):
             raise DebugError(f'Line number {first} out of range; "{file}" has {len(text)} lines.')
         last = min(last, len(text))
         width = len(str(last))
         for n in range(first, last + 1):
             self.console.print(Text(f"{n:<{max(width, 4)}} ") + Text(text[n - 1].expandtabs(8)))
-        self.current_file, self._listed = file, (file, first, last)
+        s.sources.look_at(file)
+        self._listed = (file, first, last)
         self._repeat_line = "list"  # a blank line lists the next ten
 
     # -- time and I/O ------------------------------------------------------------------------------

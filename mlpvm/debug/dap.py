@@ -292,12 +292,9 @@ class Server:
     def on_stackTrace(self, args: dict):
         """The CALL chain, innermost first: PC, then each call's site, with its source line."""
         s = self.session
-        places = [(s.pc, s.frames[-1].entry if s.frames else None)]
-        places += [(f.site, outer.entry if outer else None) for f, outer in
-                   zip(reversed(s.frames), [*reversed(s.frames[:-1]), None])]  # fmt: skip
         frames = []
-        for i, (pc, entry) in enumerate(places):
-            name = s.entries.get(entry, f"*{entry}") if entry is not None else "main"
+        for i, (pc, f) in enumerate(views.places(s)):
+            name = s.entries.get(f.entry, f"*{f.entry}") if f is not None else "main"
             frame = {"id": i, "name": name, "line": 0, "column": 0, "instructionPointerReference": str(pc)}
             line = s.line(pc)
             if line is not None:

@@ -9,7 +9,6 @@ touched; it never feeds anything it decoded back into the network, except what t
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -64,6 +63,7 @@ class Session:
         self.image, self.config, self.check = image, config, check
         self._checkable = check  # the reference (and fast reference) were loaded: the check can come back on
         self.source_map = image.source_map
+        self.sources = source.Sources(image.source_map, config.spec.harvard, str(image.path), config.spec.source_suffix)
         self.engine: Engine = make(engine, config) if isinstance(engine, str) else engine
         self._fields = Fields(self.engine.state, config)
         self._plain: Engine | None = None if isinstance(engine, str) or engine.name == "structured" else engine
@@ -464,34 +464,18 @@ class Session:
 
     # -- source lines and subroutines ----------------------------------------------------------------
 
-    def location(self, spec: str, current_file: str | None = None) -> int:
-        """gdb's locations: ``*EXPR`` an address, ``LINE`` or ``FILE:LINE`` a source line (its first
-        instruction, or the next line's with code), a label; ``LINE`` alone is in ``current_file`` (default:
-        the main program's source)."""
+    def location(self, spec: str) -> int:
+        """gdb's locations: ``*EXPR`` an address, ``LINE`` (in the current source file) or ``FILE:LINE`` a source
+        line (its first instruction, or the next line's with code: ``sources``), a label."""
         spec = spec.strip()
-        if spec.startswith("*"):
-            return self.address(spec[1:], code=True)
-        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
-        if not m:
-            return self.address(spec, code=True)
-        harvard = self.config.spec.harvard
-        if not self.source_map:
-            raise DebugError("No source lines (an image without a map): use *ADDR for an address.")
-        file = m.group("file")
-        if file is not None:
-            file = source.find_file(self.source_map, harvard, file)
-        else:
-            file = current_file or source.main_file(self.source_map, harvard, str(self.image.path))
-        if file is None:
-            raise DebugError("No source file: the map names none.")
-        return source.line_code(self.source_map, harvard, file, int(m.group("line")))[1][0]
+        place = None if spec.startswith("*") else self.sources.place(spec)
+        if place is None:
+            return self.address(spec.removeprefix("*"), code=True)
+        return self.sources.code(*place)
 
     def line(self, pc: int | None = None) -> tuple[str, int] | None:
         """The source file and line of the instruction at ``pc`` (default: PC), if the map knows it."""
-        if not self.source_map:
-            return None
-        origin = self.source_map.origin(self.pc if pc is None else pc, self.config.spec.harvard)
-        return None if origin is None else (origin.file, origin.line)
+        return self.sources.line(self.pc if pc is None else pc)
 
     def _subroutines(self) -> dict[int, str]:
         """Entry points of the standard library's subroutines: labels just after a ``PROC`` return jump."""

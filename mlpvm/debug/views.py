@@ -95,12 +95,9 @@ def symbol(session: Session, address: int, code: bool = True) -> str:
 
 def line_info(session: Session, address: int) -> str:
     """``info line``: which source line the address belongs to and where that line's code starts and ends."""
-    line = session.line(address)
-    if line is None:
+    line, same = session.line(address), session.sources.span(address)
+    if not same:
         return f"No line number information available for address {address}"
-    harvard = session.config.spec.harvard
-    table = session.source_map.slots if harvard else session.source_map.cells
-    same = sorted(a for a, o in table.items() if (o.file, o.line) == line)
     return (f'Line {line[1]} of "{line[0]}" starts at address {_where(session, same[0])[3:]} and ends at '
             f"{_where(session, same[-1] + 1)[3:]}.")  # fmt: skip
 
