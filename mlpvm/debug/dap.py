@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import BinaryIO
@@ -23,6 +24,7 @@ from mlpvm.debug.api import Debugger
 from mlpvm.debug.records import Stop
 from mlpvm.errors import MlpvmError
 from mlpvm.network import LAYER_NAMES
+from mlpvm.program.inputs import unescape
 
 THREAD = 1
 REGISTERS, LABELS, LAYERS = 1, 2, 3  # scopes' variable references; layer k's fields: LAYER_BASE + k
@@ -322,13 +324,19 @@ class Server:
 
     def on_evaluate(self, args: dict):
         text = args["expression"].strip()
-        if text.startswith("input "):  # the REPL's `input TEXT`: more program input
-            self.d.feed(text[6:].encode().decode("unicode_escape").encode("latin-1"))
-            return {"result": f"queued {len(text) - 6} characters", "variablesReference": 0}
+        if text.startswith("input "):  # the REPL's `input TEXT` (its escapes too): more program input
+            data = unescape(text[6:])
+            self.d.feed(data)
+            return {"result": f"queued {len(data)} input bytes", "variablesReference": 0}
         if text == "eof":  # the REPL's `eof`: the input ends (a read now stores -1)
             self.session.close_input()
             return {"result": "input closed", "variablesReference": 0}
-        return {"result": str(self.d.evaluate(text)), "variablesReference": 0}
+        if re.match(r"\s*(mem\s*\[.*\]|\$?[A-Za-z_]\w*)\s*=(?!=)", text):  # the REPL's `set var`
+            address, _ = self.session.assign(text)
+            value = self.session.pc if address is None else self.session.mem(address)
+            return {"result": str(value), "variablesReference": 0}
+        fmt = "x" if (args.get("format") or {}).get("hex") else ""  # ValueFormat: as print/x
+        return {"result": views.formatted(self.session.config, self.d.evaluate(text), fmt), "variablesReference": 0}
 
     def on_readMemory(self, args: dict):
         s = self.session

@@ -17,7 +17,7 @@ import numpy as np
 
 from mlpvm.check.runner import CHUNK, Checked, Divergence
 from mlpvm.debug import records, source
-from mlpvm.debug.expr import Env, Expr, ExprError
+from mlpvm.debug.expr import Env, Expr, ExprError, parse_assignment
 from mlpvm.debug.records import Breakpoint, DebugError, Frame, Pass, Stop, Watchpoint
 from mlpvm.engines import DEFAULT, Engine, make
 from mlpvm.errors import MlpvmError
@@ -206,8 +206,11 @@ class Session:
 
     def step_line(self, over: bool, max_steps: int | None = None) -> Stop:
         """To the next source line (``step``), or with ``over`` not stopping inside subroutines this line calls
-        (``next``). Returning from a subroutine ends the line too."""
+        (``next``). Returning from a subroutine ends the line too. Where there is no source line: one
+        instruction (``stepi``; ``nexti`` with ``over``)."""
         line, depth = self.line(), len(self.frames)
+        if line is None:
+            return self.step_over(max_steps) if over else self.step(1)
 
         def going() -> bool:
             if over and len(self.frames) > depth:
@@ -248,9 +251,11 @@ class Session:
     def reverse_line(self, over: bool) -> Stop:
         """``reverse-step`` (``over``: ``reverse-next``): back to the start of the previous source line; with
         ``over`` the subroutines that line called are gone back through, else the last line of one is where
-        it stops. Ctrl-C stops it at the pass it has reached."""
+        it stops. Ctrl-C stops it at the pass it has reached. Where there is no source line: one pass back."""
         self._interrupted = False
         line, depth = self.line(), len(self.frames)
+        if line is None:
+            return self.reverse_step(1)
         while True:  # out of the current line
             if not self.passes:
                 return Stop("history", self.pc, last=self.last)
@@ -623,6 +628,24 @@ class Session:
         self.engine.state.view(self.x[0], "mem")[address] = to_bits(word, self.config.bits)
         self.checked.poke(address, word)
         self._edited()
+
+    def assign(self, text: str) -> tuple[int | None, int]:
+        """``LABEL = V``, ``mem[E] = V`` or ``$pc = V`` (``set var``) done on the state: returns the cell (None:
+        PC) and V as asked (a cell keeps it as a word: ``config.wrap``)."""
+        target, index, value = parse_assignment(text)
+        v = self.evaluate(value)
+        if target in ("pc", "$pc"):
+            self.set_pc(v)
+            return None, v
+        labels = self.source_map.labels if self.source_map else {}
+        if target == "mem":
+            address = self.evaluate(index)
+        elif target in labels:
+            address = labels[target]
+        else:
+            raise ExprError(f'No symbol "{target}" in current context (set a label, mem[i] or $pc).')
+        self.set_mem(address, v)
+        return address, v
 
     def set_pc(self, value: int) -> None:
         bits = self.engine.state["pc"].shape[0]
