@@ -5,6 +5,11 @@ render the ``Stop`` records and state it returns.
 After every pass the session decodes the state vector back into PC, registers and the memory the pass
 touched; it never feeds anything it decoded back into the network, except what the user explicitly sets
 (``set mem[i] = v``, ``set pc = v``), which is written into the state as bits and mirrored in the reference.
+
+The parts it is made of, each shared with the other front ends: the reference beside the network and the
+checked chunks are ``check.runner.Checked`` (its comparison is lockstep's), what makes a breakpoint or
+watchpoint stop the program is ``records``' (forward and back), source lines are ``source.Sources``, and the
+reference machines snapshot and restore themselves for the timeline here.
 """
 
 from __future__ import annotations
