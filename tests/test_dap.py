@@ -104,6 +104,9 @@ def test_a_whole_session_on_gcd():
     labels = {v["name"]: v["value"] for v in c.ok("variables", variablesReference=scopes["Labels"])["variables"]}
     assert (labels["a"], labels["b"]) == ("1071", "462")
     assert c.ok("evaluate", expression="a - b", context="watch")["result"] == "609"
+    assert c.ok("evaluate", expression="a - b", context="watch", format={"hex": True})["result"] == hex(609)
+    assert c.ok("evaluate", expression="t = 7", context="repl")["result"] == "7"  # `set var`, as the REPL's
+    assert c.ok("evaluate", expression="t", context="watch")["result"] == "7"  # (the line about to run sets t)
     layers = c.ok("variables", variablesReference=scopes["Layers (last pass)"])["variables"]
     assert len(layers) == 23
     write1 = {v["name"]: v["value"] for v in c.ok("variables", variablesReference=layers[12]["variablesReference"])

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from mlpvm.bench import counter_loop
+from mlpvm.check.lockstep import Batch, Program
 from mlpvm.check.mutate import Mutant, plant
 from mlpvm.debug import session as sessions
 from mlpvm.debug.records import DebugError, Stop
@@ -343,6 +344,20 @@ def test_a_wrong_write_healed_within_a_chunk_is_found_at_its_pass():
     assert stop[11:13] == (1, 1)  # passes, steps: at the first pass
     healthy = Session(Image(cfg.machine, HEALING), cfg, engine=Sparse(compile_network(build(cfg))))
     assert healthy.cont().reason == "halt"  # the program itself is fine
+
+
+def test_lockstep_and_the_session_report_the_healed_write_alike():
+    """One comparison with the reference (``check.runner``): lockstep's batch and the debugger's session name
+    the same field, values, step and layer for the same fault."""
+    cfg = Config("subleq", 16, 32)
+    engine = Sparse(healed_write(cfg))
+    engine.guard = False
+    div = Batch(engine, cfg, [Program(HEALING)]).run()[1]
+    stop = Session(Image(cfg.machine, HEALING), cfg, engine=engine).cont()
+    assert div is not None and stop.reason == "divergence"
+    mine = stop.divergence
+    assert (div.field, div.network, div.reference, div.layer) == (mine.field, mine.network, mine.reference, mine.layer)
+    assert div.field == "mem[11]" and div.step == 0 and mine.step == 1  # steps before / after the pass
 
 
 def test_after_a_divergence_the_session_stays_diverged_until_back_before_it_or_check_off():

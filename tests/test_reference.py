@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.paper.reference import Paper
 from mlpvm.machines.reference import run
@@ -111,3 +112,23 @@ def test_paper_pc_wraps_after_last_slot():
     p.step()
     p.step()
     assert p.pc == 0 and p.mem[1] == 7
+
+
+@pytest.mark.parametrize("machine", ["subleq", "paper"])
+def test_a_reference_restores_its_snapshot_exactly(machine):
+    """The debugger's timeline keeps the reference's own snapshots: restoring one gives back memory, PC, flags,
+    steps and output exactly, after any number of steps since."""
+    cfg = Config(machine, 8, 16, slots=8 if machine == "paper" else None)
+    if machine == "paper":
+        ref = reference.load(cfg, [3, 1, 0], [(1, 0, 2), (0, 0, 0), (2, 1, 0), (1, 1, 3)])
+    else:
+        ref = reference.load(cfg, [9, -1, 3, 12, 12, 0, 0, 0, 0, 65])  # output mem[9], then loop on 12 -= 12
+    inp = Input(b"")
+    ref.step(inp)
+    saved = ref.snapshot()
+    want = (list(ref.mem), ref.pc, ref.halted, ref.fault, ref.steps, bytes(ref.output))
+    for _ in range(5):
+        ref.step(inp)
+    ref.mem[0] += 1
+    ref.restore(saved)
+    assert (list(ref.mem), ref.pc, ref.halted, ref.fault, ref.steps, bytes(ref.output)) == want

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlpvm.check.lockstep import first_bad_layer
+from mlpvm.check.runner import first_bad_layer
 from mlpvm.engines import make
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config

@@ -25,16 +25,15 @@ from itertools import cycle
 
 import numpy as np
 
-from mlpvm.craft.layout import Layout
+from mlpvm.check.runner import Divergence, carried, describe, locate, mirror, mismatches, trace
 from mlpvm.engines import Engine
 from mlpvm.errors import NetworkFault
 from mlpvm.host.computer import Computer
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
 from mlpvm.machines.reference import Micro
-from mlpvm.machines.state import REGISTERS, encode, from_bits, register, to_bits, word
+from mlpvm.machines.state import encode, from_bits, to_bits
 from mlpvm.program.inputs import Input
-from mlpvm.protocol import INPUTS, KIND_FLAGS, OUT_BYTE, has_io, placed
 
 # The kinds of step after which a machine's host has work to do: the engine's call must stop after that pass
 # (``protocol.EVENTS``: output, input taken or wanted, halted; a machine loaded already stopped shows it too).
@@ -56,54 +55,6 @@ class Program:
 
     def input(self) -> Input:
         return Input(self.data, self.closed, eof_reads=self.eof_reads)
-
-
-@dataclass
-class Divergence:
-    step: int  # steps the program completed before the diverging pass
-    field: str
-    network: object
-    reference: object
-    layer: str | None = None  # the first layer whose activations disagree with the reference
-    program: int = 0  # index of the program in its batch
-    fault: bool = False  # the engine's guard stopped the pass: an activation left {0,1} after ``layer``
-    passes: int = 1  # passes of the engine call after which the states differed (the layer is located for 1)
-
-    def __str__(self) -> str:
-        if self.fault:
-            return f"step {self.step}: network fault after layer {self.layer}"
-        where = f", first wrong after layer {self.layer}" if self.layer else ""
-        if self.passes > 1:
-            where += f", after an engine call of {self.passes} passes"
-        return (
-            f"step {self.step}: {self.field} is {self.network} on the network, {self.reference} in the reference{where}"
-        )
-
-
-def first_bad_layer(
-    config: Config,
-    layouts: list[Layout],
-    names: list[str],
-    trace: list[np.ndarray],
-    m: Micro,
-    row: int = 0,
-    carried: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-) -> str | None:
-    """The first layer whose activations (machine ``row`` of ``trace``) disagree with the reference: a
-    micro-operation at its checkpoint, or a carried state field (``carried``: name -> bits before and after
-    the step) that differs from the value it must hold at that layer (the machine's ``produced``)."""
-    produced = {field: names.index(layer) for field, layer in config.spec.produced.items()}
-    for k, (name, layout) in enumerate(zip(names, layouts)):
-        for layer, field in config.spec.checkpoints:
-            want = getattr(m, field)
-            if layer == name and want is not None and register(layout, config, trace[k][row], field) != int(want):
-                return name
-        for field, (pre, post) in (carried or {}).items():
-            if field in layout:
-                want = post if k >= produced.get(field, len(names)) else pre
-                if not np.array_equal(layout.view(trace[k][row], field), want.reshape(layout[field].shape)):
-                    return name
-    return None
 
 
 def first_off_binary(names: list[str], trace: list[np.ndarray]) -> tuple[str, int] | None:
@@ -283,11 +234,8 @@ class Batch:
         return self.steps, None
 
     def _write_mirror(self, micros: dict[int, Micro]) -> None:
-        writes = [(i, m.b) for i, m in micros.items() if m.kind in ("sub", "in")]
-        if writes:
-            mids, cells = np.array(writes).T
-            values = [self.refs[i].mem[b] for i, b in writes]
-            self.mem_bits[mids, cells] = to_bits(values, self.config.bits)
+        for i, m in micros.items():
+            mirror(self.mem_bits[i], self.refs[i], m)
 
     def _check_mirror(self, mid: int) -> None:
         """The memory mirror is exact (it follows from the reference writing only mem[B]); confirmed in full
@@ -316,111 +264,32 @@ class Batch:
 
     def _mismatches(self, x: np.ndarray, mids: np.ndarray, micros: dict[int, Micro]) -> list[tuple[str, np.ndarray]]:
         """For each field, in report order, which machines (rows of ``x``) differ from the reference."""
-        state, refs, ms = self.engine.state, [self.refs[i] for i in mids], [micros[int(i)] for i in mids]
-        checks: list[tuple[str, np.ndarray]] = []
-
-        def bits(name: str, values, defined=None) -> None:
-            width = state[name].size
-            got = x[:, state[name].offset : state[name].stop]
-            rows = (got != to_bits(np.asarray(values, np.int64), width).reshape(len(x), width)).any(axis=1)
-            checks.append((name, rows if defined is None else rows & np.asarray(defined, bool)))
-
-        bits("pc", [r.pc for r in refs])
-        bits("halted", [r.halted for r in refs])
-        if "fault" in state:
-            bits("fault", [r.fault for r in refs])
-        bits("executed", [m.is_step for m in ms])
-        if has_io(state):
-            for name, kind in KIND_FLAGS.items():
-                bits(name, [m.kind == kind for m in ms])
-            bits(OUT_BYTE, [m.out or 0 for m in ms], [m.out is not None for m in ms])
-            outputs, inputs = self.computer.outputs, self.computer.inputs
-            checks.append(("output", np.array([outputs[i] != self.refs[i].output for i in mids])))
-            checks.append(("input", np.array([inputs[i].consumed != self.ref_inputs[i].consumed for i in mids])))
-            for name, values in zip(INPUTS, _placed([inputs[i].peek() for i in mids])):
-                bits(name, values)
-        checks.append(("mem", (state.view(x, "mem") != self.mem_bits[mids]).any(axis=(1, 2))))
-        if self.ins_bits is not None:
-            checks.append(("ins", (state.view(x, "ins") != self.ins_bits[mids]).any(axis=(1, 2, 3))))
-        for name in REGISTERS:
-            values = [getattr(m, name) for m in ms]
-            bits(name, [v or 0 for v in values], [v is not None for v in values])
-        return checks
+        c, ins = self.computer, None if self.ins_bits is None else self.ins_bits[mids]
+        refs, ms = [self.refs[i] for i in mids], [micros[int(i)] for i in mids]
+        outputs, inputs, ref_inputs = ([seq[i] for i in mids] for seq in (c.outputs, c.inputs, self.ref_inputs))
+        return mismatches(self.engine.state, x, refs, ms, self.mem_bits[mids], outputs, inputs, ref_inputs, ins)
 
     def _describe(self, x: np.ndarray, mid: int, m: Micro, field: str) -> tuple[str, object, object]:
         """The field's name (with the cell or slot), its value on the network, and in the reference."""
-        state, cfg, ref = self.engine.state, self.config, self.refs[mid]
-        if field == "mem":
-            got = from_bits(state.view(x, "mem"))
-            i = int(np.flatnonzero(got != np.asarray(ref.mem))[0])
-            return f"mem[{i}]", int(got[i]), ref.mem[i]
-        if field == "ins":
-            got = from_bits(state.view(x, "ins"), signed=False)
-            j = int(np.flatnonzero((got != np.asarray(ref.slots)).any(axis=1))[0])
-            return f"ins[{j}]", tuple(int(v) for v in got[j]), tuple(ref.slots[j])
-        if field == "output":
-            return field, bytes(self.computer.outputs[mid]), bytes(ref.output)
-        if field == "input":
-            return "input consumed", self.computer.inputs[mid].consumed, self.ref_inputs[mid].consumed
-        if field in INPUTS:
-            want = dict(zip(INPUTS, (v[0] for v in _placed([self.computer.inputs[mid].peek()]))))
-            return field, word(state, x, field, signed=False), int(want[field])
-        if field == OUT_BYTE:
-            return field, word(state, x, field, signed=False), m.out
-        want = {"pc": ref.pc, "halted": ref.halted, "fault": ref.fault, "executed": m.is_step}
-        want.update({name: m.kind == kind for name, kind in KIND_FLAGS.items()})
-        want.update({name: getattr(m, name) for name in REGISTERS})
-        return field, register(state, cfg, x, field), int(want[field])
+        c = self.computer
+        return describe(self.engine.state, self.config, x, self.refs[mid], m, field, c.outputs[mid], c.inputs[mid],
+                        self.ref_inputs[mid])  # fmt: skip
 
     def _locate(self, before: np.ndarray, m: Micro, placed: int | None, mid: int) -> str | None:
         """Re-runs the diverging pass of one machine with a trace to find the first layer that went wrong."""
-        trace = self._trace(before)
-        return first_bad_layer(
-            self.config, self.engine.layouts, self.engine.layer_names, trace, m, 0, self._carried(m, placed, mid)
-        )
-
-    def _trace(self, before: np.ndarray) -> list[np.ndarray]:
-        trace: list[np.ndarray] = []
-        guard, self.engine.guard = self.engine.guard, False
-        try:
-            self.engine.run_pass(np.array(np.atleast_2d(before)), trace)
-        finally:
-            self.engine.guard = guard
-        return trace
-
-    def _carried(self, m: Micro, placed: int | None, mid: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Bits of the state fields before and after the reference step, for locating a divergence."""
-        cfg, ref, state = self.config, self.refs[mid], self.engine.state
-        post_mem = self.mem_bits[mid]
-        pre_mem = post_mem.copy()
-        if m.kind in ("sub", "in"):
-            pre_mem[m.b] = to_bits(m.mem_b, cfg.bits)
-        width = state["pc"].size
-        stopped = m.kind == "halted"  # it was stopped before the step: nothing changes
-        carried = {
-            "mem": (pre_mem, post_mem),
-            "pc": (to_bits(m.pc, width), to_bits(ref.pc, width)),
-            "halted": (np.array([stopped]), np.array([ref.halted])),
-        }
-        if "fault" in state:
-            carried["fault"] = (np.array([stopped and ref.fault]), np.array([ref.fault]))
-        if self.ins_bits is not None:
-            carried["ins"] = (self.ins_bits[mid], self.ins_bits[mid])
-        if has_io(state):
-            for name, values in zip(INPUTS, _placed([placed])):
-                bits = to_bits(values, state[name].size).ravel()
-                carried[name] = (bits, bits)
-        return carried
+        ins = None if self.ins_bits is None else self.ins_bits[mid]
+        fields = carried(self.engine.state, self.refs[mid], m, self.mem_bits[mid], placed, ins)
+        return locate(self.engine, self.config, before, m, fields)
 
     def _network_fault(
         self, before: np.ndarray, mids: np.ndarray, micros: dict[int, Micro], fault: NetworkFault
     ) -> Divergence:
         """The guard stopped a pass: find the first layer and program where an activation left {0,1}. The
         machine the engine names (when it names one) must have left {0,1} on the layer it names."""
-        trace = self._trace(before)
+        layers = trace(self.engine, before)
         names = self.engine.layer_names
         if fault.machine is not None and fault.layer in names:
-            h = trace[names.index(fault.layer)]
+            h = layers[names.index(fault.layer)]
             off = np.flatnonzero(((h != 0) & (h != 1)).any(axis=1))
             if fault.machine not in off:
                 mid = int(mids[off[0]]) if len(off) else int(mids[0])
@@ -428,17 +297,11 @@ class Batch:
                 named = int(mids[fault.machine]) if 0 <= fault.machine < len(mids) else fault.machine
                 return Divergence(step, f"the machine the network fault names ({fault.layer})", named, mid, None, mid,
                                   fault=True)  # fmt: skip
-        found = first_off_binary(names, trace)
+        found = first_off_binary(names, layers)
         layer, row = found if found else (None, 0)
         mid = int(mids[row])
         step = self.refs[mid].steps - micros[mid].is_step
         return Divergence(step, "network fault", None, None, layer, mid, fault=True)
-
-
-def _placed(values: list[int | None]) -> tuple[list[int], ...]:
-    """What the host places in each of the input fields (``protocol.INPUTS``) for each next input."""
-    rows = [placed(v) for v in values]
-    return tuple([row[name] for row in rows] for name in INPUTS)
 
 
 def staggered(config: Config, program: Program, machines: int) -> list[Program]:

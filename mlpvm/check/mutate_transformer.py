@@ -28,7 +28,7 @@ from mlpvm.check.generate import one_step_cases, random_program
 from mlpvm.check.lockstep import Program
 from mlpvm.check.verify import named_programs
 from mlpvm.machines.config import Config
-from mlpvm.check import transformer as checks
+from mlpvm.check import transformer as lockstepping
 from mlpvm.transformer import Transformer
 from mlpvm.transformer.attention import Attention
 from mlpvm.transformer.faults import NotExact
@@ -196,7 +196,7 @@ def battery(net: Transformer, seed: int = 0) -> list[Check]:
     def lockstep(progs: list[Program], max_steps: int) -> Callable[[Transformer], str | None]:
         def run(mutated: Transformer) -> str | None:
             for i, program in enumerate(progs):
-                divergence, _n, _how = checks.lockstep(mutated, program, max_steps)
+                divergence, _n, _how = lockstepping.lockstep(mutated, program, max_steps)
                 if divergence is not None:
                     return f"program {i}, step {divergence.step}: {divergence.describe()}"
             return None

@@ -12,19 +12,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from mlpvm.cli.console import StatusLine, output_lines, plural, running
-from mlpvm.debug import source, views
-from mlpvm.debug.expr import Expr, ExprError, parse_assignment
+from mlpvm.debug import gdbargs, views
+from mlpvm.debug.expr import Expr
+from mlpvm.debug.gdbargs import script_lines
 from mlpvm.debug.records import DebugError, Stop
 from mlpvm.debug.session import Session
 from mlpvm.errors import MlpvmError, shown
-from mlpvm.files import MAX_TEXT, read_bytes
 from mlpvm.program.inputs import unescape
 
 TOPICS = {
@@ -85,30 +84,6 @@ def lookup(name: str) -> Command | None:
 FAILED = 2  # the exit status after a command that failed (bad input), as gdb exits non-zero
 
 
-_FORMATS, _UNITS, _GDB_ONLY = "duxotcsi", "bhwg", "afz"  # x/NFU: gdb's letters, and those of gdb's not here
-
-
-def _examine_format(arg: str) -> tuple[int, str, str, str]:
-    """``/NFU ADDR`` as gdb reads it: every letter after the count is a format or a unit (g, gdb's giant word,
-    is one cell here, as w is), any order, the last of each kind winning; another letter is gdb's error."""
-    m = re.fullmatch(r"(?:/(\S*))?\s*(.*)", arg.strip(), re.DOTALL)
-    spec, where = (m.group(1) or ""), m.group(2)
-    parts = re.fullmatch(r"(\d*)([A-Za-z]*)", spec)
-    if parts is None:
-        raise DebugError(f"bad format: x/{spec} (x/NFU ADDR, F one of d u x o t c s i)")
-    fmt, unit = "d", ""
-    for letter in parts.group(2):
-        if letter in _FORMATS:
-            fmt = letter
-        elif letter in _UNITS:
-            unit = letter
-        elif letter in _GDB_ONLY:
-            raise DebugError(f'Format "{letter}" is gdb\'s, not available here (F one of d u x o t c s i).')
-        else:
-            raise DebugError(f'Undefined output format "{letter}".')
-    return int(parts.group(1) or 1), fmt, unit, where
-
-
 class Quit(Exception):
     """Raised by ``quit``: the REPL or batch run ends."""
 
@@ -137,7 +112,6 @@ class Debugger:
         self._sourcing = 0  # depth of ``source`` files being run
         self.level = 0  # the selected frame of the CALL chain (``frame``, ``up``, ``down``): 0 innermost
         self._raw_arg = ""  # the command's argument as typed, spaces kept (``echo``)
-        self.current_file: str | None = None  # where a bare LINE is: ``_source_file``
         self._listed: tuple[str, int, int] | None = None  # the last ``list``: file, first and last line shown
         self._hooks: list[list[str]] | None = None  # while a stop's ``commands`` run: the next stops' ones
         self._stops = 0  # stops shown: a command that changes it resumed the program
@@ -169,7 +143,7 @@ class Debugger:
             return self.execute(self._repeat_line) if self._repeat_line else True
         if line.startswith("#"):
             return True
-        name, arg = _split(line)
+        name, arg = gdbargs.split(line)
         try:
             cmd = lookup(name)
         except DebugError as e:
@@ -207,9 +181,8 @@ class Debugger:
         """After a run: the program's new output, the banner, the auto-displays and the context panel; then
         the ``commands`` of the breakpoint or watchpoint that stopped it."""
         self.show_output()
-        here = self.session.line()
-        if here is not None and not here[0].startswith("<"):  # a library is like code without debug info
-            self.current_file, self._listed = here[0], None
+        if self.session.sources.seen(self.session.pc):  # a bare LINE is in its file now
+            self._listed = None
         self.console.print(views.banner(self.session, stop))
         self._show_displays()
         self.console.print(views.context(self.session, stop))
@@ -300,27 +273,24 @@ class Debugger:
         """Run to the next source line (N times), entering subroutines. One line may be many instructions (a
         macro, a CALL). Without source lines, like stepi. Stops early at breakpoints, watchpoints, halts, faults
         and divergences."""
-        self._lines(_steps(arg, "step"), over=False)
+        self._lines(gdbargs.steps(arg, "step"), over=False)
 
     @command("next", "n", usage="next [N]", repeats=True, topic="running")
     def next(self, arg: str) -> None:
         """Run to the next source line (N times), stepping over CALLs of subroutines."""
-        self._lines(_steps(arg, "next"), over=True)
+        self._lines(gdbargs.steps(arg, "next"), over=True)
 
     @command("stepi", "si", usage="stepi [N]", repeats=True, topic="running")
     def stepi(self, arg: str) -> None:
         """Run N loop passes (default 1): each pass is one instruction."""
-        self._run(lambda: self.session.step(_steps(arg, "stepi")))
+        self._run(lambda: self.session.step(gdbargs.steps(arg, "stepi")))
 
     @command("nexti", "ni", usage="nexti [N]", repeats=True, topic="running")
     def nexti(self, arg: str) -> None:
         """Like stepi, but a CALL's jump into a subroutine runs until it returns."""
-        self._repeat(_steps(arg, "nexti"), self.session.step_over)
+        self._repeat(gdbargs.steps(arg, "nexti"), self.session.step_over)
 
     def _lines(self, n: int, over: bool) -> None:
-        if self.session.line() is None:
-            self.stepi(str(n))
-            return
         self._repeat(n, lambda limit: self.session.step_line(over, limit))
 
     def _repeat(self, n: int, once: Callable[[int | None], Stop]) -> None:
@@ -348,7 +318,7 @@ class Debugger:
         """Run until a breakpoint, watchpoint, halt, fault, input wait, divergence, the step limit or Ctrl-C.
         With N, ignore the breakpoint just stopped at N-1 more times."""
         if arg.strip():
-            n = _steps(arg, "continue")
+            n = gdbargs.steps(arg, "continue")
             last = self._stopped_at()
             if last is None:  # gdb: a temporary breakpoint (now deleted), a step, a watchpoint
                 self.say("Not stopped at any breakpoint; argument ignored.")
@@ -405,7 +375,7 @@ class Debugger:
         if not arg:
             self._run(lambda: self.session.until_next(self.max_steps))
             return
-        address = self._location(arg)
+        address = self.session.location(arg)
         self._run(lambda: self.session.until(address, self.max_steps))
 
     @command("jump", "j", usage="jump LOCATION", topic="running")
@@ -414,7 +384,7 @@ class Debugger:
         if not arg.strip():
             raise DebugError("jump needs a location: *ADDR, LABEL, LINE or FILE:LINE")
         s = self.session
-        address = self._location(arg)
+        address = self.session.location(arg)
         s.set_pc(address)
         self.say(f"Continuing at {views.where(s, address)}.")
         self._run(lambda: s.cont(self.max_steps))
@@ -429,25 +399,22 @@ class Debugger:
     @command("reverse-stepi", "rsi", usage="reverse-stepi [N]", repeats=True, topic="history")
     def reverse_stepi(self, arg: str) -> None:
         """Step N passes backwards, restoring the exact earlier state (memory, PC, output, input)."""
-        n = _steps(arg, "reverse-stepi")
+        n = gdbargs.steps(arg, "reverse-stepi")
         self._run(lambda: self.session.reverse_step(n))
 
     @command("reverse-step", "rs", usage="reverse-step [N]", repeats=True, topic="history")
     def reverse_step(self, arg: str) -> None:
         """Back to the start of the previous source line (N times), into the last line of a subroutine it
         called. Without source lines, like reverse-stepi."""
-        self._reverse_lines(_steps(arg, "reverse-step"), over=False)
+        self._reverse_lines(gdbargs.steps(arg, "reverse-step"), over=False)
 
     @command("reverse-next", "rn", usage="reverse-next [N]", repeats=True, topic="history")
     def reverse_next(self, arg: str) -> None:
         """Back to the start of the previous source line (N times), going back through the subroutines it
         called."""
-        self._reverse_lines(_steps(arg, "reverse-next"), over=True)
+        self._reverse_lines(gdbargs.steps(arg, "reverse-next"), over=True)
 
     def _reverse_lines(self, n: int, over: bool) -> None:
-        if self.session.line() is None:
-            self._run(lambda: self.session.reverse_step(n))
-            return
         self._repeat(n, lambda limit: self.session.reverse_line(over))
 
     @command("reverse-finish", usage="reverse-finish", topic="history")
@@ -475,33 +442,13 @@ class Debugger:
 
     # -- breakpoints and watchpoints ---------------------------------------------------------------
 
-    def _location(self, spec: str) -> int:
-        """gdb's locations: ``*EXPR`` an address, ``LINE`` or ``FILE:LINE`` a source line, a label."""
-        bare_line = spec.strip().isdigit() and self.session.source_map  # in the current file, not the main one
-        return self.session.location(spec, self._source_file() if bare_line else None)
-
-    def _source_file(self, name: str | None = None) -> str:
-        """The file ``FILE`` names, or without it the current source file: the main program's at first, then
-        the file of the last stop or ``list`` (a library's only once listed)."""
-        s = self.session
-        if not s.source_map:
-            raise DebugError("No source lines (an image without a map): use *ADDR for an address.")
-        harvard = s.config.spec.harvard
-        if name is not None:
-            return source.find_file(s.source_map, harvard, name)
-        if self.current_file is None:
-            self.current_file = source.main_file(s.source_map, harvard, str(s.image.path))
-        if self.current_file is None:
-            raise DebugError("No source file: the map names none.")
-        return self.current_file
-
     @command("break", "b", "br", usage="break [LOCATION] [if COND]", topic="breakpoints")
     def break_(self, arg: str, temporary: bool = False) -> None:
         """Stop before executing the instruction at LOCATION: *ADDR (an address expression), LINE or FILE:LINE
         (a source line), or LABEL; without LOCATION, here. With COND, only when it holds (checked now)."""
         m = re.fullmatch(r"(?P<where>.*?)(?:\s*\bif\s+(?P<cond>.+))?", arg.strip())
         where = m.group("where").strip()
-        address = self._location(where) if where else self.session.pc
+        address = self.session.location(where) if where else self.session.pc
         bp = self.session.add_breakpoint(where or str(address), m.group("cond"), temporary, address)
         kind = "Temporary breakpoint" if temporary else "Breakpoint"
         place = views.where(self.session, bp.address)
@@ -525,8 +472,8 @@ class Debugger:
     def ignore(self, arg: str) -> None:
         """Pass over the next COUNT hits of breakpoint or watchpoint N."""
         number, _, count = arg.strip().partition(" ")
-        point = self.session.point(_count(number, default=None))
-        point.ignore = _count(count, default=None)
+        point = self.session.point(gdbargs.count(number, default=None))
+        point.ignore = gdbargs.count(count, default=None)
         kind = "breakpoint" if point.number in self.session.breakpoints else "watchpoint"
         self.say(f"Will ignore next {point.ignore} crossings of {kind} {point.number}.")
 
@@ -535,7 +482,7 @@ class Debugger:
         """Give breakpoint or watchpoint N (default: the last one set) command lines to run when it stops the
         program; the following lines, up to "end", are the commands."""
         s = self.session
-        number = _count(arg, default=None) if arg.strip() else s._numbers
+        number = gdbargs.count(arg, default=None) if arg.strip() else s._numbers
         s.point(number)
         self._recording = (number, [])
         self.say('Type commands for when it stops, one per line. End with a line saying just "end".')
@@ -549,7 +496,7 @@ class Debugger:
             lines.append(line.strip())
 
     def _breakpoint(self, number: str):
-        bp = self.session.breakpoints.get(_count(number, default=None))
+        bp = self.session.breakpoints.get(gdbargs.count(number, default=None))
         if bp is None:
             raise DebugError(f"No breakpoint number {number.strip()}.")
         return bp
@@ -565,7 +512,7 @@ class Debugger:
         self._set_enabled(arg, False)
 
     def _set_enabled(self, arg: str, value: bool) -> None:
-        points = [self.session.point(_count(n, default=None)) for n in arg.split()] or [
+        points = [self.session.point(gdbargs.count(n, default=None)) for n in arg.split()] or [
             *self.session.breakpoints.values(), *self.session.watchpoints.values()]  # fmt: skip
         for p in points:
             p.enabled = value
@@ -576,7 +523,7 @@ class Debugger:
         if not arg.strip():
             self.session.delete()
         for n in arg.split():
-            self.session.delete(_count(n, default=None))
+            self.session.delete(gdbargs.count(n, default=None))
 
     @command("watch", usage="watch [-l] EXPR [if COND]", topic="breakpoints")
     def watch(self, arg: str) -> None:
@@ -634,15 +581,15 @@ class Debugger:
         elif "program".startswith(what):
             state = "halted" if s.halted else "running"
             counts = f"{plural(s.steps, 'step')}, {plural(s.passes, 'pass', 'passes')}"
-            self.say(f"{_relative(s.image.path)}: {s.config.describe()}; {state}, pc={s.pc}, {counts}, "
+            self.say(f"{gdbargs.relative(s.image.path)}: {s.config.describe()}; {state}, pc={s.pc}, {counts}, "
                      f"engine {s.engine.name}")  # fmt: skip
         elif "frame".startswith(what):
             self.console.print(views.frame(s, self._level()))
         elif "line".startswith(what):
-            self.say(views.line_info(s, self._location(rest) if rest.strip() else s.pc))
+            self.say(views.line_info(s, self.session.location(rest) if rest.strip() else s.pc))
         elif what.startswith("so") and "source".startswith(what):
-            file = self._source_file()
-            text = source.lines(s.source_map, s.config.spec.harvard, file, s.config.spec.source_suffix)
+            file = self.session.sources.file()
+            text = s.sources.lines(file)
             self.say(f"Current source file is {file}\nContains {plural(len(text), 'line')}.\n"
                      f"Source language is SUBLEQ assembly ({s.config.spec.source_suffix}).")  # fmt: skip
         elif "symbol".startswith(what):
@@ -673,7 +620,7 @@ class Debugger:
         """Select frame N of the CALL chain (0 the innermost, as bt numbers them) and show it and its source
         line; without N, show the selected one. info frame and list then look at it."""
         if arg.strip():
-            self._select(_count(arg, default=None))
+            self._select(gdbargs.count(arg, default=None))
         self._show_frame()
 
     @command("up", usage="up [N]", topic="stack")
@@ -681,7 +628,7 @@ class Debugger:
         """Select the frame N calls out (default 1): the caller's."""
         if self._level() >= len(self.session.frames):
             raise DebugError("Initial frame selected; you cannot go up.")
-        self._select(min(self._level() + _count(arg), len(self.session.frames)))
+        self._select(min(self._level() + gdbargs.count(arg), len(self.session.frames)))
         self._show_frame()
 
     @command("down", "do", usage="down [N]", topic="stack")
@@ -689,7 +636,7 @@ class Debugger:
         """Select the frame N calls in (default 1): the callee's."""
         if self._level() == 0:
             raise DebugError("Bottom (innermost) frame selected; you cannot go down.")
-        self._select(max(self._level() - _count(arg), 0))
+        self._select(max(self._level() - gdbargs.count(arg), 0))
         self._show_frame()
 
     def _select(self, level: int) -> None:
@@ -697,9 +644,8 @@ class Debugger:
             raise DebugError(f"No frame at level {level}.")
         self.level = level
         pc, _ = views.places(self.session)[level]
-        here = self.session.line(pc)
-        if here is not None and not here[0].startswith("<"):
-            self.current_file, self._listed = here[0], None
+        if self.session.sources.seen(pc):
+            self._listed = None
 
     def _show_frame(self) -> None:
         s = self.session
@@ -707,7 +653,7 @@ class Debugger:
         self.say(f"#{self.level:<2} {views.frame_text(s, pc, f)}")
         here = s.line(pc)
         if here is not None:
-            text = source.lines(s.source_map, s.config.spec.harvard, here[0], s.config.spec.source_suffix)
+            text = s.sources.lines(here[0])
             if here[1] <= len(text):
                 self.say(f"{here[1]:<4} {text[here[1] - 1].expandtabs(8)}")
 
@@ -716,7 +662,7 @@ class Debugger:
         """Examine memory: N units (cells: u may be w, or omitted) from ADDR in format F (d signed, u unsigned,
         x hex, o octal, t binary, c char, s string, i instructions). ADDR is an address expression (labels are
         addresses); without it, PC."""
-        count, fmt, unit, where = _examine_format(arg)
+        count, fmt, unit, where = gdbargs.examine_format(arg)
         if unit in ("b", "h"):
             raise DebugError("a unit is one memory cell (one word): use w or leave it out")
         if count < 1:
@@ -736,14 +682,14 @@ class Debugger:
     def print_(self, arg: str) -> None:
         """Evaluate an expression: labels are their cells' values (&label the address), mem[i], $pc and the
         registers, the step count. /F: x hex, d signed, u unsigned, o octal, t binary, c char (as words)."""
-        fmt, text = _format(arg, empty_ok=True)
+        fmt, text = gdbargs.print_format(arg, empty_ok=True)
         value = self.session.evaluate(self._history_refs(text)) if text else self._history_value("$")
         self.values.append(value)
         self.say(f"${len(self.values)} = {self._formatted(value, fmt)}")
 
     def _history_refs(self, text: str) -> str:
         """``$N``, ``$``, ``$$`` and ``$$N`` (gdb's value history) replaced by the values they name."""
-        return _HISTORY.sub(lambda m: f"({self._history_value(m.group(0))})", text)
+        return gdbargs.HISTORY.sub(lambda m: f"({self._history_value(m.group(0))})", text)
 
     def _history_value(self, ref: str) -> int:
         n = len(self.values)
@@ -764,23 +710,20 @@ class Debugger:
     def output(self, arg: str) -> None:
         """Print EXPR's value and nothing else; without EXPR, everything the program has output so far."""
         if arg.strip():
-            fmt, text = _format(arg)
+            fmt, text = gdbargs.print_format(arg)
             self.console.print(self._formatted(self.session.evaluate(self._history_refs(text)), fmt), end="")
             return
         self._shown_output = len(self.session.output)
         self.console.print(Text("\n".join(output_lines(bytes(self.session.output))), style="green"))
 
     def _formatted(self, value: int, fmt: str) -> str:
-        bits = self.session.config.bits
-        word = value & ((1 << bits) - 1) if -(1 << bits) < value < (1 << bits) else value
-        return {"": str(value), "d": str(value), "u": str(word), "x": hex(word), "o": oct(word),
-                "t": bin(word)[2:], "c": f"{value} {chr(word & 0xFF)!r}"}[fmt]  # fmt: skip
+        return views.formatted(self.session.config, value, fmt)
 
     @command("display", usage="display[/F] EXPR", topic="data")
     def display(self, arg: str) -> None:
         """Show EXPR after every stop (without EXPR: show all now); /F a format of print, or i (the instruction
         at the address EXPR) or s (the string there), as gdb's display/i $pc."""
-        fmt, text = _format(arg, empty_ok=True, letters="duxotcis")
+        fmt, text = gdbargs.print_format(arg, empty_ok=True, letters="duxotcis")
         if not text:
             self._show_displays()
             return
@@ -796,7 +739,7 @@ class Debugger:
         if not arg.strip():
             self.displays.clear()
         for n in arg.split():
-            if self.displays.pop(_count(n, default=None), None) is None:
+            if self.displays.pop(gdbargs.count(n, default=None), None) is None:
                 raise DebugError(f"No display number {n}.")
 
     SETTINGS = ("var", "mem", "$pc", "max-steps")
@@ -815,28 +758,17 @@ class Debugger:
             return
         m = re.fullmatch(r"max-steps\s+(\S+)", text)
         if m:
-            self.max_steps = _count(m.group(1), default=None) or None
+            self.max_steps = gdbargs.count(m.group(1), default=None) or None
             self.say(f"continue now stops after {plural(self.max_steps, 'more step')}." if self.max_steps
                      else "continue now has no step limit.")  # fmt: skip
             return
-        target, index, value = parse_assignment(text)
         s = self.session
-        v = s.evaluate(value)
-        if target in ("pc", "$pc"):
-            s.set_pc(v)
+        address, v = s.assign(text)
+        if address is None:
             self.say(f"$pc = {s.pc}")
             return
-        labels = s.source_map.labels if s.source_map else {}
-        if target == "mem":
-            address = s.evaluate(index)
-        elif target in labels:
-            address = labels[target]
-        else:
-            raise ExprError(f'No symbol "{target}" in current context (set a label, mem[i] or $pc).')
-        word = s.config.wrap(v)
-        if word != v:
-            self.say(f"warning: {v} does not fit in a {s.config.bits}-bit word; stored as {word}")
-        s.set_mem(address, v)
+        if s.mem(address) != v:
+            self.say(f"warning: {v} does not fit in a {s.config.bits}-bit word; stored as {s.mem(address)}")
         self.say(f"mem[{address}] = {s.mem(address)}")
 
     # -- code ------------------------------------------------------------------------------------
@@ -846,7 +778,7 @@ class Debugger:
         """Instructions from live memory around PC (or from ADDR), with labels and source lines; => marks PC."""
         parts = arg.split()
         step = self.session.config.spec.stride
-        count = _count(parts[1], default=None) if len(parts) > 1 else 8
+        count = gdbargs.count(parts[1], default=None) if len(parts) > 1 else 8
         start = self.session.address(parts[0]) if parts else max(0, self.session.pc - 2 * step)
         if not 0 <= start < self.session.config.cells:
             raise DebugError(f"Cannot access memory at address {start}")
@@ -879,10 +811,10 @@ class Debugger:
         """The file and line a ``list`` argument names: LINE, FILE:LINE, *ADDR or a label's line."""
         s = self.session
         spec = spec.strip()
-        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
-        if m:
-            return self._source_file(m.group("file")), int(m.group("line"))
-        address = self._location(spec)
+        place = s.sources.place(spec)
+        if place is not None:
+            return place
+        address = s.location(spec)
         here = s.line(address)
         if here is None:
             raise DebugError(f"No line number information available for address {address}")
@@ -893,7 +825,7 @@ class Debugger:
     def _list_next(self, back: bool) -> tuple[str, int]:
         if self._listed is None:
             here = self.session.line(views.places(self.session)[self._level()][0])
-            file = self._source_file()
+            file = self.session.sources.file()
             center = here[1] if here is not None and here[0] == file else 1
             return file, max(1, center - 5)
         file, first, last = self._listed
@@ -905,14 +837,15 @@ class Debugger:
 
     def _show_lines(self, file: str, first: int, last: int) -> None:
         s = self.session
-        text = source.lines(s.source_map, s.config.spec.harvard, file, s.config.spec.source_suffix)
+        text = s.sources.lines(file)
         if first > len(text):
             raise DebugError(f'Line number {first} out of range; "{file}" has {len(text)} lines.')
         last = min(last, len(text))
         width = len(str(last))
         for n in range(first, last + 1):
             self.console.print(Text(f"{n:<{max(width, 4)}} ") + Text(text[n - 1].expandtabs(8)))
-        self.current_file, self._listed = file, (file, first, last)
+        s.sources.look_at(file)
+        self._listed = (file, first, last)
         self._repeat_line = "list"  # a blank line lists the next ten
 
     # -- time and I/O ------------------------------------------------------------------------------
@@ -920,7 +853,7 @@ class Debugger:
     @command("history", "hist", usage="history [N]", topic="history")
     def history(self, arg: str) -> None:
         """The last N passes (default 10): step, PC, A, B, C, and old and new mem[B]."""
-        self.console.print(views.history(self.session.records(_count(arg, default=10))))
+        self.console.print(views.history(self.session.records(gdbargs.count(arg, default=10))))
 
     @command("input", usage="input TEXT", topic="history")
     def input(self, arg: str) -> None:
@@ -943,7 +876,7 @@ class Debugger:
         """Print TEXT, with C escapes (\\n a newline, \\t, \\\\, \\", \\NNN octal, \\xHH); no newline of its own,
         as gdb's."""
         # gdb skips leading blanks ("\\ " keeps one)
-        self.console.print(Text(_c_escapes(self._raw_arg.lstrip())), end="")
+        self.console.print(Text(gdbargs.c_escapes(self._raw_arg.lstrip())), end="")
 
     @command("source", usage="source FILE", topic="support")
     def source_(self, arg: str) -> None:
@@ -951,8 +884,8 @@ class Debugger:
         path = arg.strip()
         if not path:
             raise DebugError("source needs a file name.")
-        if self._sourcing >= MAX_SOURCE_DEPTH:
-            raise DebugError(f"source nested more than {MAX_SOURCE_DEPTH} deep")
+        if self._sourcing >= gdbargs.MAX_SOURCE_DEPTH:
+            raise DebugError(f"source nested more than {gdbargs.MAX_SOURCE_DEPTH} deep")
         self._sourcing += 1
         try:
             for number, line in enumerate(script_lines(path), 1):
@@ -993,86 +926,5 @@ class Debugger:
                      "Ctrl-D or quit leaves.")  # fmt: skip
 
 
-def _format(arg: str, empty_ok: bool = False, letters: str = "duxotc") -> tuple[str, str]:
-    """``/x expr`` -> ("x", "expr"): print's format letter."""
-    m = re.fullmatch(rf"(?:/([{letters}]))?\s*(.*)", arg.strip(), re.S)
-    if not m or not (m.group(2) or empty_ok):
-        raise DebugError(f"expected [/F] EXPR, F one of {' '.join(letters)}")
-    return m.group(1) or "", m.group(2)
-
-
-_HISTORY = re.compile(r"\$\$?\d*(?![\w$])")  # gdb's value history: $, $$, $N, $$N (not $pc)
-
-
 # The commands on the network (layers, layer, diff, flow, picture, dump) live in their own module.
 from mlpvm.debug import netcommands  # noqa: E402, F401
-
-
-def _split(line: str) -> tuple[str, str]:
-    """``x/4d 12`` -> ("x", "/4d 12"); ``b loop`` -> ("b", "loop")."""
-    m = re.match(r"([A-Za-z?][\w-]*)(.*)", line)
-    if not m:
-        return line, ""
-    return m.group(1), m.group(2).strip() if not m.group(2).startswith("/") else m.group(2)
-
-
-MAX_SOURCE_DEPTH = 16  # ``source`` inside ``source``: deep enough for any script, not for one sourcing itself
-
-
-def script_lines(path: str) -> list[str]:
-    """A command file's lines (``-x FILE``, ``source FILE``); one that is not UTF-8 text is bad input, named
-    with the line."""
-    data = read_bytes(path, MAX_TEXT, "a debugger script")  # a regular file, bounded: never /dev/zero
-    try:
-        return data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise MlpvmError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from None
-
-
-_C_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.|$)", re.S)
-_C_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "e": "\x1b"}
-
-
-def _c_escapes(text: str) -> str:
-    """gdb's echo: C escapes decoded; any other escaped character is itself (``\\ `` a space); a backslash at
-    the end is nothing."""
-
-    def one(m: re.Match) -> str:
-        code = m.group(1)
-        if not code:
-            return ""
-        if code[0] == "x" and len(code) > 1:
-            return chr(int(code[1:], 16))
-        if code[0] in "01234567":
-            return chr(int(code, 8))
-        return _C_SIMPLE.get(code, code)
-
-    return _C_ESCAPE.sub(one, text)
-
-
-def _relative(path: object) -> str:
-    """A file name as short as it can be said: relative to the working directory when it is below it."""
-    try:
-        return shown(Path(str(path)).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return shown(path)
-
-
-def _steps(text: str, name: str) -> int:
-    """A step count: at least 1 (gdb runs nothing on 0, which here is said rather than done silently)."""
-    n = _count(text)
-    if n < 1:
-        raise DebugError(f"{name} needs a count of at least 1")
-    return n
-
-
-def _count(text: str, default: int | None = 1) -> int:
-    text = text.strip()
-    if not text:
-        if default is None:
-            raise DebugError("a number is needed")
-        return default
-    if not re.fullmatch(r"[0-9]{1,18}", text):
-        raise DebugError(f"expected a number, not {text!r}")
-    return int(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import BinaryIO
@@ -23,6 +24,7 @@ from mlpvm.debug.api import Debugger
 from mlpvm.debug.records import Stop
 from mlpvm.errors import MlpvmError
 from mlpvm.network import LAYER_NAMES
+from mlpvm.program.inputs import unescape
 
 THREAD = 1
 REGISTERS, LABELS, LAYERS = 1, 2, 3  # scopes' variable references; layer k's fields: LAYER_BASE + k
@@ -295,12 +297,9 @@ class Server:
     def on_stackTrace(self, args: dict):
         """The CALL chain, innermost first: PC, then each call's site, with its source line."""
         s = self.session
-        places = [(s.pc, s.frames[-1].entry if s.frames else None)]
-        places += [(f.site, outer.entry if outer else None) for f, outer in
-                   zip(reversed(s.frames), [*reversed(s.frames[:-1]), None])]  # fmt: skip
         frames = []
-        for i, (pc, entry) in enumerate(places):
-            name = s.entries.get(entry, f"*{entry}") if entry is not None else "main"
+        for i, (pc, f) in enumerate(views.places(s)):
+            name = s.entries.get(f.entry, f"*{f.entry}") if f is not None else "main"
             frame = {"id": i, "name": name, "line": 0, "column": 0, "instructionPointerReference": str(pc)}
             line = s.line(pc)
             if line is not None:
@@ -328,13 +327,19 @@ class Server:
 
     def on_evaluate(self, args: dict):
         text = args["expression"].strip()
-        if text.startswith("input "):  # the REPL's `input TEXT`: more program input
-            self.d.feed(text[6:].encode().decode("unicode_escape").encode("latin-1"))
-            return {"result": f"queued {len(text) - 6} characters", "variablesReference": 0}
+        if text.startswith("input "):  # the REPL's `input TEXT` (its escapes too): more program input
+            data = unescape(text[6:])
+            self.d.feed(data)
+            return {"result": f"queued {len(data)} input bytes", "variablesReference": 0}
         if text == "eof":  # the REPL's `eof`: the input ends (a read now stores -1)
             self.session.close_input()
             return {"result": "input closed", "variablesReference": 0}
-        return {"result": str(self.d.evaluate(text)), "variablesReference": 0}
+        if re.match(r"\s*(mem\s*\[.*\]|\$?[A-Za-z_]\w*)\s*=(?!=)", text):  # the REPL's `set var`
+            address, _ = self.session.assign(text)
+            value = self.session.pc if address is None else self.session.mem(address)
+            return {"result": str(value), "variablesReference": 0}
+        fmt = "x" if (args.get("format") or {}).get("hex") else ""  # ValueFormat: as print/x
+        return {"result": views.formatted(self.session.config, self.d.evaluate(text), fmt), "variablesReference": 0}
 
     def on_readMemory(self, args: dict):
         s = self.session

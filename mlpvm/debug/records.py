@@ -3,9 +3,10 @@ did, and why a run stopped. Plain records, rendered by the views."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from mlpvm.check.lockstep import Divergence
+from mlpvm.check.runner import Divergence
 from mlpvm.debug.expr import Expr
 from mlpvm.errors import MlpvmError
 
@@ -14,8 +15,21 @@ class DebugError(MlpvmError):
     """A command that cannot be carried out (unknown label, bad address, no such breakpoint, ...)."""
 
 
+class _Counted:
+    hits: int
+    ignore: int
+
+    def hit(self) -> bool:
+        """Counts a hit; False while it is passed over (``ignore N``, ``continue N``)."""
+        self.hits += 1
+        if self.ignore > 0:
+            self.ignore -= 1
+            return False
+        return True
+
+
 @dataclass
-class Breakpoint:
+class Breakpoint(_Counted):
     number: int
     address: int
     spec: str  # as the user wrote it: "loop", "12"
@@ -27,7 +41,7 @@ class Breakpoint:
 
 
 @dataclass
-class Watchpoint:
+class Watchpoint(_Counted):
     number: int
     start: int
     stop: int  # exclusive
@@ -88,3 +102,48 @@ class Stop:
     divergence: Divergence | None = None
     last: Pass | None = None
     error: str = ""  # why testing a breakpoint's condition failed (reason "condition")
+
+
+# -- what stops the program: one test, used going forward and back ----------------------------------
+
+Hit = tuple[Watchpoint, int, str, int | None, int | None]  # (watchpoint, cell or -1, write|read|value, old, new)
+
+
+def breakpoints_at(
+    breakpoints: Iterable[Breakpoint], pc: int, holds: Callable[[Breakpoint], bool]
+) -> Iterator[Breakpoint]:
+    """The enabled breakpoints at ``pc`` whose condition holds (``holds`` tests it), in order, tested lazily;
+    hits are the caller's to count (``hit``)."""
+    for bp in breakpoints:
+        if bp.enabled and bp.address == pc and (bp.condition is None or holds(bp)):
+            yield bp
+
+
+def watch_hits(
+    watchpoints: Iterable[Watchpoint], p: Pass, evaluate: Callable[[Expr], int], mem: Callable[[int], int],
+    values: dict[int, int | None] | None = None,
+) -> list[Hit]:  # fmt: skip
+    """What the enabled watchpoints see in pass ``p`` (the state now is after it), their conditions holding;
+    hits are the caller's to count. Value watchpoints compare with ``values`` (number -> last value), updated,
+    or without it with their own ``value``."""
+    hits: list[Hit] = []
+    for wp in watchpoints:
+        if not wp.enabled:
+            continue
+        if wp.expr is not None:
+            old, new = (wp.value if values is None else values[wp.number]), evaluate(wp.expr)
+            if values is None:
+                wp.value = new
+            else:
+                values[wp.number] = new
+            if new != old:
+                hits.append((wp, -1, "value", old, new))
+            continue
+        inside = range(wp.start, wp.stop)
+        if wp.kind in ("watch", "awatch") and p.written in inside and (p.old != p.new or wp.kind == "awatch"):
+            hits.append((wp, p.written, "write", p.old, p.new))
+        elif wp.kind in ("rwatch", "awatch"):
+            read = next((a for a in p.reads if a in inside), None)
+            if read is not None:
+                hits.append((wp, read, "read", mem(read), None))
+    return [h for h in hits if h[0].condition is None or evaluate(h[0].condition)]

@@ -5,27 +5,31 @@ render the ``Stop`` records and state it returns.
 After every pass the session decodes the state vector back into PC, registers and the memory the pass
 touched; it never feeds anything it decoded back into the network, except what the user explicitly sets
 (``set mem[i] = v``, ``set pc = v``), which is written into the state as bits and mirrored in the reference.
+
+The parts it is made of, each shared with the other front ends: the reference beside the network and the
+checked chunks are ``check.runner.Checked`` (its comparison is lockstep's), what makes a breakpoint or
+watchpoint stop the program is ``records``' (forward and back), source lines are ``source.Sources``, and the
+reference machines snapshot and restore themselves for the timeline here.
 """
 
 from __future__ import annotations
 
-import re
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mlpvm.check.lockstep import Divergence, first_bad_layer
-from mlpvm.debug import source
-from mlpvm.debug.expr import Env, Expr, ExprError
+from mlpvm.check.runner import CHUNK, Checked, Divergence
+from mlpvm.debug import records, source
+from mlpvm.debug.expr import Env, Expr, ExprError, parse_assignment
 from mlpvm.debug.records import Breakpoint, DebugError, Frame, Pass, Stop, Watchpoint
 from mlpvm.engines import DEFAULT, Engine, make
-from mlpvm.errors import MlpvmError, NetworkFault
+from mlpvm.errors import MlpvmError
 from mlpvm.machines import reference
 from mlpvm.machines.config import Config
-from mlpvm.machines.state import REGISTERS, SHOWN, Fields, decode, encode, from_bits, to_bits
+from mlpvm.machines.reference import Saved
+from mlpvm.machines.state import REGISTERS, SHOWN, Fields, encode, from_bits, to_bits
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
 from mlpvm.protocol import EXECUTED, FAULT, HALTED, IN_ACK, IN_WAIT, OUT_BYTE, OUT_VALID, has_io, place_input
@@ -34,8 +38,6 @@ HISTORY_BYTES = 64 << 20  # state snapshots kept for reverse execution
 CHECKPOINT_BYTES = 128 << 20  # states every ``_every`` passes, replayed from to go back further than that
 FIRST_EVERY = 64  # passes between checkpoints at first; doubled (and every other one dropped) when full
 CHUNKED_EVERY = 4096  # the same when passes run in chunks, which end at checkpoints: replaying them is fast
-CHUNK = 4096  # passes run and checked together at most: Ctrl-C is seen between chunks
-CHUNK_SECONDS = 0.05  # about the longest a chunk takes (fewer passes on a slow engine, such as a weight file's)
 TAIL = 64  # passes replayed one at a time at the end of a jump back in time, which the history then holds
 
 
@@ -47,7 +49,12 @@ class _Snapshot:
     output: int  # bytes output so far
     consumed: int  # input bytes taken so far
     record: Pass | None  # the pass that led to this state, for ``history``
-    ends: int = 0  # times the program had read the end of its input (the end-of-input rule counts them)
+    ends: int  # times the program had read the end of its input (the end-of-input rule counts them)
+    ref: Saved | None  # the reference machine's own state then (None: a session without the reference)
+
+    @property
+    def nbytes(self) -> int:
+        return self.bits.nbytes + (self.ref.nbytes if self.ref is not None else 0)
 
 
 class Session:
@@ -61,6 +68,7 @@ class Session:
         self.image, self.config, self.check = image, config, check
         self._checkable = check  # the reference (and fast reference) were loaded: the check can come back on
         self.source_map = image.source_map
+        self.sources = source.Sources(image.source_map, config.spec.harvard, str(image.path), config.spec.source_suffix)
         self.engine: Engine = make(engine, config) if isinstance(engine, str) else engine
         self._fields = Fields(self.engine.state, config)
         self._plain: Engine | None = None if isinstance(engine, str) or engine.name == "structured" else engine
@@ -73,16 +81,8 @@ class Session:
         self.progress: Callable[[], None] | None = None  # called between chunks (and passes) of a long run
         self.entries = self._subroutines()
         self.slow = False  # True: every pass on its own, as the chunks are checked against (tests)
-        module = config.spec.fast if check else None  # chunks are checked against it: only with the reference
-        self._fast = None if module is None else module.Fast.beside(reference.load(config, image.words, image.slots))
         self._redo = 0  # passes of a chunk the network disagreed on, still to run one at a time
-        self._record = np.zeros((CHUNK, len(self.engine.record_columns)), self.engine.dtype)
-        self._writes = np.zeros((CHUNK if self.engine.write_log else 0, 1 + config.bits), self.engine.dtype)
-        self._size = 64  # passes in the next chunk at most: grows to what the engine runs in CHUNK_SECONDS
-        if self._fast is not None:
-            self._expected = self._plain_pass()
-        self._watch = (np.zeros(config.cells, bool), np.zeros(config.cells, bool))  # unchecked: written, read
-        self._marks = np.zeros(0, np.int64)  # unchecked: PCs a pass must not arrive at within a chunk
+        self.checked = Checked(self.engine, config, self._fields, self._load(), Input(), check)
         self.restart()
 
     # -- running ---------------------------------------------------------------------------------
@@ -90,28 +90,32 @@ class Session:
     def restart(self) -> None:
         """Back to the loaded program at PC 0, with the initial input; breakpoints stay."""
         self.x = self.engine.new_batch(encode(self.engine.state, self.config, self.image.words, self.image.slots))
-        self.ref = reference.load(self.config, self.image.words, self.image.slots)
         self.net_input = Input(self.initial_input, closed=False, eof_reads=self.eof_reads)
-        self.ref_input = Input(self.initial_input, closed=False, eof_reads=self.eof_reads)
+        self.checked.load(self._load(), Input(self.initial_input, closed=False, eof_reads=self.eof_reads))
         self.output = bytearray()
         self.passes = self.steps = 0
         self.last: Pass | None = None
         self.diverged: Stop | None = None  # the divergence reported, until going back before it or check off
-        snapshot = len(np.packbits(self.x[0] > 0.5))
-        self._history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // snapshot))
+        self._history: deque[_Snapshot] = deque(maxlen=max(16, HISTORY_BYTES // self._snapshot(self.x).nbytes))
         self._place()
-        self._sync_reference_bits()
         self.checkpoints: list[_Snapshot] = []
         self._edits: set[int] = set()  # passes at which the user edited the state: their checkpoints stay
-        chunked = self._fast is not None or not self.check  # --no-check runs the network's passes in chunks too
+        chunked = self.checked.fast is not None or not self.check  # --no-check runs the network's passes in chunks too
         self._every = max(FIRST_EVERY, CHUNKED_EVERY) if chunked else FIRST_EVERY
         self._replaying, self._gap = False, False
         self._checkpoint()
 
-    def _sync_reference_bits(self) -> None:
-        """The reference's memory as bits, kept beside it so that comparing all of memory is one array test."""
-        self._ref_bits = np.array(self.engine.state.view(self.x[0], "mem"))
-        self._fast_stale = True  # the fast reference's memory is reloaded from the reference before it runs
+    def _load(self):
+        return reference.load(self.config, self.image.words, self.image.slots)
+
+    @property
+    def ref(self) -> reference.Reference:
+        """The reference machine beside the network (``checked``)."""
+        return self.checked.ref
+
+    @property
+    def ref_input(self) -> Input:
+        return self.checked.inp
 
     @property
     def io(self) -> bool:
@@ -207,8 +211,11 @@ class Session:
 
     def step_line(self, over: bool, max_steps: int | None = None) -> Stop:
         """To the next source line (``step``), or with ``over`` not stopping inside subroutines this line calls
-        (``next``). Returning from a subroutine ends the line too."""
+        (``next``). Returning from a subroutine ends the line too. Where there is no source line: one
+        instruction (``stepi``; ``nexti`` with ``over``)."""
         line, depth = self.line(), len(self.frames)
+        if line is None:
+            return self.step_over(max_steps) if over else self.step(1)
 
         def going() -> bool:
             if over and len(self.frames) > depth:
@@ -249,9 +256,11 @@ class Session:
     def reverse_line(self, over: bool) -> Stop:
         """``reverse-step`` (``over``: ``reverse-next``): back to the start of the previous source line; with
         ``over`` the subroutines that line called are gone back through, else the last line of one is where
-        it stops. Ctrl-C stops it at the pass it has reached."""
+        it stops. Ctrl-C stops it at the pass it has reached. Where there is no source line: one pass back."""
         self._interrupted = False
         line, depth = self.line(), len(self.frames)
+        if line is None:
+            return self.reverse_step(1)
         while True:  # out of the current line
             if not self.passes:
                 return Stop("history", self.pc, last=self.last)
@@ -297,7 +306,7 @@ class Session:
     def _pass(self) -> Stop | None:
         before = self.x.copy()
         self._remember(before)
-        old_pc = self.pc
+        old_pc, placed = self.pc, self.net_input.peek()
         self.engine.run_pass(self.x)
         self.passes += 1
         now = self._read()
@@ -309,14 +318,10 @@ class Session:
             self.net_input.take()
             self._place()
         self.steps += now[EXECUTED]
-        micro = self.ref.step(self.ref_input) if self.check else None
+        micro, diff = self.checked.step(self.x[0], self.output, self.net_input) if self.check else (None, None)
         self.last = self._describe(before[0], old_pc, out, self._frames_after(old_pc))
-        diff = self._disagreement(micro) if micro is not None else None
         if diff is not None:
-            trace = self.trace_of(before)
-            own = getattr(self.plain, "first_bad_layer", None)  # an engine that diagnoses its passes itself
-            layer = own(before) if own else first_bad_layer(self.config, self.plain.layouts, self.plain.layer_names,
-                                                            trace, micro)  # fmt: skip
+            layer = self.checked.locate(self.plain, before[0], micro, placed)
             self.diverged = Stop("divergence", self.pc, divergence=Divergence(self.steps, *diff, layer=layer),
                                  last=self.last)  # fmt: skip
             return self.diverged
@@ -327,149 +332,27 @@ class Session:
         if self._replaying:
             return None  # going back in time: no stops, and no hit counts
         try:
-            hits = self._watch_hits(self.last)
+            hits = records.watch_hits(self.watchpoints.values(), self.last, self.evaluate, self.mem)
+            hits = [h for h in hits if h[0].hit()]
         except MlpvmError as e:
             return Stop("watch-error", self.pc, error=str(e), last=self.last)
         if hits:
             return Stop("watchpoint", self.pc, watch=hits, last=self.last)
         return self.entry_stop()
 
-    def _disagreement(self, micro) -> tuple[str, object, object] | None:
-        """The first field where the state differs from the reference after a step, as (field, network,
-        reference); None when all agree. Cheap enough for every pass: registers, flags and output come from
-        the decoded fields, and memory is compared as bits with the reference's memory kept as bits."""
-        if micro.kind in ("sub", "in"):
-            self._ref_bits[micro.b] = to_bits(self.ref.mem[micro.b], self.config.bits)
-            if self._fast is not None:
-                self._fast.mem[micro.b] = self.ref.mem[micro.b]
-        now, ref = self._now, self.ref
-        checks = [
-            ("pc", now["pc"], ref.pc),
-            (HALTED, bool(now[HALTED]), ref.halted),
-            (FAULT, bool(now.get(FAULT, 0)), ref.fault),
-            (EXECUTED, bool(now[EXECUTED]), micro.is_step),
-            ("output", bytes(self.output[-1:]), bytes(ref.output[-1:])),
-            ("output length", len(self.output), len(ref.output)),
-        ]
-        checks += [(r, now[r], int(getattr(micro, r))) for r in REGISTERS if getattr(micro, r) is not None]
-        for name, got, want in checks:
-            if got != want:
-                return name, got, want
-        mem = self.engine.state.view(self.x[0], "mem")
-        if not np.array_equal(mem, self._ref_bits):
-            i = int(np.flatnonzero((mem != self._ref_bits).any(axis=1))[0])
-            return f"mem[{i}]", self.mem(i), self.ref.mem[i]
-        return None
-
-    # -- chunks: many passes at once, checked pass by pass -------------------------------------------
-    #
-    # The fast reference commits the plain passes ahead (``mlpvm.machines.<machine>.fast``), stopping before any
-    # pass that needs attention (a breakpoint's or ``until``'s PC, a watched cell, a CALL or return, I/O, a
-    # halt); the network runs exactly as many passes, recording its narrow fields after each, and every pass's
-    # fields are compared with the fast reference's log, and its whole memory with the reference's memory as
-    # the log's writes leave it after that pass (a wrong write that a later pass heals is caught at its pass);
-    # on an engine with a write log (compiled, unrolled) each pass's write as the network made it instead.
-    # A chunk that disagrees is run again one pass at a time, which stops at the exact pass, as ever.
+    # -- chunks: many passes at once, checked pass by pass (``check.runner.Checked``) ------------------------
 
     def _attention(self, until: int | None = None, stops: bool = True) -> bool:
-        """Sets the fast reference's bitmaps for a run (``stops``: breakpoints and watchpoints too, else only
-        what keeps the CALL chain exact); False when the run must go pass by pass."""
-        fast = self._fast
-        if self.slow or (fast is None and self.check):
+        """Plans the chunks of a run (``stops``: breakpoints and watchpoints end them too, else only what keeps
+        the CALL chain exact); False when the run must go pass by pass."""
+        if self.slow or (self.checked.fast is None and self.check):
             return False
-        if fast is None or not self.check:
-            return self._unchecked_attention(until, stops)
         watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
-        marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
-        marks += [] if until is None else [until]
         if any(w.expr is not None for w in watches):
             return False  # value watchpoints are tested after every pass
-        marks = [a for a in marks if 0 <= a < len(fast.to)]  # a PC outside memory halts: never a plain pass
-        for bitmap in (fast.at, fast.to, fast.write, fast.read):
-            bitmap[:] = False
-        fast.to[marks] = True
-        fast.to[list(self.entries)] = True  # a CALL's jump pushes a frame
-        fast.at[[e - 3 for e in self.entries if e >= 3]] = True  # a return jump pops one
-        for w in watches:
-            if w.kind in ("watch", "awatch"):
-                fast.write[w.start : w.stop] = True
-            if w.kind in ("rwatch", "awatch"):
-                fast.read[w.start : w.stop] = True
-        return True
-
-    def _unchecked_attention(self, until: int | None, stops: bool) -> bool:
-        """``--no-check``: what stops a chunk of the network's own passes (no reference plans them): arriving
-        at a breakpoint's or ``until``'s PC, a CALL's entry, leaving by a return jump, a watched cell."""
-        watches = [w for w in self.watchpoints.values() if w.enabled] if stops else []
-        if any(w.expr is not None for w in watches):
-            return False
         marks = [b.address for b in self.breakpoints.values() if b.enabled] if stops else []
-        marks += ([] if until is None else [until]) + list(self.entries)
-        self._marks = np.array(marks, np.int64)
-        self._returns = np.array([e - 3 for e in self.entries], np.int64)
-        written, read = self._watch
-        written[:] = read[:] = False
-        for w in watches:
-            if w.kind in ("watch", "awatch"):
-                written[w.start : w.stop] = True
-            if w.kind in ("rwatch", "awatch"):
-                read[w.start : w.stop] = True
-        return True
-
-    def _unchecked_chunk(self, budget: int) -> tuple[int, int]:
-        """Up to ``budget`` passes of the network alone, in one call; the passes up to the first that needs
-        attention (an event, an idle pass, a stop, a frame, a watched cell) are kept, the state rolled back
-        to before it, and that pass is left to run on its own. Returns (passes kept, passes to run alone)."""
-        budget = min(budget, self._size, self._every - self.passes % self._every)
-        if self.halted or budget <= 0:
-            return 0, 0
-        start, pc = self.x.copy(), self.pc
-        steps = np.zeros(1, np.int64)
-        began = time.perf_counter()
-        try:
-            ran = self.engine.run_until_event(self.x, budget, steps, self._record[:budget])
-        except NetworkFault:
-            self.x[...] = start
-            return 0, 1
-        self._size = int(min(CHUNK, max(16, ran / max(time.perf_counter() - began, 1e-6) * CHUNK_SECONDS)))
-        names = self._fields.names
-        values = np.rint(np.rint(self._record[:ran]) @ self._fields.weights).astype(np.int64)
-        col = {n: values[:, names.index(n)] for n in names}
-        after = col["pc"]
-        before = np.concatenate([[pc], after[:-1]])
-        need = col[EXECUTED] == 0
-        for flag in (HALTED, FAULT, OUT_VALID, IN_ACK, IN_WAIT):
-            if flag in col:
-                need |= col[flag] != 0
-        need |= np.isin(after, self._marks) | np.isin(before, self._returns)
-        written, read = self._watch
-        cells = self.config.cells
-        inside = lambda v: np.clip(v, 0, cells - 1)  # noqa: E731  (out of memory: a fault, an event anyway)
-        need |= written[inside(col["b"])] | read[inside(col["a"])] | read[inside(col["b"])]
-        for k in range(self.config.spec.stride if not self.config.spec.harvard else 0):
-            need |= read[inside(before + k)]
-        first = int(np.argmax(need)) if need.any() else ran
-        if first < ran:  # roll back, and run again exactly the passes before it
-            self.x[...] = start
-            steps[:] = 0
-            if first:
-                self.engine.run_until_event(self.x, first, steps)
-        if not first:
-            return 0, 1
-        self.passes += first
-        self.steps += int(steps[0])
-        self._read()
-        pc, a, b, c, mem_a, mem_b, result, branch, next_pc = (int(col[r][first - 1]) for r in
-                                                              ("pc", *REGISTERS))  # fmt: skip
-        pc = int(before[first - 1])
-        reads = (*self.config.spec.fetched(pc), a, b)
-        self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), next_pc,
-                         self.pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
-        self._history.clear()  # refilled when next looked at (``history``), as after a checked chunk
-        self._gap = True
-        if self.passes % self._every == 0:
-            self._checkpoint()
-        return first, int(first < ran)
+        marks += [] if until is None else [until]
+        return self.checked.plan(marks, list(self.entries), watches, self.check)
 
     def _forward(self, chunks: bool, budget: int) -> tuple[int, Stop | None]:
         """A checked chunk of up to ``budget`` plain passes where it can, else one pass on its own (also each
@@ -492,126 +375,34 @@ class Session:
         return budget
 
     def _chunk(self, budget: int) -> tuple[int, int]:
-        """Up to ``budget`` plain passes (and not past the next checkpoint) run and checked as one; returns
-        (passes committed, passes to run one at a time because the network disagreed)."""
-        fast, ref = self._fast, self.ref
-        if fast is None or not self.check:
-            return self._unchecked_chunk(budget)
-        budget = min(budget, self._size, self._every - self.passes % self._every)
+        """Up to ``budget`` passes (and not past the next checkpoint) run as one: checked against the fast
+        reference, or the network's alone (``--no-check``). Returns (passes committed, passes to run one at a
+        time: the network disagreed, or the pass needs attention)."""
+        budget = min(budget, self._every - self.passes % self._every)
         if self.halted or budget <= 0:
             return 0, 0
-        if self._fast_stale:
-            fast.load(ref.mem)
-            self._fast_stale = False
-        k, _ = fast.run(ref.pc, budget)
-        if not k:
-            return 0, 0
-        start = (self.x.copy(), self.passes, self.steps, self.last)
-        record, log = self._record[:k], fast.log[:k]
-        steps = np.zeros(1, np.int64)
-        began = time.perf_counter()
-        try:
-            ran = self._run_writes_checked(k, steps, record, log)
-        except NetworkFault:
-            ran = -1
-        rate = k / max(time.perf_counter() - began, 1e-6)
-        self._size = int(min(CHUNK, max(16, rate * CHUNK_SECONDS)))
-        if ran == k and self._chunk_agrees(record, log):
-            written = np.unique(log[:, fast.columns.index("b")])
-            for b, v in zip(written.tolist(), fast.mem[written].tolist()):
-                ref.mem[b] = v
-            self._ref_bits = self._expected_bits
-            self._commit(log, k)
-            return k, 0
-        x, self.passes, self.steps, self.last = start
-        self._restore(_Snapshot(np.packbits(x[0] > 0.5), self.passes, self.steps, len(self.output),
-                                self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
-        return 0, k
+        if not self.check:
+            k, rest, steps, regs = self.checked.unchecked(self.x, self.pc, budget)
+            if k:  # where it went: the PC now
+                self._commit(k, steps, [*(regs[r] for r in ("pc", *REGISTERS)), None])
+            return k, rest
+        k, redo, row = self.checked.chunk(self.x, self._now, budget)
+        if k:
+            self._commit(k, k, [int(v) for v in row])
+        else:
+            self._read()
+        return k, redo
 
-    def _run_writes_checked(self, k: int, steps: np.ndarray, record: np.ndarray, log: np.ndarray) -> int:
-        """The chunk's ``k`` passes, and after each the network's whole memory against the reference's: the
-        memory before the chunk with each pass's write (cell B <- result, from the fast reference's log) done
-        in turn. A wrong write is so caught at its pass even when a later pass of the chunk heals it (the end
-        of the chunk would agree). The passes run one engine call each, except on an engine with a write log
-        (compiled, unrolled): one call logs each pass's write as the network made it (the row its update
-        selected, the word it left there; memory changes nowhere else), each compared with the reference's
-        (``_first_bad_write``). Returns the passes that agreed (``k``: all; the expected memory is then
-        ``_expected_bits``)."""
-        mem = self.engine.state.view(self.x[0], "mem")
-        expect = self._ref_bits.copy()
-        cells = log[:, self._fast.columns.index("b")]
-        rows = to_bits(log[:, self._fast.columns.index("result")], self.config.bits)
-        if self.engine.write_log:
-            writes = self._writes[:k]
-            ran = self.engine.run_until_event(self.x, k, steps, record, writes)
-            bad = self._first_bad_write(writes[:ran], cells[:ran], rows[:ran])
-            if bad is not None:
-                return bad
-            written = np.unique(cells)
-            expect[written] = to_bits(self._fast.mem[written], self.config.bits)
-            self._expected_bits = expect
-            return ran if np.array_equal(mem, expect) else -1  # as the log says, unless the log itself is wrong
-        for i in range(k):
-            if self.engine.run_until_event(self.x, 1, steps, record[i : i + 1]) != 1:
-                return i
-            expect[cells[i]] = rows[i]
-            if not np.array_equal(mem, expect):
-                return i
-        self._expected_bits = expect
-        return k
-
-    def _first_bad_write(self, writes: np.ndarray, cells: np.ndarray, rows: np.ndarray) -> int | None:
-        """The first pass whose write (the engine's write log: cell, then the word's bits) leaves memory other
-        than the reference's write (cell ``cells[i]`` <- bits ``rows[i]``) does, given that memory agreed
-        before it; None if none. Another cell than B agrees only if neither the network's nor the reference's
-        write changed anything: each leaves its cell's old word (the reference's memory before that pass)."""
-        got, words = writes[:, 0].astype(np.int64), writes[:, 1:]
-        same = (got == cells) & (words == rows).all(axis=1)
-        for i in np.flatnonzero(~same).tolist():
-            if got[i] == cells[i] or not 0 <= got[i] < self.config.cells:
-                return i
-            old = [self._word_before(i, c, cells, rows) for c in (got[i], cells[i])]
-            if not (np.array_equal(words[i], old[0]) and np.array_equal(rows[i], old[1])):
-                return i
-        return None
-
-    def _word_before(self, i: int, cell: int, cells: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The reference's word in ``cell`` before pass ``i`` of the chunk, as bits."""
-        earlier = np.flatnonzero(cells[:i] == cell)
-        return rows[earlier[-1]] if len(earlier) else self._ref_bits[cell]
-
-    def _chunk_agrees(self, record: np.ndarray, log: np.ndarray) -> bool:
-        """Every pass's PC, flags, I/O handshake and registers as the network left them, against the log of
-        the fast reference (whose passes are plain: a step, no I/O, no halt); the host's input fields stay."""
-        weights, columns, fixed = self._expected
-        got = np.rint(record) @ weights  # (passes, fields), exact small integers: the logged ones first
-        want = np.array([self._now[n] if v is None else v for n, v in fixed])
-        n = len(columns)
-        return bool(np.array_equal(got[:, :n], log[:, columns]) and (got[:, n:] == want).all())
-
-    def _plain_pass(self) -> tuple[np.ndarray, list[int], list[tuple[str, int | None]]]:
-        """What the state's fields hold after a plain pass: the decoding weights of the fields that are in the
-        fast reference's log, then of the others; the log's columns for the first; the others' values (None:
-        the host's input fields, as before the pass)."""
-        names, columns = self._fields.names, self._fast.columns
-        logged = {"pc": "new_pc", **{r: r for r in REGISTERS}}
-        flags = {HALTED: 0, FAULT: 0, EXECUTED: 1, OUT_VALID: 0, OUT_BYTE: 0, IN_ACK: 0, IN_WAIT: 0}
-        order = [n for n in names if n in logged] + [n for n in names if n not in logged]
-        weights = self._fields.weights[:, [names.index(n) for n in order]]
-        fixed = [(n, flags.get(n)) for n in order if n not in logged]
-        return weights, [columns.index(logged[n]) for n in order if n in logged], fixed
-
-    def _commit(self, log: np.ndarray, k: int) -> None:
-        """The chunk's passes as done: counts, the reference's PC, the last pass's record, checkpoints."""
+    def _commit(self, k: int, steps: int, row: list) -> None:
+        """The chunk's ``k`` passes (``steps`` steps) as done: counts, the last pass's record (``row``: its
+        log row, ``LOG``), checkpoints."""
         self.passes += k
-        self.steps += k
-        self.ref.steps += k
-        self.ref.pc = int(log[k - 1, self._fast.columns.index("new_pc")])
+        self.steps += steps
         self._read()
-        pc, a, b, c, mem_a, mem_b, result, branch, fallthrough, new_pc = (int(v) for v in log[k - 1])
+        pc, a, b, c, mem_a, mem_b, result, branch, fallthrough, new_pc = row
         reads = (*self.config.spec.fetched(pc), a, b)
         self.last = Pass(self.passes, self.steps, pc, "sub", a, b, c, mem_a, mem_b, result, bool(branch), fallthrough,
-                         new_pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
+                         self.pc if new_pc is None else new_pc, reads, b, mem_b, result, None, self.frames)  # fmt: skip
         self._history.clear()  # no longer contiguous: refilled when next looked at (``history``)
         self._gap = True
         if self.passes % self._every == 0:
@@ -683,34 +474,18 @@ class Session:
 
     # -- source lines and subroutines ----------------------------------------------------------------
 
-    def location(self, spec: str, current_file: str | None = None) -> int:
-        """gdb's locations: ``*EXPR`` an address, ``LINE`` or ``FILE:LINE`` a source line (its first
-        instruction, or the next line's with code), a label; ``LINE`` alone is in ``current_file`` (default:
-        the main program's source)."""
+    def location(self, spec: str) -> int:
+        """gdb's locations: ``*EXPR`` an address, ``LINE`` (in the current source file) or ``FILE:LINE`` a source
+        line (its first instruction, or the next line's with code: ``sources``), a label."""
         spec = spec.strip()
-        if spec.startswith("*"):
-            return self.address(spec[1:], code=True)
-        m = re.fullmatch(r"(?:(?P<file>[^\s:]+):)?(?P<line>\d+)", spec)
-        if not m:
-            return self.address(spec, code=True)
-        harvard = self.config.spec.harvard
-        if not self.source_map:
-            raise DebugError("No source lines (an image without a map): use *ADDR for an address.")
-        file = m.group("file")
-        if file is not None:
-            file = source.find_file(self.source_map, harvard, file)
-        else:
-            file = current_file or source.main_file(self.source_map, harvard, str(self.image.path))
-        if file is None:
-            raise DebugError("No source file: the map names none.")
-        return source.line_code(self.source_map, harvard, file, int(m.group("line")))[1][0]
+        place = None if spec.startswith("*") else self.sources.place(spec)
+        if place is None:
+            return self.address(spec.removeprefix("*"), code=True)
+        return self.sources.code(*place)
 
     def line(self, pc: int | None = None) -> tuple[str, int] | None:
         """The source file and line of the instruction at ``pc`` (default: PC), if the map knows it."""
-        if not self.source_map:
-            return None
-        origin = self.source_map.origin(self.pc if pc is None else pc, self.config.spec.harvard)
-        return None if origin is None else (origin.file, origin.line)
+        return self.sources.line(self.pc if pc is None else pc)
 
     def _subroutines(self) -> dict[int, str]:
         """Entry points of the standard library's subroutines: labels just after a ``PROC`` return jump."""
@@ -836,53 +611,18 @@ class Session:
         self.watchpoints.pop(number, None)
 
     def _breakpoint_hit(self) -> Breakpoint | None:
-        pc = self.pc
-        for bp in list(self.breakpoints.values()):
-            if not bp.enabled or bp.address != pc:
-                continue
-            self._testing = bp
-            if bp.condition is not None and not self.evaluate(bp.condition):
-                continue
-            bp.hits += 1
-            if bp.ignore > 0:
-                bp.ignore -= 1
-                continue
-            if bp.temporary:
-                del self.breakpoints[bp.number]
-            return bp
+        """The breakpoint that stops the program at PC now, its hit counted (a temporary one goes)."""
+
+        def holds(bp: Breakpoint) -> bool:
+            self._testing = bp  # a condition that fails to evaluate is reported on it
+            return bool(self.evaluate(bp.condition))
+
+        for bp in records.breakpoints_at(list(self.breakpoints.values()), self.pc, holds):
+            if bp.hit():
+                if bp.temporary:
+                    del self.breakpoints[bp.number]
+                return bp
         return None
-
-    def _watch_hits(self, p: Pass) -> list[tuple[Watchpoint, int, str, int | None, int | None]]:
-        hits = []
-        for wp in self.watchpoints.values():
-            if not wp.enabled:
-                continue
-            if wp.expr is not None:
-                value = self.evaluate(wp.expr)
-                if value != wp.value:
-                    hits.append((wp, -1, "value", wp.value, value))
-                    wp.value = value
-                continue
-            inside = range(wp.start, wp.stop)
-            if wp.kind in ("watch", "awatch") and p.written in inside and (p.old != p.new or wp.kind == "awatch"):
-                hits.append((wp, p.written, "write", p.old, p.new))
-            elif wp.kind in ("rwatch", "awatch"):
-                read = next((a for a in p.reads if a in inside), None)
-                if read is not None:
-                    hits.append((wp, read, "read", self.mem(read), None))
-        hits = [h for h in hits if h[0].condition is None or self._holds(h[0])]
-        for wp, *_ in hits:
-            wp.hits += 1
-        ignored = {id(wp) for wp, *_ in hits if wp.ignore > 0}
-        for wp, *_ in hits:
-            if id(wp) in ignored and wp.ignore > 0:
-                wp.ignore -= 1
-        return [h for h in hits if id(h[0]) not in ignored]
-
-    def _holds(self, wp: Watchpoint) -> bool:
-        """A watchpoint's condition, now; one that cannot be evaluated stops the program (as gdb's does)."""
-        self._testing = None
-        return bool(self.evaluate(wp.condition))
 
     # -- editing the state -------------------------------------------------------------------------
 
@@ -890,10 +630,27 @@ class Session:
         self.mem(address)  # range check
         self._remember(self.x.copy())
         word = self.config.wrap(value)
-        self.engine.state.view(self.x[0], "mem")[address] = self._ref_bits[address] = to_bits(word, self.config.bits)
-        self.ref.mem[address] = word
-        self._fast_stale = True
+        self.engine.state.view(self.x[0], "mem")[address] = to_bits(word, self.config.bits)
+        self.checked.poke(address, word)
         self._edited()
+
+    def assign(self, text: str) -> tuple[int | None, int]:
+        """``LABEL = V``, ``mem[E] = V`` or ``$pc = V`` (``set var``) done on the state: returns the cell (None:
+        PC) and V as asked (a cell keeps it as a word: ``config.wrap``)."""
+        target, index, value = parse_assignment(text)
+        v = self.evaluate(value)
+        if target in ("pc", "$pc"):
+            self.set_pc(v)
+            return None, v
+        labels = self.source_map.labels if self.source_map else {}
+        if target == "mem":
+            address = self.evaluate(index)
+        elif target in labels:
+            address = labels[target]
+        else:
+            raise ExprError(f'No symbol "{target}" in current context (set a label, mem[i] or $pc).')
+        self.set_mem(address, v)
+        return address, v
 
     def set_pc(self, value: int) -> None:
         bits = self.engine.state["pc"].shape[0]
@@ -917,8 +674,14 @@ class Session:
     # -- time ------------------------------------------------------------------------------------
 
     def _remember(self, before: np.ndarray) -> None:
-        self._history.append(_Snapshot(np.packbits(before[0] > 0.5), self.passes, self.steps, len(self.output),
-                                      self.net_input.consumed, self.last, self.net_input.ends_read))  # fmt: skip
+        self._history.append(self._snapshot(before))
+
+    def _snapshot(self, x: np.ndarray) -> _Snapshot:
+        """The state ``x`` (the network's now, or just before a pass) with the session's counts and I/O
+        positions now, and the reference's own snapshot (it stands where ``x`` does)."""
+        ref = self.ref.snapshot() if self._checkable else None
+        return _Snapshot(np.packbits(x[0] > 0.5), self.passes, self.steps, len(self.output), self.net_input.consumed,
+                         self.last, self.net_input.ends_read, ref)  # fmt: skip
 
     def _restore(self, snap: _Snapshot) -> None:
         size = self.engine.state.size
@@ -930,12 +693,9 @@ class Session:
         for data in (self.net_input, self.ref_input):
             data.seek(snap.consumed)
             data.ends_read = snap.ends
-        d = decode(self.engine.state, self.config, self.x[0])
-        self.ref.mem = [int(v) for v in d.mem]
-        self.ref.pc, self.ref.halted, self.ref.steps = d.pc, d.halted, snap.steps
-        self.ref.fault = d.fault
-        self.ref.output = bytearray(self.output)
-        self._sync_reference_bits()
+        if snap.ref is not None:
+            self.ref.restore(snap.ref)
+            self.checked.sync()
         self._read()
 
     # Going back: the recent passes are full snapshots (``history``); further back, the state is rebuilt from
@@ -956,7 +716,7 @@ class Session:
         self.checkpoints.append(self._history.pop())
         if oldest is not None:
             self._history.appendleft(oldest)
-        if len(self.checkpoints) * self.checkpoints[0].bits.nbytes > CHECKPOINT_BYTES:
+        if len(self.checkpoints) * self.checkpoints[0].nbytes > CHECKPOINT_BYTES:
             self._every *= 2
             self.checkpoints = [c for c in self.checkpoints if c.passes % self._every == 0 or c.passes in self._edits]
 
@@ -1050,13 +810,13 @@ class Session:
 
         def test() -> None:  # after each pass that a breakpoint or watchpoint may care about
             nonlocal found
-            hits = self._watched(self.last, values)
+            hits = records.watch_hits(self.watchpoints.values(), self.last, self.evaluate, self.mem, values)
             if hits:
                 found = (self.passes - 1, Stop("watchpoint", self.pc, watch=hits))
-            for bp in self.breakpoints.values():
-                if bp.enabled and bp.address == self.pc and self.passes < end and (
-                        bp.condition is None or self.evaluate(bp.condition)):  # fmt: skip
-                    found = (self.passes, Stop("breakpoint", self.pc, breakpoint=bp))
+            holds = lambda bp: bool(self.evaluate(bp.condition))  # noqa: E731
+            bp = next(records.breakpoints_at(self.breakpoints.values(), self.pc, holds), None)
+            if bp is not None and self.passes < end:
+                found = (self.passes, Stop("breakpoint", self.pc, breakpoint=bp))
 
         self._replaying = True
         try:
@@ -1066,25 +826,6 @@ class Session:
         finally:
             self._replaying = False
         return found
-
-    def _watched(self, p: Pass, values: dict[int, int | None]) -> list:
-        """What the enabled watchpoints see in pass ``p``, with no side effects (``values``: value
-        watchpoints' last values, updated)."""
-        hits = []
-        for number, wp in self.watchpoints.items():
-            if not wp.enabled:
-                continue
-            if wp.expr is not None:
-                value = self.evaluate(wp.expr)
-                if value != values[number]:
-                    hits.append((wp, -1, "value", values[number], value))
-                values[number] = value
-            elif wp.kind in ("watch", "awatch") and p.written is not None and wp.start <= p.written < wp.stop and (
-                    p.old != p.new or wp.kind == "awatch"):  # fmt: skip
-                hits.append((wp, p.written, "write", p.old, p.new))
-            elif wp.kind in ("rwatch", "awatch") and any(wp.start <= a < wp.stop for a in p.reads):
-                hits.append((wp, next(a for a in p.reads if wp.start <= a < wp.stop), "read", None, None))
-        return [h for h in hits if h[0].condition is None or self.evaluate(h[0].condition)]
 
     @property
     def history(self) -> deque[_Snapshot]:
@@ -1096,7 +837,7 @@ class Session:
 
     def history_bytes(self) -> int:
         """Memory the states kept for going back take: the recent snapshots and the checkpoints."""
-        return sum(snap.bits.nbytes for snap in (*self._history, *self.checkpoints))
+        return sum(snap.nbytes for snap in (*self._history, *self.checkpoints))
 
     def records(self, n: int | None = None) -> list[Pass]:
         """The last ``n`` passes still in the history, oldest first (after chunks: replayed, ``n`` of them)."""

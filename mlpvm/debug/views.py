@@ -13,6 +13,7 @@ from rich.text import Text
 from mlpvm.cli.console import plural
 from mlpvm.debug.records import Frame, Pass, Stop
 from mlpvm.debug.session import Session
+from mlpvm.machines.config import Config
 from mlpvm.program.asm.disasm import Instruction
 
 NAMES = {"a": "A", "b": "B", "c": "C", "mem_a": "mem[A]", "mem_b": "mem[B]", "result": "result", "pc": "PC",
@@ -93,14 +94,20 @@ def symbol(session: Session, address: int, code: bool = True) -> str:
     return f"{name} + {address - a}" if address > a else name
 
 
+def formatted(config: Config, value: int, fmt: str) -> str:
+    """A value in print's format ``fmt`` (d signed, u unsigned, x hex, o octal, t binary, c char; "": as is),
+    the unsigned ones as a word of the machine."""
+    bits = config.bits
+    word = value & ((1 << bits) - 1) if -(1 << bits) < value < (1 << bits) else value
+    return {"": str(value), "d": str(value), "u": str(word), "x": hex(word), "o": oct(word),
+            "t": bin(word)[2:], "c": f"{value} {chr(word & 0xFF)!r}"}[fmt]  # fmt: skip
+
+
 def line_info(session: Session, address: int) -> str:
     """``info line``: which source line the address belongs to and where that line's code starts and ends."""
-    line = session.line(address)
-    if line is None:
+    line, same = session.line(address), session.sources.span(address)
+    if not same:
         return f"No line number information available for address {address}"
-    harvard = session.config.spec.harvard
-    table = session.source_map.slots if harvard else session.source_map.cells
-    same = sorted(a for a, o in table.items() if (o.file, o.line) == line)
     return (f'Line {line[1]} of "{line[0]}" starts at address {_where(session, same[0])[3:]} and ends at '
             f"{_where(session, same[-1] + 1)[3:]}.")  # fmt: skip
 

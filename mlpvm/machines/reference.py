@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from mlpvm.machines.config import Config
 from mlpvm.program.inputs import Input
 
@@ -39,6 +41,38 @@ class Micro:
         return self.kind in STEP_KINDS
 
 
+@dataclass(frozen=True)
+class Saved:
+    """A reference machine's state at one moment (``snapshot``), for going back in time exactly."""
+
+    mem: np.ndarray  # the words, in the narrowest integer type that holds them (as small as the state's bits)
+    pc: int
+    halted: bool
+    fault: bool
+    steps: int
+    output: int  # bytes output so far: the output only grows, so restoring cuts it back
+
+    @property
+    def nbytes(self) -> int:
+        return self.mem.nbytes
+
+
+class Snapshots:
+    """What every reference interpreter has: its own state saved and restored exactly (the debugger's
+    timeline keeps these beside the network's states). The program's instruction slots (``paper``) are not
+    part of it: no step writes them."""
+
+    def snapshot(self: Reference) -> Saved:
+        bits = self.config.bits
+        dtype = np.int16 if bits <= 16 else np.int32  # words are at most 32 bits (MAX_BITS)
+        return Saved(np.array(self.mem, dtype), self.pc, self.halted, self.fault, self.steps, len(self.output))
+
+    def restore(self: Reference, saved: Saved) -> None:
+        self.mem[:] = saved.mem.tolist()
+        self.pc, self.halted, self.fault, self.steps = saved.pc, saved.halted, saved.fault, saved.steps
+        del self.output[saved.output :]
+
+
 class Reference(Protocol):
     """A reference interpreter: the state a step reads and writes, and the step itself."""
 
@@ -56,6 +90,10 @@ class Reference(Protocol):
         ...
 
     def step(self, inp: Input) -> Micro: ...
+
+    def snapshot(self) -> Saved: ...
+
+    def restore(self, saved: Saved) -> None: ...
 
 
 def load(config: Config, words: list[int], slots: list[tuple[int, int, int]] | None = None) -> Reference:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlpvm.machines.config import Config
-from mlpvm.machines.reference import Micro
+from mlpvm.machines.reference import Micro, Snapshots
 from mlpvm.program.inputs import Input
 
 
 @dataclass
-class Paper:
+class Paper(Snapshots):
     """The paper's Harvard machine of docs/machines.md section 2.
 
     Halting convention: a step that would leave the whole state unchanged halts the machine instead; that is

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlpvm.machines.config import Config
-from mlpvm.machines.reference import Micro
+from mlpvm.machines.reference import Micro, Snapshots
 from mlpvm.program.inputs import Input
 
 
 @dataclass
-class Subleq:
+class Subleq(Snapshots):
     """The von Neumann SUBLEQ machine of docs/machines.md section 1."""
 
     config: Config
