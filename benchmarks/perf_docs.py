@@ -1,7 +1,8 @@
 """The Performance page from the stored benchmark runs (``make perf-docs``), and a new stored run.
 
-python benchmarks/perf_docs.py            # writes docs/performance.md's tables from benchmarks/*.json
-python benchmarks/perf_docs.py --check    # exit 1 if the page is not what the stored runs give
+python benchmarks/perf_docs.py            # writes docs/performance.md's tables and the README's Performance
+                                          # section from benchmarks/*.json
+python benchmarks/perf_docs.py --check    # exit 1 if either is not what the stored runs give
 python benchmarks/perf_docs.py --record   # runs `mlpvm bench --quick --json` (with eForth's line) and
                                           # stores it as benchmarks/DATE-STATE.json (state: quiet, loaded)
 """
@@ -20,6 +21,7 @@ sys.path.insert(0, str(HERE.parent))  # this checkout's mlpvm, whatever is insta
 from mlpvm import benchdoc  # noqa: E402
 
 PAGE = HERE.parent / "docs" / "performance.md"
+README = HERE.parent / "README.md"  # its Performance section: the targets of every run, without the causes
 EFORTH = HERE.parent / "programs" / "external" / "howerj-subleq-vhdl" / "eforth-8k.dec"
 
 
@@ -42,15 +44,22 @@ def record() -> Path:
 def main(argv: list[str]) -> int:
     if "--record" in argv:
         print(record())
-    page = PAGE.read_text()
-    want = benchdoc.update(page, benchdoc.load(runs()))
-    if "--check" in argv:
-        if page != want:
-            print(f"{PAGE} is not what benchmarks/*.json give: run make perf-docs", file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(want)
-    return 0
+    docs = benchdoc.load(runs())
+    pages = {
+        PAGE: lambda p: benchdoc.update(p, docs),
+        README: lambda p: benchdoc.update(p, docs, benchdoc.summary(docs)),
+    }
+    stale = 0
+    for path, write in pages.items():
+        page = path.read_text()
+        want = write(page)
+        if "--check" in argv:
+            if page != want:
+                print(f"{path} is not what benchmarks/*.json give: run make perf-docs", file=sys.stderr)
+                stale = 1
+        elif page != want:
+            path.write_text(want)
+    return stale
 
 
 if __name__ == "__main__":

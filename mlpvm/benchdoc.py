@@ -39,13 +39,28 @@ def render(docs: list[dict]) -> str:
     return "\n".join(section(doc) for doc in docs)
 
 
-def update(page: str, docs: list[dict]) -> str:
-    """``page`` with what lies between its markers replaced by ``render(docs)``."""
+def summary(docs: list[dict]) -> str:
+    """The README's Performance section: for every run, its machine in a line and the targets' table without
+    the causes (those are on the Performance page)."""
+    parts = []
+    for doc in docs:
+        m = doc.get("machine", {})
+        load = f", load average {m['load'][0]:.1f}" if m.get("load") else ""
+        parts += [f"**{state(doc).capitalize()}**, {m.get('date', 'undated')}: {m.get('cpu', 'unknown processor')}"
+                  f"{load} (`benchmarks/{doc['file']}`)", ""]  # fmt: skip
+        if "engines" in doc:
+            header, rows = target_rows(doc)
+            parts += [_table(header[:5], [r[:5] for r in rows], right=2, left=2), ""]
+    return "\n".join(parts)
+
+
+def update(page: str, docs: list[dict], text: str | None = None) -> str:
+    """``page`` with what lies between its markers replaced by ``text`` (default: ``render(docs)``)."""
     if BEGIN not in page or END not in page:
         raise ValueError(f"the page has no markers {BEGIN!r} ... {END!r}")
     head, rest = page.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n\n{render(docs)}\n{END}{tail}"
+    return f"{head}{BEGIN}\n\n{render(docs) if text is None else text}\n{END}{tail}"
 
 
 def generated(page: str) -> str:
@@ -138,6 +153,13 @@ def _short(got: float, want: float) -> str:
 
 
 def targets_table(doc: dict) -> str:
+    header, rows = target_rows(doc)
+    return "Targets, the distance to each and its cause:\n\n" + _table(header, rows, right=2, left=2)
+
+
+def target_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
+    """Issue 21's targets in a run: what each asks, the best engine, its rate and ratio, the distance, the
+    cause."""
     e = doc["engines"]
     ref = e["reference"]["median"]
     bound = doc.get("arithmetic", {}).get("bound")
@@ -158,7 +180,7 @@ def targets_table(doc: dict) -> str:
         )
     rows.append(_eforth_row(doc, bound))
     rows.append(_eforth_tests_row(doc))
-    return "Targets, the distance to each and its cause:\n\n" + _table(header, rows, right=2, left=2)
+    return header, rows
 
 
 def _single_cause(b: dict, got: float, target: float) -> str:

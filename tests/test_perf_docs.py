@@ -62,3 +62,18 @@ def test_the_state_of_a_run_comes_from_its_load():
 def test_a_page_without_markers_is_refused():
     with pytest.raises(ValueError, match="markers"):
         benchdoc.update("# Performance\n", [])
+
+
+def test_the_readme_performance_section_is_what_the_stored_runs_give():
+    """The README's targets table per run, from the same stored runs; the numbers in it are the page's."""
+    readme = (ROOT / "README.md").read_text()
+    docs = benchdoc.load(RUNS)
+    section = readme.split("## Performance", 1)[1].split("\n## ", 1)[0]
+    assert benchdoc.generated(section) == benchdoc.summary(docs), "run make perf-docs"
+    assert benchdoc.update(readme, docs, benchdoc.summary(docs)) == readme
+    page = benchdoc.render(docs)
+    for doc in docs:
+        header, rows = benchdoc.target_rows(doc)
+        for row in rows:
+            assert all(cell in page for cell in row[:5])
+            assert " | ".join(row[:5]) in section
