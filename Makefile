@@ -27,8 +27,10 @@ endif
 run: $(STAMP)
 	$(PY) -m mlpvm run programs/hello.sq
 
+# In parallel, one worker per processor (pytest-xdist); tests that share a costly fixture run in one worker
+# (tests/conftest.py). `python -m pytest tests/test_x.py` alone runs serially, as before.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(PY) -m ruff check mlpvm tests
