@@ -99,39 +99,6 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
 
 
-# In parallel (``make test`` runs pytest-xdist's ``-n auto --dist loadgroup``: each test goes to whichever worker
-# is free), a fixture of module or class scope would be built once in every worker that runs one of its tests.
-# The tests that share one instance of such a fixture (one module, one of its parameters) are kept together in
-# one worker instead, so each costly fixture is built once, as in a serial run. A test that times itself marks
-# ``xdist_group("timed")`` so no two of them run at once.
-SHARED_SCOPES = ("module", "class", "package")
-
-
-def pytest_configure(config):
-    # Registered here too, so the mark is known where pytest-xdist is not installed (a serial run ignores it).
-    config.addinivalue_line("markers", "xdist_group(name): run in the same pytest-xdist worker as its group")
-
-
-def _shared_fixtures_group(item: pytest.Item) -> str | None:
-    """The module and the parameters of the module- or class-scoped fixtures ``item`` uses, if any."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return None
-    shared = sorted(n for n, defs in info.name2fixturedefs.items() if defs and defs[-1].scope in SHARED_SCOPES)
-    if not shared:
-        return None
-    indices = getattr(getattr(item, "callspec", None), "indices", {})
-    params = ",".join(f"{n}={indices[n]}" for n in shared if n in indices)
-    return f"{item.module.__name__}[{params}]" if params else item.module.__name__
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's hook reads the marks
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and (group := _shared_fixtures_group(item)):
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield

@@ -83,8 +83,6 @@ def start(**launch) -> Client:
     return c
 
 
-# it times a step (a median under 50 ms): never beside the other timed tests (tests/conftest.py)
-@pytest.mark.xdist_group("timed")
 def test_a_whole_session_on_gcd():
     c = start(program=GCD, stopOnEntry=True)
     # a breakpoint in the source: the line after `PROC gcd` (`again: MOV a, t`), inside the subroutine

@@ -177,8 +177,6 @@ def _no_fast(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", NO_FAST, *args], capture_output=True, text=True, env=env, **kw)
 
 
-# it counts processor time, and runs ~40 s flat out: never beside the other timed tests (tests/conftest.py)
-@pytest.mark.xdist_group("timed")
 def test_bench_quick_without_the_fast_extra_stays_well_under_a_minute_and_says_what_it_left_out():
     import resource
 
