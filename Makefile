@@ -28,8 +28,11 @@ endif
 run: $(STAMP)
 	$(PY) -m mlpvm run programs/hello.sq
 
+# In parallel, one worker per processor (pytest-xdist). --dist loadscope keeps each test module in one worker, so
+# a module-scoped fixture (the hostile-input campaign, the planted mutants, ...) is built once, not once per
+# worker; modules with the most tests start first. `python -m pytest tests/test_x.py` runs serially, as before.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadscope
 
 lint: $(STAMP)
 	$(PY) -m ruff check mlpvm tests

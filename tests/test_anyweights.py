@@ -5,6 +5,7 @@ what the stored matrices compute, faults included (issue 21, point 2)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
@@ -100,11 +101,14 @@ def test_an_unmodified_weight_file_lowers_as_the_construction(tmp_path, cfg, nam
 
 @needs_numba
 @pytest.mark.parametrize("cfg", CONFIGS, ids=str)
-def test_planted_faults_show_on_the_compiled_engine_as_on_the_matrices(cfg):
+def test_planted_faults_show_on_the_compiled_engine_as_on_the_matrices(cfg, monkeypatch):
     """A sample of the mutation battery's faults (every field of every layer, every kind): each lowers (its
     changed unit a plain sum) and computes what the matrices compute, or falls back to bits, which faults on
     the same layer."""
     weights = compile_network(build(cfg))
+    # Each lowering compares the planted weights with the construction's, which it compiles anew every time
+    # (most of this test's time, 500 times): the construction's weights, once (the same arrays it would compile).
+    monkeypatch.setattr(stored, "compile_network", functools.cache(compile_network))
     x = random_states(150, weights.state.size, 3)
     mutants = mutate.choose(weights, seed=1)[::5]
     lowered_count = faults = 0

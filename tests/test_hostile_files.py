@@ -9,6 +9,7 @@ import io
 import json
 import os
 import signal
+import sys
 import zipfile
 from pathlib import Path
 
@@ -270,23 +271,25 @@ def test_members_a_dump_does_not_use_are_never_read(tmp_path, dump):
 
 
 def test_commands_that_continue_run_after_the_stop_not_inside_it(tmp_path, monkeypatch):
-    """A breakpoint in a loop hit 10,000 times, whose commands end in ``continue``: as in gdb, each stop's
-    commands run after the command that resumed, so this ends (the program halts) without nesting."""
+    """A breakpoint in a loop hit twice as often as Python's recursion limit, whose commands end in
+    ``continue``: as in gdb, each stop's commands run after the command that resumed, so this ends (the program
+    halts) without nesting; nested, the stops would need more frames than Python allows, even at one each."""
+    hits = 2 * sys.getrecursionlimit()  # 2,000 at the default limit
     program = tmp_path / "loop.sq"
-    program.write_text("9 10 6\n11 11 0\n11 11 -1\n1 10000 0\n")  # N -= 1 until N <= 0, then halt
+    program.write_text(f"9 10 6\n11 11 0\n11 11 -1\n1 {hits} 0\n")  # N -= 1 until N <= 0, then halt
     image = load_image(program)
     monkeypatch.setattr(views, "context", lambda *args: "")  # what is shown at a stop is not under test
     monkeypatch.setattr(views, "banner", lambda *args: "")
     session = Session(image, config_for(image, None, None, None), engine=NEURAL, check=False)  # (the fastest)
-    debugger = Debugger(session, Console(file=io.StringIO(), quiet=True))  # (10,000 stops: nothing rendered)
+    debugger = Debugger(session, Console(file=io.StringIO(), quiet=True))  # (thousands of stops: nothing rendered)
     for line in ["break *0", "commands 1", "p $pc", "continue", "p 12345", "end"]:
         assert debugger.execute(line)
     executed, execute = [], Debugger.execute
     monkeypatch.setattr(Debugger, "execute", lambda self, line: executed.append(line) or execute(self, line))
     assert debugger.execute("run")
     assert debugger.failures == 0  # ("too deeply nested" is a failure)
-    assert session.breakpoints[1].hits == 10_000 and session.halted and session.steps == 20_000
-    assert executed == ["run"] + ["p $pc", "continue"] * 10_000  # after a resume, the rest is not run
+    assert session.breakpoints[1].hits == hits and session.halted and session.steps == 2 * hits
+    assert executed == ["run"] + ["p $pc", "continue"] * hits  # after a resume, the rest is not run
 
 
 def test_a_stop_without_commands_ends_the_list_too(tmp_path):
