@@ -417,3 +417,9 @@ def test_plot_both_networks_pass_by_pass(tmp_path):
     bad = _cli("plot", str(source), "--bits", "8", "--cells", "16", "--compare", "--lambda", "1",
                "-o", str(out))  # fmt: skip
     assert bad.exit_code == 2 and "from --lambda" in bad.output
+
+
+def test_mutants_refuse_a_machine_the_transformer_cannot_run_in_one_line():
+    r = _cli("verify", "--network", "transformer", "--mutants", "--machine", "paper")
+    assert r.exit_code == 2 and "runs the subleq machine only, not paper" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1

@@ -115,9 +115,9 @@ def verify(
         if mutants:
             from mlpvm.cli.transformer import mutation_table as transformer_mutants
 
-            if machine not in (None, "subleq") or slots:
-                raise ConfigError("--network transformer runs the subleq machine only")
-            config = resolve_config(None, None, "subleq", bits or 8, cells or 16, None) if bits or cells else None
+            given_config = machine or bits or cells or slots  # else the campaign's own (mutate_transformer.CONFIG)
+            # a machine the transformer cannot run is refused by its builder, in one line
+            config = resolve_config(None, None, machine, bits or 8, cells or 16, slots) if given_config else None
             transformer_mutants(config, lam, seed, as_json, quiet)
             return
 
