@@ -73,7 +73,7 @@ def test_the_readme_performance_section_is_what_the_stored_runs_give():
     assert benchdoc.update(readme, docs, benchdoc.summary(docs)) == readme
     page = benchdoc.render(docs)
     for doc in docs:
-        header, rows = benchdoc.target_rows(doc)
+        _header, rows = benchdoc.target_rows(doc)
         for row in rows:
             assert all(cell in page for cell in row[:5])
             assert " | ".join(row[:5]) in section

@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mlpvm.check import transformer as lockstepping
 from mlpvm.check.generate import one_step_cases, random_program
 from mlpvm.check.lockstep import Program
 from mlpvm.check.verify import named_programs
 from mlpvm.machines.config import Config
-from mlpvm.check import transformer as lockstepping
 from mlpvm.transformer import Transformer
 from mlpvm.transformer.attention import Attention
 from mlpvm.transformer.faults import NotExact

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from mlpvm.engines import make
+from mlpvm.host import transformer as host
 from mlpvm.host.computer import Computer
 from mlpvm.machines.config import Config
 from mlpvm.machines.state import decode, encode
 from mlpvm.program.image import Image
 from mlpvm.program.inputs import Input
-from mlpvm.host import transformer as host
 from mlpvm.transformer import DEFAULT_LAMBDA
 from mlpvm.transformer import build as build_transformer
 
