@@ -234,7 +234,10 @@ def _eforth_tests_row(doc: dict) -> list[str]:
     t = doc.get("eforth_tests")
     if not t:
         return [what, "not in this run", "", "", "", ""]
-    return [what, f"`{t.get('engine', '')}`", f"{t['seconds']:,.0f} s", "", "", f"{t.get('passes', 0):,} passes"]
+    took = f"{t['seconds']:,.0f} s" + (f" ({t['cpu_seconds']:,.0f} s CPU)" if t.get("cpu_seconds") else "")
+    same = {True: "met: the reference's output byte for byte", False: "NOT the reference's output"}
+    cause = f"{t.get('passes', 0):,} passes" + (f", a run of its own started {t['date']}" if t.get("date") else "")
+    return [what, f"`{t.get('engine', '')}`", took, "", same.get(t.get("same_as_reference"), ""), cause]
 
 
 def work_table(a: dict) -> str:
