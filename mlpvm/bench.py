@@ -239,7 +239,7 @@ def engines_table(
         chunks["debug continue eforth"] = debug_chunk(eforth_session())
     for name in ENGINES:
         if why[name] is None:
-            big = (("big", BIG_BATCH),) if name in BIG_ENGINES else ()
+            big = (("big", BIG_BATCH),) if name in BIG_ENGINES and _compiled(name) else ()
             for key, b in (("single", 1), ("batched", batch), *big):
                 chunks[name, key] = engine_chunk(make(name, config), b)
     rates = timed(chunks, seconds, repeats, progress)
@@ -255,6 +255,15 @@ def engines_table(
     if with_eforth:
         doc["debug_continue_eforth"] = asdict(rates["debug continue eforth"])
     return doc
+
+
+def _compiled(name: str) -> bool:
+    """Whether an engine runs compiled here, to be timed on a batch of ``BIG_BATCH`` and across memory sizes:
+    the bits engine without numba is its numpy evaluator, which those keep busy for most of a quick run and
+    which tells nothing of the targets or of scaling (one program on it is still timed)."""
+    from mlpvm.engines import bitkernel
+
+    return name != "bits" or bitkernel.HAVE_NUMBA
 
 
 def targets(rows: dict, reference: float) -> dict:
@@ -328,6 +337,7 @@ def scaling_table(cells: tuple[int, ...], seconds: float, repeats: int, sparse_u
     for j, name in enumerate(ENGINES):
         sizes = [m for m in cells if available(Config("subleq", 16, m))[name] is None]
         sizes = [m for m in sizes if name not in ("sparse", "onnx", "bits") or m <= sparse_upto]
+        sizes = sizes if _compiled(name) else []
         chunks = {(name, f"M = {m}"): engine_chunk(make(name, Config("subleq", 16, m)), 1) for m in sizes}
         share = span(progress, 1 / 4 + 3 / 4 * j / len(ENGINES), 1 / 4 + 3 / 4 * (j + 1) / len(ENGINES))
         rates = timed(chunks, seconds, repeats, share)
