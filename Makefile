@@ -28,7 +28,7 @@ endif
 run: $(STAMP)
 	$(PY) -m mlpvm run programs/hello.sq
 
-# The suite, serially: what CI and the README run. One parallel run in four hung (a worker idle for 300 s, then
+# The suite, serially: what CI and the README run. One parallel run in five hung (a worker idle for 300 s, then
 # killed by pytest-timeout, and pytest-xdist waited on it for good), so parallel stays a developer's choice.
 test: $(STAMP)
 	$(PY) -m pytest
