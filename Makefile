@@ -14,7 +14,7 @@ endif
 EFORTH := programs/external/howerj-subleq-vhdl/eforth-8k.dec
 EFORTH_TESTS := programs/eforth/tests.fth
 
-.PHONY: run test test-parallel lint docs wheel-check bench bench-quick eforth eforth-tests perf-docs perf-record clean
+.PHONY: run test test-serial lint docs wheel-check bench bench-quick eforth eforth-tests perf-docs perf-record clean
 
 $(STAMP): pyproject.toml
 ifndef VIRTUAL_ENV
@@ -28,15 +28,14 @@ endif
 run: $(STAMP)
 	$(PY) -m mlpvm run programs/hello.sq
 
-# The suite, serially: what CI and the README run. One parallel run in five hung (a worker idle for 300 s, then
-# killed by pytest-timeout, and pytest-xdist waited on it for good), so parallel stays a developer's choice.
-test: $(STAMP)
-	$(PY) -m pytest
-
 # In parallel, one worker per processor (pytest-xdist): about 6 minutes instead of 10 on 2 cores. --dist
 # loadscope keeps each test module in one worker, so a module-scoped fixture is built once.
-test-parallel: $(STAMP)
+# `make test-serial` (or `python -m pytest`) runs them one after another.
+test: $(STAMP)
 	$(PY) -m pytest -n auto --dist loadscope
+
+test-serial: $(STAMP)
+	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check mlpvm tests

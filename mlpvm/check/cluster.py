@@ -10,6 +10,7 @@ one of them may diverge first. So one process and a cluster report the same prog
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import time
@@ -178,9 +179,14 @@ def _client(dd, workers: int | None, address: str | None):
     try:
         return dd.Client(target, timeout=CONNECT)
     except ValueError as e:  # no port, an unknown scheme, ...
-        raise ConfigError(f"--address {address}: {e}; give HOST:PORT of a Dask scheduler") from None
+        error = ConfigError(f"--address {address}: {e}; give HOST:PORT of a Dask scheduler")
     except (OSError, TimeoutError) as e:
-        raise ConfigError(f"--address {address}: no Dask scheduler answers there ({e})") from None
+        error = ConfigError(f"--address {address}: no Dask scheduler answers there ({e})")
+    # The client that failed to start is left in a reference cycle. Collected later, its __del__ could run
+    # inside the next client's start, which holds the loop lock that __del__ takes: a deadlock (seen in the
+    # tests). Collected here, it closes now, with no lock held.
+    gc.collect()
+    raise error
 
 
 @contextmanager
