@@ -261,9 +261,7 @@ def _compiled(name: str) -> bool:
     """Whether an engine runs compiled here, to be timed on a batch of ``BIG_BATCH`` and across memory sizes:
     the bits engine without numba is its numpy evaluator, which those keep busy for most of a quick run and
     which tells nothing of the targets or of scaling (one program on it is still timed)."""
-    from mlpvm.engines import bitkernel
-
-    return name != "bits" or bitkernel.HAVE_NUMBA
+    return name != "bits" or have_numba()
 
 
 def targets(rows: dict, reference: float) -> dict:
